@@ -1,0 +1,159 @@
+//! Reading a prompt repository from disk and writing files atomically.
+
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::domain::layout::{self, Role};
+use crate::domain::source::{FileContent, InputFile};
+
+/// Every file promptops looks at: the root files and everything under `prompts/`, each read
+/// as far as its role asks. Symbolic links are followed only inside the repository.
+pub fn scan(root: &Path, threads: usize) -> anyhow::Result<Vec<InputFile>> {
+    let canonical_root = fs_err::canonicalize(root)?;
+    let mut paths: Vec<(String, PathBuf)> = Vec::new();
+    for name in [layout::REGISTRY_FILE, layout::CONFIG_FILE] {
+        let path = root.join(name);
+        if fs_err::symlink_metadata(&path).is_ok() {
+            paths.push((name.to_owned(), path));
+        }
+    }
+    let prompts = root.join(layout::PROMPTS_DIR);
+    if prompts.is_dir() {
+        for entry in walkdir::WalkDir::new(&prompts)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
+            let entry = entry.with_context(|| format!("cannot walk {}", prompts.display()))?;
+            if entry.file_type().is_dir() {
+                continue;
+            }
+            let relative = relative_path(root, entry.path());
+            paths.push((relative, entry.into_path()));
+        }
+    }
+    let read_all = |chunk: &[(String, PathBuf)]| {
+        chunk
+            .iter()
+            .map(|(relative, path)| InputFile {
+                path: relative.clone(),
+                content: read(&canonical_root, path, &layout::classify(relative)),
+            })
+            .collect::<Vec<_>>()
+    };
+    if threads <= 1 || paths.len() < 256 {
+        return Ok(read_all(&paths));
+    }
+    let chunk_size = paths.len().div_ceil(threads);
+    Ok(std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(chunk_size)
+            .map(|chunk| scope.spawn(move || read_all(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("reading does not panic"))
+            .collect()
+    }))
+}
+
+/// The path relative to the root, with forward slashes.
+pub fn relative_path(root: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    relative
+        .components()
+        .filter_map(|component| match component {
+            Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
+    let Some(limit) = role.size_limit() else {
+        return FileContent::NotRead;
+    };
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) => {
+            return FileContent::Unreadable {
+                reason: error.to_string(),
+            };
+        }
+    };
+    if metadata.file_type().is_symlink() {
+        let target =
+            std::fs::read_link(path).map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
+        match std::fs::canonicalize(path) {
+            Ok(resolved) if !resolved.starts_with(canonical_root) => {
+                return FileContent::SymlinkOutside { target };
+            }
+            Ok(resolved) if resolved.is_dir() => {
+                return FileContent::Unreadable {
+                    reason: format!("it is a link to the folder `{target}`"),
+                };
+            }
+            Ok(_) => {}
+            Err(_) => {
+                return FileContent::Unreadable {
+                    reason: format!("broken symbolic link to `{target}`"),
+                };
+            }
+        }
+    } else if !metadata.is_file() {
+        return FileContent::Unreadable {
+            reason: "not a regular file".to_owned(),
+        };
+    }
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) => {
+            return FileContent::Unreadable {
+                reason: error.to_string(),
+            };
+        }
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > limit {
+        return FileContent::TooLarge { size, limit };
+    }
+    // Read at most one byte past the limit, in case the file grew since we looked.
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    if let Err(error) = file.take(limit + 1).read_to_end(&mut bytes) {
+        return FileContent::Unreadable {
+            reason: error.to_string(),
+        };
+    }
+    if bytes.len() as u64 > limit {
+        return FileContent::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        };
+    }
+    FileContent::Bytes(bytes)
+}
+
+/// Writes a file by temp file and rename in the same folder, so a reader sees the old bytes
+/// or the new ones, never a mix, and an interruption leaves the old file intact.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs_err::create_dir_all(folder)?;
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".promptops-")
+        .tempfile_in(folder)
+        .with_context(|| format!("cannot create a temporary file in {}", folder.display()))?;
+    temporary
+        .write_all(bytes)
+        .and_then(|()| temporary.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temporary
+        .persist(path)
+        .map_err(|error| error.error)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Git: finding the repository, and when files last changed.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::domain::layout;
+
+/// The root of the prompt repository that contains `start`: the nearest folder at or above
+/// `start` (not above the git work tree) holding `prompt_registry.yaml`, `promptops.yaml` or
+/// `prompts/`; else the git work tree itself.
+pub fn find_root(start: &Path) -> Option<PathBuf> {
+    let start = fs_err::canonicalize(start).ok()?;
+    let work_tree = git2::Repository::discover(&start)
+        .ok()
+        .and_then(|repository| repository.workdir().map(Path::to_path_buf))
+        .and_then(|path| fs_err::canonicalize(path).ok());
+    for folder in start.ancestors() {
+        let marked = [
+            layout::REGISTRY_FILE,
+            layout::CONFIG_FILE,
+            layout::PROMPTS_DIR,
+        ]
+        .iter()
+        .any(|name| folder.join(name).exists());
+        if marked {
+            return Some(folder.to_path_buf());
+        }
+        if Some(folder) == work_tree.as_deref() {
+            break;
+        }
+    }
+    work_tree
+}
+
+/// A commit that last touched a path.
+#[derive(Clone, Debug)]
+pub struct LastChange {
+    /// Seconds since the Unix epoch (committer time).
+    pub time: i64,
+    pub summary: String,
+    pub short_id: String,
+}
+
+/// For each path (relative to `root`), the newest commit reachable from HEAD that changed it.
+/// Walks at most `limit` commits; paths not found there are absent from the answer.
+pub fn last_changes(root: &Path, paths: &[String], limit: usize) -> HashMap<String, LastChange> {
+    let mut found = HashMap::new();
+    let Ok(repository) = git2::Repository::discover(root) else {
+        return found;
+    };
+    let Some(work_tree) = repository
+        .workdir()
+        .and_then(|p| fs_err::canonicalize(p).ok())
+    else {
+        return found;
+    };
+    let Ok(root) = fs_err::canonicalize(root) else {
+        return found;
+    };
+    let prefix = crate::adapters::fs::relative_path(&work_tree, &root);
+    let in_repository = |path: &str| {
+        if prefix.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{prefix}/{path}")
+        }
+    };
+    let mut wanted: HashSet<&String> = paths.iter().collect();
+    let Ok(mut walk) = repository.revwalk() else {
+        return found;
+    };
+    if walk.push_head().is_err() {
+        return found;
+    }
+    let _ = walk.set_sorting(git2::Sort::TIME);
+    for oid in walk.take(limit).flatten() {
+        if wanted.is_empty() {
+            break;
+        }
+        let Ok(commit) = repository.find_commit(oid) else {
+            continue;
+        };
+        let Ok(tree) = commit.tree() else { continue };
+        let parent_tree = commit.parent(0).ok().and_then(|parent| parent.tree().ok());
+        let changed: Vec<&String> = wanted
+            .iter()
+            .copied()
+            .filter(|path| {
+                let path = in_repository(path);
+                let now = tree.get_path(Path::new(&path)).ok().map(|entry| entry.id());
+                let before = parent_tree
+                    .as_ref()
+                    .and_then(|parent| parent.get_path(Path::new(&path)).ok())
+                    .map(|entry| entry.id());
+                now.is_some() && now != before
+            })
+            .collect();
+        for path in changed {
+            wanted.remove(path);
+            found.insert(
+                path.clone(),
+                LastChange {
+                    time: commit.time().seconds(),
+                    summary: commit
+                        .summary()
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    short_id: oid.to_string()[..8].to_owned(),
+                },
+            );
+        }
+    }
+    found
+}
+
+/// Creates a git repository at `path` unless it is already inside one.
+pub fn ensure_repository(path: &Path) -> anyhow::Result<bool> {
+    if git2::Repository::discover(path).is_ok() {
+        return Ok(false);
+    }
+    git2::Repository::init(path)?;
+    Ok(true)
+}

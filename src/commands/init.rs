@@ -1,0 +1,96 @@
+//! `promptops init [DIR]`: scaffold a prompt repository that validates clean.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::adapters;
+use crate::domain::layout;
+use crate::domain::registry;
+use crate::domain::schema::SchemaKind;
+use crate::exit::{ExitStatus, UserError};
+
+use super::Context;
+
+const SAMPLE_TASK: &str = "classify-sentiment";
+
+/// The files `init` writes, by repository-relative path.
+fn scaffold() -> Vec<(String, String)> {
+    let mut files = vec![
+        (
+            format!("prompts/{}/{SAMPLE_TASK}.yaml", layout::PRODUCTION),
+            include_str!("init_files/prompt.yaml").to_owned(),
+        ),
+        (
+            format!("prompts/{}/{SAMPLE_TASK}.yaml", layout::METADATA),
+            include_str!("init_files/metadata.yaml").to_owned(),
+        ),
+        (
+            format!("prompts/{}/{SAMPLE_TASK}.jsonl", layout::EXAMPLES),
+            include_str!("init_files/examples.jsonl").to_owned(),
+        ),
+        (
+            layout::CONFIG_FILE.to_owned(),
+            include_str!("init_files/promptops.yaml").to_owned(),
+        ),
+        (
+            ".pre-commit-config.yaml".to_owned(),
+            include_str!("init_files/pre-commit-config.yaml").to_owned(),
+        ),
+    ];
+    for layer in [layout::TEMPLATES, layout::EVALS, layout::ARCHIVE] {
+        files.push((format!("prompts/{layer}/.gitkeep"), String::new()));
+    }
+    for kind in SchemaKind::ALL {
+        files.push((format!("schemas/{}", kind.file_name()), kind.render()));
+    }
+    files
+}
+
+pub fn run(context: &Context, dir: PathBuf) -> anyhow::Result<ExitStatus> {
+    let dir = context
+        .repo
+        .clone()
+        .filter(|_| dir == Path::new("."))
+        .unwrap_or(dir);
+    fs_err::create_dir_all(&dir)?;
+    let files = scaffold();
+    let taken: Vec<&str> = [layout::PROMPTS_DIR, layout::REGISTRY_FILE]
+        .into_iter()
+        .chain(files.iter().map(|(path, _)| path.as_str()))
+        .filter(|path| dir.join(path).exists())
+        .collect();
+    if !taken.is_empty() {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!(
+                "{} already holds {}; nothing was written",
+                dir.display(),
+                taken.join(", ")
+            ),
+        )
+        .hint("run `promptops init` in an empty folder or a repository without prompts/")
+        .into());
+    }
+    for (path, text) in &files {
+        adapters::fs::write_atomic(&dir.join(path), text.as_bytes())?;
+    }
+    let analysis = super::load(&dir, false)?;
+    let text = registry::render(&analysis.expected_registry());
+    adapters::fs::write_atomic(&dir.join(layout::REGISTRY_FILE), text.as_bytes())?;
+    let created_git = adapters::git::ensure_repository(&dir)?;
+
+    let mut stderr = std::io::stderr().lock();
+    writeln!(stderr, "created a prompt repository in {}", dir.display())?;
+    if created_git {
+        writeln!(stderr, "  initialised a git repository")?;
+    }
+    for (path, _) in &files {
+        writeln!(stderr, "  {path}")?;
+    }
+    writeln!(stderr, "  {}", layout::REGISTRY_FILE)?;
+    writeln!(
+        stderr,
+        "next: `promptops validate`, then `promptops status`; `pre-commit install` runs validate on every commit"
+    )?;
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,145 @@
+//! `promptops validate [PATH...]`: every problem in every file, sorted, with file:line.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::{FindingsFormat, ValidateArgs};
+use crate::domain::diagnostic::{Diagnostic, Severity};
+use crate::domain::layout;
+use crate::exit::{ExitStatus, UserError};
+use crate::report::{github, human};
+
+use super::Context;
+
+pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus> {
+    let root = context.root()?;
+    let selection = select(&root, &args.paths)?;
+    let analysis = super::load(&root, args.strict)?;
+    let findings: Vec<Diagnostic> = analysis
+        .findings
+        .iter()
+        .filter(|finding| {
+            selection
+                .as_ref()
+                .is_none_or(|selection| selection.keeps(finding))
+        })
+        .cloned()
+        .collect();
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings.len() - errors;
+    let summary = format!(
+        "validated {} ({}): {}",
+        human::plural(analysis.files_read, "file"),
+        human::plural(analysis.tasks.len(), "task"),
+        human::count_phrase(errors, warnings)
+    );
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        FindingsFormat::Human => {
+            let mut stderr = std::io::stderr().lock();
+            write!(
+                stderr,
+                "{}",
+                human::render(&findings, &analysis.sources, context.color)
+            )?;
+            writeln!(stderr, "{summary}")?;
+        }
+        FindingsFormat::Json => {
+            let document = serde_json::json!({
+                "findings": findings,
+                "summary": {
+                    "errors": errors,
+                    "warnings": warnings,
+                    "files": analysis.files_read,
+                    "tasks": analysis.tasks.len(),
+                },
+            });
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)?;
+        }
+        FindingsFormat::Github => {
+            write!(stdout, "{}", github::render(&findings))?;
+            writeln!(std::io::stderr(), "{summary}")?;
+        }
+    }
+    stdout.flush()?;
+    Ok(if errors > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// The files named on the command line and the tasks they belong to.
+struct Selection {
+    /// Repository-relative files, or folders ending in `/`.
+    paths: Vec<String>,
+    tasks: BTreeSet<String>,
+}
+
+impl Selection {
+    fn keeps(&self, finding: &Diagnostic) -> bool {
+        finding
+            .task
+            .as_ref()
+            .is_some_and(|task| self.tasks.contains(task))
+            || self.paths.iter().any(|path| {
+                finding.file == *path
+                    || (path.ends_with('/') && finding.file.starts_with(path.as_str()))
+                    || path == "/"
+            })
+    }
+}
+
+fn select(root: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result<Option<Selection>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let here = std::env::current_dir()?;
+    let mut selection = Selection {
+        paths: Vec::new(),
+        tasks: BTreeSet::new(),
+    };
+    for path in paths {
+        let absolute = here.join(path);
+        let resolved = fs_err::canonicalize(&absolute)
+            .or_else(|_| {
+                absolute.parent().map_or_else(
+                    || Ok(absolute.clone()),
+                    |parent| {
+                        fs_err::canonicalize(parent)
+                            .map(|p| p.join(absolute.file_name().unwrap_or_default()))
+                    },
+                )
+            })
+            .map_err(|_| {
+                UserError::new(
+                    ExitStatus::Error,
+                    format!("{}: no such file or folder", path.display()),
+                )
+            })?;
+        if !resolved.starts_with(root) {
+            return Err(UserError::new(
+                ExitStatus::Error,
+                format!(
+                    "{} is outside the prompt repository {}",
+                    path.display(),
+                    root.display()
+                ),
+            )
+            .into());
+        }
+        let mut relative = crate::adapters::fs::relative_path(root, &resolved);
+        if resolved.is_dir() {
+            relative.push('/');
+        }
+        if let Some(task) = layout::classify(&relative).task() {
+            selection.tasks.insert(task.to_owned());
+        }
+        selection.paths.push(relative);
+    }
+    Ok(Some(selection))
+}

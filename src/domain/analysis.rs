@@ -1,0 +1,569 @@
+//! The whole-repository analysis: every file checked, grouped into tasks, cross-checked.
+//!
+//! `validate`, `registry` and `status` all start here; they differ in what they do with the
+//! findings and the task model.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::diagnostic::{Code, Diagnostic, Position, Severity, sort_findings};
+use super::file_checks::{self, FileResult, Parsed, ParsedExamples, ParsedMetadata, ParsedPrompt};
+use super::layout::{self, Role};
+use super::model::{OutputFormat, ProjectConfig, ProviderKind, Registry};
+use super::registry;
+use super::schema::{Validators, type_name};
+use super::source::InputFile;
+use super::template;
+use super::yaml::Document;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Report problems of `00-templates/` as errors, not warnings.
+    pub strict: bool,
+    /// Worker threads for the per-file checks.
+    pub threads: usize,
+}
+
+/// A file of a task, with what it parsed into (`None` when it is broken).
+#[derive(Clone, Debug)]
+pub struct Entry<T> {
+    pub path: String,
+    pub sha256: String,
+    pub parsed: Option<T>,
+}
+
+/// Everything the repository holds about one task.
+#[derive(Clone, Debug, Default)]
+pub struct Task {
+    pub production: Option<Entry<Box<ParsedPrompt>>>,
+    pub candidate: Option<Entry<Box<ParsedPrompt>>>,
+    pub metadata: Option<Entry<Box<ParsedMetadata>>>,
+    pub examples: Option<Entry<ParsedExamples>>,
+    /// By version, oldest first.
+    pub archived: Vec<Entry<Box<ParsedPrompt>>>,
+}
+
+/// The registry file as found.
+#[derive(Clone, Debug)]
+pub enum RegistryState {
+    Missing,
+    Broken,
+    Parsed {
+        registry: Box<Registry>,
+        document: Box<Document>,
+        text: String,
+    },
+}
+
+/// The result of analysing a repository.
+#[derive(Debug)]
+pub struct Analysis {
+    pub findings: Vec<Diagnostic>,
+    pub tasks: BTreeMap<String, Task>,
+    pub config: ProjectConfig,
+    pub registry: RegistryState,
+    /// Decoded text of every file read, for showing source lines.
+    pub sources: HashMap<String, String>,
+    pub files_read: usize,
+}
+
+impl Analysis {
+    pub fn error_count(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count()
+    }
+
+    /// The registry that the files call for, keeping the history of the one on disk.
+    pub fn expected_registry(&self) -> Registry {
+        let previous = match &self.registry {
+            RegistryState::Parsed { registry, .. } => Some(registry.as_ref()),
+            _ => None,
+        };
+        registry::build(&self.tasks, previous)
+    }
+}
+
+/// Analyses the files of a repository.
+pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
+    let validators = Validators::new();
+    let results = check_files(inputs, &validators, options.threads.max(1));
+
+    let mut findings = Vec::new();
+    let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
+    let mut config = ProjectConfig::default();
+    let mut registry = RegistryState::Missing;
+    let mut sources = HashMap::new();
+    let mut files_read = 0;
+    for result in results {
+        let FileResult {
+            path,
+            role,
+            sha256,
+            text,
+            parsed,
+            findings: file_findings,
+        } = result;
+        findings.extend(file_findings);
+        if let Some(text) = &text {
+            files_read += 1;
+            if matches!(role, Role::Registry) {
+                if let Parsed::Registry(parsed, document) = &parsed {
+                    registry = RegistryState::Parsed {
+                        registry: parsed.clone(),
+                        document: document.clone(),
+                        text: text.clone(),
+                    };
+                }
+            }
+        }
+        if let Some(text) = text {
+            sources.insert(path.clone(), text);
+        }
+        let sha256 = sha256.unwrap_or_default();
+        match (role, parsed) {
+            (Role::Registry, Parsed::Broken) => registry = RegistryState::Broken,
+            (Role::Config, Parsed::Config(parsed)) => config = parsed,
+            (Role::Production { task }, parsed) => {
+                tasks.entry(task).or_default().production =
+                    Some(prompt_entry(path, sha256, parsed));
+            }
+            (Role::Candidate { task }, parsed) => {
+                tasks.entry(task).or_default().candidate = Some(prompt_entry(path, sha256, parsed));
+            }
+            (Role::Archive { task, .. }, parsed) => {
+                tasks
+                    .entry(task)
+                    .or_default()
+                    .archived
+                    .push(prompt_entry(path, sha256, parsed));
+            }
+            (Role::Metadata { task }, parsed) => {
+                let parsed = match parsed {
+                    Parsed::Metadata(metadata) => Some(metadata),
+                    _ => None,
+                };
+                tasks.entry(task).or_default().metadata = Some(Entry {
+                    path,
+                    sha256,
+                    parsed,
+                });
+            }
+            (Role::Examples { task }, parsed) => {
+                let parsed = match parsed {
+                    Parsed::Examples(examples) => Some(examples),
+                    _ => None,
+                };
+                tasks.entry(task).or_default().examples = Some(Entry {
+                    path,
+                    sha256,
+                    parsed,
+                });
+            }
+            _ => {}
+        }
+    }
+    for task in tasks.values_mut() {
+        task.archived
+            .sort_by(|a, b| version_of(a).cmp(&version_of(b)));
+    }
+    for (id, task) in &tasks {
+        let mut task_findings = Vec::new();
+        check_task(id, task, &config, &mut task_findings);
+        findings.extend(
+            task_findings
+                .into_iter()
+                .map(|finding| finding.for_task(id)),
+        );
+    }
+    let mut analysis = Analysis {
+        findings,
+        tasks,
+        config,
+        registry,
+        sources,
+        files_read,
+    };
+    let registry_findings = check_registry(&analysis);
+    analysis.findings.extend(registry_findings);
+    if !options.strict {
+        let templates = format!("{}/{}/", layout::PROMPTS_DIR, layout::TEMPLATES);
+        for finding in &mut analysis.findings {
+            if finding.file.starts_with(&templates) {
+                finding.severity = Severity::Warning;
+            }
+        }
+    }
+    sort_findings(&mut analysis.findings);
+    analysis
+}
+
+fn version_of(entry: &Entry<Box<ParsedPrompt>>) -> Option<semver::Version> {
+    entry
+        .parsed
+        .as_ref()
+        .and_then(|parsed| semver::Version::parse(&parsed.prompt.version).ok())
+}
+
+fn prompt_entry(path: String, sha256: String, parsed: Parsed) -> Entry<Box<ParsedPrompt>> {
+    let parsed = match parsed {
+        Parsed::Prompt(prompt) => Some(prompt),
+        _ => None,
+    };
+    Entry {
+        path,
+        sha256,
+        parsed,
+    }
+}
+
+fn check_files(inputs: &[InputFile], validators: &Validators, threads: usize) -> Vec<FileResult> {
+    let run = |chunk: &[InputFile]| {
+        let environment = template::environment();
+        chunk
+            .iter()
+            .map(|input| file_checks::check_file(input, validators, &environment))
+            .collect::<Vec<_>>()
+    };
+    if threads <= 1 || inputs.len() < 64 {
+        return run(inputs);
+    }
+    let chunk_size = inputs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = inputs
+            .chunks(chunk_size)
+            .map(|chunk| scope.spawn(move || run(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("a file check does not panic"))
+            .collect()
+    })
+}
+
+fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<Diagnostic>) {
+    let metadata_path = format!("{}/{}/{id}.yaml", layout::PROMPTS_DIR, layout::METADATA);
+    let examples_path = format!("{}/{}/{id}.jsonl", layout::PROMPTS_DIR, layout::EXAMPLES);
+    if let Some(production) = &task.production {
+        if task.metadata.is_none() {
+            findings.push(
+                Diagnostic::error(
+                    Code::MissingMetadata,
+                    &production.path,
+                    Position::START,
+                    format!("production prompt `{id}` has no task metadata"),
+                )
+                .with_hint(format!(
+                    "create {metadata_path} (inputs, output, threshold, scorers)"
+                )),
+            );
+        }
+        if task.examples.is_none() {
+            findings.push(
+                Diagnostic::error(
+                    Code::MissingExamples,
+                    &production.path,
+                    Position::START,
+                    format!("production prompt `{id}` has no examples"),
+                )
+                .with_hint(format!(
+                    "create {examples_path} with one JSON example per line"
+                )),
+            );
+        }
+    }
+    if let Some(metadata) = &task.metadata {
+        if task.production.is_none() && task.candidate.is_none() {
+            findings.push(
+                Diagnostic::error(
+                    Code::OrphanMetadata,
+                    &metadata.path,
+                    Position::START,
+                    format!(
+                        "metadata for `{id}`, but no prompt in 02-production/ or 00-templates/"
+                    ),
+                )
+                .with_hint(format!(
+                    "add the prompt, or move retired tasks' metadata out of {}/",
+                    layout::METADATA
+                )),
+            );
+        }
+    }
+    if let Some(examples) = &task.examples {
+        if task.metadata.is_none() {
+            findings.push(
+                Diagnostic::error(
+                    Code::OrphanExamples,
+                    &examples.path,
+                    Position::START,
+                    format!("examples for `{id}`, but no task metadata"),
+                )
+                .with_hint(format!("create {metadata_path}, or remove the examples")),
+            );
+        }
+    }
+    let metadata = task
+        .metadata
+        .as_ref()
+        .and_then(|entry| entry.parsed.as_deref());
+    let production = task
+        .production
+        .as_ref()
+        .and_then(|entry| entry.parsed.as_deref().map(|p| (entry, p)));
+    let candidate = task
+        .candidate
+        .as_ref()
+        .and_then(|entry| entry.parsed.as_deref().map(|p| (entry, p)));
+
+    if let (Some(metadata), Some((_, production))) = (metadata, production) {
+        if metadata.metadata.version != production.prompt.version {
+            findings.push(
+                Diagnostic::error(
+                    Code::MetadataVersionMismatch,
+                    task.metadata.as_ref().map_or("", |e| e.path.as_str()),
+                    metadata.document.position("/version"),
+                    format!(
+                        "metadata describes version {} but the production prompt is version {}",
+                        metadata.metadata.version, production.prompt.version
+                    ),
+                )
+                .with_hint(format!(
+                    "check inputs, threshold and scorers still fit, then set `version: {}`",
+                    production.prompt.version
+                )),
+            );
+        }
+    }
+    if let (Some((_, production)), Some((entry, candidate))) = (production, candidate) {
+        if let (Ok(old), Ok(new)) = (
+            semver::Version::parse(&production.prompt.version),
+            semver::Version::parse(&candidate.prompt.version),
+        ) {
+            if new <= old {
+                findings.push(
+                    Diagnostic::warning(
+                        Code::CandidateNotNewer,
+                        &entry.path,
+                        candidate.document.position("/version"),
+                        format!(
+                            "candidate version {new} is not newer than production version {old}"
+                        ),
+                    )
+                    .with_hint("bump the candidate's version before promoting it"),
+                );
+            }
+        }
+    }
+    for (entry, prompt) in production.into_iter().chain(candidate) {
+        check_provider(&entry.path, prompt, config, findings);
+        if let Some(metadata) = metadata {
+            check_prompt_against_metadata(
+                &entry.path,
+                prompt,
+                metadata,
+                task.metadata.as_ref().map_or("", |e| e.path.as_str()),
+                findings,
+            );
+        }
+    }
+    if let (Some(metadata), Some(examples)) = (metadata, &task.examples) {
+        if let Some(parsed) = &examples.parsed {
+            let output_schema = production
+                .or(candidate)
+                .and_then(|(_, prompt)| prompt.prompt.output.schema.as_ref())
+                .and_then(|schema| jsonschema::validator_for(schema).ok());
+            check_examples_against_metadata(
+                &examples.path,
+                parsed,
+                metadata,
+                output_schema.as_ref(),
+                findings,
+            );
+        }
+    }
+}
+
+fn check_provider(
+    path: &str,
+    prompt: &ParsedPrompt,
+    config: &ProjectConfig,
+    findings: &mut Vec<Diagnostic>,
+) {
+    let provider = &prompt.prompt.model.provider;
+    if !ProviderKind::NAMES.contains(&provider.as_str()) && !config.providers.contains_key(provider)
+    {
+        findings.push(
+            Diagnostic::error(
+                Code::UnknownProvider,
+                path,
+                prompt.document.position("/model/provider"),
+                format!("unknown provider `{provider}`"),
+            )
+            .with_hint(format!(
+                "use a provider kind ({}) or define `providers.{provider}` in {}",
+                ProviderKind::NAMES.join(", "),
+                layout::CONFIG_FILE
+            )),
+        );
+    }
+}
+
+fn check_prompt_against_metadata(
+    path: &str,
+    prompt: &ParsedPrompt,
+    metadata: &ParsedMetadata,
+    metadata_path: &str,
+    findings: &mut Vec<Diagnostic>,
+) {
+    let inputs = &metadata.metadata.inputs;
+    for (name, at) in &prompt.variables {
+        if !inputs.contains_key(name) {
+            findings.push(
+                Diagnostic::error(
+                    Code::UndeclaredVariable,
+                    path,
+                    *at,
+                    format!("the template uses `{name}`, which the task metadata does not declare"),
+                )
+                .with_hint(format!(
+                    "declare `{name}` under `inputs:` in {metadata_path}, or correct the name"
+                )),
+            );
+        }
+    }
+    if prompt.templates_compile {
+        let used = file_checks::variable_names(prompt);
+        for (name, input) in inputs {
+            if !input.optional && !used.contains(name.as_str()) {
+                findings.push(
+                    Diagnostic::warning(Code::UnusedVariable, path, prompt.document.key_position("/messages"), format!("required input `{name}` is not used by any message"))
+                        .with_hint(format!("use {{{{ {name} }}}} in a message, or mark it `optional: true` in {metadata_path}")),
+                );
+            }
+        }
+    }
+    if prompt.prompt.output.format != metadata.metadata.output {
+        findings.push(
+            Diagnostic::error(
+                Code::OutputTypeMismatch,
+                path,
+                prompt.document.position("/output/format"),
+                format!(
+                    "output format is {} but the task metadata says {}",
+                    prompt.prompt.output.format.as_str(),
+                    metadata.metadata.output.as_str()
+                ),
+            )
+            .with_hint(format!(
+                "make `output.format` here and `output` in {metadata_path} agree"
+            )),
+        );
+    }
+}
+
+fn check_examples_against_metadata(
+    path: &str,
+    examples: &ParsedExamples,
+    metadata: &ParsedMetadata,
+    output_schema: Option<&jsonschema::Validator>,
+    findings: &mut Vec<Diagnostic>,
+) {
+    let inputs = &metadata.metadata.inputs;
+    let required: BTreeSet<&str> = inputs
+        .iter()
+        .filter(|(_, spec)| !spec.optional)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    for (line, example) in &examples.examples {
+        let at = Position::new(*line, 1);
+        let id = &example.id;
+        for name in &required {
+            if !example.vars.contains_key(*name) {
+                findings.push(
+                    Diagnostic::error(
+                        Code::MissingExampleVariable,
+                        path,
+                        at,
+                        format!(
+                            "example `{id}` (line {line}) has no value for required input `{name}`"
+                        ),
+                    )
+                    .with_hint(format!(
+                        "add \"{name}\" to its \"vars\", or mark the input optional"
+                    )),
+                );
+            }
+        }
+        for (name, value) in &example.vars {
+            match inputs.get(name) {
+                None => findings.push(
+                    Diagnostic::error(Code::UndeclaredExampleVariable, path, at, format!("example `{id}` (line {line}) sets `{name}`, which the task metadata does not declare"))
+                        .with_hint("remove it from \"vars\", or declare it under `inputs:`"),
+                ),
+                Some(spec) if value.is_null() && spec.optional => {}
+                Some(spec) if !spec.kind.accepts(value) => findings.push(
+                    Diagnostic::error(
+                        Code::ExampleVariableType,
+                        path,
+                        at,
+                        format!("example `{id}` (line {line}): `{name}` must be {}, found {}", article(spec.kind.as_str()), type_name(value)),
+                    )
+                    .with_hint(format!("the input is declared `type: {}`", spec.kind.as_str())),
+                ),
+                Some(_) => {}
+            }
+        }
+        match metadata.metadata.output {
+            OutputFormat::Text if !example.expected.is_string() => findings.push(
+                Diagnostic::error(Code::ExpectedType, path, at, format!("example `{id}` (line {line}): `expected` must be a string for a text task, found {}", type_name(&example.expected)))
+                    .with_hint("write the expected answer as a JSON string"),
+            ),
+            OutputFormat::Json => {
+                if let Some(error) = output_schema.and_then(|schema| schema.iter_errors(&example.expected).next()) {
+                    let place = error.instance_path().as_str();
+                    let place = if place.is_empty() { String::new() } else { format!(" at {place}") };
+                    findings.push(
+                        Diagnostic::error(Code::ExpectedSchema, path, at, format!("example `{id}` (line {line}): `expected` does not fit the output schema{place}: {error}"))
+                            .with_hint("fix the example, or the prompt's `output.schema`"),
+                    );
+                }
+            }
+            OutputFormat::Text => {}
+        }
+    }
+}
+
+fn article(word: &str) -> String {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {word}"),
+        _ => format!("a {word}"),
+    }
+}
+
+fn check_registry(analysis: &Analysis) -> Vec<Diagnostic> {
+    let file = layout::REGISTRY_FILE;
+    match &analysis.registry {
+        RegistryState::Broken => Vec::new(),
+        RegistryState::Missing if analysis.tasks.is_empty() => Vec::new(),
+        RegistryState::Missing => vec![
+            Diagnostic::error(
+                Code::RegistryMissing,
+                file,
+                Position::START,
+                format!("{file} is missing"),
+            )
+            .with_hint("run `promptops registry` and commit the file"),
+        ],
+        RegistryState::Parsed {
+            registry, document, ..
+        } => registry::compare(&analysis.expected_registry(), registry, document, file),
+    }
+}

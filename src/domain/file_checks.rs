@@ -1,0 +1,555 @@
+//! Checks of one file on its own: read, parse, schema, id, templates, examples lines.
+//!
+//! These run in parallel over all files; what needs two files at once is in `task_checks`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::diagnostic::{Code, Diagnostic, Position};
+use super::layout::{self, Role};
+use super::model::{Example, OutputFormat, ProjectConfig, PromptFile, Registry, TaskMetadata};
+use super::schema::{Locate, OnLine, SchemaKind, Validators};
+use super::source::{self, FileContent, InputFile};
+use super::template;
+use super::yaml::{self, Document};
+
+/// A prompt file that parsed and fits its schema.
+#[derive(Clone, Debug)]
+pub struct ParsedPrompt {
+    pub prompt: PromptFile,
+    pub document: Document,
+    /// Each variable the templates use, with where it is first used.
+    pub variables: Vec<(String, Position)>,
+    /// Every template compiled (otherwise `variables` is incomplete).
+    pub templates_compile: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ParsedMetadata {
+    pub metadata: TaskMetadata,
+    pub document: Document,
+}
+
+#[derive(Clone, Debug)]
+pub struct ParsedExamples {
+    /// Examples that fit the example schema, with their 1-based line.
+    pub examples: Vec<(usize, Example)>,
+    /// Non-blank lines, valid or not.
+    pub count: u64,
+}
+
+/// What one file turned into.
+#[derive(Clone, Debug)]
+pub enum Parsed {
+    Prompt(Box<ParsedPrompt>),
+    Metadata(Box<ParsedMetadata>),
+    Examples(ParsedExamples),
+    Config(ProjectConfig),
+    Registry(Box<Registry>, Box<Document>),
+    /// The file exists but could not be read into its type; its findings say why.
+    Broken,
+    /// Not a file promptops reads.
+    Skipped,
+}
+
+/// The result of checking one file.
+#[derive(Clone, Debug)]
+pub struct FileResult {
+    pub path: String,
+    pub role: Role,
+    pub sha256: Option<String>,
+    pub text: Option<String>,
+    pub parsed: Parsed,
+    pub findings: Vec<Diagnostic>,
+}
+
+/// Checks one file.
+pub fn check_file(
+    input: &InputFile,
+    validators: &Validators,
+    environment: &minijinja::Environment<'_>,
+) -> FileResult {
+    let role = layout::classify(&input.path);
+    let mut result = FileResult {
+        path: input.path.clone(),
+        role: role.clone(),
+        sha256: None,
+        text: None,
+        parsed: Parsed::Skipped,
+        findings: Vec::new(),
+    };
+    let task = role.task().map(str::to_owned);
+    if let Role::Misplaced {
+        code,
+        message,
+        hint,
+        ..
+    } = &role
+    {
+        result.findings.push(
+            Diagnostic::error(*code, &input.path, Position::START, message.clone())
+                .with_hint(hint.clone()),
+        );
+    } else if let Some(finding) = source::unreadable_finding(&input.path, &input.content) {
+        result.findings.push(finding);
+        result.parsed = Parsed::Broken;
+    } else if let FileContent::Bytes(bytes) = &input.content {
+        result.sha256 = Some(source::sha256_hex(bytes));
+        match source::decode(&input.path, bytes) {
+            Err(finding) => {
+                result.findings.push(finding);
+                result.parsed = Parsed::Broken;
+            }
+            Ok(text) => {
+                let mut findings = Vec::new();
+                result.parsed = parse_by_role(
+                    &input.path,
+                    &role,
+                    &text,
+                    validators,
+                    environment,
+                    &mut findings,
+                );
+                result.findings = findings;
+                result.text = Some(text);
+            }
+        }
+    }
+    if let Some(task) = task {
+        for finding in &mut result.findings {
+            finding.task = Some(task.clone());
+        }
+    }
+    result
+}
+
+fn parse_by_role(
+    path: &str,
+    role: &Role,
+    text: &str,
+    validators: &Validators,
+    environment: &minijinja::Environment<'_>,
+    findings: &mut Vec<Diagnostic>,
+) -> Parsed {
+    match role {
+        Role::Examples { .. } => Parsed::Examples(check_examples(path, text, validators, findings)),
+        Role::Candidate { task } | Role::Production { task } => {
+            check_prompt(path, task, None, text, validators, environment, findings)
+        }
+        Role::Archive { task, version } => check_prompt(
+            path,
+            task,
+            Some(version),
+            text,
+            validators,
+            environment,
+            findings,
+        ),
+        Role::Metadata { task } => {
+            let Some((metadata, document)) =
+                parse_typed::<TaskMetadata>(path, text, SchemaKind::Metadata, validators, findings)
+            else {
+                return Parsed::Broken;
+            };
+            check_metadata(path, task, &metadata, &document, findings);
+            Parsed::Metadata(Box::new(ParsedMetadata { metadata, document }))
+        }
+        Role::Config => {
+            match parse_typed::<ProjectConfig>(path, text, SchemaKind::Config, validators, findings)
+            {
+                Some((config, document)) => {
+                    check_config(path, &config, &document, findings);
+                    Parsed::Config(config)
+                }
+                None => Parsed::Broken,
+            }
+        }
+        Role::Registry => {
+            match parse_typed::<Registry>(path, text, SchemaKind::Registry, validators, findings) {
+                Some((registry, document)) => {
+                    Parsed::Registry(Box::new(registry), Box::new(document))
+                }
+                None => Parsed::Broken,
+            }
+        }
+        Role::EvalLog | Role::Ignored | Role::Misplaced { .. } => Parsed::Skipped,
+    }
+}
+
+/// Parses YAML, checks it against its schema, and reads it into its type.
+fn parse_typed<T: DeserializeOwned>(
+    path: &str,
+    text: &str,
+    kind: SchemaKind,
+    validators: &Validators,
+    findings: &mut Vec<Diagnostic>,
+) -> Option<(T, Document)> {
+    let document = match yaml::parse(text) {
+        Ok(Some(document)) => document,
+        Ok(None) => {
+            findings.push(
+                Diagnostic::error(
+                    Code::EmptyFile,
+                    path,
+                    Position::START,
+                    "the file holds no YAML document",
+                )
+                .with_hint("fill it in or delete it"),
+            );
+            return None;
+        }
+        Err(error) => {
+            findings.push(Diagnostic::error(error.code, path, error.at, error.message));
+            return None;
+        }
+    };
+    if !document.value.is_object() {
+        findings.push(
+            Diagnostic::error(
+                Code::WrongType,
+                path,
+                Position::START,
+                "the document must be a mapping of fields",
+            )
+            .with_hint(format!("see schemas/{}", kind.file_name())),
+        );
+        return None;
+    }
+    let schema_findings = validators.check(kind, &document.value, path, &document);
+    if !schema_findings.is_empty() {
+        findings.extend(schema_findings);
+        return None;
+    }
+    match serde_json::from_value::<T>(document.value.clone()) {
+        Ok(value) => Some((value, document)),
+        Err(error) => {
+            findings.push(Diagnostic::error(
+                Code::InvalidValue,
+                path,
+                Position::START,
+                error.to_string(),
+            ));
+            None
+        }
+    }
+}
+
+fn id_mismatch(
+    path: &str,
+    document: &Document,
+    id: &str,
+    expected: &str,
+    what: &str,
+) -> Option<Diagnostic> {
+    (id != expected).then(|| {
+        Diagnostic::error(
+            Code::IdMismatch,
+            path,
+            document.position("/id"),
+            format!("id `{id}` does not match the {what} `{expected}`"),
+        )
+        .with_hint(format!(
+            "the id and the {what} must agree: change one of them"
+        ))
+    })
+}
+
+fn check_prompt(
+    path: &str,
+    task: &str,
+    archived_version: Option<&String>,
+    text: &str,
+    validators: &Validators,
+    environment: &minijinja::Environment<'_>,
+    findings: &mut Vec<Diagnostic>,
+) -> Parsed {
+    let Some((prompt, document)) =
+        parse_typed::<PromptFile>(path, text, SchemaKind::Prompt, validators, findings)
+    else {
+        return Parsed::Broken;
+    };
+    let what = if archived_version.is_some() {
+        "archive folder"
+    } else {
+        "file name"
+    };
+    findings.extend(id_mismatch(path, &document, &prompt.id, task, what));
+    match (archived_version, &prompt.archived) {
+        (Some(version), _) if *version != prompt.version => findings.push(
+            Diagnostic::error(
+                Code::ArchiveVersionMismatch,
+                path,
+                document.position("/version"),
+                format!("this archive file is named {version}.yaml but holds version {}", prompt.version),
+            )
+            .with_hint(format!("rename the file to {}.yaml", prompt.version)),
+        ),
+        (Some(_), None) => findings.push(
+            Diagnostic::error(Code::ArchiveMissingReason, path, Position::START, "an archived version must say why and when it was retired")
+                .with_hint("add `archived: {reason: \"...\", at: \"2026-01-31T12:00:00Z\"}`"),
+        ),
+        (None, Some(_)) => findings.push(
+            Diagnostic::error(
+                Code::ArchivedOutsideArchive,
+                path,
+                document.key_position("/archived"),
+                "only files in prompts/99-archive/ carry an `archived` note",
+            )
+            .with_hint("remove the `archived` block, or move the file to prompts/99-archive/<task>/<version>.yaml"),
+        ),
+        _ => {}
+    }
+    match (prompt.output.format, &prompt.output.schema) {
+        (OutputFormat::Text, Some(_)) => findings.push(
+            Diagnostic::error(
+                Code::OutputSchemaInvalid,
+                path,
+                document.key_position("/output/schema"),
+                "a text output has no JSON Schema",
+            )
+            .with_hint("set `format: json`, or remove `schema`"),
+        ),
+        (OutputFormat::Json, Some(schema)) => {
+            if let Err(error) = jsonschema::validator_for(schema) {
+                findings.push(
+                    Diagnostic::error(
+                        Code::OutputSchemaInvalid,
+                        path,
+                        document
+                            .position(&format!("/output/schema{}", error.instance_path().as_str())),
+                        format!("the output schema is not a valid JSON Schema: {error}"),
+                    )
+                    .with_hint("fix the schema; remote `$ref`s are not fetched"),
+                );
+            }
+        }
+        _ => {}
+    }
+    let mut variables: Vec<(String, Position)> = Vec::new();
+    let mut templates_compile = true;
+    for (index, message) in prompt.messages.iter().enumerate() {
+        let pointer = format!("/messages/{index}/content");
+        match template::variables(environment, &message.content) {
+            Ok(names) => {
+                for name in names {
+                    if variables.iter().any(|(known, _)| *known == name) {
+                        continue;
+                    }
+                    let (line, column) = template::find_variable(&message.content, &name);
+                    let mut at = yaml::line_in_string(&document, &pointer, line);
+                    at.column += column - 1;
+                    variables.push((name, at));
+                }
+            }
+            Err(error) => {
+                templates_compile = false;
+                findings.push(
+                    Diagnostic::error(
+                        Code::TemplateSyntax,
+                        path,
+                        yaml::line_in_string(&document, &pointer, error.line),
+                        error.message,
+                    )
+                    .with_hint("templates are minijinja (Jinja2) syntax: {{ variable }}, {% if %}…{% endif %}"),
+                );
+            }
+        }
+    }
+    Parsed::Prompt(Box::new(ParsedPrompt {
+        prompt,
+        document,
+        variables,
+        templates_compile,
+    }))
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn check_metadata(
+    path: &str,
+    task: &str,
+    metadata: &TaskMetadata,
+    document: &Document,
+    findings: &mut Vec<Diagnostic>,
+) {
+    findings.extend(id_mismatch(path, document, &metadata.id, task, "file name"));
+    for name in metadata.inputs.keys() {
+        if !is_identifier(name) {
+            findings.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    path,
+                    document.key_position(&format!("/inputs/{}", yaml::escape_pointer_token(name))),
+                    format!("input name `{name}` cannot be used in a template"),
+                )
+                .with_hint(
+                    "use letters, digits and underscores, starting with a letter or underscore",
+                ),
+            );
+        }
+    }
+    let default_examples = format!("{}/{}/{task}.jsonl", layout::PROMPTS_DIR, layout::EXAMPLES);
+    if let Some(examples) = &metadata.examples {
+        if *examples != default_examples {
+            findings.push(
+                Diagnostic::error(
+                    Code::ExamplesPathMismatch,
+                    path,
+                    document.position("/examples"),
+                    format!("`examples` is `{examples}`, but a task's examples live in `{default_examples}`"),
+                )
+                .with_hint(format!("set `examples: {default_examples}` or remove the field")),
+            );
+        }
+    }
+    if metadata.scorers.iter().all(|scorer| scorer.weight == 0.0) {
+        findings.push(
+            Diagnostic::error(
+                Code::InvalidValue,
+                path,
+                document.position("/scorers"),
+                "every scorer has weight 0",
+            )
+            .with_hint("give at least one scorer a positive weight"),
+        );
+    }
+}
+
+fn check_config(
+    path: &str,
+    config: &ProjectConfig,
+    document: &Document,
+    findings: &mut Vec<Diagnostic>,
+) {
+    for (name, provider) in &config.providers {
+        let pointer = format!("/providers/{}", yaml::escape_pointer_token(name));
+        if !layout::is_slug(name) {
+            findings.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    path,
+                    document.key_position(&pointer),
+                    format!("provider name `{name}` is not a slug"),
+                )
+                .with_hint("use lowercase letters, digits and hyphens"),
+            );
+        }
+        if provider.kind == super::model::ProviderKind::Exec
+            && provider.command.as_ref().is_none_or(Vec::is_empty)
+        {
+            findings.push(
+                Diagnostic::error(
+                    Code::MissingField,
+                    path,
+                    document.position(&pointer),
+                    format!("provider `{name}` is of kind exec but has no `command`"),
+                )
+                .with_hint("add `command: [program, arg, ...]`"),
+            );
+        }
+        if let Some(url) = &provider.base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                findings.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        path,
+                        document.position(&format!("{pointer}/base_url")),
+                        format!("`{url}` is not an http(s) URL"),
+                    )
+                    .with_hint("write it as https://host[:port]/path"),
+                );
+            }
+        }
+    }
+}
+
+fn check_examples(
+    path: &str,
+    text: &str,
+    validators: &Validators,
+    findings: &mut Vec<Diagnostic>,
+) -> ParsedExamples {
+    let mut examples = Vec::new();
+    let mut count = 0;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        count += 1;
+        let value: Value = match serde_json::from_str(line) {
+            Ok(value) => value,
+            Err(error) => {
+                findings.push(
+                    Diagnostic::error(
+                        Code::ExamplesJson,
+                        path,
+                        Position::new(number, error.column().max(1)),
+                        format!("line {number} is not valid JSON: {error}"),
+                    )
+                    .with_hint("each line is one JSON object: {\"id\": \"...\", \"vars\": {...}, \"expected\": ...}"),
+                );
+                continue;
+            }
+        };
+        if !value.is_object() {
+            findings.push(
+                Diagnostic::error(Code::WrongType, path, Position::new(number, 1), format!("line {number} is not a JSON object"))
+                    .with_hint("each line is one JSON object: {\"id\": \"...\", \"vars\": {...}, \"expected\": ...}"),
+            );
+            continue;
+        }
+        let schema_findings = validators.check(SchemaKind::Example, &value, path, &OnLine(number));
+        if !schema_findings.is_empty() {
+            findings.extend(schema_findings.into_iter().map(|mut finding| {
+                finding.message = format!("line {number}: {}", finding.message);
+                finding
+            }));
+            continue;
+        }
+        let Ok(example) = serde_json::from_value::<Example>(value) else {
+            findings.push(Diagnostic::error(
+                Code::InvalidValue,
+                path,
+                OnLine(number).locate("", false),
+                format!("line {number} is not a valid example"),
+            ));
+            continue;
+        };
+        if let Some(first) = seen.insert(example.id.clone(), number) {
+            findings.push(
+                Diagnostic::error(
+                    Code::DuplicateExampleId,
+                    path,
+                    Position::new(number, 1),
+                    format!(
+                        "example id `{}` is already used on line {first}",
+                        example.id
+                    ),
+                )
+                .with_hint("give every example its own id"),
+            );
+            continue;
+        }
+        examples.push((number, example));
+    }
+    ParsedExamples { examples, count }
+}
+
+/// The variables of a prompt, as a set.
+pub fn variable_names(prompt: &ParsedPrompt) -> BTreeSet<&str> {
+    prompt
+        .variables
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect()
+}

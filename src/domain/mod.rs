@@ -1,0 +1,15 @@
+//! The pure core: values in, values out. Nothing here touches the filesystem, the network,
+//! git, the environment or the clock; the adapters fetch values and carry out decisions.
+
+pub mod analysis;
+pub mod diagnostic;
+pub mod file_checks;
+pub mod layout;
+pub mod model;
+pub mod registry;
+pub mod schema;
+pub mod source;
+pub mod template;
+pub mod time;
+pub mod yaml;
+pub mod yaml_write;

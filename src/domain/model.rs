@@ -1,0 +1,421 @@
+//! The file formats promptops reads and writes, as Rust types.
+//!
+//! These types are the contract: the JSON Schemas under `schemas/` are generated from them
+//! (`promptops schema` writes them, a test compares), and every YAML file is checked against
+//! those schemas before it is read into these types.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A task id: lowercase letters, digits and hyphens, starting with a letter or digit.
+pub const SLUG_PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,63}$";
+/// A semantic version without a leading `v`, such as `1.2.0` or `2.0.0-rc.1`.
+pub const SEMVER_PATTERN: &str =
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$";
+
+/// A prompt: a draft or candidate in `00-templates/`, the locked production prompt in
+/// `02-production/`, or a retired version in `99-archive/<task>/<version>.yaml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "promptops prompt file")]
+pub struct PromptFile {
+    /// The task id; equals the file name (and the archive folder name).
+    #[schemars(regex(pattern = SLUG_PATTERN))]
+    pub id: String,
+    /// Semantic version of this prompt, e.g. `1.2.0`.
+    #[schemars(regex(pattern = SEMVER_PATTERN))]
+    pub version: String,
+    /// What this prompt does, for people.
+    #[schemars(length(min = 1))]
+    pub description: String,
+    pub model: ModelSpec,
+    /// Chat messages; each `content` is a minijinja template over the task's inputs.
+    #[schemars(length(min = 1))]
+    pub messages: Vec<Message>,
+    pub output: OutputSpec,
+    /// Present only on archived versions: why and when the version was retired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<ArchiveNote>,
+}
+
+/// Which model answers the prompt, and how.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// A provider kind (`openai`, `anthropic`, `exec`) or a provider named in `promptops.yaml`.
+    #[schemars(regex(pattern = SLUG_PATTERN))]
+    pub provider: String,
+    /// The model name the provider knows, e.g. `gpt-4o-mini`.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    #[serde(default)]
+    pub parameters: Parameters,
+}
+
+/// Sampling parameters. Anything a provider accepts beyond these goes under `extra`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Parameters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    /// Provider-specific parameters passed through as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Map<String, Value>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    pub role: Role,
+    /// A minijinja template; `{{ name }}` inserts the input variable `name`.
+    pub content: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+/// What the model is expected to answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    pub format: OutputFormat,
+    /// For `format: json`, a JSON Schema the answer (and every example's `expected`) must fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+impl OutputFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Text => "text",
+            OutputFormat::Json => "json",
+        }
+    }
+}
+
+/// Why and when a version was retired.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveNote {
+    #[schemars(length(min = 1))]
+    pub reason: String,
+    /// When it was archived (RFC 3339, e.g. `2026-10-01T12:00:00Z`).
+    #[schemars(length(min = 1))]
+    pub at: String,
+    /// Who archived it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// Task metadata in `03-metadata/<task>.yaml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "promptops task metadata")]
+pub struct TaskMetadata {
+    #[schemars(regex(pattern = SLUG_PATTERN))]
+    pub id: String,
+    #[schemars(length(min = 1))]
+    pub description: String,
+    /// Team or person responsible for the task.
+    #[schemars(length(min = 1))]
+    pub owner: String,
+    /// The version of the production prompt this metadata describes.
+    #[schemars(regex(pattern = SEMVER_PATTERN))]
+    pub version: String,
+    /// The input variables the templates may use, by name.
+    pub inputs: BTreeMap<String, InputSpec>,
+    /// The type of answer: `text` or `json`; must agree with the prompt's `output.format`.
+    pub output: OutputFormat,
+    /// The examples file; defaults to `prompts/01-examples/<id>.jsonl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub examples: Option<String>,
+    /// The score (0 to 1) a prompt must reach to pass its eval.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub threshold: f64,
+    /// How outputs are scored; an example's score is the weighted mean.
+    #[schemars(length(min = 1))]
+    pub scorers: Vec<ScorerSpec>,
+    /// How much lower than production a candidate may score before promotion refuses it.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub regression_tolerance: f64,
+}
+
+/// One input variable.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    #[serde(rename = "type")]
+    pub kind: InputType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// An optional input may be missing from an example and unused by a template.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InputType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Array,
+    Object,
+}
+
+impl InputType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputType::String => "string",
+            InputType::Number => "number",
+            InputType::Integer => "integer",
+            InputType::Boolean => "boolean",
+            InputType::Array => "array",
+            InputType::Object => "object",
+        }
+    }
+
+    /// Whether a JSON value is of this type.
+    pub fn accepts(self, value: &Value) -> bool {
+        match self {
+            InputType::String => value.is_string(),
+            InputType::Number => value.is_number(),
+            InputType::Integer => value.is_i64() || value.is_u64(),
+            InputType::Boolean => value.is_boolean(),
+            InputType::Array => value.is_array(),
+            InputType::Object => value.is_object(),
+        }
+    }
+}
+
+/// A scorer and its weight.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScorerSpec {
+    pub name: ScorerName,
+    /// Relative weight in the example's score (default 1).
+    #[serde(default = "default_weight")]
+    #[schemars(range(min = 0.0))]
+    pub weight: f64,
+    /// Scorer settings (normalisation, pattern, fields, tolerance, rubric…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Map<String, Value>>,
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+
+/// The scorers promptops knows. An unknown name is an error, never silently ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScorerName {
+    Exact,
+    Contains,
+    NotContains,
+    Regex,
+    JsonValid,
+    JsonSchema,
+    JsonFields,
+    Similarity,
+    Numeric,
+    LlmJudge,
+    Latency,
+    Cost,
+}
+
+/// One line of `01-examples/<task>.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "promptops example (one JSONL line)")]
+pub struct Example {
+    /// Unique within the file.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// Values for the task's input variables.
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+    /// The ground truth: a string for text tasks, any JSON value for JSON tasks.
+    pub expected: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// Scorers for this example instead of the task's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scorers: Option<Vec<ScorerSpec>>,
+}
+
+/// The optional project configuration, `promptops.yaml`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "promptops project configuration")]
+pub struct ProjectConfig {
+    /// Named providers; a prompt's `model.provider` names one of these or a provider kind.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    #[serde(default)]
+    pub defaults: Defaults,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    /// API base URL (OpenAI-compatible servers, proxies, test servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The environment variable that holds the API key (never the key itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub api_key_env: Option<String>,
+    /// For `kind: exec`: the command and its arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub timeout_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub requests_per_second: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Openai,
+    Anthropic,
+    Exec,
+}
+
+impl ProviderKind {
+    pub const NAMES: &'static [&'static str] = &["openai", "anthropic", "exec"];
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Requests in flight during an eval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub concurrency: Option<u32>,
+}
+
+/// `prompt_registry.yaml`: written only by promptops.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "promptops prompt registry (generated)")]
+pub struct Registry {
+    pub schema_version: u32,
+    pub tasks: BTreeMap<String, RegistryTask>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryTask {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production: Option<VersionedFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<VersionedFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<HashedFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub examples: Option<ExamplesFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// The newest eval of the production prompt, when one is logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_eval: Option<LatestEval>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archived: Vec<ArchivedVersion>,
+    /// Lifecycle events (promotions, archives, overrides, deploys), oldest first. Kept across
+    /// rewrites; appended to by the commands that cause them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryEvent>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionedFile {
+    pub version: String,
+    pub path: String,
+    /// sha256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HashedFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExamplesFile {
+    pub path: String,
+    pub sha256: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatestEval {
+    pub score: f64,
+    pub passed: bool,
+    pub at: String,
+    /// Path of the eval summary under `prompts/04-evals/`.
+    pub summary: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArchivedVersion {
+    pub version: String,
+    pub path: String,
+    pub sha256: String,
+    pub reason: String,
+    pub at: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryEvent {
+    /// What happened: `promote`, `archive`, `rollback`, `override`, `deploy`…
+    pub event: String,
+    pub version: String,
+    pub at: String,
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}

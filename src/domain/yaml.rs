@@ -1,0 +1,345 @@
+//! YAML with a position on every value.
+//!
+//! We parse with saphyr's marked nodes (YAML 1.2: `no` stays a string, duplicate keys are an
+//! error, alias expansion has a budget) and turn the tree into a `serde_json::Value` plus a map
+//! from JSON pointer to source position. Schema errors arrive as JSON pointers, so this map is
+//! what lets every finding point at the line where the offending value stands.
+
+use std::collections::HashMap;
+
+use saphyr::{MarkedYaml, Scalar, ScanError, YamlData, YamlLoader};
+use saphyr_parser::Parser;
+use serde_json::{Map, Number, Value};
+
+use super::diagnostic::{Code, Position};
+
+/// Nodes that alias expansion may add to one document. Prompt files are small; a legitimate
+/// file stays far below this, and a "billion laughs" file hits it within milliseconds.
+const ALIAS_NODE_BUDGET: usize = 10_000;
+
+/// Where a value stands in its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// Position of the value itself (for a mapping entry, of its value, not its key).
+    pub value: Position,
+    /// Position of the key, for values that are mapping entries.
+    pub key: Option<Position>,
+}
+
+/// A parsed YAML document: the value and the span of every node, by JSON pointer.
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub value: Value,
+    spans: HashMap<String, Span>,
+}
+
+impl Document {
+    /// The span of the value at `pointer` (`""` is the root), if it exists.
+    pub fn span(&self, pointer: &str) -> Option<Span> {
+        self.spans.get(pointer).copied()
+    }
+
+    /// The best position for a finding about `pointer`: the value, or the nearest parent that
+    /// exists (a missing field is reported where its parent mapping starts).
+    pub fn position(&self, pointer: &str) -> Position {
+        let mut current = pointer;
+        loop {
+            if let Some(span) = self.spans.get(current) {
+                return span.value;
+            }
+            match current.rfind('/') {
+                Some(index) => current = &current[..index],
+                None => return Position::START,
+            }
+        }
+    }
+
+    /// The position of the key of the entry at `pointer`, falling back to `position`.
+    pub fn key_position(&self, pointer: &str) -> Position {
+        self.spans
+            .get(pointer)
+            .and_then(|span| span.key)
+            .unwrap_or_else(|| self.position(pointer))
+    }
+}
+
+/// Why a YAML text could not be turned into a document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamlError {
+    pub code: Code,
+    pub at: Position,
+    pub message: String,
+}
+
+/// Parses one YAML document. An empty text (or one with only comments) is `Ok(None)`.
+pub fn parse(text: &str) -> Result<Option<Document>, YamlError> {
+    let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
+    loader.alias_limit(ALIAS_NODE_BUDGET);
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut loader, true).map_err(scan_error)?;
+    if let Some(error) = loader.error() {
+        return Err(scan_error(error.clone()));
+    }
+    let mut documents = loader.into_documents();
+    if documents.len() > 1 {
+        let at = marker_position(documents[1].span.start);
+        return Err(YamlError {
+            code: Code::YamlMultipleDocuments,
+            at,
+            message:
+                "this file holds more than one YAML document; promptops reads one document per file"
+                    .into(),
+        });
+    }
+    let Some(root) = documents.pop() else {
+        return Ok(None);
+    };
+    if matches!(root.data, YamlData::Value(Scalar::Null)) {
+        return Ok(None);
+    }
+    let mut spans = HashMap::new();
+    let mut pointer = String::new();
+    let value = convert(&root, &mut pointer, None, &mut spans)?;
+    Ok(Some(Document { value, spans }))
+}
+
+fn scan_error(error: ScanError) -> YamlError {
+    let info = error.info();
+    let code = if info.contains("duplicated key") {
+        Code::YamlDuplicateKey
+    } else if info.contains("alias expansion") {
+        Code::YamlAliasLimit
+    } else {
+        Code::YamlSyntax
+    };
+    let message = match code {
+        Code::YamlDuplicateKey => {
+            "duplicate key: this key already appears in the same mapping".to_owned()
+        }
+        Code::YamlAliasLimit => format!(
+            "YAML aliases expand to more than {ALIAS_NODE_BUDGET} nodes (an alias bomb?); refused"
+        ),
+        _ => info.to_owned(),
+    };
+    YamlError {
+        code,
+        at: marker_position(*error.marker()),
+        message,
+    }
+}
+
+fn marker_position(marker: saphyr_parser::Marker) -> Position {
+    Position::new(marker.line().max(1), marker.col() + 1)
+}
+
+fn unsupported(node: &MarkedYaml<'_>, message: impl Into<String>) -> YamlError {
+    YamlError {
+        code: Code::YamlUnsupported,
+        at: marker_position(node.span.start),
+        message: message.into(),
+    }
+}
+
+/// Escapes one reference token of a JSON pointer (RFC 6901).
+pub fn escape_pointer_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+fn convert(
+    node: &MarkedYaml<'_>,
+    pointer: &mut String,
+    key: Option<Position>,
+    spans: &mut HashMap<String, Span>,
+) -> Result<Value, YamlError> {
+    spans.insert(
+        pointer.clone(),
+        Span {
+            value: marker_position(node.span.start),
+            key,
+        },
+    );
+    let value = match &node.data {
+        YamlData::Value(scalar) => scalar_value(node, scalar)?,
+        YamlData::Representation(text, _, _) => Value::String(text.to_string()),
+        YamlData::Sequence(items) => {
+            let mut values = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                let length = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&index.to_string());
+                values.push(convert(item, pointer, None, spans)?);
+                pointer.truncate(length);
+            }
+            Value::Array(values)
+        }
+        YamlData::Mapping(entries) => {
+            let mut map = Map::new();
+            for (key_node, value_node) in entries {
+                let name = match &key_node.data {
+                    YamlData::Value(Scalar::String(text)) => text.to_string(),
+                    YamlData::Value(Scalar::Integer(number)) => number.to_string(),
+                    YamlData::Value(Scalar::Boolean(flag)) => flag.to_string(),
+                    YamlData::Value(Scalar::Null) => "null".to_owned(),
+                    _ => return Err(unsupported(key_node, "mapping keys must be plain strings")),
+                };
+                let length = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&escape_pointer_token(&name));
+                let key_position = Some(marker_position(key_node.span.start));
+                let value = convert(value_node, pointer, key_position, spans)?;
+                pointer.truncate(length);
+                map.insert(name, value);
+            }
+            Value::Object(map)
+        }
+        YamlData::Tagged(tag, inner) => {
+            return Err(unsupported(
+                inner,
+                format!(
+                    "the YAML tag `{}{}` is not supported here; remove it",
+                    tag.handle, tag.suffix
+                ),
+            ));
+        }
+        YamlData::Alias(_) | YamlData::BadValue => {
+            return Err(unsupported(
+                node,
+                "this value could not be read (a bad tag or alias?)",
+            ));
+        }
+    };
+    Ok(value)
+}
+
+fn scalar_value(node: &MarkedYaml<'_>, scalar: &Scalar<'_>) -> Result<Value, YamlError> {
+    Ok(match scalar {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(flag) => Value::Bool(*flag),
+        Scalar::Integer(number) => Value::Number((*number).into()),
+        Scalar::FloatingPoint(number) => match Number::from_f64(number.into_inner()) {
+            Some(number) => Value::Number(number),
+            None => {
+                return Err(unsupported(
+                    node,
+                    "infinite and NaN numbers are not supported",
+                ));
+            }
+        },
+        Scalar::String(text) => Value::String(text.to_string()),
+    })
+}
+
+/// The line inside the file where line `line_in_value` (1-based) of the string at `pointer`
+/// stands. Exact for single-line scalars and for block scalars (`|`, `>`), whose span starts at
+/// their first line of text; that is how templates are written.
+pub fn line_in_string(document: &Document, pointer: &str, line_in_value: usize) -> Position {
+    match document.span(pointer) {
+        Some(span) if line_in_value <= 1 => span.value,
+        Some(span) => Position::new(span.value.line + line_in_value - 1, span.value.column),
+        None => document.position(pointer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Document {
+        parse(text).expect("parses").expect("not empty")
+    }
+
+    #[test]
+    fn every_value_has_its_line_and_column() {
+        let document =
+            doc("id: a\nmodel:\n  name: gpt\nmessages:\n  - role: user\n    content: hi\n");
+        assert_eq!(document.position("/id"), Position::new(1, 5));
+        assert_eq!(document.key_position("/id"), Position::new(1, 1));
+        assert_eq!(document.position("/model/name"), Position::new(3, 9));
+        assert_eq!(
+            document.position("/messages/0/content"),
+            Position::new(6, 14)
+        );
+        assert_eq!(
+            document.key_position("/messages/0/role"),
+            Position::new(5, 5)
+        );
+        // A missing value is reported at its nearest parent.
+        assert_eq!(
+            document.position("/messages/0/missing"),
+            Position::new(5, 5)
+        );
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let document = doc("title: \"é\"\nnext: ünïcode\n");
+        assert_eq!(document.position("/next"), Position::new(2, 7));
+    }
+
+    #[test]
+    fn no_stays_a_string_and_quoted_numbers_stay_strings() {
+        let document = doc("country: no\nflag: true\nversion: \"1.0\"\nn: 1.5\n");
+        assert_eq!(document.value["country"], Value::String("no".into()));
+        assert_eq!(document.value["flag"], Value::Bool(true));
+        assert_eq!(document.value["version"], Value::String("1.0".into()));
+        assert_eq!(document.value["n"], serde_json::json!(1.5));
+    }
+
+    #[test]
+    fn block_scalar_lines_start_after_the_indicator() {
+        let document = doc("a: 1\ncontent: |\n  first\n  second\n");
+        assert_eq!(
+            document.value["content"],
+            Value::String("first\nsecond\n".into())
+        );
+        assert_eq!(line_in_string(&document, "/content", 2).line, 4);
+        let document = doc("a: 1\ncontent: >-\n  first\n\n  second\n");
+        assert_eq!(line_in_string(&document, "/content", 1).line, 3);
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_the_second_key() {
+        let error = parse("id: a\nname: x\nid: b\n").unwrap_err();
+        assert_eq!(error.code, Code::YamlDuplicateKey);
+        assert_eq!(error.at.line, 3);
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..10 {
+            let previous = level - 1;
+            text.push_str(&format!(
+                "a{level}: &a{level} [*a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}]\n"
+            ));
+        }
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.code, Code::YamlAliasLimit);
+    }
+
+    #[test]
+    fn syntax_errors_have_a_line() {
+        let error = parse("id: a\nmessages: [\n  - x\n").unwrap_err();
+        assert_eq!(error.code, Code::YamlSyntax);
+        assert!(error.at.line >= 2, "{error:?}");
+    }
+
+    #[test]
+    fn empty_and_comment_only_texts_are_none() {
+        assert!(parse("").unwrap().is_none());
+        assert!(parse("# only a comment\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn two_documents_are_refused() {
+        let error = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(error.code, Code::YamlMultipleDocuments);
+        assert_eq!(error.at.line, 3);
+    }
+
+    #[test]
+    fn custom_tags_are_refused() {
+        let error = parse("a: !python/object x\n").unwrap_err();
+        assert_eq!(error.code, Code::YamlUnsupported);
+    }
+}

@@ -1,0 +1,62 @@
+//! GitHub Actions workflow commands: `::error file=…,line=…,col=…,title=…::message`.
+
+use std::fmt::Write;
+
+use crate::domain::diagnostic::{Diagnostic, Severity};
+
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// One annotation line per finding.
+pub fn render(findings: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for finding in findings {
+        let level = match finding.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut message = finding.message.clone();
+        if let Some(hint) = &finding.hint {
+            let _ = write!(message, "\nhint: {hint}");
+        }
+        let _ = writeln!(
+            out,
+            "::{level} file={},line={},col={},title={}::{}",
+            escape_property(&finding.file),
+            finding.line,
+            finding.column,
+            escape_property(finding.code),
+            escape_data(&message)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::diagnostic::{Code, Position};
+
+    #[test]
+    fn annotations_escape_their_parts() {
+        let finding = Diagnostic::error(
+            Code::YamlSyntax,
+            "a,b.yaml",
+            Position::new(3, 4),
+            "50% bad\nline",
+        )
+        .with_hint("fix: it");
+        assert_eq!(
+            render(&[finding]),
+            "::error file=a%2Cb.yaml,line=3,col=4,title=yaml-syntax::50%25 bad%0Alinehint: fix: it\n"
+                .replace("linehint", "line%0Ahint")
+        );
+    }
+}
