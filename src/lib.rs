@@ -1,4 +1,4 @@
-//! promptops: the GitOps lifecycle for LLM prompts.
+//! promptops: the `GitOps` lifecycle for LLM prompts.
 //!
 //! `main.rs` parses arguments and calls [`run`]; each verb lives in `commands/`, decides in the
 //! pure `domain/`, touches the world only through `adapters/`, and prints through `report/`.

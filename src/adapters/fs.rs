@@ -115,7 +115,7 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
             };
         }
     };
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let size = file.metadata().map_or(0, |m| m.len());
     if size > limit {
         return FileContent::TooLarge { size, limit };
     }

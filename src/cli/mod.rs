@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::report::ColorChoice;
 
-/// GitOps lifecycle for LLM prompts: validate, evaluate, promote and deploy prompts kept in git.
+/// `GitOps` lifecycle for LLM prompts: validate, evaluate, promote and deploy prompts kept in git.
 #[derive(Debug, Parser)]
 #[command(
     name = "promptops",
@@ -18,7 +18,7 @@ pub struct Cli {
     /// The prompt repository [default: found from the current folder]
     #[arg(long, global = true, value_name = "DIR", env = "PROMPTOPS_REPO")]
     pub repo: Option<PathBuf>,
-    /// When to colour messages (NO_COLOR is honoured)
+    /// When to colour messages (`NO_COLOR` is honoured)
     #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
     pub color: ColorChoice,
     #[command(subcommand)]
@@ -27,9 +27,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check every prompt, metadata, examples and registry file; report all problems with file:line
+    /// Check every prompt, metadata, examples and registry file; report all problems with <file:line>
     Validate(ValidateArgs),
-    /// Rewrite prompt_registry.yaml from the files (deterministic; history is kept)
+    /// Rewrite `prompt_registry.yaml` from the files (deterministic; history is kept)
     Registry(RegistryArgs),
     /// One line per task: production and candidate versions, threshold, score, last change
     Status(StatusArgs),

@@ -1,4 +1,4 @@
-//! `promptops registry`: rewrite prompt_registry.yaml from the files, or check it is current.
+//! `promptops registry`: rewrite `prompt_registry.yaml` from the files, or check it is current.
 
 use std::io::Write;
 

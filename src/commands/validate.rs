@@ -1,4 +1,4 @@
-//! `promptops validate [PATH...]`: every problem in every file, sorted, with file:line.
+//! `promptops validate [PATH...]`: every problem in every file, sorted, with <file:line>.
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -114,14 +114,14 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
         findings.extend(file_findings);
         if let Some(text) = &text {
             files_read += 1;
-            if matches!(role, Role::Registry) {
-                if let Parsed::Registry(parsed, document) = &parsed {
-                    registry = RegistryState::Parsed {
-                        registry: parsed.clone(),
-                        document: document.clone(),
-                        text: text.clone(),
-                    };
-                }
+            if matches!(role, Role::Registry)
+                && let Parsed::Registry(parsed, document) = &parsed
+            {
+                registry = RegistryState::Parsed {
+                    registry: parsed.clone(),
+                    document: document.clone(),
+                    text: text.clone(),
+                };
             }
         }
         if let Some(text) = text {
@@ -171,8 +171,7 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
         }
     }
     for task in tasks.values_mut() {
-        task.archived
-            .sort_by(|a, b| version_of(a).cmp(&version_of(b)));
+        task.archived.sort_by_key(version_of);
     }
     for (id, task) in &tasks {
         let mut task_findings = Vec::new();
@@ -279,36 +278,35 @@ fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<
             );
         }
     }
-    if let Some(metadata) = &task.metadata {
-        if task.production.is_none() && task.candidate.is_none() {
-            findings.push(
-                Diagnostic::error(
-                    Code::OrphanMetadata,
-                    &metadata.path,
-                    Position::START,
-                    format!(
-                        "metadata for `{id}`, but no prompt in 02-production/ or 00-templates/"
-                    ),
-                )
-                .with_hint(format!(
-                    "add the prompt, or move retired tasks' metadata out of {}/",
-                    layout::METADATA
-                )),
-            );
-        }
+    if let Some(metadata) = &task.metadata
+        && task.production.is_none()
+        && task.candidate.is_none()
+    {
+        findings.push(
+            Diagnostic::error(
+                Code::OrphanMetadata,
+                &metadata.path,
+                Position::START,
+                format!("metadata for `{id}`, but no prompt in 02-production/ or 00-templates/"),
+            )
+            .with_hint(format!(
+                "add the prompt, or move retired tasks' metadata out of {}/",
+                layout::METADATA
+            )),
+        );
     }
-    if let Some(examples) = &task.examples {
-        if task.metadata.is_none() {
-            findings.push(
-                Diagnostic::error(
-                    Code::OrphanExamples,
-                    &examples.path,
-                    Position::START,
-                    format!("examples for `{id}`, but no task metadata"),
-                )
-                .with_hint(format!("create {metadata_path}, or remove the examples")),
-            );
-        }
+    if let Some(examples) = &task.examples
+        && task.metadata.is_none()
+    {
+        findings.push(
+            Diagnostic::error(
+                Code::OrphanExamples,
+                &examples.path,
+                Position::START,
+                format!("examples for `{id}`, but no task metadata"),
+            )
+            .with_hint(format!("create {metadata_path}, or remove the examples")),
+        );
     }
     let metadata = task
         .metadata
@@ -323,44 +321,41 @@ fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<
         .as_ref()
         .and_then(|entry| entry.parsed.as_deref().map(|p| (entry, p)));
 
-    if let (Some(metadata), Some((_, production))) = (metadata, production) {
-        if metadata.metadata.version != production.prompt.version {
-            findings.push(
-                Diagnostic::error(
-                    Code::MetadataVersionMismatch,
-                    task.metadata.as_ref().map_or("", |e| e.path.as_str()),
-                    metadata.document.position("/version"),
-                    format!(
-                        "metadata describes version {} but the production prompt is version {}",
-                        metadata.metadata.version, production.prompt.version
-                    ),
-                )
-                .with_hint(format!(
-                    "check inputs, threshold and scorers still fit, then set `version: {}`",
-                    production.prompt.version
-                )),
-            );
-        }
+    if let (Some(metadata), Some((_, production))) = (metadata, production)
+        && metadata.metadata.version != production.prompt.version
+    {
+        findings.push(
+            Diagnostic::error(
+                Code::MetadataVersionMismatch,
+                task.metadata.as_ref().map_or("", |e| e.path.as_str()),
+                metadata.document.position("/version"),
+                format!(
+                    "metadata describes version {} but the production prompt is version {}",
+                    metadata.metadata.version, production.prompt.version
+                ),
+            )
+            .with_hint(format!(
+                "check inputs, threshold and scorers still fit, then set `version: {}`",
+                production.prompt.version
+            )),
+        );
     }
-    if let (Some((_, production)), Some((entry, candidate))) = (production, candidate) {
-        if let (Ok(old), Ok(new)) = (
+    if let (Some((_, production)), Some((entry, candidate))) = (production, candidate)
+        && let (Ok(old), Ok(new)) = (
             semver::Version::parse(&production.prompt.version),
             semver::Version::parse(&candidate.prompt.version),
-        ) {
-            if new <= old {
-                findings.push(
-                    Diagnostic::warning(
-                        Code::CandidateNotNewer,
-                        &entry.path,
-                        candidate.document.position("/version"),
-                        format!(
-                            "candidate version {new} is not newer than production version {old}"
-                        ),
-                    )
-                    .with_hint("bump the candidate's version before promoting it"),
-                );
-            }
-        }
+        )
+        && new <= old
+    {
+        findings.push(
+            Diagnostic::warning(
+                Code::CandidateNotNewer,
+                &entry.path,
+                candidate.document.position("/version"),
+                format!("candidate version {new} is not newer than production version {old}"),
+            )
+            .with_hint("bump the candidate's version before promoting it"),
+        );
     }
     for (entry, prompt) in production.into_iter().chain(candidate) {
         check_provider(&entry.path, prompt, config, findings);
@@ -374,20 +369,20 @@ fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<
             );
         }
     }
-    if let (Some(metadata), Some(examples)) = (metadata, &task.examples) {
-        if let Some(parsed) = &examples.parsed {
-            let output_schema = production
-                .or(candidate)
-                .and_then(|(_, prompt)| prompt.prompt.output.schema.as_ref())
-                .and_then(|schema| jsonschema::validator_for(schema).ok());
-            check_examples_against_metadata(
-                &examples.path,
-                parsed,
-                metadata,
-                output_schema.as_ref(),
-                findings,
-            );
-        }
+    if let (Some(metadata), Some(examples)) = (metadata, &task.examples)
+        && let Some(parsed) = &examples.parsed
+    {
+        let output_schema = production
+            .or(candidate)
+            .and_then(|(_, prompt)| prompt.prompt.output.schema.as_ref())
+            .and_then(|schema| jsonschema::validator_for(schema).ok());
+        check_examples_against_metadata(
+            &examples.path,
+            parsed,
+            metadata,
+            output_schema.as_ref(),
+            findings,
+        );
     }
 }
 

@@ -397,18 +397,22 @@ fn check_metadata(
         }
     }
     let default_examples = format!("{}/{}/{task}.jsonl", layout::PROMPTS_DIR, layout::EXAMPLES);
-    if let Some(examples) = &metadata.examples {
-        if *examples != default_examples {
-            findings.push(
-                Diagnostic::error(
-                    Code::ExamplesPathMismatch,
-                    path,
-                    document.position("/examples"),
-                    format!("`examples` is `{examples}`, but a task's examples live in `{default_examples}`"),
-                )
-                .with_hint(format!("set `examples: {default_examples}` or remove the field")),
-            );
-        }
+    if let Some(examples) = &metadata.examples
+        && *examples != default_examples
+    {
+        findings.push(
+            Diagnostic::error(
+                Code::ExamplesPathMismatch,
+                path,
+                document.position("/examples"),
+                format!(
+                    "`examples` is `{examples}`, but a task's examples live in `{default_examples}`"
+                ),
+            )
+            .with_hint(format!(
+                "set `examples: {default_examples}` or remove the field"
+            )),
+        );
     }
     if metadata.scorers.iter().all(|scorer| scorer.weight == 0.0) {
         findings.push(
@@ -455,18 +459,18 @@ fn check_config(
                 .with_hint("add `command: [program, arg, ...]`"),
             );
         }
-        if let Some(url) = &provider.base_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                findings.push(
-                    Diagnostic::error(
-                        Code::InvalidValue,
-                        path,
-                        document.position(&format!("{pointer}/base_url")),
-                        format!("`{url}` is not an http(s) URL"),
-                    )
-                    .with_hint("write it as https://host[:port]/path"),
-                );
-            }
+        if let Some(url) = &provider.base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            findings.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    path,
+                    document.position(&format!("{pointer}/base_url")),
+                    format!("`{url}` is not an http(s) URL"),
+                )
+                .with_hint("write it as https://host[:port]/path"),
+            );
         }
     }
 }

@@ -29,7 +29,8 @@ mod tests {
     fn known_dates() {
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date(951_782_400), "2000-02-29");
-        assert_eq!(date(1_795_478_400), "2026-11-23");
+        assert_eq!(date(1_795_392_000), "2026-11-23");
+        assert_eq!(date(1_795_478_399), "2026-11-23");
         assert_eq!(date(-86_400), "1969-12-31");
     }
 }
