@@ -91,6 +91,16 @@ impl Analysis {
     }
 }
 
+/// Problems that stay errors even in the lenient `00-templates/` layer: they are about the
+/// safety of reading the file at all, not about a draft being unfinished.
+const NEVER_LENIENT: [&str; 5] = [
+    Code::FileTooLarge.as_str(),
+    Code::InvalidUtf8.as_str(),
+    Code::SymlinkOutsideRepository.as_str(),
+    Code::UnreadableFile.as_str(),
+    Code::YamlAliasLimit.as_str(),
+];
+
 /// Analyses the files of a repository.
 pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
     let validators = Validators::new();
@@ -195,7 +205,7 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
     if !options.strict {
         let templates = format!("{}/{}/", layout::PROMPTS_DIR, layout::TEMPLATES);
         for finding in &mut analysis.findings {
-            if finding.file.starts_with(&templates) {
+            if finding.file.starts_with(&templates) && !NEVER_LENIENT.contains(&finding.code) {
                 finding.severity = Severity::Warning;
             }
         }
@@ -559,6 +569,24 @@ fn check_registry(analysis: &Analysis) -> Vec<Diagnostic> {
         ],
         RegistryState::Parsed {
             registry, document, ..
-        } => registry::compare(&analysis.expected_registry(), registry, document, file),
+        } => {
+            // A task whose files have errors cannot be registered yet; saying its entry is
+            // stale too would only repeat the real problem.
+            let broken: BTreeSet<&str> = analysis
+                .findings
+                .iter()
+                .filter(|finding| finding.severity == Severity::Error)
+                .filter_map(|finding| finding.task.as_deref())
+                .collect();
+            registry::compare(&analysis.expected_registry(), registry, document, file)
+                .into_iter()
+                .filter(|finding| {
+                    finding
+                        .task
+                        .as_deref()
+                        .is_none_or(|task| !broken.contains(task))
+                })
+                .collect()
+        }
     }
 }

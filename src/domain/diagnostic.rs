@@ -33,7 +33,7 @@ macro_rules! codes {
             /// Every code, for documentation and the uniqueness test.
             pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $(Code::$variant => $text,)* }
             }
         }

@@ -218,11 +218,20 @@ fn parse_typed<T: DeserializeOwned>(
         return None;
     }
     let schema_findings = validators.check(kind, &document.value, path, &document);
+    let mut value = document.value.clone();
     if !schema_findings.is_empty() {
         findings.extend(schema_findings);
-        return None;
+        // A misspelt field should not hide the file's other problems: without the unknown
+        // fields, the rest can still take part in the cross-file checks.
+        let unknown = validators.only_unknown_fields(kind, &value)?;
+        for pointer in unknown {
+            remove_pointer(&mut value, &pointer);
+        }
+        return serde_json::from_value::<T>(value)
+            .ok()
+            .map(|parsed| (parsed, document));
     }
-    match serde_json::from_value::<T>(document.value.clone()) {
+    match serde_json::from_value::<T>(value) {
         Ok(value) => Some((value, document)),
         Err(error) => {
             findings.push(Diagnostic::error(
@@ -233,6 +242,16 @@ fn parse_typed<T: DeserializeOwned>(
             ));
             None
         }
+    }
+}
+
+fn remove_pointer(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    if let Some(Value::Object(map)) = value.pointer_mut(parent) {
+        map.shift_remove(&key);
     }
 }
 
@@ -340,6 +359,15 @@ fn check_prompt(
                     let (line, column) = template::find_variable(&message.content, &name);
                     let mut at = yaml::line_in_string(&document, &pointer, line);
                     at.column += column - 1;
+                    // A quoted scalar's span starts at its opening quote.
+                    let quoted = text
+                        .lines()
+                        .nth(at.line - 1)
+                        .and_then(|source| source.chars().nth(at.column - column))
+                        .is_some_and(|c| c == '"' || c == '\'');
+                    if line == 1 && quoted {
+                        at.column += 1;
+                    }
                     variables.push((name, at));
                 }
             }
@@ -498,7 +526,7 @@ fn check_examples(
                         Code::ExamplesJson,
                         path,
                         Position::new(number, error.column().max(1)),
-                        format!("line {number} is not valid JSON: {error}"),
+                        format!("line {number} is not valid JSON: {}", json_error_text(&error)),
                     )
                     .with_hint("each line is one JSON object: {\"id\": \"...\", \"vars\": {...}, \"expected\": ...}"),
                 );
@@ -547,6 +575,15 @@ fn check_examples(
         examples.push((number, example));
     }
     ParsedExamples { examples, count }
+}
+
+/// The `serde_json` message without its "at line 1 column 5" (the line is the JSONL line).
+fn json_error_text(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(index) => text[..index].to_owned(),
+        None => text,
+    }
 }
 
 /// The variables of a prompt, as a set.

@@ -105,14 +105,18 @@ pub fn render(registry: &Registry) -> String {
 
 /// A unified diff from the committed registry to the one the files call for.
 pub fn diff(committed: &str, expected: &str, file: &str) -> String {
-    similar::TextDiff::from_lines(committed, expected)
+    let mut text = similar::TextDiff::from_lines(committed, expected)
         .unified_diff()
         .context_radius(2)
         .header(
             &format!("{file} (committed)"),
             &format!("{file} (from the files)"),
         )
-        .to_string()
+        .to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 /// Findings for every way the registry on disk disagrees with the files.

@@ -123,6 +123,24 @@ impl Validators {
             .1
     }
 
+    /// The JSON pointers of the unknown fields in `value`, if those are its only schema
+    /// violations; `None` when anything else is wrong too.
+    pub fn only_unknown_fields(&self, kind: SchemaKind, value: &Value) -> Option<Vec<String>> {
+        let mut pointers = Vec::new();
+        for error in self.validator(kind).iter_errors(value) {
+            let ValidationErrorKind::AdditionalProperties { unexpected } = error.kind() else {
+                return None;
+            };
+            let parent = error.instance_path().as_str();
+            pointers.extend(
+                unexpected
+                    .iter()
+                    .map(|name| format!("{parent}/{}", super::yaml::escape_pointer_token(name))),
+            );
+        }
+        Some(pointers)
+    }
+
     /// Checks `value` against the schema of `kind`; every violation becomes a finding.
     pub fn check(
         &self,

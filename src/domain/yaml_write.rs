@@ -116,6 +116,10 @@ fn is_plain_safe(text: &str) -> bool {
     {
         return false;
     }
+    // YAML 1.1 readers also take dates, times and sexagesimals (2026-11-01, 1:30) for non-strings.
+    if first.is_ascii_digit() && text.contains(['-', ':']) {
+        return false;
+    }
     if !(first.is_alphanumeric() || matches!(first, '/' | '.' | '_' | '(')) {
         return false;
     }
@@ -183,6 +187,7 @@ mod tests {
         assert_eq!(string("1.2"), "\"1.2\"");
         assert_eq!(string("d9a15c41"), "d9a15c41");
         assert_eq!(string("1e3"), "\"1e3\"");
+        assert_eq!(string("2026-11-01T10:00:00Z"), "\"2026-11-01T10:00:00Z\"");
         assert_eq!(string("normalize-product-title"), "normalize-product-title");
         assert_eq!(
             string("prompts/02-production/a.yaml"),

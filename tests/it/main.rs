@@ -1,1 +1,10 @@
+//! Integration tests: the real binary, run in fresh git repositories in temp folders.
 
+mod bad_input;
+mod checks;
+mod init;
+mod registry;
+mod schemas;
+mod status;
+mod support;
+mod validate;

@@ -1,0 +1,46 @@
+//! `status`: the per-task table and its JSON form.
+
+use crate::support::{PROMPT, TestRepo};
+
+#[test]
+fn table_shows_versions_threshold_checks_and_last_change() {
+    let repo = TestRepo::sample();
+    repo.commit("Add summarize 1.0.0", 1_795_392_000);
+    repo.write(
+        "prompts/00-templates/summarize.yaml",
+        &PROMPT.replace("version: 1.0.0", "version: 1.1.0"),
+    );
+    repo.run(&["registry"]);
+    let output = repo.run(&["status"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let short_id = {
+        let repository = git2::Repository::open(repo.path()).unwrap();
+        repository
+            .head()
+            .unwrap()
+            .peel_to_commit()
+            .unwrap()
+            .id()
+            .to_string()[..8]
+            .to_owned()
+    };
+    insta::assert_snapshot!(output.stdout.replace(&short_id, "<commit>"));
+}
+
+#[test]
+fn json_lists_every_task() {
+    let repo = TestRepo::sample();
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "provider: openai",
+        "provider: nowhere",
+    );
+    let output = repo.run(&["status", "--format", "json"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let document: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    let task = &document["tasks"][0];
+    assert_eq!(task["task"], "summarize");
+    assert_eq!(task["production"], "1.0.0");
+    assert_eq!(task["threshold"], 0.8);
+    assert!(task["errors"].as_u64().unwrap() >= 1, "{task}");
+}

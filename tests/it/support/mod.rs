@@ -1,0 +1,215 @@
+//! A temporary prompt repository and a way to run the real binary in it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub(crate) const PROMPT: &str = "\
+# yaml-language-server: $schema=../../schemas/prompt.schema.json
+id: summarize
+version: 1.0.0
+description: Summarise a support ticket in one sentence.
+model:
+  provider: openai
+  name: gpt-4o-mini
+  parameters:
+    temperature: 0
+messages:
+  - role: system
+    content: |
+      You summarise support tickets.
+      Answer in one sentence.
+  - role: user
+    content: \"Ticket: {{ ticket }}\"
+output:
+  format: text
+";
+
+pub(crate) const METADATA: &str = "\
+id: summarize
+description: One-sentence ticket summaries.
+owner: support-tools
+version: 1.0.0
+inputs:
+  ticket:
+    type: string
+output: text
+threshold: 0.8
+scorers:
+  - name: similarity
+    weight: 1
+regression_tolerance: 0.02
+";
+
+pub(crate) const EXAMPLES: &str = "\
+{\"id\": \"login\", \"vars\": {\"ticket\": \"I cannot log in since the update.\"}, \"expected\": \"Login fails after the update.\"}
+{\"id\": \"refund\", \"vars\": {\"ticket\": \"Please refund order 1234.\"}, \"expected\": \"Customer asks for a refund of order 1234.\"}
+";
+
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+pub(crate) struct TestRepo {
+    dir: tempfile::TempDir,
+}
+
+impl TestRepo {
+    /// An empty git repository.
+    pub(crate) fn empty() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        git2::Repository::init(dir.path()).expect("git init");
+        TestRepo { dir }
+    }
+
+    /// A repository with one valid task, `summarize`, and its registry.
+    pub(crate) fn sample() -> Self {
+        let repo = Self::empty();
+        repo.write("prompts/02-production/summarize.yaml", PROMPT);
+        repo.write("prompts/03-metadata/summarize.yaml", METADATA);
+        repo.write("prompts/01-examples/summarize.jsonl", EXAMPLES);
+        let output = repo.run(&["registry"]);
+        assert_eq!(output.code, 0, "{output:?}");
+        repo
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn write(&self, relative: &str, text: &str) {
+        self.write_bytes(relative, text.as_bytes());
+    }
+
+    pub(crate) fn write_bytes(&self, relative: &str, bytes: &[u8]) {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    pub(crate) fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path().join(relative)).unwrap()
+    }
+
+    pub(crate) fn remove(&self, relative: &str) {
+        std::fs::remove_file(self.path().join(relative)).unwrap();
+    }
+
+    /// Replaces `from` with `to` in a file; the text must be there.
+    pub(crate) fn edit(&self, relative: &str, from: &str, to: &str) {
+        let text = self.read(relative);
+        assert!(text.contains(from), "{relative} does not contain {from:?}");
+        self.write(relative, &text.replacen(from, to, 1));
+    }
+
+    /// Commits everything with a fixed author and date.
+    pub(crate) fn commit(&self, message: &str, seconds: i64) {
+        let repository = git2::Repository::open(self.path()).unwrap();
+        let mut index = repository.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.write().unwrap();
+        let tree = repository.find_tree(index.write_tree().unwrap()).unwrap();
+        let signature =
+            git2::Signature::new("Test", "test@example.com", &git2::Time::new(seconds, 0)).unwrap();
+        let parents: Vec<git2::Commit<'_>> = repository
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .into_iter()
+            .collect();
+        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        repository
+            .commit(
+                Some("HEAD"),
+                &signature,
+                &signature,
+                message,
+                &tree,
+                &parents,
+            )
+            .unwrap();
+    }
+
+    /// Runs the binary with the repository as working directory.
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        self.run_in(self.path(), args)
+    }
+
+    pub(crate) fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
+        run_binary(dir, args)
+    }
+
+    /// Every file's bytes, to prove a command changed nothing.
+    pub(crate) fn tree(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut files = BTreeMap::new();
+        for entry in walkdir::WalkDir::new(self.path())
+            .into_iter()
+            .filter_entry(|e| e.file_name() != ".git")
+        {
+            let entry = entry.unwrap();
+            if entry.file_type().is_file() {
+                files.insert(
+                    entry.path().to_path_buf(),
+                    std::fs::read(entry.path()).unwrap(),
+                );
+            } else if entry.path_is_symlink() {
+                files.insert(entry.path().to_path_buf(), b"<link>".to_vec());
+            }
+        }
+        files
+    }
+}
+
+pub(crate) fn run_binary(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_promptops"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PROMPTOPS_REPO")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// The codes and places of the findings in `validate --format json` output.
+pub(crate) fn findings(output: &Output) -> Vec<(String, String, u64)> {
+    let document: serde_json::Value =
+        serde_json::from_str(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"));
+    document["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_owned(),
+                f["file"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Whether `validate --format json` reported `code` in `file` at `line`.
+pub(crate) fn has(output: &Output, code: &str, file: &str, line: u64) -> bool {
+    findings(output)
+        .iter()
+        .any(|(c, f, l)| c == code && f == file && *l == line)
+}
