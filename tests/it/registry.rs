@@ -12,10 +12,11 @@ fn the_registry_records_versions_hashes_and_counts() {
         use sha2::Digest;
         let digest =
             sha2::Sha256::digest(repo.read("prompts/02-production/summarize.yaml").as_bytes());
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
+        digest.iter().fold(String::new(), |mut hex, byte| {
+            use std::fmt::Write;
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
     };
     insta::assert_snapshot!(text.replace(&sha, "<prompt sha256>"));
 }

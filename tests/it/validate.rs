@@ -71,7 +71,7 @@ fn findings_are_sorted_by_file_and_line() {
 #[test]
 fn runs_from_a_sub_folder() {
     let repo = TestRepo::sample();
-    let output = repo.run_in(&repo.path().join("prompts/02-production"), &["validate"]);
+    let output = run_binary(&repo.path().join("prompts/02-production"), &["validate"]);
     assert_eq!(output.code, 0, "{output:?}");
     assert!(output.stderr.contains("1 task"), "{output:?}");
 }

@@ -146,11 +146,7 @@ impl TestRepo {
 
     /// Runs the binary with the repository as working directory.
     pub(crate) fn run(&self, args: &[&str]) -> Output {
-        self.run_in(self.path(), args)
-    }
-
-    pub(crate) fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
-        run_binary(dir, args)
+        run_binary(self.path(), args)
     }
 
     /// Every file's bytes, to prove a command changed nothing.
