@@ -1,5 +1,6 @@
 //! Reading a prompt repository from disk and writing files atomically.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
@@ -33,29 +34,15 @@ pub fn scan(root: &Path, threads: usize) -> anyhow::Result<Vec<InputFile>> {
             paths.push((relative, entry.into_path()));
         }
     }
-    let read_all = |chunk: &[(String, PathBuf)]| {
-        chunk
-            .iter()
-            .map(|(relative, path)| InputFile {
-                path: relative.clone(),
-                content: read(&canonical_root, path, &layout::classify(relative)),
-            })
-            .collect::<Vec<_>>()
-    };
-    if threads <= 1 || paths.len() < 256 {
-        return Ok(read_all(&paths));
-    }
-    let chunk_size = paths.len().div_ceil(threads);
-    Ok(std::thread::scope(|scope| {
-        let handles: Vec<_> = paths
-            .chunks(chunk_size)
-            .map(|chunk| scope.spawn(move || read_all(chunk)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| handle.join().expect("reading does not panic"))
-            .collect()
-    }))
+    Ok(crate::domain::parallel::map(
+        &paths,
+        threads,
+        || (),
+        |(), (relative, path)| InputFile {
+            path: relative.clone(),
+            content: read(&canonical_root, path, &layout::classify(relative)),
+        },
+    ))
 }
 
 /// The path relative to the root, with forward slashes.
@@ -133,6 +120,23 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
         };
     }
     FileContent::Bytes(bytes)
+}
+
+/// The text of the given repository files, for showing the lines findings point at.
+pub fn read_sources<'a>(
+    root: &Path,
+    files: impl IntoIterator<Item = &'a str>,
+) -> HashMap<String, String> {
+    files
+        .into_iter()
+        .filter_map(|file| {
+            let bytes = std::fs::read(root.join(file)).ok()?;
+            Some((
+                file.to_owned(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ))
+        })
+        .collect()
 }
 
 /// Writes a file by temp file and rename in the same folder, so a reader sees the old bytes

@@ -44,7 +44,14 @@ pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus>
             write!(
                 stderr,
                 "{}",
-                human::render(&findings, &analysis.sources, context.color)
+                human::render(
+                    &findings,
+                    &crate::adapters::fs::read_sources(
+                        &root,
+                        findings.iter().map(|f| f.file.as_str())
+                    ),
+                    context.color
+                )
             )?;
             writeln!(stderr, "{summary}")?;
         }

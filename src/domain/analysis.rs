@@ -3,7 +3,7 @@
 //! `validate`, `registry` and `status` all start here; they differ in what they do with the
 //! findings and the task model.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::diagnostic::{Code, Diagnostic, Position, Severity, sort_findings};
 use super::file_checks::{self, FileResult, Parsed, ParsedExamples, ParsedMetadata, ParsedPrompt};
@@ -61,8 +61,6 @@ pub struct Analysis {
     pub tasks: BTreeMap<String, Task>,
     pub config: ProjectConfig,
     pub registry: RegistryState,
-    /// Decoded text of every file read, for showing source lines.
-    pub sources: HashMap<String, String>,
     pub files_read: usize,
 }
 
@@ -110,7 +108,6 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
     let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
     let mut config = ProjectConfig::default();
     let mut registry = RegistryState::Missing;
-    let mut sources = HashMap::new();
     let mut files_read = 0;
     for result in results {
         let FileResult {
@@ -130,12 +127,9 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
                 registry = RegistryState::Parsed {
                     registry: parsed.clone(),
                     document: document.clone(),
-                    text: text.clone(),
+                    text: text.to_owned(),
                 };
             }
-        }
-        if let Some(text) = text {
-            sources.insert(path.clone(), text);
         }
         let sha256 = sha256.unwrap_or_default();
         match (role, parsed) {
@@ -197,7 +191,6 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
         tasks,
         config,
         registry,
-        sources,
         files_read,
     };
     let registry_findings = check_registry(&analysis);
@@ -234,27 +227,12 @@ fn prompt_entry(path: String, sha256: String, parsed: Parsed) -> Entry<Box<Parse
 }
 
 fn check_files(inputs: &[InputFile], validators: &Validators, threads: usize) -> Vec<FileResult> {
-    let run = |chunk: &[InputFile]| {
-        let environment = template::environment();
-        chunk
-            .iter()
-            .map(|input| file_checks::check_file(input, validators, &environment))
-            .collect::<Vec<_>>()
-    };
-    if threads <= 1 || inputs.len() < 64 {
-        return run(inputs);
-    }
-    let chunk_size = inputs.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = inputs
-            .chunks(chunk_size)
-            .map(|chunk| scope.spawn(move || run(chunk)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| handle.join().expect("a file check does not panic"))
-            .collect()
-    })
+    super::parallel::map(
+        inputs,
+        threads,
+        template::environment,
+        |environment, input| file_checks::check_file(input, validators, environment),
+    )
 }
 
 fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<Diagnostic>) {

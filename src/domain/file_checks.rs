@@ -186,7 +186,7 @@ fn parse_typed<T: DeserializeOwned>(
     validators: &Validators,
     findings: &mut Vec<Diagnostic>,
 ) -> Option<(T, Document)> {
-    let document = match yaml::parse(text) {
+    let mut document = match yaml::parse(text) {
         Ok(Some(document)) => document,
         Ok(None) => {
             findings.push(
@@ -218,7 +218,8 @@ fn parse_typed<T: DeserializeOwned>(
         return None;
     }
     let schema_findings = validators.check(kind, &document.value, path, &document);
-    let mut value = document.value.clone();
+    // The typed value is all that is needed from here on; the document keeps the spans.
+    let mut value = std::mem::take(&mut document.value);
     if !schema_findings.is_empty() {
         findings.extend(schema_findings);
         // A misspelt field should not hide the file's other problems: without the unknown

@@ -20,6 +20,8 @@ pub const LAYERS: [&str; 6] = [TEMPLATES, EXAMPLES, PRODUCTION, METADATA, EVALS,
 pub const YAML_SIZE_LIMIT: u64 = 1024 * 1024;
 /// Largest examples file promptops reads.
 pub const JSONL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+/// Largest registry promptops reads: it grows with the number of tasks (~500 bytes each).
+pub const REGISTRY_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// What a file is, by its path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,8 +74,8 @@ impl Role {
     pub fn size_limit(&self) -> Option<u64> {
         match self {
             Role::Examples { .. } => Some(JSONL_SIZE_LIMIT),
-            Role::Registry
-            | Role::Config
+            Role::Registry => Some(REGISTRY_SIZE_LIMIT),
+            Role::Config
             | Role::Candidate { .. }
             | Role::Production { .. }
             | Role::Metadata { .. }

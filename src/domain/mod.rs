@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod file_checks;
 pub mod layout;
 pub mod model;
+pub mod parallel;
 pub mod registry;
 pub mod schema;
 pub mod source;

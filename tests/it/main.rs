@@ -1,5 +1,6 @@
 //! Integration tests: the real binary, run in fresh git repositories in temp folders.
 
+mod architecture;
 mod bad_input;
 mod checks;
 mod init;

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Benchmark `promptops validate`: a generated repository of 10,000 tasks and the bundled example.
+
+Usage: python3 bench/validate.py [--tasks N] [--runs K] [--binary PATH]
+Builds the release binary unless --binary is given, generates the repository under bench/out/
+(reused when it already has N tasks), and prints wall times (min / median of K runs) and peak RSS.
+Targets (issue "Foundation"): < 1 s for 10,000 tasks, < 50 ms for the bundled example.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+PROMPT = """# yaml-language-server: $schema=../../schemas/prompt.schema.json
+id: {id}
+version: 1.{minor}.0
+description: Normalise product titles for catalogue segment {n}.
+model:
+  provider: openai
+  name: gpt-4o-mini
+  parameters:
+    temperature: 0
+    max_tokens: 80
+messages:
+  - role: system
+    content: |
+      You normalise product titles for segment {n}.
+      Use the manufacturer's official name and SI units.
+      {{% if max_length is defined %}}Keep it under {{{{ max_length }}}} characters.{{% endif %}}
+  - role: user
+    content: "Raw title: {{{{ raw_title }}}}"
+output:
+  format: text
+"""
+
+METADATA = """id: {id}
+description: Canonical titles, segment {n}.
+owner: catalog-data
+version: 1.{minor}.0
+inputs:
+  raw_title:
+    type: string
+  max_length:
+    type: integer
+    optional: true
+output: text
+threshold: 0.85
+scorers:
+  - name: similarity
+    weight: 3
+  - name: exact
+    weight: 1
+regression_tolerance: 0.02
+"""
+
+
+def generate(folder, tasks):
+    marker = os.path.join(folder, ".tasks")
+    if os.path.exists(marker) and open(marker).read() == str(tasks):
+        return
+    subprocess.run(["rm", "-rf", folder], check=True)
+    for layer in ("00-templates", "01-examples", "02-production", "03-metadata", "04-evals", "99-archive"):
+        os.makedirs(os.path.join(folder, "prompts", layer))
+    for n in range(tasks):
+        task = f"task-{n:05d}"
+        values = {"id": task, "n": n, "minor": n % 7}
+        with open(os.path.join(folder, "prompts/02-production", task + ".yaml"), "w") as f:
+            f.write(PROMPT.format(**values))
+        with open(os.path.join(folder, "prompts/03-metadata", task + ".yaml"), "w") as f:
+            f.write(METADATA.format(**values))
+        with open(os.path.join(folder, "prompts/01-examples", task + ".jsonl"), "w") as f:
+            for k in range(5):
+                line = {"id": f"ex-{k}", "vars": {"raw_title": f"TI LM358DR OPAMP {n} {k} 8SOIC"}, "expected": f"Texas Instruments LM358DR Op-Amp {n} {k}, SOIC-8"}
+                f.write(json.dumps(line) + "\n")
+    subprocess.run(["git", "init", "-q", folder], check=True)
+    open(marker, "w").write(str(tasks))
+
+
+def measure(binary, repo, runs, args):
+    walls = []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = subprocess.run([binary, "--repo", repo, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        walls.append(time.perf_counter() - start)
+        if result.returncode != 0:
+            sys.exit(f"{' '.join(args)} on {repo} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return min(walls), statistics.median(walls), max(peak, before) / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--binary")
+    options = parser.parse_args()
+    binary = options.binary
+    if not binary:
+        subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+        binary = os.path.join(ROOT, "target/release/promptops")
+    folder = os.path.join(ROOT, "bench/out", f"repo-{options.tasks}")
+    generate(folder, options.tasks)
+    subprocess.run([binary, "--repo", folder, "registry"], check=True, stderr=subprocess.DEVNULL)
+    files = sum(len(names) for _, _, names in os.walk(os.path.join(folder, "prompts")))
+    print(f"machine: {os.cpu_count()} cores; binary: {binary}")
+    # Warm the page cache once so runs compare like with like.
+    measure(binary, folder, 1, ["validate"])
+    fastest, median, rss = measure(binary, folder, options.runs, ["validate"])
+    print(f"validate, {options.tasks} tasks ({files} files + registry): min {fastest * 1000:.0f} ms, median {median * 1000:.0f} ms, peak RSS {rss:.0f} MiB  (target < 1000 ms)")
+    fastest, median, _ = measure(binary, ROOT, max(options.runs, 20), ["validate"])
+    print(f"validate, bundled example: min {fastest * 1000:.1f} ms, median {median * 1000:.1f} ms  (target < 50 ms)")
+    fastest, median, _ = measure(binary, folder, options.runs, ["registry", "--check"])
+    print(f"registry --check, {options.tasks} tasks: min {fastest * 1000:.0f} ms, median {median * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
