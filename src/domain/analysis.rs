@@ -568,3 +568,103 @@ fn check_registry(analysis: &Analysis) -> Vec<Diagnostic> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::source::FileContent;
+
+    fn file(path: &str, text: &str) -> InputFile {
+        InputFile {
+            path: path.to_owned(),
+            content: FileContent::Bytes(text.as_bytes().to_vec()),
+        }
+    }
+
+    const PROMPT: &str = "id: t\nversion: 1.0.0\ndescription: d\nmodel:\n  provider: openai\n  name: m\nmessages:\n  - role: user\n    content: \"{{ a }} {{ b }}\"\noutput:\n  format: text\n";
+    const METADATA: &str = "id: t\ndescription: d\nowner: o\nversion: 1.0.0\ninputs:\n  a:\n    type: string\noutput: text\nthreshold: 0.5\nscorers:\n  - name: exact\n";
+
+    #[test]
+    fn analysis_is_a_function_of_the_files() {
+        let inputs = vec![
+            file("prompts/02-production/t.yaml", PROMPT),
+            file("prompts/03-metadata/t.yaml", METADATA),
+            file(
+                "prompts/01-examples/t.jsonl",
+                "{\"id\": \"1\", \"vars\": {\"a\": \"x\"}, \"expected\": \"y\"}\n",
+            ),
+        ];
+        let analysis = analyze(
+            &inputs,
+            Options {
+                strict: false,
+                threads: 1,
+            },
+        );
+        let codes: Vec<(&str, usize)> =
+            analysis.findings.iter().map(|f| (f.code, f.line)).collect();
+        assert_eq!(codes, [("registry-missing", 1), ("undeclared-variable", 9)]);
+        assert_eq!(
+            analysis.tasks["t"]
+                .examples
+                .as_ref()
+                .unwrap()
+                .parsed
+                .as_ref()
+                .unwrap()
+                .count,
+            1
+        );
+        // The same files give the same registry, whatever the thread count.
+        let parallel = analyze(
+            &inputs,
+            Options {
+                strict: false,
+                threads: 4,
+            },
+        );
+        assert_eq!(
+            registry::render(&analysis.expected_registry()),
+            registry::render(&parallel.expected_registry())
+        );
+    }
+
+    #[test]
+    fn a_task_with_errors_gets_no_stale_registry_noise() {
+        let mut inputs = vec![
+            file(
+                "prompts/02-production/t.yaml",
+                &PROMPT.replace(" {{ b }}", ""),
+            ),
+            file("prompts/03-metadata/t.yaml", METADATA),
+            file(
+                "prompts/01-examples/t.jsonl",
+                "{\"id\": \"1\", \"vars\": {\"a\": \"x\"}, \"expected\": \"y\"}\n",
+            ),
+        ];
+        let clean = analyze(&inputs, Options::default());
+        inputs.push(file(
+            layout::REGISTRY_FILE,
+            &registry::render(&clean.expected_registry()),
+        ));
+        assert_eq!(analyze(&inputs, Options::default()).findings, vec![]);
+        inputs[1] = file(
+            "prompts/03-metadata/t.yaml",
+            &METADATA.replace("threshold: 0.5", "threshold: 0.6"),
+        );
+        let stale = analyze(&inputs, Options::default());
+        assert_eq!(
+            stale.findings.iter().map(|f| f.code).collect::<Vec<_>>(),
+            ["registry-stale", "registry-stale"]
+        );
+        inputs[1] = file(
+            "prompts/03-metadata/t.yaml",
+            &METADATA.replace("version: 1.0.0", "version: 2.0.0"),
+        );
+        let broken = analyze(&inputs, Options::default());
+        assert_eq!(
+            broken.findings.iter().map(|f| f.code).collect::<Vec<_>>(),
+            ["metadata-version-mismatch"]
+        );
+    }
+}

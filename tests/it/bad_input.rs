@@ -1,7 +1,7 @@
 //! Every kind of bad input the foundation issue lists: a non-zero exit, the file and line,
 //! and nothing written.
 
-use crate::support::{PROMPT, TestRepo, has};
+use crate::support::{PROMPT, TestRepo, expect_finding};
 
 /// Runs validate (json) and `registry`, and checks that neither wrote anything.
 fn validate_without_damage(repo: &TestRepo) -> crate::support::Output {
@@ -26,14 +26,11 @@ fn malformed_yaml_is_reported_at_its_line() {
         "  name: [gpt-4o-mini\n",
     );
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "yaml-syntax",
-            "prompts/02-production/summarize.yaml",
-            8
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "yaml-syntax",
+        "prompts/02-production/summarize.yaml",
+        8,
     );
 }
 
@@ -50,14 +47,11 @@ fn alias_bomb_is_refused_quickly() {
     repo.write("prompts/03-metadata/summarize.yaml", &bomb);
     let started = std::time::Instant::now();
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "yaml-alias-limit",
-            "prompts/03-metadata/summarize.yaml",
-            5
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "yaml-alias-limit",
+        "prompts/03-metadata/summarize.yaml",
+        5,
     );
     // Not a timing target: a guard that the bomb is not expanded (9^11 nodes would never end).
     assert!(started.elapsed().as_secs() < 30);
@@ -72,14 +66,11 @@ fn duplicate_keys_are_reported_at_the_second_key() {
         "version: 1.0.0\nid: other\n",
     );
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "yaml-duplicate-key",
-            "prompts/02-production/summarize.yaml",
-            4
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "yaml-duplicate-key",
+        "prompts/02-production/summarize.yaml",
+        4,
     );
 }
 
@@ -90,14 +81,11 @@ fn a_100_mb_file_is_refused_without_reading_it() {
         std::fs::File::create(repo.path().join("prompts/01-examples/summarize.jsonl")).unwrap();
     file.set_len(100 * 1024 * 1024).unwrap();
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "file-too-large",
-            "prompts/01-examples/summarize.jsonl",
-            1
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "file-too-large",
+        "prompts/01-examples/summarize.jsonl",
+        1,
     );
 }
 
@@ -108,14 +96,11 @@ fn a_large_yaml_file_is_refused() {
     text.push_str(&format!("# {}\n", "x".repeat(2 * 1024 * 1024)));
     repo.write("prompts/02-production/summarize.yaml", &text);
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "file-too-large",
-            "prompts/02-production/summarize.yaml",
-            1
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "file-too-large",
+        "prompts/02-production/summarize.yaml",
+        1,
     );
 }
 
@@ -130,14 +115,11 @@ fn invalid_utf8_is_reported_at_its_line() {
         .collect();
     repo.write_bytes("prompts/02-production/summarize.yaml", &bytes);
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "invalid-utf8",
-            "prompts/02-production/summarize.yaml",
-            4
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "invalid-utf8",
+        "prompts/02-production/summarize.yaml",
+        4,
     );
 }
 
@@ -149,24 +131,18 @@ fn a_jsonl_line_that_is_not_json_is_reported_with_its_line_number() {
     text.push_str("{\"id\": \"login\", \"vars\": {\"ticket\": \"y\"}, \"expected\": \"z\"}\n");
     repo.write("prompts/01-examples/summarize.jsonl", &text);
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "examples-json",
-            "prompts/01-examples/summarize.jsonl",
-            3
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "examples-json",
+        "prompts/01-examples/summarize.jsonl",
+        3,
     );
     // The line after it is still read and checked: its id repeats line 1's.
-    assert!(
-        has(
-            &output,
-            "duplicate-example-id",
-            "prompts/01-examples/summarize.jsonl",
-            4
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "duplicate-example-id",
+        "prompts/01-examples/summarize.jsonl",
+        4,
     );
 }
 
@@ -179,14 +155,11 @@ fn a_path_traversal_id_is_refused_and_nothing_is_touched() {
         "id: ../../etc",
     );
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "invalid-id",
-            "prompts/02-production/summarize.yaml",
-            2
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "invalid-id",
+        "prompts/02-production/summarize.yaml",
+        2,
     );
 }
 
@@ -203,14 +176,11 @@ fn a_symlink_leaving_the_repository_is_not_followed() {
     )
     .unwrap();
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "symlink-outside-repository",
-            "prompts/00-templates/summarize.yaml",
-            1
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "symlink-outside-repository",
+        "prompts/00-templates/summarize.yaml",
+        1,
     );
 }
 
@@ -219,25 +189,19 @@ fn an_empty_file_is_refused() {
     let repo = TestRepo::sample();
     repo.write("prompts/03-metadata/summarize.yaml", "");
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "empty-file",
-            "prompts/03-metadata/summarize.yaml",
-            1
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "empty-file",
+        "prompts/03-metadata/summarize.yaml",
+        1,
     );
     repo.write("prompts/03-metadata/summarize.yaml", "# only a comment\n");
     let output = validate_without_damage(&repo);
-    assert!(
-        has(
-            &output,
-            "empty-file",
-            "prompts/03-metadata/summarize.yaml",
-            1
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "empty-file",
+        "prompts/03-metadata/summarize.yaml",
+        1,
     );
 }
 
@@ -260,7 +224,7 @@ fn files_in_the_wrong_layer_are_refused() {
         ("unexpected-file", "prompts/07-misc/x.yaml"),
         ("wrong-extension", "prompts/02-production/summarize.yml"),
     ] {
-        assert!(has(&output, code, file, 1), "{code} {file}: {output:?}");
+        expect_finding(&output, code, file, 1);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The semantic checks, each planted in an otherwise valid repository.
 
-use crate::support::{PROMPT, TestRepo, findings, has};
+use crate::support::{PROMPT, TestRepo, expect_finding, findings, has};
 
 const PROMPT_FILE: &str = "prompts/02-production/summarize.yaml";
 const METADATA_FILE: &str = "prompts/03-metadata/summarize.yaml";
@@ -29,11 +29,8 @@ fn unknown_fields_and_unknown_scorers_are_errors() {
     repo.edit(METADATA_FILE, "  - name: similarity", "  - name: similarty");
     let output = validate(&repo);
     assert_eq!(output.code, 1);
-    assert!(has(&output, "unknown-field", PROMPT_FILE, 10), "{output:?}");
-    assert!(
-        has(&output, "invalid-value", METADATA_FILE, 11),
-        "{output:?}"
-    );
+    expect_finding(&output, "unknown-field", PROMPT_FILE, 10);
+    expect_finding(&output, "invalid-value", METADATA_FILE, 11);
 }
 
 #[test]
@@ -77,10 +74,7 @@ fn unused_required_input_is_a_warning() {
     repo.run(&["registry"]);
     let output = validate(&repo);
     assert_eq!(output.code, 0, "warnings do not fail: {output:?}");
-    assert!(
-        has(&output, "unused-variable", PROMPT_FILE, 10),
-        "{output:?}"
-    );
+    expect_finding(&output, "unused-variable", PROMPT_FILE, 10);
 }
 
 #[test]
@@ -105,10 +99,7 @@ fn template_syntax_errors_are_reported_at_the_line_inside_the_yaml() {
         "\"Ticket: {{ ticket | }}\"",
     );
     let output = validate(&repo);
-    assert!(
-        has(&output, "template-syntax", PROMPT_FILE, 16),
-        "{output:?}"
-    );
+    expect_finding(&output, "template-syntax", PROMPT_FILE, 16);
 }
 
 #[test]
@@ -116,10 +107,7 @@ fn metadata_must_describe_the_production_version() {
     let repo = TestRepo::sample();
     repo.edit(PROMPT_FILE, "version: 1.0.0", "version: 1.1.0");
     let output = validate(&repo);
-    assert!(
-        has(&output, "metadata-version-mismatch", METADATA_FILE, 4),
-        "{output:?}"
-    );
+    expect_finding(&output, "metadata-version-mismatch", METADATA_FILE, 4);
 }
 
 #[test]
@@ -128,14 +116,8 @@ fn versions_must_be_semver() {
     repo.edit(PROMPT_FILE, "version: 1.0.0", "version: v1");
     repo.edit(METADATA_FILE, "version: 1.0.0", "version: 1.0");
     let output = validate(&repo);
-    assert!(
-        has(&output, "invalid-version", PROMPT_FILE, 3),
-        "{output:?}"
-    );
-    assert!(
-        has(&output, "wrong-type", METADATA_FILE, 4),
-        "an unquoted 1.0 is a number: {output:?}"
-    );
+    expect_finding(&output, "invalid-version", PROMPT_FILE, 3);
+    expect_finding(&output, "wrong-type", METADATA_FILE, 4);
 }
 
 #[test]
@@ -144,14 +126,8 @@ fn every_production_prompt_needs_metadata_and_examples() {
     repo.remove(METADATA_FILE);
     repo.remove(EXAMPLES_FILE);
     let output = validate(&repo);
-    assert!(
-        has(&output, "missing-metadata", PROMPT_FILE, 1),
-        "{output:?}"
-    );
-    assert!(
-        has(&output, "missing-examples", PROMPT_FILE, 1),
-        "{output:?}"
-    );
+    expect_finding(&output, "missing-metadata", PROMPT_FILE, 1);
+    expect_finding(&output, "missing-examples", PROMPT_FILE, 1);
 }
 
 #[test]
@@ -159,10 +135,7 @@ fn metadata_without_a_prompt_is_an_orphan() {
     let repo = TestRepo::sample();
     repo.remove(PROMPT_FILE);
     let output = validate(&repo);
-    assert!(
-        has(&output, "orphan-metadata", METADATA_FILE, 1),
-        "{output:?}"
-    );
+    expect_finding(&output, "orphan-metadata", METADATA_FILE, 1);
 }
 
 #[test]
@@ -170,7 +143,7 @@ fn id_must_match_the_file_name() {
     let repo = TestRepo::sample();
     repo.edit(PROMPT_FILE, "id: summarize", "id: summarise");
     let output = validate(&repo);
-    assert!(has(&output, "id-mismatch", PROMPT_FILE, 2), "{output:?}");
+    expect_finding(&output, "id-mismatch", PROMPT_FILE, 2);
 }
 
 #[test]
@@ -200,10 +173,7 @@ fn examples_are_checked_against_the_declared_inputs_and_output() {
         ("missing-field", 8),
         ("wrong-type", 9),
     ] {
-        assert!(
-            has(&output, code, EXAMPLES_FILE, line),
-            "{code} at {line}: {output:?}"
-        );
+        expect_finding(&output, code, EXAMPLES_FILE, line);
     }
 }
 
@@ -221,10 +191,7 @@ fn json_examples_must_fit_the_output_schema() {
         "{\"id\": \"good\", \"vars\": {\"ticket\": \"t\"}, \"expected\": {\"summary\": \"s\"}}\n{\"id\": \"bad\", \"vars\": {\"ticket\": \"t\"}, \"expected\": {\"title\": \"s\"}}\n",
     );
     let output = validate(&repo);
-    assert!(
-        has(&output, "expected-schema", EXAMPLES_FILE, 2),
-        "{output:?}"
-    );
+    expect_finding(&output, "expected-schema", EXAMPLES_FILE, 2);
     assert!(
         !has(&output, "expected-schema", EXAMPLES_FILE, 1),
         "{output:?}"
@@ -236,10 +203,7 @@ fn output_format_must_agree_with_the_metadata() {
     let repo = TestRepo::sample();
     repo.edit(METADATA_FILE, "output: text", "output: json");
     let output = validate(&repo);
-    assert!(
-        has(&output, "output-type-mismatch", PROMPT_FILE, 18),
-        "{output:?}"
-    );
+    expect_finding(&output, "output-type-mismatch", PROMPT_FILE, 18);
 }
 
 #[test]
@@ -247,10 +211,7 @@ fn unknown_provider_is_an_error_unless_configured() {
     let repo = TestRepo::sample();
     repo.edit(PROMPT_FILE, "provider: openai", "provider: local-llm");
     let output = validate(&repo);
-    assert!(
-        has(&output, "unknown-provider", PROMPT_FILE, 6),
-        "{output:?}"
-    );
+    expect_finding(&output, "unknown-provider", PROMPT_FILE, 6);
     repo.write(
         "promptops.yaml",
         "providers:\n  local-llm:\n    kind: openai\n    base_url: http://127.0.0.1:8000/v1\n",
@@ -268,14 +229,8 @@ fn config_errors_are_located() {
         "providers:\n  runner:\n    kind: exec\n  web:\n    kind: openai\n    base_url: ftp://x\n",
     );
     let output = validate(&repo);
-    assert!(
-        has(&output, "missing-field", "promptops.yaml", 3),
-        "{output:?}"
-    );
-    assert!(
-        has(&output, "invalid-value", "promptops.yaml", 6),
-        "{output:?}"
-    );
+    expect_finding(&output, "missing-field", "promptops.yaml", 3);
+    expect_finding(&output, "invalid-value", "promptops.yaml", 6);
 }
 
 #[test]
@@ -292,22 +247,13 @@ fn archive_files_are_named_by_their_version_and_say_why() {
     repo.write("prompts/99-archive/other-task/latest.yaml", &archived);
     let output = validate(&repo);
     let archive = |v: &str| format!("prompts/99-archive/summarize/{v}.yaml");
-    assert!(
-        has(&output, "archive-version-mismatch", &archive("0.8.0"), 3),
-        "{output:?}"
-    );
-    assert!(
-        has(&output, "archive-missing-reason", &archive("0.7.0"), 1),
-        "{output:?}"
-    );
-    assert!(
-        has(
-            &output,
-            "invalid-file-name",
-            "prompts/99-archive/other-task/latest.yaml",
-            1
-        ),
-        "{output:?}"
+    expect_finding(&output, "archive-version-mismatch", &archive("0.8.0"), 3);
+    expect_finding(&output, "archive-missing-reason", &archive("0.7.0"), 1);
+    expect_finding(
+        &output,
+        "invalid-file-name",
+        "prompts/99-archive/other-task/latest.yaml",
+        1,
     );
     assert!(
         !findings(&output)
@@ -331,14 +277,11 @@ fn candidates_are_lenient_unless_strict() {
         lenient.stdout.contains("\"severity\": \"warning\""),
         "{lenient:?}"
     );
-    assert!(
-        has(
-            &lenient,
-            "undeclared-variable",
-            "prompts/00-templates/summarize.yaml",
-            14
-        ),
-        "{lenient:?}"
+    expect_finding(
+        &lenient,
+        "undeclared-variable",
+        "prompts/00-templates/summarize.yaml",
+        14,
     );
     let strict = repo.run(&["validate", "--strict", "--format", "json"]);
     assert_eq!(strict.code, 1, "{strict:?}");
@@ -350,14 +293,11 @@ fn a_candidate_older_than_production_is_flagged() {
     repo.write("prompts/00-templates/summarize.yaml", PROMPT);
     repo.run(&["registry"]);
     let output = validate(&repo);
-    assert!(
-        has(
-            &output,
-            "candidate-not-newer",
-            "prompts/00-templates/summarize.yaml",
-            3
-        ),
-        "{output:?}"
+    expect_finding(
+        &output,
+        "candidate-not-newer",
+        "prompts/00-templates/summarize.yaml",
+        3,
     );
 }
 

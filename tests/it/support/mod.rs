@@ -209,3 +209,13 @@ pub(crate) fn has(output: &Output, code: &str, file: &str, line: u64) -> bool {
         .iter()
         .any(|(c, f, l)| c == code && f == file && *l == line)
 }
+
+/// Fails, showing the whole output, unless `validate --format json` reported `code` in `file`
+/// at `line`.
+#[track_caller]
+pub(crate) fn expect_finding(output: &Output, code: &str, file: &str, line: u64) {
+    assert!(
+        has(output, code, file, line),
+        "expected {code} at {file}:{line}; got {output:?}"
+    );
+}
