@@ -65,6 +65,18 @@ pub struct FileResult {
     pub findings: Vec<Diagnostic>,
 }
 
+/// The positions of a prompt that the cross-file checks report at (see `analysis`).
+const PROMPT_POSITIONS: [&str; 6] = [
+    "",
+    "/id",
+    "/version",
+    "/model/provider",
+    "/messages",
+    "/output/format",
+];
+/// The positions of task metadata that the cross-file checks report at.
+const METADATA_POSITIONS: [&str; 2] = ["", "/version"];
+
 /// Checks one file.
 pub fn check_file(
     input: &InputFile,
@@ -154,6 +166,8 @@ fn parse_by_role(
                 return Parsed::Broken;
             };
             check_metadata(path, task, &metadata, &document, findings);
+            let mut document = document;
+            document.keep_spans(|pointer| METADATA_POSITIONS.contains(&pointer));
             Parsed::Metadata(Box::new(ParsedMetadata { metadata, document }))
         }
         Role::Config => {
@@ -168,7 +182,9 @@ fn parse_by_role(
         }
         Role::Registry => {
             match parse_typed::<Registry>(path, text, SchemaKind::Registry, validators, findings) {
-                Some((registry, document)) => {
+                Some((registry, mut document)) => {
+                    // Registry findings point at a task or one of its fields: `/tasks/<id>/<field>`.
+                    document.keep_spans(|pointer| pointer.matches('/').count() <= 3);
                     Parsed::Registry(Box::new(registry), Box::new(document))
                 }
                 None => Parsed::Broken,
@@ -386,6 +402,8 @@ fn check_prompt(
             }
         }
     }
+    let mut document = document;
+    document.keep_spans(|pointer| PROMPT_POSITIONS.contains(&pointer));
     Parsed::Prompt(Box::new(ParsedPrompt {
         prompt,
         document,

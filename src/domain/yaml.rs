@@ -54,6 +54,13 @@ impl Document {
         }
     }
 
+    /// Forgets the spans of every pointer but those `keep` accepts. A repository holds tens of
+    /// thousands of documents; the cross-file checks need a handful of positions from each.
+    pub fn keep_spans(&mut self, keep: impl Fn(&str) -> bool) {
+        self.spans.retain(|pointer, _| keep(pointer));
+        self.spans.shrink_to_fit();
+    }
+
     /// The position of the key of the entry at `pointer`, falling back to `position`.
     pub fn key_position(&self, pointer: &str) -> Position {
         self.spans
