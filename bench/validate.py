@@ -5,6 +5,8 @@ Usage: python3 bench/validate.py [--tasks N] [--runs K] [--binary PATH]
 Builds the release binary unless --binary is given, generates the repository under bench/out/
 (reused when it already has N tasks), and prints wall times (min / median of K runs) and peak RSS.
 Targets (issue "Foundation"): < 1 s for 10,000 tasks, < 50 ms for the bundled example.
+It also times `status`, which reads git history for the last change of every task, after
+committing the repository and 100 commits that each change one prompt.
 """
 import argparse
 import json
@@ -82,6 +84,19 @@ def generate(folder, tasks):
     open(marker, "w").write(str(tasks))
 
 
+def add_history(folder, commits):
+    git = ["git", "-C", folder, "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    if subprocess.run(["git", "-C", folder, "rev-parse", "--verify", "-q", "HEAD"], stdout=subprocess.DEVNULL).returncode == 0:
+        return
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "generated"], check=True)
+    for n in range(1, commits + 1):
+        path = os.path.join(folder, "prompts/02-production", f"task-{n * 7:05d}.yaml")
+        text = open(path).read().replace("Normalise product titles", f"Normalise ({n}) product titles", 1)
+        open(path, "w").write(text)
+        subprocess.run([*git, "commit", "-qam", f"change {n}"], check=True)
+
+
 def measure(binary, repo, runs, args):
     walls = []
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -116,8 +131,12 @@ def main():
     print(f"validate, {options.tasks} tasks ({files} files + registry): min {fastest * 1000:.0f} ms, median {median * 1000:.0f} ms, peak RSS {rss:.0f} MiB  (target < 1000 ms)")
     fastest, median, _ = measure(binary, ROOT, max(options.runs, 20), ["validate"])
     print(f"validate, bundled example: min {fastest * 1000:.1f} ms, median {median * 1000:.1f} ms  (target < 50 ms)")
+    subprocess.run([binary, "--repo", folder, "registry"], check=True, stderr=subprocess.DEVNULL)
     fastest, median, _ = measure(binary, folder, options.runs, ["registry", "--check"])
     print(f"registry --check, {options.tasks} tasks: min {fastest * 1000:.0f} ms, median {median * 1000:.0f} ms")
+    add_history(folder, min(100, options.tasks // 7))
+    fastest, median, _ = measure(binary, folder, options.runs, ["status"])
+    print(f"status, {options.tasks} tasks, 101 commits: min {fastest * 1000:.0f} ms, median {median * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

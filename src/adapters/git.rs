@@ -1,6 +1,6 @@
 //! Git: finding the repository, and when files last changed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::domain::layout;
@@ -58,21 +58,28 @@ pub fn last_changes(root: &Path, paths: &[String], limit: usize) -> HashMap<Stri
         return found;
     };
     let prefix = crate::adapters::fs::relative_path(&work_tree, &root);
-    let in_repository = |path: &str| {
-        if prefix.is_empty() {
-            path.to_owned()
-        } else {
-            format!("{prefix}/{path}")
-        }
-    };
-    let mut wanted: HashSet<&String> = paths.iter().collect();
+    // Paths as git names them (from the work tree's top) -> as the caller named them.
+    let mut wanted: HashMap<String, &String> = paths
+        .iter()
+        .map(|path| {
+            (
+                if prefix.is_empty() {
+                    path.clone()
+                } else {
+                    format!("{prefix}/{path}")
+                },
+                path,
+            )
+        })
+        .collect();
     let Ok(mut walk) = repository.revwalk() else {
         return found;
     };
     if walk.push_head().is_err() {
         return found;
     }
-    let _ = walk.set_sorting(git2::Sort::TIME);
+    // Children before parents even when commits share a timestamp (scripts commit fast).
+    let _ = walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME);
     for oid in walk.take(limit).flatten() {
         if wanted.is_empty() {
             break;
@@ -82,34 +89,33 @@ pub fn last_changes(root: &Path, paths: &[String], limit: usize) -> HashMap<Stri
         };
         let Ok(tree) = commit.tree() else { continue };
         let parent_tree = commit.parent(0).ok().and_then(|parent| parent.tree().ok());
-        let changed: Vec<&String> = wanted
-            .iter()
-            .copied()
-            .filter(|path| {
-                let path = in_repository(path);
-                let now = tree.get_path(Path::new(&path)).ok().map(|entry| entry.id());
-                let before = parent_tree
-                    .as_ref()
-                    .and_then(|parent| parent.get_path(Path::new(&path)).ok())
-                    .map(|entry| entry.id());
-                now.is_some() && now != before
-            })
-            .collect();
-        for path in changed {
-            wanted.remove(path);
-            found.insert(
-                path.clone(),
-                LastChange {
-                    time: commit.time().seconds(),
-                    summary: commit
-                        .summary()
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    short_id: oid.to_string()[..8].to_owned(),
-                },
-            );
+        // A tree diff descends only into folders whose ids differ, so a commit costs what it
+        // changed, not what the repository holds.
+        let Ok(diff) = repository.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None) else {
+            continue;
+        };
+        for delta in diff.deltas() {
+            if delta.status() == git2::Delta::Deleted {
+                continue;
+            }
+            let Some(path) = delta.new_file().path().and_then(Path::to_str) else {
+                continue;
+            };
+            if let Some(original) = wanted.remove(path) {
+                found.insert(
+                    original.clone(),
+                    LastChange {
+                        time: commit.time().seconds(),
+                        summary: commit
+                            .summary()
+                            .ok()
+                            .flatten()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        short_id: oid.to_string()[..8].to_owned(),
+                    },
+                );
+            }
         }
     }
     found

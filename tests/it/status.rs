@@ -44,3 +44,30 @@ fn json_lists_every_task() {
     assert_eq!(task["threshold"], 0.8);
     assert!(task["errors"].as_u64().unwrap() >= 1, "{task}");
 }
+
+/// Regression: a walk sorted by time alone visited two commits made in the same second
+/// parent first once a later commit sat on top, and showed the older one as the last change.
+#[test]
+fn last_change_is_the_newest_commit_even_within_one_second() {
+    let repo = TestRepo::sample();
+    repo.commit("first", 1_795_392_000);
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "Summarise",
+        "Briefly summarise",
+    );
+    repo.commit("second, same second", 1_795_392_000);
+    repo.edit(
+        "prompts/01-examples/summarize.jsonl",
+        "order 1234",
+        "order 1235",
+    );
+    repo.commit("third, later, another file", 1_795_392_003);
+    let output = repo.run(&["status", "--format", "json"]);
+    let document: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    let last = document["tasks"][0]["last_change"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(last.ends_with("second, same second"), "{last}");
+}
