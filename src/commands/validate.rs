@@ -70,6 +70,15 @@ pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus>
         FindingsFormat::Github => {
             write!(stdout, "{}", github::render(&findings))?;
             writeln!(std::io::stderr(), "{summary}")?;
+            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+                // GitHub's protocol: every step appends its Markdown to this one file.
+                let markdown = github::step_summary("promptops validate", &summary, &findings);
+                let mut file = fs_err::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?;
+                file.write_all(markdown.as_bytes())?;
+            }
         }
     }
     stdout.flush()?;

@@ -60,3 +60,39 @@ mod tests {
         );
     }
 }
+
+/// The most findings listed in a step summary; the annotations carry all of them.
+const SUMMARY_ROWS: usize = 100;
+
+/// A Markdown job summary (for `$GITHUB_STEP_SUMMARY`): the headline and a table of findings.
+pub fn step_summary(title: &str, headline: &str, findings: &[Diagnostic]) -> String {
+    let mut out = format!("### {title}\n\n{headline}\n");
+    if findings.is_empty() {
+        return out;
+    }
+    out.push_str("\n| | code | where | message |\n|---|---|---|---|\n");
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    for finding in findings.iter().take(SUMMARY_ROWS) {
+        let mark = match finding.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(
+            out,
+            "| {mark} | `{}` | `{}:{}:{}` | {} |",
+            finding.code,
+            cell(&finding.file),
+            finding.line,
+            finding.column,
+            cell(&finding.message)
+        );
+    }
+    if findings.len() > SUMMARY_ROWS {
+        let _ = writeln!(
+            out,
+            "\n…and {} more (see the annotations).",
+            findings.len() - SUMMARY_ROWS
+        );
+    }
+    out
+}

@@ -1,6 +1,6 @@
 //! `validate`: output formats, exit codes, repository discovery, path selection.
 
-use crate::support::{TestRepo, findings, run_binary};
+use crate::support::{TestRepo, findings, run_binary, run_binary_with};
 
 fn plant_two_problems(repo: &TestRepo) {
     // One problem in the sample task, one in a second task.
@@ -52,6 +52,30 @@ fn github_output_is_one_annotation_per_finding() {
         lines.contains(&"::error file=prompts/02-production/summarize.yaml,line=6,col=13,title=unknown-provider::unknown provider `nowhere`%0Ahint: use a provider kind (openai, anthropic, exec) or define `providers.nowhere` in promptops.yaml"),
         "{output:?}"
     );
+}
+
+#[test]
+fn github_format_appends_a_step_summary() {
+    let repo = TestRepo::sample();
+    plant_two_problems(&repo);
+    let summary = repo.path().join("step-summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let output = run_binary_with(
+        repo.path(),
+        &["validate", "--format", "github"],
+        &[("GITHUB_STEP_SUMMARY", &summary)],
+    );
+    assert_eq!(output.code, 1, "{output:?}");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        text.starts_with("earlier step\n### promptops validate\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| error | `unknown-provider` | `prompts/02-production/summarize.yaml:6:13` | unknown provider `nowhere` |"),
+        "{text}"
+    );
+    assert_eq!(text.matches("| error |").count(), 4, "{text}");
 }
 
 #[test]

@@ -171,11 +171,18 @@ impl TestRepo {
 }
 
 pub(crate) fn run_binary(dir: &Path, args: &[&str]) -> Output {
+    run_binary_with(dir, args, &[])
+}
+
+/// Runs the binary with extra environment variables.
+pub(crate) fn run_binary_with(dir: &Path, args: &[&str], environment: &[(&str, &Path)]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_promptops"))
         .args(args)
         .current_dir(dir)
+        .env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("PROMPTOPS_REPO")
         .env("NO_COLOR", "1")
+        .envs(environment.iter().copied())
         .output()
         .expect("the binary runs");
     Output {
