@@ -39,28 +39,6 @@ pub fn render(findings: &[Diagnostic]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::diagnostic::{Code, Position};
-
-    #[test]
-    fn annotations_escape_their_parts() {
-        let finding = Diagnostic::error(
-            Code::YamlSyntax,
-            "a,b.yaml",
-            Position::new(3, 4),
-            "50% bad\nline",
-        )
-        .with_hint("fix: it");
-        assert_eq!(
-            render(&[finding]),
-            "::error file=a%2Cb.yaml,line=3,col=4,title=yaml-syntax::50%25 bad%0Alinehint: fix: it\n"
-                .replace("linehint", "line%0Ahint")
-        );
-    }
-}
-
 /// The most findings listed in a step summary; the annotations carry all of them.
 const SUMMARY_ROWS: usize = 100;
 
@@ -95,4 +73,26 @@ pub fn step_summary(title: &str, headline: &str, findings: &[Diagnostic]) -> Str
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::diagnostic::{Code, Position};
+
+    #[test]
+    fn annotations_escape_their_parts() {
+        let finding = Diagnostic::error(
+            Code::YamlSyntax,
+            "a,b.yaml",
+            Position::new(3, 4),
+            "50% bad\nline",
+        )
+        .with_hint("fix: it");
+        assert_eq!(
+            render(&[finding]),
+            "::error file=a%2Cb.yaml,line=3,col=4,title=yaml-syntax::50%25 bad%0Alinehint: fix: it\n"
+                .replace("linehint", "line%0Ahint")
+        );
+    }
 }
