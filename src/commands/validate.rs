@@ -14,8 +14,11 @@ use super::Context;
 
 pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus> {
     let root = context.root()?;
-    let selection = select(&root, &args.paths)?;
+    let mut selection = select(&root, &args.paths)?;
     let analysis = super::load(&root, args.strict)?;
+    if let Some(selection) = &mut selection {
+        selection.add_tasks_under_folders(&analysis);
+    }
     let findings: Vec<Diagnostic> = analysis
         .findings
         .iter()
@@ -97,6 +100,33 @@ struct Selection {
 }
 
 impl Selection {
+    /// A folder takes in every task that has a file in it, with that task's cross-file checks.
+    fn add_tasks_under_folders(&mut self, analysis: &crate::domain::analysis::Analysis) {
+        let folders: Vec<&String> = self
+            .paths
+            .iter()
+            .filter(|path| path.ends_with('/'))
+            .collect();
+        if folders.is_empty() {
+            return;
+        }
+        let everything = folders.iter().any(|folder| folder.as_str() == "/");
+        let tasks: Vec<String> = analysis
+            .tasks
+            .iter()
+            .filter(|(_, task)| {
+                everything
+                    || task.paths().any(|path| {
+                        folders
+                            .iter()
+                            .any(|folder| path.starts_with(folder.as_str()))
+                    })
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.tasks.extend(tasks);
+    }
+
     fn keeps(&self, finding: &Diagnostic) -> bool {
         finding
             .task

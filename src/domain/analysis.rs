@@ -42,6 +42,20 @@ pub struct Task {
     pub archived: Vec<Entry<Box<ParsedPrompt>>>,
 }
 
+impl Task {
+    /// Every file of the task.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        let prompts = [&self.production, &self.candidate]
+            .into_iter()
+            .flatten()
+            .map(|e| e.path.as_str());
+        prompts
+            .chain(self.metadata.as_ref().map(|e| e.path.as_str()))
+            .chain(self.examples.as_ref().map(|e| e.path.as_str()))
+            .chain(self.archived.iter().map(|e| e.path.as_str()))
+    }
+}
+
 /// The registry file as found.
 #[derive(Clone, Debug)]
 pub enum RegistryState {

@@ -1,6 +1,6 @@
 //! `validate`: output formats, exit codes, repository discovery, path selection.
 
-use crate::support::{TestRepo, findings, run_binary, run_binary_with};
+use crate::support::{TestRepo, expect_finding, findings, run_binary, run_binary_with};
 
 fn plant_two_problems(repo: &TestRepo) {
     // One problem in the sample task, one in a second task.
@@ -158,6 +158,27 @@ fn paths_narrow_the_report_to_their_tasks() {
         findings(&output)
             .iter()
             .all(|(_, f, _)| !f.contains("summarize.yaml")),
+        "{output:?}"
+    );
+    // A folder takes in the tasks with a file in it: the metadata problem of `summarize`
+    // shows when only its prompt's folder is named.
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "version: 1.0.0",
+        "version: 1.0.1",
+    );
+    let output = repo.run(&["validate", "--format", "json", "prompts/02-production"]);
+    expect_finding(
+        &output,
+        "metadata-version-mismatch",
+        "prompts/03-metadata/summarize.yaml",
+        4,
+    );
+    let output = repo.run(&["validate", "--format", "json", "prompts/01-examples"]);
+    assert!(
+        findings(&output)
+            .iter()
+            .all(|(_, f, _)| !f.contains("other")),
         "{output:?}"
     );
     let output = repo.run(&["validate", "/etc/passwd"]);
