@@ -79,20 +79,6 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    pub fn error_count(&self) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count()
-    }
-
-    pub fn warning_count(&self) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == Severity::Warning)
-            .count()
-    }
-
     /// The registry that the files call for, keeping the history of the one on disk.
     pub fn expected_registry(&self) -> Registry {
         let previous = match &self.registry {
