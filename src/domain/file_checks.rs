@@ -107,6 +107,8 @@ pub fn check_file(
     } else if let Some(finding) = source::unreadable_finding(&input.path, &input.content) {
         result.findings.push(finding);
         result.parsed = Parsed::Broken;
+    } else if role.size_limit().is_none() {
+        // Not a file promptops reads (README.md, .gitkeep, eval logs), whatever was handed in.
     } else if let FileContent::Bytes(bytes) = &input.content {
         result.sha256 = Some(source::sha256_hex(bytes));
         match source::decode(&input.path, bytes) {

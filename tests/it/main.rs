@@ -5,6 +5,7 @@ mod bad_input;
 mod checks;
 mod init;
 mod registry;
+mod robustness;
 mod schemas;
 mod status;
 mod support;
