@@ -5,6 +5,7 @@ use clap::Parser;
 use promptops::{ExitStatus, UserError};
 
 fn main() -> ExitCode {
+    promptops::adapters::git::configure();
     let cli = match promptops::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

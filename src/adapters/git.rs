@@ -129,3 +129,12 @@ pub fn ensure_repository(path: &Path) -> anyhow::Result<bool> {
     git2::Repository::init(path)?;
     Ok(true)
 }
+
+/// Process-wide libgit2 settings; call once, first thing in `main`, before any thread starts.
+pub fn configure() {
+    // libgit2 caches no tree over 4 KiB by default, so walking history re-reads and re-hashes
+    // a layer folder's tree (~40 bytes per file) for every commit. Cache trees up to 64 MiB;
+    // the cache as a whole stays within libgit2's 256 MiB budget.
+    // SAFETY: called from `main` before any thread is spawned, as the function requires.
+    let _ = unsafe { git2::opts::set_cache_object_limit(git2::ObjectType::Tree, 64 * 1024 * 1024) };
+}
