@@ -75,7 +75,7 @@ pub fn run(context: &Context, dir: PathBuf) -> anyhow::Result<ExitStatus> {
         adapters::fs::write_atomic(&dir.join(path), text.as_bytes())?;
     }
     let analysis = super::load(&dir, false)?;
-    let text = registry::render(&analysis.expected_registry());
+    let text = registry::render(&analysis.expected_registry);
     adapters::fs::write_atomic(&dir.join(layout::REGISTRY_FILE), text.as_bytes())?;
     let created_git = adapters::git::ensure_repository(&dir)?;
 

@@ -70,7 +70,7 @@ pub fn run(context: &Context, args: &RegistryArgs) -> anyhow::Result<ExitStatus>
         .into());
     }
 
-    let expected = analysis.expected_registry();
+    let expected = analysis.expected_registry;
     let text = registry::render(&expected);
     let committed = match &analysis.registry {
         RegistryState::Parsed { text, .. } => Some(text.as_str()),

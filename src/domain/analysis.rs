@@ -10,7 +10,7 @@ use super::file_checks::{self, FileResult, Parsed, ParsedExamples, ParsedMetadat
 use super::layout::{self, Role};
 use super::model::{OutputFormat, ProjectConfig, ProviderKind, Registry};
 use super::registry;
-use super::schema::{Validators, type_name};
+use super::schema::{Validators, type_name, with_article};
 use super::source::InputFile;
 use super::template;
 use super::yaml::Document;
@@ -75,18 +75,9 @@ pub struct Analysis {
     pub tasks: BTreeMap<String, Task>,
     pub config: ProjectConfig,
     pub registry: RegistryState,
+    /// The registry the files call for, keeping the history of the one on disk.
+    pub expected_registry: Registry,
     pub files_read: usize,
-}
-
-impl Analysis {
-    /// The registry that the files call for, keeping the history of the one on disk.
-    pub fn expected_registry(&self) -> Registry {
-        let previous = match &self.registry {
-            RegistryState::Parsed { registry, .. } => Some(registry.as_ref()),
-            _ => None,
-        };
-        registry::build(&self.tasks, previous)
-    }
 }
 
 /// Problems that stay errors even in the lenient `00-templates/` layer: they are about the
@@ -114,25 +105,20 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
             path,
             role,
             sha256,
-            text,
             parsed,
             findings: file_findings,
         } = result;
         findings.extend(file_findings);
-        if let Some(text) = &text {
-            files_read += 1;
-            if matches!(role, Role::Registry)
-                && let Parsed::Registry(parsed, document) = &parsed
-            {
-                registry = RegistryState::Parsed {
-                    registry: parsed.clone(),
-                    document: document.clone(),
-                    text: text.to_owned(),
-                };
-            }
-        }
+        files_read += usize::from(sha256.is_some());
         let sha256 = sha256.unwrap_or_default();
         match (role, parsed) {
+            (Role::Registry, Parsed::Registry(parsed, document, text)) => {
+                registry = RegistryState::Parsed {
+                    registry: parsed,
+                    document,
+                    text,
+                };
+            }
             (Role::Registry, Parsed::Broken) => registry = RegistryState::Broken,
             (Role::Config, Parsed::Config(parsed)) => config = parsed,
             (Role::Production { task }, parsed) => {
@@ -186,11 +172,17 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
                 .map(|finding| finding.for_task(id)),
         );
     }
+    let previous = match &registry {
+        RegistryState::Parsed { registry, .. } => Some(registry.as_ref()),
+        _ => None,
+    };
+    let expected_registry = registry::build(&tasks, previous);
     let mut analysis = Analysis {
         findings,
         tasks,
         config,
         registry,
+        expected_registry,
         files_read,
     };
     let registry_findings = check_registry(&analysis);
@@ -315,7 +307,7 @@ fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<
         findings.push(
             Diagnostic::error(
                 Code::MetadataVersionMismatch,
-                task.metadata.as_ref().map_or("", |e| e.path.as_str()),
+                &metadata_path,
                 metadata.document.position("/version"),
                 format!(
                     "metadata describes version {} but the production prompt is version {}",
@@ -348,13 +340,7 @@ fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<
     for (entry, prompt) in production.into_iter().chain(candidate) {
         check_provider(&entry.path, prompt, config, findings);
         if let Some(metadata) = metadata {
-            check_prompt_against_metadata(
-                &entry.path,
-                prompt,
-                metadata,
-                task.metadata.as_ref().map_or("", |e| e.path.as_str()),
-                findings,
-            );
+            check_prompt_against_metadata(&entry.path, prompt, metadata, &metadata_path, findings);
         }
     }
     if let (Some(metadata), Some(examples)) = (metadata, &task.examples)
@@ -362,15 +348,8 @@ fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<
     {
         let output_schema = production
             .or(candidate)
-            .and_then(|(_, prompt)| prompt.prompt.output.schema.as_ref())
-            .and_then(|schema| jsonschema::validator_for(schema).ok());
-        check_examples_against_metadata(
-            &examples.path,
-            parsed,
-            metadata,
-            output_schema.as_ref(),
-            findings,
-        );
+            .and_then(|(_, prompt)| prompt.output_validator.as_ref());
+        check_examples_against_metadata(&examples.path, parsed, metadata, output_schema, findings);
     }
 }
 
@@ -497,7 +476,7 @@ fn check_examples_against_metadata(
                         Code::ExampleVariableType,
                         path,
                         at,
-                        format!("example `{id}` (line {line}): `{name}` must be {}, found {}", article(spec.kind.as_str()), type_name(value)),
+                        format!("example `{id}` (line {line}): `{name}` must be {}, found {}", with_article(spec.kind.as_str()), type_name(value)),
                     )
                     .with_hint(format!("the input is declared `type: {}`", spec.kind.as_str())),
                 ),
@@ -521,13 +500,6 @@ fn check_examples_against_metadata(
             }
             OutputFormat::Text => {}
         }
-    }
-}
-
-fn article(word: &str) -> String {
-    match word.chars().next() {
-        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {word}"),
-        _ => format!("a {word}"),
     }
 }
 
@@ -556,7 +528,7 @@ fn check_registry(analysis: &Analysis) -> Vec<Diagnostic> {
                 .filter(|finding| finding.severity == Severity::Error)
                 .filter_map(|finding| finding.task.as_deref())
                 .collect();
-            registry::compare(&analysis.expected_registry(), registry, document, file)
+            registry::compare(&analysis.expected_registry, registry, document, file)
                 .into_iter()
                 .filter(|finding| {
                     finding
@@ -624,8 +596,8 @@ mod tests {
             },
         );
         assert_eq!(
-            registry::render(&analysis.expected_registry()),
-            registry::render(&parallel.expected_registry())
+            registry::render(&analysis.expected_registry),
+            registry::render(&parallel.expected_registry)
         );
     }
 
@@ -645,7 +617,7 @@ mod tests {
         let clean = analyze(&inputs, Options::default());
         inputs.push(file(
             layout::REGISTRY_FILE,
-            &registry::render(&clean.expected_registry()),
+            &registry::render(&clean.expected_registry),
         ));
         assert_eq!(analyze(&inputs, Options::default()).findings, vec![]);
         inputs[1] = file(

@@ -1,6 +1,6 @@
 //! Checks of one file on its own: read, parse, schema, id, templates, examples lines.
 //!
-//! These run in parallel over all files; what needs two files at once is in `task_checks`.
+//! These run in parallel over all files; what needs two files at once is in `analysis`.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -24,6 +24,8 @@ pub struct ParsedPrompt {
     pub variables: Vec<(String, Position)>,
     /// Every template compiled (otherwise `variables` is incomplete).
     pub templates_compile: bool,
+    /// The compiled `output.schema`, when there is a valid one.
+    pub output_validator: Option<jsonschema::Validator>,
 }
 
 #[derive(Clone, Debug)]
@@ -47,7 +49,8 @@ pub enum Parsed {
     Metadata(Box<ParsedMetadata>),
     Examples(ParsedExamples),
     Config(ProjectConfig),
-    Registry(Box<Registry>, Box<Document>),
+    /// The registry, the spans of its entries, and its text (for `registry --check`).
+    Registry(Box<Registry>, Box<Document>, String),
     /// The file exists but could not be read into its type; its findings say why.
     Broken,
     /// Not a file promptops reads.
@@ -59,8 +62,8 @@ pub enum Parsed {
 pub struct FileResult {
     pub path: String,
     pub role: Role,
+    /// Present when the file's bytes were read.
     pub sha256: Option<String>,
-    pub text: Option<String>,
     pub parsed: Parsed,
     pub findings: Vec<Diagnostic>,
 }
@@ -88,7 +91,6 @@ pub fn check_file(
         path: input.path.clone(),
         role: role.clone(),
         sha256: None,
-        text: None,
         parsed: Parsed::Skipped,
         findings: Vec::new(),
     };
@@ -121,13 +123,12 @@ pub fn check_file(
                 result.parsed = parse_by_role(
                     &input.path,
                     &role,
-                    &text,
+                    text,
                     validators,
                     environment,
                     &mut findings,
                 );
                 result.findings = findings;
-                result.text = Some(text);
             }
         }
     }
@@ -187,7 +188,7 @@ fn parse_by_role(
                 Some((registry, mut document)) => {
                     // Registry findings point at a task or one of its fields: `/tasks/<id>/<field>`.
                     document.keep_spans(|pointer| pointer.matches('/').count() <= 3);
-                    Parsed::Registry(Box::new(registry), Box::new(document))
+                    Parsed::Registry(Box::new(registry), Box::new(document), text.to_owned())
                 }
                 None => Parsed::Broken,
             }
@@ -268,9 +269,8 @@ fn remove_pointer(value: &mut Value, pointer: &str) {
     let Some((parent, last)) = pointer.rsplit_once('/') else {
         return;
     };
-    let key = last.replace("~1", "/").replace("~0", "~");
     if let Some(Value::Object(map)) = value.pointer_mut(parent) {
-        map.shift_remove(&key);
+        map.shift_remove(&yaml::unescape_pointer_token(last));
     }
 }
 
@@ -339,6 +339,7 @@ fn check_prompt(
         ),
         _ => {}
     }
+    let mut output_validator = None;
     match (prompt.output.format, &prompt.output.schema) {
         (OutputFormat::Text, Some(_)) => findings.push(
             Diagnostic::error(
@@ -349,20 +350,18 @@ fn check_prompt(
             )
             .with_hint("set `format: json`, or remove `schema`"),
         ),
-        (OutputFormat::Json, Some(schema)) => {
-            if let Err(error) = jsonschema::validator_for(schema) {
-                findings.push(
-                    Diagnostic::error(
-                        Code::OutputSchemaInvalid,
-                        path,
-                        document
-                            .position(&format!("/output/schema{}", error.instance_path().as_str())),
-                        format!("the output schema is not a valid JSON Schema: {error}"),
-                    )
-                    .with_hint("fix the schema; remote `$ref`s are not fetched"),
-                );
-            }
-        }
+        (OutputFormat::Json, Some(schema)) => match jsonschema::validator_for(schema) {
+            Ok(validator) => output_validator = Some(validator),
+            Err(error) => findings.push(
+                Diagnostic::error(
+                    Code::OutputSchemaInvalid,
+                    path,
+                    document.position(&format!("/output/schema{}", error.instance_path().as_str())),
+                    format!("the output schema is not a valid JSON Schema: {error}"),
+                )
+                .with_hint("fix the schema; remote `$ref`s are not fetched"),
+            ),
+        },
         _ => {}
     }
     let mut variables: Vec<(String, Position)> = Vec::new();
@@ -376,17 +375,7 @@ fn check_prompt(
                         continue;
                     }
                     let (line, column) = template::find_variable(&message.content, &name);
-                    let mut at = yaml::line_in_string(&document, &pointer, line);
-                    at.column += column - 1;
-                    // A quoted scalar's span starts at its opening quote.
-                    let quoted = text
-                        .lines()
-                        .nth(at.line - 1)
-                        .and_then(|source| source.chars().nth(at.column - column))
-                        .is_some_and(|c| c == '"' || c == '\'');
-                    if line == 1 && quoted {
-                        at.column += 1;
-                    }
+                    let at = yaml::position_in_string(&document, &pointer, line, column);
                     variables.push((name, at));
                 }
             }
@@ -396,7 +385,7 @@ fn check_prompt(
                     Diagnostic::error(
                         Code::TemplateSyntax,
                         path,
-                        yaml::line_in_string(&document, &pointer, error.line),
+                        yaml::position_in_string(&document, &pointer, error.line, 1),
                         error.message,
                     )
                     .with_hint("templates are minijinja (Jinja2) syntax: {{ variable }}, {% if %}…{% endif %}"),
@@ -411,6 +400,7 @@ fn check_prompt(
         document,
         variables,
         templates_compile,
+        output_validator,
     }))
 }
 

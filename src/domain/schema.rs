@@ -314,7 +314,7 @@ fn other_message(kind: &ValidationErrorKind, instance: &Value) -> String {
 
 fn field_name(pointer: &str) -> String {
     match pointer.rsplit_once('/') {
-        Some((_, last)) if !last.is_empty() => last.replace("~1", "/").replace("~0", "~"),
+        Some((_, last)) if !last.is_empty() => super::yaml::unescape_pointer_token(last),
         _ => "(document)".to_owned(),
     }
 }
@@ -330,7 +330,8 @@ fn in_field(pointer: &str) -> String {
     }
 }
 
-fn with_article(expected: &str) -> String {
+/// "a string", "an integer".
+pub fn with_article(expected: &str) -> String {
     match expected.chars().next() {
         Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {expected}"),
         _ => format!("a {expected}"),

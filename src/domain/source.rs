@@ -42,7 +42,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Turns the bytes of a text file into a string, or a finding saying why it is not text.
-pub fn decode(path: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
+pub fn decode<'a>(path: &str, bytes: &'a [u8]) -> Result<&'a str, Diagnostic> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(text) if text.trim().is_empty() => {
@@ -51,7 +51,7 @@ pub fn decode(path: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
                     .with_hint("fill it in or delete it"),
             )
         }
-        Ok(text) => Ok(text.to_owned()),
+        Ok(text) => Ok(text),
         Err(error) => {
             let valid = &bytes[..error.valid_up_to()];
             let line = valid.iter().filter(|b| **b == b'\n').count() + 1;

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use saphyr::{MarkedYaml, Scalar, ScanError, YamlData, YamlLoader};
-use saphyr_parser::Parser;
+use saphyr_parser::{Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
 
 use super::diagnostic::{Code, Position};
@@ -24,6 +24,8 @@ pub struct Span {
     pub value: Position,
     /// Position of the key, for values that are mapping entries.
     pub key: Option<Position>,
+    /// A quoted scalar: its text starts one column after `value`, behind the quote.
+    pub quoted: bool,
 }
 
 /// A parsed YAML document: the value and the span of every node, by JSON pointer.
@@ -82,6 +84,9 @@ pub struct YamlError {
 pub fn parse(text: &str) -> Result<Option<Document>, YamlError> {
     let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
     loader.alias_limit(ALIAS_NODE_BUDGET);
+    // Scalars arrive as written, with their style and tag: `convert` resolves them, and knows
+    // which strings are quoted.
+    loader.early_parse(false);
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut loader, true).map_err(scan_error)?;
     if let Some(error) = loader.error() {
@@ -120,9 +125,7 @@ fn scan_error(error: ScanError) -> YamlError {
         Code::YamlSyntax
     };
     let message = match code {
-        Code::YamlDuplicateKey => {
-            "duplicate key: this key already appears in the same mapping".to_owned()
-        }
+        Code::YamlDuplicateKey => DUPLICATE_KEY.to_owned(),
         Code::YamlAliasLimit => format!(
             "YAML aliases expand to more than {ALIAS_NODE_BUDGET} nodes (an alias bomb?); refused"
         ),
@@ -158,16 +161,21 @@ fn convert(
     key: Option<Position>,
     spans: &mut HashMap<String, Span>,
 ) -> Result<Value, YamlError> {
+    let quoted = matches!(
+        node.data,
+        YamlData::Representation(_, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted, _)
+    );
     spans.insert(
         pointer.clone(),
         Span {
             value: marker_position(node.span.start),
             key,
+            quoted,
         },
     );
     let value = match &node.data {
         YamlData::Value(scalar) => scalar_value(node, scalar)?,
-        YamlData::Representation(text, _, _) => Value::String(text.to_string()),
+        YamlData::Representation(..) => scalar_value(node, &resolve(node)?)?,
         YamlData::Sequence(items) => {
             let mut values = Vec::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {
@@ -183,19 +191,27 @@ fn convert(
             let mut map = Map::new();
             for (key_node, value_node) in entries {
                 let name = match &key_node.data {
-                    YamlData::Value(Scalar::String(text)) => text.to_string(),
-                    YamlData::Value(Scalar::Integer(number)) => number.to_string(),
-                    YamlData::Value(Scalar::Boolean(flag)) => flag.to_string(),
-                    YamlData::Value(Scalar::Null) => "null".to_owned(),
+                    YamlData::Representation(text, ..) => {
+                        resolve(key_node)?;
+                        text.to_string()
+                    }
                     _ => return Err(unsupported(key_node, "mapping keys must be plain strings")),
                 };
                 let length = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&escape_pointer_token(&name));
-                let key_position = Some(marker_position(key_node.span.start));
-                let value = convert(value_node, pointer, key_position, spans)?;
+                let key_position = marker_position(key_node.span.start);
+                let value = convert(value_node, pointer, Some(key_position), spans)?;
                 pointer.truncate(length);
-                map.insert(name, value);
+                // saphyr compares keys as written (`id` and `"id"` differ); we compare them as
+                // the strings they are.
+                if map.insert(name, value).is_some() {
+                    return Err(YamlError {
+                        code: Code::YamlDuplicateKey,
+                        at: key_position,
+                        message: DUPLICATE_KEY.to_owned(),
+                    });
+                }
             }
             Value::Object(map)
         }
@@ -218,6 +234,26 @@ fn convert(
     Ok(value)
 }
 
+const DUPLICATE_KEY: &str = "duplicate key: this key already appears in the same mapping";
+
+/// The value of a scalar as written: YAML 1.2 core schema, core tags honoured, others refused.
+fn resolve<'a>(node: &MarkedYaml<'a>) -> Result<Scalar<'a>, YamlError> {
+    let YamlData::Representation(text, style, tag) = &node.data else {
+        return Err(unsupported(node, "expected a scalar"));
+    };
+    if let Some(tag) = tag.as_deref().filter(|tag| !tag.is_yaml_core_schema()) {
+        return Err(unsupported(
+            node,
+            format!(
+                "the YAML tag `{}{}` is not supported here; remove it",
+                tag.handle, tag.suffix
+            ),
+        ));
+    }
+    Scalar::parse_from_cow_and_metadata(text.clone(), *style, tag.as_ref())
+        .ok_or_else(|| unsupported(node, format!("`{text}` does not fit its YAML tag")))
+}
+
 fn scalar_value(node: &MarkedYaml<'_>, scalar: &Scalar<'_>) -> Result<Value, YamlError> {
     Ok(match scalar {
         Scalar::Null => Value::Null,
@@ -236,15 +272,32 @@ fn scalar_value(node: &MarkedYaml<'_>, scalar: &Scalar<'_>) -> Result<Value, Yam
     })
 }
 
-/// The line inside the file where line `line_in_value` (1-based) of the string at `pointer`
-/// stands. Exact for single-line scalars and for block scalars (`|`, `>`), whose span starts at
-/// their first line of text; that is how templates are written.
-pub fn line_in_string(document: &Document, pointer: &str, line_in_value: usize) -> Position {
-    match document.span(pointer) {
-        Some(span) if line_in_value <= 1 => span.value,
-        Some(span) => Position::new(span.value.line + line_in_value - 1, span.value.column),
-        None => document.position(pointer),
+/// Where character `column` of line `line` (both 1-based) of the string at `pointer` stands
+/// in the file. Exact for single-line scalars, quoted or not, and for block scalars (`|`, `>`),
+/// whose span starts at their first character of text; that is how templates are written.
+pub fn position_in_string(
+    document: &Document,
+    pointer: &str,
+    line: usize,
+    column: usize,
+) -> Position {
+    let Some(span) = document.span(pointer) else {
+        return document.position(pointer);
+    };
+    let offset = column.saturating_sub(1);
+    if line <= 1 {
+        Position::new(
+            span.value.line,
+            span.value.column + usize::from(span.quoted) + offset,
+        )
+    } else {
+        Position::new(span.value.line + line - 1, span.value.column + offset)
     }
+}
+
+/// Undoes `escape_pointer_token`.
+pub fn unescape_pointer_token(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
 }
 
 #[cfg(test)]
@@ -299,9 +352,29 @@ mod tests {
             document.value["content"],
             Value::String("first\nsecond\n".into())
         );
-        assert_eq!(line_in_string(&document, "/content", 2).line, 4);
+        assert_eq!(
+            position_in_string(&document, "/content", 2, 3),
+            Position::new(4, 5)
+        );
         let document = doc("a: 1\ncontent: >-\n  first\n\n  second\n");
-        assert_eq!(line_in_string(&document, "/content", 1).line, 3);
+        assert_eq!(position_in_string(&document, "/content", 1, 1).line, 3);
+    }
+
+    #[test]
+    fn quoted_strings_start_behind_their_quote() {
+        let document = doc("a: \"{{ x }}\"\nb: '{{ y }}'\nc: plain x\n");
+        assert_eq!(
+            position_in_string(&document, "/a", 1, 4),
+            Position::new(1, 8)
+        );
+        assert_eq!(
+            position_in_string(&document, "/b", 1, 4),
+            Position::new(2, 8)
+        );
+        assert_eq!(
+            position_in_string(&document, "/c", 1, 7),
+            Position::new(3, 10)
+        );
     }
 
     #[test]
@@ -309,6 +382,21 @@ mod tests {
         let error = parse("id: a\nname: x\nid: b\n").unwrap_err();
         assert_eq!(error.code, Code::YamlDuplicateKey);
         assert_eq!(error.at.line, 3);
+        // The same key written differently is still the same key.
+        let error = parse("id: a\n\"id\": b\n").unwrap_err();
+        assert_eq!((error.code, error.at.line), (Code::YamlDuplicateKey, 2));
+    }
+
+    #[test]
+    fn core_tags_are_honoured_and_wrong_ones_refused() {
+        let document = doc("a: !!str 1.0\nb: !!int 7\nc: !!str true\n");
+        assert_eq!(document.value["a"], Value::String("1.0".into()));
+        assert_eq!(document.value["b"], serde_json::json!(7));
+        assert_eq!(document.value["c"], Value::String("true".into()));
+        assert_eq!(
+            parse("a: !!int seven\n").unwrap_err().code,
+            Code::YamlUnsupported
+        );
     }
 
     #[test]

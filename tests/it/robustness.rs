@@ -138,7 +138,7 @@ fn corrupted_files_never_panic_the_analysis() {
             assert!(!finding.message.is_empty(), "seed {seed}: {finding:?}");
         }
         // Rendering whatever registry the broken files call for must not panic either.
-        let _ = registry::render(&analysis.expected_registry());
+        let _ = registry::render(&analysis.expected_registry);
         corrupted_runs += usize::from(!analysis.findings.is_empty());
     }
     // Most mutations must actually be caught, or this test would prove nothing.
