@@ -1,12 +1,13 @@
 //! `promptops status`: one line per task.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use serde::Serialize;
 
 use crate::adapters::git;
 use crate::cli::{StatusArgs, TableFormat};
-use crate::domain::analysis::RegistryState;
+use crate::domain::analysis::{PromptEntry, RegistryState};
 use crate::domain::diagnostic::Severity;
 use crate::domain::time;
 use crate::exit::ExitStatus;
@@ -47,17 +48,25 @@ pub fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
         .flatten()
         .collect();
     let changes = git::last_changes(&root, &paths, 10_000);
+    let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
+    for finding in &analysis.findings {
+        if let Some(task) = finding.task.as_deref() {
+            let (errors, warnings) = counts.entry(task).or_default();
+            match finding.severity {
+                Severity::Error => *errors += 1,
+                Severity::Warning => *warnings += 1,
+            }
+        }
+    }
     let rows: Vec<TaskStatus> = analysis
         .tasks
         .iter()
         .map(|(id, task)| {
             let entry = registry.and_then(|registry| registry.tasks.get(id));
-            let version = |file: &Option<
-                crate::domain::analysis::Entry<Box<crate::domain::file_checks::ParsedPrompt>>,
-            >| {
+            let version = |file: &Option<PromptEntry>| {
                 file.as_ref()
-                    .and_then(|e| e.parsed.as_ref())
-                    .map(|p| p.prompt.version.clone())
+                    .and_then(PromptEntry::version)
+                    .map(str::to_owned)
             };
             let from_history = entry.and_then(|entry| entry.history.last()).map(|event| {
                 format!(
@@ -80,14 +89,7 @@ pub fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
                         change.summary
                     )
                 });
-            let findings = analysis
-                .findings
-                .iter()
-                .filter(|f| f.task.as_deref() == Some(id.as_str()));
-            let (errors, warnings) = findings.fold((0, 0), |(e, w), f| match f.severity {
-                Severity::Error => (e + 1, w),
-                Severity::Warning => (e, w + 1),
-            });
+            let (errors, warnings) = counts.get(id.as_str()).copied().unwrap_or_default();
             TaskStatus {
                 task: id.clone(),
                 production: version(&task.production),

@@ -31,15 +31,27 @@ pub struct Entry<T> {
     pub parsed: Option<T>,
 }
 
+/// A prompt file's entry (production, candidate or archived).
+pub type PromptEntry = Entry<Box<ParsedPrompt>>;
+
+impl PromptEntry {
+    /// The prompt's version, when the file parsed.
+    pub fn version(&self) -> Option<&str> {
+        self.parsed
+            .as_ref()
+            .map(|parsed| parsed.prompt.version.as_str())
+    }
+}
+
 /// Everything the repository holds about one task.
 #[derive(Clone, Debug, Default)]
 pub struct Task {
-    pub production: Option<Entry<Box<ParsedPrompt>>>,
-    pub candidate: Option<Entry<Box<ParsedPrompt>>>,
+    pub production: Option<PromptEntry>,
+    pub candidate: Option<PromptEntry>,
     pub metadata: Option<Entry<Box<ParsedMetadata>>>,
     pub examples: Option<Entry<ParsedExamples>>,
     /// By version, oldest first.
-    pub archived: Vec<Entry<Box<ParsedPrompt>>>,
+    pub archived: Vec<PromptEntry>,
 }
 
 impl Task {
@@ -199,14 +211,13 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
     analysis
 }
 
-fn version_of(entry: &Entry<Box<ParsedPrompt>>) -> Option<semver::Version> {
+fn version_of(entry: &PromptEntry) -> Option<semver::Version> {
     entry
-        .parsed
-        .as_ref()
-        .and_then(|parsed| semver::Version::parse(&parsed.prompt.version).ok())
+        .version()
+        .and_then(|version| semver::Version::parse(version).ok())
 }
 
-fn prompt_entry(path: String, sha256: String, parsed: Parsed) -> Entry<Box<ParsedPrompt>> {
+fn prompt_entry(path: String, sha256: String, parsed: Parsed) -> PromptEntry {
     let parsed = match parsed {
         Parsed::Prompt(prompt) => Some(prompt),
         _ => None,

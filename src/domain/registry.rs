@@ -2,9 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::analysis::{Entry, Task};
+use super::analysis::{PromptEntry, Task};
 use super::diagnostic::{Code, Diagnostic};
-use super::file_checks::ParsedPrompt;
 use super::model::{
     ArchivedVersion, ExamplesFile, HashedFile, Registry, RegistryTask, VersionedFile,
 };
@@ -19,9 +18,9 @@ const HEADER: &str = "\
 # yaml-language-server: $schema=schemas/registry.schema.json
 ";
 
-fn versioned(entry: &Entry<Box<ParsedPrompt>>) -> Option<VersionedFile> {
-    entry.parsed.as_ref().map(|parsed| VersionedFile {
-        version: parsed.prompt.version.clone(),
+fn versioned(entry: &PromptEntry) -> Option<VersionedFile> {
+    entry.version().map(|version| VersionedFile {
+        version: version.to_owned(),
         path: entry.path.clone(),
         sha256: entry.sha256.clone(),
     })
