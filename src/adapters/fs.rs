@@ -1,6 +1,6 @@
 //! Reading a prompt repository from disk and writing files atomically.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
@@ -122,11 +122,13 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
     FileContent::Bytes(bytes)
 }
 
-/// The text of the given repository files, for showing the lines findings point at.
+/// The text of the given repository files (each read once), for showing the lines findings
+/// point at. Unreadable files are left out; invalid UTF-8 is shown lossily.
 pub fn read_sources<'a>(
     root: &Path,
     files: impl IntoIterator<Item = &'a str>,
 ) -> HashMap<String, String> {
+    let files: BTreeSet<&str> = files.into_iter().collect();
     files
         .into_iter()
         .filter_map(|file| {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::adapters;
 use crate::domain::analysis::{self, Analysis, Options};
+use crate::domain::diagnostic::Diagnostic;
 use crate::exit::{ExitStatus, UserError};
 
 /// What every command gets from the global flags.
@@ -43,6 +44,13 @@ impl Context {
 /// Worker threads for reading and checking files.
 pub fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// Findings as people read them, with the source lines they point at.
+pub fn render_findings(root: &Path, findings: &[Diagnostic], color: bool) -> String {
+    let sources =
+        adapters::fs::read_sources(root, findings.iter().map(|finding| finding.file.as_str()));
+    crate::report::human::render(findings, &sources, color)
 }
 
 /// Reads and analyses the repository at `root`.

@@ -27,11 +27,7 @@ pub fn run(context: &Context, args: &RegistryArgs) -> anyhow::Result<ExitStatus>
         write!(
             stderr,
             "{}",
-            human::render(
-                &findings,
-                &crate::adapters::fs::read_sources(&root, findings.iter().map(|f| f.file.as_str())),
-                context.color
-            )
+            super::render_findings(&root, &findings, context.color)
         )?;
         return Err(UserError::new(ExitStatus::Error, format!("{file} cannot be read, so the history it holds cannot be kept"))
             .hint(format!("fix {file} as shown above (or restore it from git); delete it only to start a new, empty history"))
@@ -52,11 +48,7 @@ pub fn run(context: &Context, args: &RegistryArgs) -> anyhow::Result<ExitStatus>
         write!(
             stderr,
             "{}",
-            human::render(
-                &blocking,
-                &crate::adapters::fs::read_sources(&root, blocking.iter().map(|f| f.file.as_str())),
-                context.color
-            )
+            super::render_findings(&root, &blocking, context.color)
         )?;
         return Err(UserError::new(
             ExitStatus::Failure,

@@ -47,14 +47,7 @@ pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus>
             write!(
                 stderr,
                 "{}",
-                human::render(
-                    &findings,
-                    &crate::adapters::fs::read_sources(
-                        &root,
-                        findings.iter().map(|f| f.file.as_str())
-                    ),
-                    context.color
-                )
+                super::render_findings(&root, &findings, context.color)
             )?;
             writeln!(stderr, "{summary}")?;
         }
