@@ -21,6 +21,14 @@ pub fn scan(root: &Path, threads: usize) -> anyhow::Result<Vec<InputFile>> {
         }
     }
     let prompts = root.join(layout::PROMPTS_DIR);
+    // The walk follows its starting folder even when it is a link: check that one here, since
+    // the files below it are not links themselves and `read` would take them for the repo's.
+    if let Some(target) = link_leaving(&canonical_root, &prompts) {
+        return Ok(vec![InputFile {
+            path: layout::PROMPTS_DIR.to_owned(),
+            content: FileContent::SymlinkOutside { target },
+        }]);
+    }
     if prompts.is_dir() {
         for entry in walkdir::WalkDir::new(&prompts)
             .follow_links(false)
@@ -58,6 +66,33 @@ pub fn relative_path(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
+/// Where a symbolic link leads.
+enum Link {
+    Inside(PathBuf),
+    /// Outside the repository: the link's target as written.
+    Outside(String),
+    Broken(String),
+}
+
+fn follow(canonical_root: &Path, link: &Path) -> Link {
+    let target =
+        std::fs::read_link(link).map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
+    match std::fs::canonicalize(link) {
+        Ok(resolved) if resolved.starts_with(canonical_root) => Link::Inside(resolved),
+        Ok(_) => Link::Outside(target),
+        Err(_) => Link::Broken(target),
+    }
+}
+
+/// The target of `path`, when `path` is a symbolic link that resolves outside the repository.
+fn link_leaving(canonical_root: &Path, path: &Path) -> Option<String> {
+    let metadata = std::fs::symlink_metadata(path).ok()?;
+    match follow(canonical_root, path) {
+        Link::Outside(target) if metadata.file_type().is_symlink() => Some(target),
+        _ => None,
+    }
+}
+
 fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
     let Some(limit) = role.size_limit() else {
         return FileContent::NotRead;
@@ -71,23 +106,20 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
         }
     };
     if metadata.file_type().is_symlink() {
-        let target =
-            std::fs::read_link(path).map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
-        match std::fs::canonicalize(path) {
-            Ok(resolved) if !resolved.starts_with(canonical_root) => {
-                return FileContent::SymlinkOutside { target };
-            }
-            Ok(resolved) if resolved.is_dir() => {
-                return FileContent::Unreadable {
-                    reason: format!("it is a link to the folder `{target}`"),
-                };
-            }
-            Ok(_) => {}
-            Err(_) => {
+        match follow(canonical_root, path) {
+            Link::Outside(target) => return FileContent::SymlinkOutside { target },
+            Link::Broken(target) => {
                 return FileContent::Unreadable {
                     reason: format!("broken symbolic link to `{target}`"),
                 };
             }
+            Link::Inside(resolved) if resolved.is_dir() => {
+                return FileContent::Unreadable {
+                    reason: "it is a link to a folder; promptops does not follow folder links"
+                        .to_owned(),
+                };
+            }
+            Link::Inside(_) => {}
         }
     } else if !metadata.is_file() {
         return FileContent::Unreadable {

@@ -184,6 +184,24 @@ fn a_symlink_leaving_the_repository_is_not_followed() {
     );
 }
 
+/// Regression: a `prompts/` folder that is itself a link out of the repository was walked,
+/// and the files beneath it (not links themselves) were read as the repository's own.
+#[cfg(unix)]
+#[test]
+fn a_prompts_folder_linking_outside_is_not_walked() {
+    let repo = TestRepo::empty();
+    let outside = TestRepo::sample();
+    std::os::unix::fs::symlink(outside.path().join("prompts"), repo.path().join("prompts"))
+        .unwrap();
+    let output = repo.run(&["validate", "--format", "json"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    expect_finding(&output, "symlink-outside-repository", "prompts", 1);
+    assert!(
+        output.stdout.contains("\"files\": 0"),
+        "nothing beneath the link is read: {output:?}"
+    );
+}
+
 #[test]
 fn an_empty_file_is_refused() {
     let repo = TestRepo::sample();
