@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::domain::diagnostic::{Diagnostic, Severity};
+use crate::domain::diagnostic::Diagnostic;
 
 fn escape_data(text: &str) -> String {
     text.replace('%', "%25")
@@ -18,10 +18,7 @@ fn escape_property(text: &str) -> String {
 pub fn render(findings: &[Diagnostic]) -> String {
     let mut out = String::new();
     for finding in findings {
-        let level = match finding.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
+        let level = finding.severity.as_str();
         let mut message = finding.message.clone();
         if let Some(hint) = &finding.hint {
             let _ = write!(message, "\nhint: {hint}");
@@ -51,10 +48,7 @@ pub fn step_summary(title: &str, headline: &str, findings: &[Diagnostic]) -> Str
     out.push_str("\n| | code | where | message |\n|---|---|---|---|\n");
     let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
     for finding in findings.iter().take(SUMMARY_ROWS) {
-        let mark = match finding.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
+        let mark = finding.severity.as_str();
         let _ = writeln!(
             out,
             "| {mark} | `{}` | `{}:{}:{}` | {} |",

@@ -24,9 +24,10 @@ pub fn render(findings: &[Diagnostic], sources: &HashMap<String, String>, color:
     let style = Style { color };
     let mut out = String::new();
     for finding in findings {
-        let (label, paint) = match finding.severity {
-            Severity::Error => ("error", "1;31"),
-            Severity::Warning => ("warning", "1;33"),
+        let label = finding.severity.as_str();
+        let paint = match finding.severity {
+            Severity::Error => "1;31",
+            Severity::Warning => "1;33",
         };
         let _ = writeln!(
             out,
