@@ -12,6 +12,8 @@ pub enum ExitStatus {
     Error = 2,
     /// An external service (LLM API, AWS, git remote) failed.
     External = 3,
+    /// Stopped by SIGINT or SIGTERM; what finished is kept.
+    Interrupted = 130,
 }
 
 impl From<ExitStatus> for std::process::ExitCode {

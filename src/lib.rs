@@ -24,6 +24,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Validate(args) => commands::validate::run(&context, &args),
         cli::Command::Registry(args) => commands::registry::run(&context, &args),
         cli::Command::Status(args) => commands::status::run(&context, &args),
+        cli::Command::Eval(args) => commands::eval::run(&context, args),
         cli::Command::Init(args) => {
             commands::init::run(&context, args.dir.unwrap_or_else(|| PathBuf::from(".")))
         }

@@ -176,6 +176,12 @@ pub fn read_sources<'a>(
 /// Writes a file by temp file and rename in the same folder, so a reader sees the old bytes
 /// or the new ones, never a mix, and an interruption leaves the old file intact.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_replace(path, bytes, true)
+}
+
+/// Temp file + rename; `durable` also syncs the data first (worth it for the registry and
+/// summaries, not for thousands of cache entries that can always be fetched again).
+pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<()> {
     let folder = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -187,7 +193,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create a temporary file in {}", folder.display()))?;
     temporary
         .write_all(bytes)
-        .and_then(|()| temporary.as_file().sync_all())
+        .and_then(|()| {
+            if durable {
+                temporary.as_file().sync_all()
+            } else {
+                Ok(())
+            }
+        })
         .with_context(|| format!("cannot write {}", path.display()))?;
     temporary
         .persist(path)

@@ -138,3 +138,10 @@ pub fn configure() {
     // SAFETY: called from `main` before any thread is spawned, as the function requires.
     let _ = unsafe { git2::opts::set_cache_object_limit(git2::ObjectType::Tree, 64 * 1024 * 1024) };
 }
+
+/// The commit `HEAD` points at, when there is one.
+pub fn head_commit(root: &Path) -> Option<String> {
+    let repository = git2::Repository::discover(root).ok()?;
+    let head = repository.head().ok()?.peel_to_commit().ok()?;
+    Some(head.id().to_string())
+}

@@ -33,6 +33,8 @@ pub enum Command {
     Registry(RegistryArgs),
     /// One line per task: production and candidate versions, threshold, score, last change
     Status(StatusArgs),
+    /// Run a task's examples through its prompt, score the answers, log them and gate on the threshold
+    Eval(EvalArgs),
     /// Scaffold a new prompt repository with a sample task that validates clean
     Init(InitArgs),
 }
@@ -88,4 +90,73 @@ pub enum TableFormat {
 pub struct InitArgs {
     /// Where to create the repository [default: the current folder]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub command: Option<EvalCommand>,
+    /// Tasks to evaluate [default: every task that has the prompt being evaluated]
+    pub tasks: Vec<String>,
+    /// Evaluate the candidate in prompts/00-templates/ instead of the production prompt
+    #[arg(long)]
+    pub candidate: bool,
+    /// With --candidate: also run this prompt on the same examples and compare (paired)
+    #[arg(long, value_enum, value_name = "PROMPT", requires = "candidate")]
+    pub baseline: Option<Baseline>,
+    /// Take only shard K of N of the examples (stable by example id), e.g. 2/4
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Continue the newest interrupted run of the same prompt and examples
+    #[arg(long)]
+    pub resume: bool,
+    /// Use stored responses only; a missing one is an error naming the task and example
+    #[arg(long, conflicts_with = "no_cache")]
+    pub offline: bool,
+    /// Neither read nor write stored responses
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Requests in flight at once [default: `defaults.concurrency` in promptops.yaml, else 8]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: Option<u32>,
+    /// Where stored responses live
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "PROMPTOPS_CACHE_DIR",
+        default_value = ".promptops/cache"
+    )]
+    pub cache_dir: PathBuf,
+    /// How to print the results
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TableFormat,
+    /// Also write a `JUnit` XML report, one test case per example
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write a Markdown summary (for `$GITHUB_STEP_SUMMARY` or a pull-request comment)
+    #[arg(long, value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Baseline {
+    /// The task's production prompt
+    Production,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Combine the logs of `--shard K/N` runs (e.g. CI matrix artifacts) into one run
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Folders holding shard logs (`*.summary.json` and their `.jsonl`), searched recursively
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// How to print the results
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TableFormat,
 }

@@ -1,5 +1,6 @@
 //! One file per verb: load through the adapters, decide in the domain, apply, report.
 
+pub mod eval;
 pub mod init;
 pub mod registry;
 pub mod status;

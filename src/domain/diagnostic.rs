@@ -86,6 +86,7 @@ codes! {
     ExpectedSchema => "expected-schema",
     RegistryMissing => "registry-missing",
     RegistryStale => "registry-stale",
+    InvalidScorerOptions => "invalid-scorer-options",
 }
 
 /// A place in a file: 1-based line and column (columns count characters).

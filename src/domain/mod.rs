@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod diagnostic;
+pub mod eval;
 pub mod file_checks;
 pub mod layout;
 pub mod model;

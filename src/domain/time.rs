@@ -1,5 +1,22 @@
 //! Calendar formatting of Unix times, without a clock: the caller supplies the time.
 
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (UTC).
+pub fn rfc3339(seconds: i64) -> String {
+    let of_day = seconds.rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date(seconds),
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+/// `YYYYMMDDTHHMMSSZ`: sorts by time and is safe in a file name.
+pub fn compact(seconds: i64) -> String {
+    rfc3339(seconds).replace(['-', ':'], "")
+}
+
 /// `YYYY-MM-DD` for seconds since the Unix epoch (UTC).
 pub fn date(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
@@ -32,5 +49,7 @@ mod tests {
         assert_eq!(date(1_795_392_000), "2026-11-23");
         assert_eq!(date(1_795_478_399), "2026-11-23");
         assert_eq!(date(-86_400), "1969-12-31");
+        assert_eq!(rfc3339(1_795_437_296), "2026-11-23T12:34:56Z");
+        assert_eq!(compact(1_795_437_296), "20261123T123456Z");
     }
 }

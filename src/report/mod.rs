@@ -1,5 +1,6 @@
 //! Rendering findings and tables: human text, JSON, GitHub annotations.
 
+pub mod eval;
 pub mod github;
 pub mod human;
 

@@ -1,0 +1,63 @@
+//! The response cache: one small JSON file per request key, `<dir>/<aa>/<key>.json`.
+//!
+//! One file per key keeps memory flat (nothing is loaded up front), lets parallel runs and CI
+//! shards share a folder without locks (writes are temp file + rename), and lets a repository
+//! commit stored responses for offline replay. A file that does not parse is a miss.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::eval::request::ChatResponse;
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    key: String,
+    provider: String,
+    model: String,
+    response: ChatResponse,
+}
+
+#[derive(Clone, Debug)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    pub fn new(dir: PathBuf) -> Cache {
+        Cache { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        let prefix = key.get(..2).unwrap_or("00");
+        self.dir.join(prefix).join(format!("{key}.json"))
+    }
+
+    pub fn get(&self, key: &str) -> Option<ChatResponse> {
+        let bytes = std::fs::read(self.path(key)).ok()?;
+        let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+        (entry.key == key).then_some(entry.response)
+    }
+
+    pub fn put(
+        &self,
+        key: &str,
+        provider: &str,
+        model: &str,
+        response: &ChatResponse,
+    ) -> anyhow::Result<()> {
+        let entry = Entry {
+            key: key.to_owned(),
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            response: response.clone(),
+        };
+        let mut bytes = serde_json::to_vec_pretty(&entry)?;
+        bytes.push(b'\n');
+        super::fs::write_replace(&self.path(key), &bytes, false)
+    }
+}

@@ -1,0 +1,458 @@
+//! Running one task's examples: streamed from the JSONL file, up to `concurrency` requests in
+//! flight, each result written to the log as it completes. Memory holds the examples in
+//! flight, not the data set.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use super::logs::LogWriter;
+use super::progress::Progress;
+use crate::adapters::cache::Cache;
+use crate::adapters::llm::{CallErrorKind, Client};
+use crate::domain::eval::judge;
+use crate::domain::eval::record::{ErrorKind, ExampleRecord, PromptRef, RecordError, Totals};
+use crate::domain::eval::render::Renderer;
+use crate::domain::eval::request::{ChatRequest, ChatResponse};
+use crate::domain::eval::scorers::{self, Kind, Observation, Scorer};
+use crate::domain::eval::shard::Shard;
+use crate::domain::model::{Example, Price, PromptFile, Role};
+
+/// What the whole eval shares: the providers, the cache and the prices.
+pub struct Engine {
+    pub client: Client,
+    /// `None` with `--no-cache`.
+    pub cache: Option<Cache>,
+    pub offline: bool,
+    pub prices: BTreeMap<(String, String), Price>,
+    pub concurrency: usize,
+}
+
+/// One prompt being evaluated.
+pub struct Side {
+    pub prompt: PromptFile,
+    pub prompt_ref: PromptRef,
+    pub renderer: Renderer,
+    pub output_schema: Option<jsonschema::Validator>,
+}
+
+/// Everything about one task's run that does not change while it runs.
+pub struct Prepared {
+    pub task: String,
+    pub main: Side,
+    /// `--baseline production`: the prompt compared on the same examples.
+    pub baseline: Option<Side>,
+    pub scorers: Vec<Scorer>,
+    pub examples_path: PathBuf,
+    pub examples_display: String,
+    pub shard: Option<Shard>,
+}
+
+/// What one example produced for each prompt.
+struct Outcome {
+    main: ExampleRecord,
+    baseline: Option<ExampleRecord>,
+    /// A provider error that no later request can avoid (no key, 401…): stop the run.
+    fatal: Option<Fatal>,
+}
+
+/// A failure that stops the run.
+#[derive(Clone, Debug)]
+pub struct Fatal {
+    pub message: String,
+    /// The configuration is wrong (exit 2), rather than the service failing (exit 3).
+    pub config: bool,
+}
+
+/// How a task's run ended.
+pub struct Finish {
+    pub main: Totals,
+    pub baseline: Option<Totals>,
+    /// (main score, main pass, baseline score, baseline pass) per example, for comparison.
+    pub pairs: Vec<(f64, bool, f64, bool)>,
+    pub interrupted: bool,
+    pub fatal: Option<Fatal>,
+    /// `--offline` misses and render errors, first few, for the message.
+    pub input_errors: Vec<String>,
+    pub input_error_count: u64,
+}
+
+pub struct Sinks {
+    pub main: LogWriter,
+    pub baseline: Option<LogWriter>,
+}
+
+pub async fn run(
+    engine: Arc<Engine>,
+    prepared: Arc<Prepared>,
+    mut sinks: Sinks,
+    mut finish: Finish,
+    skip: HashSet<String>,
+    mut progress: Progress,
+    stop_signal: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> anyhow::Result<Finish> {
+    let (stop_sender, stop) = watch::channel(false);
+    let (sender, mut receiver) = mpsc::channel::<Outcome>(engine.concurrency * 2);
+    let file = fs_err::File::open(&prepared.examples_path)?;
+    let producer = {
+        let engine = Arc::clone(&engine);
+        let prepared = Arc::clone(&prepared);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let permits = Arc::new(Semaphore::new(engine.concurrency));
+            let reader = std::io::BufReader::with_capacity(64 * 1024, file);
+            for (index, line) in reader.lines().enumerate() {
+                if *stop.borrow() {
+                    break;
+                }
+                let Ok(line) = line else { break };
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let number = index + 1;
+                let example = match serde_json::from_str::<Example>(&line) {
+                    Ok(example) => example,
+                    Err(error) => {
+                        // `validate` ran first, so this is a file edited during the run.
+                        let record = failed(
+                            format!("line-{number}"),
+                            number,
+                            ErrorKind::Render,
+                            format!("line {number} is not a valid example: {error}"),
+                        );
+                        let outcome = Outcome {
+                            baseline: prepared.baseline.as_ref().map(|_| record.clone()),
+                            main: record,
+                            fatal: None,
+                        };
+                        if sender.send(outcome).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                if prepared
+                    .shard
+                    .is_some_and(|shard| !shard.contains(&example.id))
+                    || skip.contains(&example.id)
+                {
+                    continue;
+                }
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    break;
+                };
+                let engine = Arc::clone(&engine);
+                let prepared = Arc::clone(&prepared);
+                let sender = sender.clone();
+                let mut stop = stop.clone();
+                tokio::spawn(async move {
+                    let work = evaluate(&engine, &prepared, example, number);
+                    let outcome = tokio::select! {
+                        outcome = work => Some(outcome),
+                        _ = stop.wait_for(|stopped| *stopped) => None,
+                    };
+                    drop(permit);
+                    if let Some(outcome) = outcome {
+                        let _ = sender.send(outcome).await;
+                    }
+                });
+            }
+        })
+    };
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut *stop_signal => {
+                finish.interrupted = true;
+                break;
+            }
+            outcome = receiver.recv() => {
+                let Some(outcome) = outcome else { break };
+                if let Some(fatal) = outcome.fatal {
+                    finish.fatal = Some(fatal);
+                    break;
+                }
+                record_outcome(&mut finish, &mut sinks, &outcome, &prepared)?;
+                progress.advance(&outcome.main);
+            }
+        }
+    }
+    let _ = stop_sender.send(true);
+    producer.abort();
+    progress.finish();
+    sinks.main.finish()?;
+    if let Some(baseline) = sinks.baseline {
+        baseline.finish()?;
+    }
+    Ok(finish)
+}
+
+fn record_outcome(
+    finish: &mut Finish,
+    sinks: &mut Sinks,
+    outcome: &Outcome,
+    prepared: &Prepared,
+) -> anyhow::Result<()> {
+    sinks.main.write(&outcome.main)?;
+    finish.main.add(&outcome.main);
+    if let Some(error) = &outcome.main.error
+        && error.kind != ErrorKind::Provider
+        && finish.input_errors.len() < 5
+    {
+        finish
+            .input_errors
+            .push(if error.kind == ErrorKind::CacheMiss {
+                error.message.clone()
+            } else {
+                format!(
+                    "{}:{}: example `{}`: {}",
+                    prepared.examples_display, outcome.main.line, outcome.main.id, error.message
+                )
+            });
+    }
+    if outcome
+        .main
+        .error
+        .as_ref()
+        .is_some_and(|error| error.kind != ErrorKind::Provider)
+    {
+        finish.input_error_count += 1;
+    }
+    if let (Some(record), Some(writer), Some(totals)) = (
+        &outcome.baseline,
+        sinks.baseline.as_mut(),
+        finish.baseline.as_mut(),
+    ) {
+        writer.write(record)?;
+        totals.add(record);
+        finish.pairs.push((
+            outcome.main.score,
+            outcome.main.pass,
+            record.score,
+            record.pass,
+        ));
+    }
+    Ok(())
+}
+
+fn failed(id: String, line: usize, kind: ErrorKind, message: String) -> ExampleRecord {
+    ExampleRecord {
+        id,
+        line,
+        request: None,
+        cached: false,
+        output: None,
+        scores: Vec::new(),
+        score: 0.0,
+        pass: false,
+        latency_ms: None,
+        usage: None,
+        cost_usd: None,
+        error: Some(RecordError { kind, message }),
+    }
+}
+
+async fn evaluate(engine: &Engine, prepared: &Prepared, example: Example, line: usize) -> Outcome {
+    let (main, fatal) = evaluate_side(engine, prepared, &prepared.main, &example, line).await;
+    if fatal.is_some() {
+        return Outcome {
+            main,
+            baseline: None,
+            fatal,
+        };
+    }
+    let mut baseline = None;
+    let mut fatal = None;
+    if let Some(side) = &prepared.baseline {
+        let (record, side_fatal) = evaluate_side(engine, prepared, side, &example, line).await;
+        baseline = Some(record);
+        fatal = side_fatal;
+    }
+    Outcome {
+        main,
+        baseline,
+        fatal,
+    }
+}
+
+enum Failure {
+    Miss,
+    Call(CallErrorKind, String),
+}
+
+/// A stored answer, else a call (stored afterwards).
+async fn answer(
+    engine: &Engine,
+    request: &ChatRequest,
+    key: &str,
+) -> Result<(ChatResponse, bool), Failure> {
+    if let Some(cache) = &engine.cache
+        && let Some(response) = cache.get(key)
+    {
+        return Ok((response, true));
+    }
+    if engine.offline {
+        return Err(Failure::Miss);
+    }
+    match engine.client.complete(request).await {
+        Ok(response) => {
+            if let Some(cache) = &engine.cache
+                && let Err(error) = cache.put(key, &request.provider, &request.model, &response)
+            {
+                eprintln!("warning: cannot store a response in the cache: {error:#}");
+            }
+            Ok((response, false))
+        }
+        Err(error) => Err(Failure::Call(error.kind, error.message)),
+    }
+}
+
+async fn evaluate_side(
+    engine: &Engine,
+    prepared: &Prepared,
+    side: &Side,
+    example: &Example,
+    line: usize,
+) -> (ExampleRecord, Option<Fatal>) {
+    let messages = match side.renderer.render(&example.vars) {
+        Ok(messages) => messages,
+        Err(error) => {
+            return (
+                failed(example.id.clone(), line, ErrorKind::Render, error),
+                None,
+            );
+        }
+    };
+    let model = &side.prompt.model;
+    let request = ChatRequest {
+        provider: model.provider.clone(),
+        model: model.name.clone(),
+        parameters: model.parameters.clone(),
+        messages,
+        repeat: 0,
+    };
+    let key = request.key();
+    let (response, cached) = match answer(engine, &request, &key).await {
+        Ok(found) => found,
+        Err(failure) => {
+            let (kind, message, fatal) = failure_parts(failure, prepared, example, line);
+            let mut record = failed(example.id.clone(), line, kind, message);
+            record.request = Some(key);
+            return (record, fatal);
+        }
+    };
+    let cost_usd = response.usage.and_then(|usage| {
+        let price = engine
+            .prices
+            .get(&(request.provider.clone(), request.model.clone()))?;
+        Some(
+            (usage.input_tokens as f64 * price.input_per_million
+                + usage.output_tokens as f64 * price.output_per_million)
+                / 1e6,
+        )
+    });
+    // Ask the judge for each `llm_judge` scorer.
+    let scorers_for_example: Vec<Scorer>;
+    let scorers: &[Scorer] = match &example.scorers {
+        None => &prepared.scorers,
+        Some(specs) => {
+            scorers_for_example = specs
+                .iter()
+                .filter_map(|spec| scorers::compile(spec).ok())
+                .collect();
+            &scorers_for_example
+        }
+    };
+    let mut verdicts = Vec::with_capacity(scorers.len());
+    let mut judge_failure = None;
+    for scorer in scorers {
+        let Kind::LlmJudge(spec) = &scorer.kind else {
+            verdicts.push(None);
+            continue;
+        };
+        let input: String = request
+            .messages
+            .iter()
+            .filter(|message| message.role == Role::User)
+            .map(|message| message.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        let judge_request = judge::request(
+            spec,
+            &request.provider,
+            &request.model,
+            &input,
+            &response.text,
+            &example.expected,
+        );
+        let judge_key = judge_request.key();
+        match answer(engine, &judge_request, &judge_key).await {
+            Ok((verdict, _)) => verdicts.push(Some(judge::parse_verdict(&verdict.text))),
+            Err(failure) => {
+                let (kind, message, fatal) = failure_parts(failure, prepared, example, line);
+                if fatal.is_some() {
+                    let mut record = failed(example.id.clone(), line, kind, message);
+                    record.request = Some(key);
+                    return (record, fatal);
+                }
+                verdicts.push(Some(Err(message.clone())));
+                judge_failure = Some(RecordError {
+                    kind,
+                    message: format!("the judge: {message}"),
+                });
+            }
+        }
+    }
+    let observation = Observation {
+        output: &response.text,
+        expected: &example.expected,
+        latency_ms: response.latency_ms,
+        cost_usd,
+        output_schema: side.output_schema.as_ref(),
+    };
+    let scored = scorers::score_example(scorers, &observation, &verdicts);
+    let record = ExampleRecord {
+        id: example.id.clone(),
+        line,
+        request: Some(key),
+        cached,
+        output: Some(response.text),
+        scores: scored.results,
+        score: scored.score,
+        pass: scored.pass && judge_failure.is_none(),
+        latency_ms: Some(response.latency_ms),
+        usage: response.usage,
+        cost_usd,
+        error: judge_failure,
+    };
+    (record, None)
+}
+
+fn failure_parts(
+    failure: Failure,
+    prepared: &Prepared,
+    example: &Example,
+    line: usize,
+) -> (ErrorKind, String, Option<Fatal>) {
+    match failure {
+        Failure::Miss => (
+            ErrorKind::CacheMiss,
+            format!(
+                "no stored response for task `{}`, example `{}` ({}:{line}) and --offline is set",
+                prepared.task, example.id, prepared.examples_display
+            ),
+            None,
+        ),
+        Failure::Call(kind @ (CallErrorKind::Fatal | CallErrorKind::Config), message) => {
+            let fatal = Fatal {
+                message: message.clone(),
+                config: kind == CallErrorKind::Config,
+            };
+            (ErrorKind::Provider, message, Some(fatal))
+        }
+        Failure::Call(_, message) => (ErrorKind::Provider, message, None),
+    }
+}

@@ -1,0 +1,806 @@
+//! `promptops eval`: run each selected task's examples through its prompt, score the
+//! answers, log every result under `prompts/04-evals/<task>/`, and gate on the threshold.
+
+pub mod execute;
+pub mod logs;
+pub mod merge;
+pub mod progress;
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::adapters::{self, cache::Cache, llm};
+use crate::cli::{EvalArgs, EvalCommand};
+use crate::domain::analysis::{Analysis, PromptEntry, RegistryState, Task};
+use crate::domain::diagnostic::{Code, Diagnostic, Severity};
+use crate::domain::eval::record::{self, ExamplesRef, PromptRef, RunSummary, Totals, Variant};
+use crate::domain::eval::render::Renderer;
+use crate::domain::eval::scorers::{self, Scorer};
+use crate::domain::eval::shard::Shard;
+use crate::domain::model::LatestEval;
+use crate::domain::{layout, registry, time};
+use crate::exit::{ExitStatus, UserError};
+use crate::report::eval as report;
+
+use super::Context;
+use execute::{Engine, Finish, Prepared, Side, Sinks};
+
+/// Bootstrap settings of the paired comparison: fixed, so a report can be reproduced.
+const BOOTSTRAP_RESAMPLES: u32 = 2000;
+const BOOTSTRAP_SEED: u64 = 0x5EED_2026;
+
+pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
+    if let Some(EvalCommand::Merge(merge_args)) = &args.command {
+        return merge::run(context, merge_args);
+    }
+    let root = context.root()?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()
+        .map_err(|error| UserError::new(ExitStatus::Error, format!("--shard {error}")))?;
+    let variant = if args.candidate {
+        Variant::Candidate
+    } else {
+        Variant::Production
+    };
+    let analysis = super::load(&root, false)?;
+    let selected = select_tasks(&analysis, &args.tasks, variant)?;
+    check_files(
+        context,
+        &root,
+        &analysis,
+        &selected,
+        variant,
+        args.baseline.is_some(),
+    )?;
+
+    let mut prepared = Vec::new();
+    for id in &selected {
+        prepared.push(prepare(
+            &root,
+            &analysis,
+            id,
+            variant,
+            args.baseline.is_some(),
+            shard,
+        )?);
+    }
+    let concurrency = args
+        .concurrency
+        .or(analysis.config.defaults.concurrency)
+        .unwrap_or(8) as usize;
+    let delay_scale = std::env::var("PROMPTOPS_RETRY_DELAY_SCALE")
+        .ok()
+        .and_then(|value| value.parse::<f64>().ok())
+        .filter(|scale| scale.is_finite() && *scale >= 0.0)
+        .unwrap_or(1.0);
+    let client = llm::Client::new(
+        &analysis.config,
+        llm::Settings {
+            delay_scale,
+            concurrency,
+            root: root.clone(),
+        },
+    )?;
+    let mut prices = BTreeMap::new();
+    for (provider, settings) in &analysis.config.providers {
+        for (model, price) in &settings.prices {
+            prices.insert((provider.clone(), model.clone()), *price);
+        }
+    }
+    let cache_dir = if args.cache_dir.is_absolute() {
+        args.cache_dir.clone()
+    } else {
+        root.join(&args.cache_dir)
+    };
+    let engine = Arc::new(Engine {
+        client,
+        cache: (!args.no_cache).then(|| Cache::new(cache_dir)),
+        offline: args.offline,
+        prices,
+        concurrency,
+    });
+    let thresholds: BTreeMap<String, f64> = selected
+        .iter()
+        .map(|id| (id.clone(), threshold(&analysis.tasks[id])))
+        .collect();
+    let commit = adapters::git::head_commit(&root);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(super::threads().clamp(1, 4))
+        .enable_all()
+        .build()?;
+    let mut reports = Vec::new();
+    let mut status = ExitStatus::Success;
+    runtime.block_on(async {
+        let mut stop_signal = Box::pin(stop_signal());
+        for prepared in prepared {
+            let id = prepared.task.clone();
+            let outcome = run_task(
+                &root,
+                &engine,
+                prepared,
+                thresholds[&id],
+                variant,
+                shard,
+                args.resume,
+                commit.clone(),
+                &mut stop_signal,
+            )
+            .await?;
+            let interrupted = outcome.interrupted;
+            reports.push(outcome);
+            if interrupted {
+                break;
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    runtime.shutdown_background();
+
+    for task in &reports {
+        status = worse(status, task_status(task));
+        if let Some(fatal) = &task.fatal {
+            eprintln!("error: {}: {}", task.summary.task, fatal.message);
+        }
+        for line in &task.input_errors {
+            eprintln!("error: {line}");
+        }
+        if task.input_error_count > task.input_errors.len() as u64 {
+            eprintln!(
+                "error: … and {} more examples of `{}` like these (each is in the run's log)",
+                task.input_error_count - task.input_errors.len() as u64,
+                task.summary.task
+            );
+        }
+    }
+    if variant == Variant::Production && shard.is_none() {
+        record_latest(&root, analysis, &reports)?;
+    }
+    let summaries: Vec<&RunSummary> = reports.iter().map(|task| &task.summary).collect();
+    print_reports(context, &root, &args, &reports, &summaries)?;
+    Ok(status)
+}
+
+/// One task's run as reported.
+pub struct TaskReport {
+    pub summary: RunSummary,
+    pub summary_path: String,
+    pub baseline: Option<RunSummary>,
+    pub interrupted: bool,
+    pub fatal: Option<execute::Fatal>,
+    pub input_errors: Vec<String>,
+    pub input_error_count: u64,
+}
+
+fn task_status(task: &TaskReport) -> ExitStatus {
+    if task.interrupted {
+        ExitStatus::Interrupted
+    } else if task.fatal.as_ref().is_some_and(|fatal| fatal.config) || !task.input_errors.is_empty()
+    {
+        ExitStatus::Error
+    } else if task.fatal.is_some()
+        || task.summary.provider_errors > 0
+        || task
+            .baseline
+            .as_ref()
+            .is_some_and(|b| b.provider_errors > 0)
+    {
+        ExitStatus::External
+    } else if !task.summary.passed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    }
+}
+
+/// The more serious of two statuses: interrupted, bad input, external, gate failure, success.
+fn worse(a: ExitStatus, b: ExitStatus) -> ExitStatus {
+    let rank = |status: ExitStatus| match status {
+        ExitStatus::Success => 0,
+        ExitStatus::Failure => 1,
+        ExitStatus::External => 2,
+        ExitStatus::Error => 3,
+        ExitStatus::Interrupted => 4,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+fn threshold(task: &Task) -> f64 {
+    task.metadata
+        .as_ref()
+        .and_then(|entry| entry.parsed.as_ref())
+        .map_or(1.0, |parsed| parsed.metadata.threshold)
+}
+
+fn prompt_of(task: &Task, variant: Variant) -> Option<&PromptEntry> {
+    match variant {
+        Variant::Production => task.production.as_ref(),
+        Variant::Candidate => task.candidate.as_ref(),
+    }
+}
+
+fn select_tasks(
+    analysis: &Analysis,
+    names: &[String],
+    variant: Variant,
+) -> anyhow::Result<Vec<String>> {
+    let what = match variant {
+        Variant::Production => "production prompt (prompts/02-production/)",
+        Variant::Candidate => "candidate (prompts/00-templates/)",
+    };
+    if names.is_empty() {
+        let all: Vec<String> = analysis
+            .tasks
+            .iter()
+            .filter(|(_, task)| prompt_of(task, variant).is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if all.is_empty() {
+            return Err(
+                UserError::new(ExitStatus::Error, format!("no task has a {what}"))
+                    .hint("name a task, or add a prompt first")
+                    .into(),
+            );
+        }
+        return Ok(all);
+    }
+    let mut selected = Vec::new();
+    for name in names {
+        let Some(task) = analysis.tasks.get(name) else {
+            let known: Vec<&str> = analysis.tasks.keys().map(String::as_str).collect();
+            return Err(
+                UserError::new(ExitStatus::Error, format!("no task `{name}`"))
+                    .hint(format!("the tasks are: {}", known.join(", ")))
+                    .into(),
+            );
+        };
+        if prompt_of(task, variant).is_none() {
+            return Err(UserError::new(
+                ExitStatus::Error,
+                format!("task `{name}` has no {what}"),
+            )
+            .hint(match variant {
+                Variant::Production => "evaluate its candidate with --candidate".to_owned(),
+                Variant::Candidate => format!(
+                    "write prompts/{}/{name}.yaml, or evaluate production without --candidate",
+                    layout::TEMPLATES
+                ),
+            })
+            .into());
+        }
+        if !selected.contains(name) {
+            selected.push(name.clone());
+        }
+    }
+    Ok(selected)
+}
+
+/// Refuses to spend API calls on files `validate` rejects.
+fn check_files(
+    context: &Context,
+    root: &Path,
+    analysis: &Analysis,
+    selected: &[String],
+    variant: Variant,
+    baseline: bool,
+) -> anyhow::Result<()> {
+    let mut used: HashSet<&str> = HashSet::from([layout::CONFIG_FILE]);
+    for id in selected {
+        let task = &analysis.tasks[id];
+        used.extend(prompt_of(task, variant).map(|entry| entry.path.as_str()));
+        if baseline {
+            used.extend(task.production.as_ref().map(|entry| entry.path.as_str()));
+        }
+        used.extend(task.metadata.as_ref().map(|entry| entry.path.as_str()));
+        used.extend(task.examples.as_ref().map(|entry| entry.path.as_str()));
+    }
+    let blocking: Vec<Diagnostic> = analysis
+        .findings
+        .iter()
+        .filter(|finding| finding.severity == Severity::Error)
+        .filter(|finding| used.contains(finding.file.as_str()))
+        .cloned()
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    eprint!("{}", super::render_findings(root, &blocking, context.color));
+    Err(UserError::new(
+        ExitStatus::Error,
+        format!(
+            "{} in the files this eval needs; nothing was sent",
+            crate::report::human::count_phrase(blocking.len(), 0)
+        ),
+    )
+    .hint("fix them (`promptops validate` lists every problem), then run the eval again")
+    .into())
+}
+
+fn side(root: &Path, entry: &PromptEntry) -> anyhow::Result<Side> {
+    let parsed = entry.parsed.as_ref().ok_or_else(|| {
+        UserError::new(ExitStatus::Error, format!("{} cannot be read", entry.path))
+            .hint("run `promptops validate` to see why")
+    })?;
+    let renderer = Renderer::new(&parsed.prompt)
+        .map_err(|error| UserError::new(ExitStatus::Error, format!("{}: {error}", entry.path)))?;
+    let _ = root;
+    Ok(Side {
+        prompt: parsed.prompt.clone(),
+        prompt_ref: PromptRef {
+            path: entry.path.clone(),
+            version: parsed.prompt.version.clone(),
+            sha256: entry.sha256.clone(),
+        },
+        renderer,
+        output_schema: parsed.output_validator.clone(),
+    })
+}
+
+/// The task's scorers, or a finding at the option that is wrong.
+pub fn compile_scorers(
+    metadata_path: &str,
+    metadata: &crate::domain::file_checks::ParsedMetadata,
+) -> Result<Vec<Scorer>, Vec<Diagnostic>> {
+    let mut compiled = Vec::new();
+    let mut findings = Vec::new();
+    for (index, spec) in metadata.metadata.scorers.iter().enumerate() {
+        match scorers::compile(spec) {
+            Ok(scorer) => compiled.push(scorer),
+            Err(error) => findings.push(scorers_finding(metadata_path, metadata, index, &error)),
+        }
+    }
+    if findings.is_empty() {
+        Ok(compiled)
+    } else {
+        Err(findings)
+    }
+}
+
+fn scorers_finding(
+    path: &str,
+    metadata: &crate::domain::file_checks::ParsedMetadata,
+    index: usize,
+    error: &scorers::OptionError,
+) -> Diagnostic {
+    let pointer = format!("/scorers/{index}/options{}", error.pointer);
+    let position = metadata.document.position(&pointer);
+    Diagnostic::error(
+        Code::InvalidScorerOptions,
+        path,
+        position,
+        error.message.clone(),
+    )
+    .with_hint("see the scorer reference in the README for the options each scorer takes")
+}
+
+fn prepare(
+    root: &Path,
+    analysis: &Analysis,
+    id: &str,
+    variant: Variant,
+    baseline: bool,
+    shard: Option<Shard>,
+) -> anyhow::Result<Prepared> {
+    let task = &analysis.tasks[id];
+    let entry = prompt_of(task, variant).expect("selected tasks have the prompt");
+    let main = side(root, entry)?;
+    let baseline = if baseline {
+        let production = task.production.as_ref().ok_or_else(|| {
+            UserError::new(
+                ExitStatus::Error,
+                format!("task `{id}` has no production prompt to compare with"),
+            )
+            .hint("drop --baseline; there is nothing to compare with yet")
+        })?;
+        Some(side(root, production)?)
+    } else {
+        None
+    };
+    let metadata = task
+        .metadata
+        .as_ref()
+        .and_then(|entry| entry.parsed.as_ref().map(|p| (entry, p)));
+    let Some((metadata_entry, metadata)) = metadata else {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!("task `{id}` has no task metadata"),
+        )
+        .hint(format!(
+            "create prompts/{}/{id}.yaml with its threshold and scorers",
+            layout::METADATA
+        ))
+        .into());
+    };
+    let scorers = compile_scorers(&metadata_entry.path, metadata).map_err(|findings| {
+        eprint!("{}", super::render_findings(root, &findings, false));
+        UserError::new(
+            ExitStatus::Error,
+            format!("the scorers of `{id}` are misconfigured"),
+        )
+    })?;
+    let Some(examples) = &task.examples else {
+        return Err(
+            UserError::new(ExitStatus::Error, format!("task `{id}` has no examples"))
+                .hint(format!(
+                    "create prompts/{}/{id}.jsonl with one JSON example per line",
+                    layout::EXAMPLES
+                ))
+                .into(),
+        );
+    };
+    Ok(Prepared {
+        task: id.to_owned(),
+        main,
+        baseline,
+        scorers,
+        examples_path: root.join(&examples.path),
+        examples_display: examples.path.clone(),
+        shard,
+    })
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(0))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_task(
+    root: &Path,
+    engine: &Arc<Engine>,
+    prepared: Prepared,
+    threshold: f64,
+    variant: Variant,
+    shard: Option<Shard>,
+    resume: bool,
+    commit: Option<String>,
+    stop_signal: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> anyhow::Result<TaskReport> {
+    let dir = logs::task_dir(root, &prepared.task);
+    fs_err::create_dir_all(&dir)?;
+    let examples_sha = crate::domain::source::sha256_hex(&fs_err::read(&prepared.examples_path)?);
+    let examples_ref = ExamplesRef {
+        path: prepared.examples_display.clone(),
+        sha256: examples_sha,
+    };
+    let started = Instant::now();
+    let started_at = time::rfc3339(now());
+    let previous = if resume {
+        let found = logs::summaries(&dir)
+            .into_iter()
+            .rev()
+            .find(|(_, summary)| {
+                !summary.complete
+                    && summary.variant == variant
+                    && summary.shard == shard
+                    && summary.prompt.sha256 == prepared.main.prompt_ref.sha256
+                    && summary.examples == examples_ref
+                    && summary.comparison.is_none() == prepared.baseline.is_none()
+            });
+        if found.is_none() {
+            eprintln!(
+                "{}: no interrupted run of this prompt and these examples; starting a new run",
+                prepared.task
+            );
+        }
+        found.map(|(_, summary)| summary)
+    } else {
+        None
+    };
+    let run_name = previous.as_ref().map_or_else(
+        || logs::new_run_name(&dir, &time::compact(now()), variant, shard),
+        |summary| summary.run.clone(),
+    );
+    let log_path = dir.join(format!("{run_name}.jsonl"));
+    let baseline_name = format!("{run_name}.baseline");
+    let baseline_log = dir.join(format!("{baseline_name}.jsonl"));
+
+    let mut finish = Finish {
+        main: Totals::empty(),
+        baseline: prepared.baseline.as_ref().map(|_| Totals::empty()),
+        pairs: Vec::new(),
+        interrupted: false,
+        fatal: None,
+        input_errors: Vec::new(),
+        input_error_count: 0,
+    };
+    let mut skip = HashSet::new();
+    if previous.is_some() && log_path.exists() {
+        let done = logs::read_finished(&log_path, prepared.baseline.is_some())?;
+        if prepared.baseline.is_some() && baseline_log.exists() {
+            let base = logs::read_finished(&baseline_log, true)?;
+            let by_id: BTreeMap<&str, (f64, bool)> = base
+                .records
+                .iter()
+                .map(|record| (record.id.as_str(), (record.score, record.pass)))
+                .collect();
+            // Only pairs with both halves count as done; the rest run again, both sides.
+            let mut kept_main = Totals::empty();
+            let mut kept_base = Totals::empty();
+            for record in &done.records {
+                if let Some((score, pass)) = by_id.get(record.id.as_str()) {
+                    finish
+                        .pairs
+                        .push((record.score, record.pass, *score, *pass));
+                    kept_main.add(record);
+                    skip.insert(record.id.clone());
+                }
+            }
+            for record in &base.records {
+                if skip.contains(&record.id) {
+                    kept_base.add(record);
+                }
+            }
+            finish.main = kept_main;
+            finish.baseline = Some(kept_base);
+            rewrite_log(
+                &log_path,
+                done.records.iter().filter(|r| skip.contains(&r.id)),
+            )?;
+            rewrite_log(
+                &baseline_log,
+                base.records.iter().filter(|r| skip.contains(&r.id)),
+            )?;
+        } else {
+            finish.main = done.totals;
+            skip = done.ids;
+        }
+    }
+
+    let summary_template = |name: &str, side: &Side, variant: Variant| RunSummary {
+        schema_version: record::SCHEMA_VERSION,
+        run: name.to_owned(),
+        task: prepared.task.clone(),
+        variant,
+        prompt: side.prompt_ref.clone(),
+        examples: examples_ref.clone(),
+        provider: side.prompt.model.provider.clone(),
+        model: side.prompt.model.name.clone(),
+        shard,
+        complete: false,
+        n: 0,
+        score: 0.0,
+        threshold,
+        passed: false,
+        passed_examples: 0,
+        errors: 0,
+        provider_errors: 0,
+        cached: 0,
+        tokens: crate::domain::eval::request::Usage::default(),
+        cost_usd: None,
+        duration_ms: previous.as_ref().map_or(0, |summary| summary.duration_ms),
+        started_at: previous
+            .as_ref()
+            .map_or_else(|| started_at.clone(), |summary| summary.started_at.clone()),
+        finished_at: String::new(),
+        git_commit: commit.clone(),
+        log: format!("{name}.jsonl"),
+        totals: Totals::empty(),
+        comparison: None,
+    };
+    let mut summary = summary_template(&run_name, &prepared.main, variant);
+    let mut baseline_summary = prepared
+        .baseline
+        .as_ref()
+        .map(|side| summary_template(&baseline_name, side, Variant::Production));
+    // Written first, so a run killed outright can still be found and resumed.
+    summary.set_totals(finish.main);
+    logs::write_summary(&dir, &summary)?;
+    if let Some(baseline) = &mut baseline_summary {
+        baseline.set_totals(finish.baseline.unwrap_or_else(Totals::empty));
+        logs::write_summary(&dir, baseline)?;
+    }
+
+    let sinks = Sinks {
+        main: logs::LogWriter::open(&log_path)?,
+        baseline: match &prepared.baseline {
+            Some(_) => Some(logs::LogWriter::open(&baseline_log)?),
+            None => None,
+        },
+    };
+    let total = count_examples(&prepared)?;
+    let label = format!(
+        "{} {} {}",
+        prepared.task,
+        variant.as_str(),
+        prepared.main.prompt_ref.version
+    );
+    let already = finish.main.n;
+    let progress = progress::Progress::new(label, total, already);
+    let prepared = Arc::new(prepared);
+    let finish = execute::run(
+        Arc::clone(engine),
+        Arc::clone(&prepared),
+        sinks,
+        finish,
+        skip,
+        progress,
+        stop_signal,
+    )
+    .await?;
+
+    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let complete = !finish.interrupted && finish.fatal.is_none();
+    let finished_at = time::rfc3339(now());
+    for (summary, totals) in [
+        (Some(&mut summary), Some(finish.main)),
+        (baseline_summary.as_mut(), finish.baseline),
+    ] {
+        if let (Some(summary), Some(totals)) = (summary, totals) {
+            summary.complete = complete;
+            summary.duration_ms += elapsed;
+            summary.finished_at.clone_from(&finished_at);
+            summary.set_totals(totals);
+        }
+    }
+    if let (Some(baseline), true) = (&baseline_summary, complete) {
+        summary.comparison = Some(record::compare(
+            baseline.prompt.clone(),
+            &finish.pairs,
+            BOOTSTRAP_RESAMPLES,
+            BOOTSTRAP_SEED,
+        ));
+    }
+    if let Some(baseline) = &baseline_summary {
+        logs::write_summary(&dir, baseline)?;
+    }
+    let path = logs::write_summary(&dir, &summary)?;
+    if finish.interrupted {
+        eprintln!(
+            "{}: interrupted after {} examples; continue with `promptops eval {} --resume`",
+            summary.task, summary.n, summary.task
+        );
+    }
+    Ok(TaskReport {
+        summary_path: adapters::fs::relative_path(root, &path),
+        summary,
+        baseline: baseline_summary,
+        interrupted: finish.interrupted,
+        fatal: finish.fatal,
+        input_errors: finish.input_errors,
+        input_error_count: finish.input_error_count,
+    })
+}
+
+fn rewrite_log<'a>(
+    path: &Path,
+    records: impl Iterator<Item = &'a record::ExampleRecord>,
+) -> anyhow::Result<()> {
+    let mut bytes = Vec::new();
+    for record in records {
+        serde_json::to_writer(&mut bytes, record)?;
+        bytes.push(b'\n');
+    }
+    adapters::fs::write_atomic(path, &bytes)
+}
+
+/// How many examples this run will take (for progress), counted without keeping them.
+fn count_examples(prepared: &Prepared) -> anyhow::Result<u64> {
+    use std::io::BufRead;
+    let file = fs_err::File::open(&prepared.examples_path)?;
+    let mut count = 0;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match prepared.shard {
+            None => count += 1,
+            Some(shard) => {
+                if let Ok(example) = serde_json::from_str::<IdOnly>(&line)
+                    && shard.contains(&example.id)
+                {
+                    count += 1;
+                }
+            }
+        }
+    }
+    Ok(count)
+}
+
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            match terminate.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Points each task's `latest_eval` in the registry at its new summary.
+fn record_latest(root: &Path, analysis: Analysis, reports: &[TaskReport]) -> anyhow::Result<()> {
+    let complete: Vec<&TaskReport> = reports
+        .iter()
+        // A score is recorded only when every example was really scored.
+        .filter(|task| matches!(task_status(task), ExitStatus::Success | ExitStatus::Failure))
+        .collect();
+    if complete.is_empty() {
+        return Ok(());
+    }
+    if matches!(analysis.registry, RegistryState::Broken) {
+        eprintln!(
+            "warning: {} cannot be read, so the new scores were not recorded in it",
+            layout::REGISTRY_FILE
+        );
+        return Ok(());
+    }
+    let mut expected = analysis.expected_registry;
+    for task in complete {
+        if let Some(entry) = expected.tasks.get_mut(&task.summary.task)
+            && entry.production.as_ref().map(|p| &p.sha256) == Some(&task.summary.prompt.sha256)
+        {
+            entry.latest_eval = Some(LatestEval {
+                score: task.summary.score,
+                passed: task.summary.passed,
+                at: task.summary.finished_at.clone(),
+                summary: task.summary_path.clone(),
+            });
+        }
+    }
+    let text = registry::render(&expected);
+    adapters::fs::write_atomic(&root.join(layout::REGISTRY_FILE), text.as_bytes())
+}
+
+fn print_reports(
+    context: &Context,
+    root: &Path,
+    args: &EvalArgs,
+    reports: &[TaskReport],
+    summaries: &[&RunSummary],
+) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        crate::cli::TableFormat::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &report::json(reports))?;
+            writeln!(stdout)?;
+        }
+        crate::cli::TableFormat::Table => {
+            write!(stdout, "{}", report::table(summaries, context.color))?;
+            for task in reports {
+                if let Some(comparison) = &task.summary.comparison {
+                    write!(
+                        stdout,
+                        "{}",
+                        report::comparison_text(&task.summary.task, comparison)
+                    )?;
+                }
+            }
+        }
+    }
+    if let Some(path) = &args.junit {
+        report::write_junit(root, path, reports)?;
+    }
+    if let Some(path) = &args.summary_md {
+        let text = report::markdown(reports);
+        adapters::fs::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
+}

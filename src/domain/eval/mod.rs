@@ -1,0 +1,11 @@
+//! Evaluating prompts: the pure half. Rendering requests, hashing them for the cache, scoring
+//! answers, adding up results in an order-independent way, and the statistics of a paired
+//! comparison. The network, the clock and the files are the command's business.
+
+pub mod judge;
+pub mod record;
+pub mod render;
+pub mod request;
+pub mod scorers;
+pub mod shard;
+pub mod stats;

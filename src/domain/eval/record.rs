@@ -1,0 +1,349 @@
+//! What an eval writes: one JSONL record per example and one summary per run, and the
+//! order-independent totals that turn records into a summary.
+//!
+//! Results arrive in completion order, and shards are merged in any order, yet a merged
+//! sharded run must report exactly the score of an unsharded one. Floating-point sums depend
+//! on order, so scores and costs are summed as integers of 1e-9.
+
+use serde::{Deserialize, Serialize};
+
+use super::request::Usage;
+use super::scorers::ScoreResult;
+use super::shard::Shard;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which prompt of a task was evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    Production,
+    Candidate,
+}
+
+impl Variant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::Production => "production",
+            Variant::Candidate => "candidate",
+        }
+    }
+}
+
+/// Why an example has no score of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The example's variables do not render the prompt (bad input).
+    Render,
+    /// The provider failed beyond the retry budget, or answered something unusable.
+    Provider,
+    /// `--offline` and no stored response.
+    CacheMiss,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// One line of a run's JSONL log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExampleRecord {
+    pub id: String,
+    /// 1-based line in the examples file.
+    pub line: usize,
+    /// The cache key of the rendered request (sha256 of its canonical JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    #[serde(default)]
+    pub cached: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default)]
+    pub scores: Vec<ScoreResult>,
+    pub score: f64,
+    pub pass: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RecordError>,
+}
+
+/// A prompt file as evaluated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptRef {
+    pub path: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExamplesRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// Order-independent sums over example records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub n: u64,
+    pub passed_examples: u64,
+    pub errors: u64,
+    pub provider_errors: u64,
+    pub cached: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Sum of example scores in units of 1e-9.
+    pub score_nanos: u64,
+    /// Sum of known costs in units of 1e-9 US dollars; `None` when no answer had a price.
+    pub cost_nano_usd: Option<u64>,
+}
+
+fn nanos(value: f64) -> u64 {
+    (value.max(0.0) * 1e9).round() as u64
+}
+
+impl Totals {
+    pub fn empty() -> Totals {
+        Totals::default()
+    }
+
+    pub fn add(&mut self, record: &ExampleRecord) {
+        self.n += 1;
+        self.passed_examples += u64::from(record.pass);
+        if let Some(error) = &record.error {
+            self.errors += 1;
+            self.provider_errors += u64::from(error.kind == ErrorKind::Provider);
+        }
+        self.cached += u64::from(record.cached);
+        if let Some(usage) = record.usage {
+            self.input_tokens += usage.input_tokens;
+            self.output_tokens += usage.output_tokens;
+        }
+        self.score_nanos += nanos(record.score);
+        if let Some(cost) = record.cost_usd {
+            self.cost_nano_usd = Some(self.cost_nano_usd.unwrap_or(0) + nanos(cost));
+        }
+    }
+
+    pub fn merge(&mut self, other: &Totals) {
+        self.n += other.n;
+        self.passed_examples += other.passed_examples;
+        self.errors += other.errors;
+        self.provider_errors += other.provider_errors;
+        self.cached += other.cached;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.score_nanos += other.score_nanos;
+        self.cost_nano_usd = match (self.cost_nano_usd, other.cost_nano_usd) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+    }
+
+    /// The task score: the mean example score (0 for no examples).
+    pub fn score(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.score_nanos as f64 / 1e9 / self.n as f64
+        }
+    }
+
+    pub fn cost_usd(&self) -> Option<f64> {
+        self.cost_nano_usd.map(|nanos| nanos as f64 / 1e9)
+    }
+}
+
+/// The paired comparison of a candidate with a baseline on the same examples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub baseline: PromptRef,
+    pub baseline_score: f64,
+    pub candidate_score: f64,
+    pub n: u64,
+    /// Mean of candidate − baseline example scores.
+    pub mean_difference: f64,
+    /// 95% percentile-bootstrap interval of the mean difference.
+    pub interval_95: [f64; 2],
+    pub bootstrap_resamples: u32,
+    pub bootstrap_seed: u64,
+    /// Examples only the candidate passed.
+    pub candidate_only_passed: u64,
+    /// Examples only the baseline passed.
+    pub baseline_only_passed: u64,
+    /// Exact two-sided McNemar p-value on the discordant pairs.
+    pub mcnemar_p: f64,
+}
+
+/// One run's summary, `<run>.summary.json` beside its `<run>.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub schema_version: u32,
+    pub run: String,
+    pub task: String,
+    pub variant: Variant,
+    pub prompt: PromptRef,
+    pub examples: ExamplesRef,
+    pub provider: String,
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// False when the run was interrupted; `--resume` continues it.
+    pub complete: bool,
+    pub n: u64,
+    pub score: f64,
+    pub threshold: f64,
+    pub passed: bool,
+    pub passed_examples: u64,
+    pub errors: u64,
+    pub provider_errors: u64,
+    pub cached: u64,
+    pub tokens: Usage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    pub duration_ms: u64,
+    pub started_at: String,
+    pub finished_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// The per-example log, a file name in the same folder.
+    pub log: String,
+    /// The exact sums behind the figures above, so shards merge without rounding drift.
+    pub totals: Totals,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+}
+
+impl RunSummary {
+    /// Sets every figure from `totals`; a run passes when it is complete, scored at least one
+    /// example, reached the threshold and had no provider failure.
+    pub fn set_totals(&mut self, totals: Totals) {
+        self.n = totals.n;
+        self.score = totals.score();
+        self.passed = self.complete
+            && totals.n > 0
+            && totals.provider_errors == 0
+            && self.score + 1e-12 >= self.threshold;
+        self.passed_examples = totals.passed_examples;
+        self.errors = totals.errors;
+        self.provider_errors = totals.provider_errors;
+        self.cached = totals.cached;
+        self.tokens = Usage {
+            input_tokens: totals.input_tokens,
+            output_tokens: totals.output_tokens,
+        };
+        self.cost_usd = totals.cost_usd();
+        self.totals = totals;
+    }
+}
+
+/// Pairs of (candidate score, candidate pass, baseline score, baseline pass) → comparison.
+pub fn compare(
+    baseline: PromptRef,
+    pairs: &[(f64, bool, f64, bool)],
+    resamples: u32,
+    seed: u64,
+) -> Comparison {
+    let differences: Vec<f64> = pairs.iter().map(|(c, _, b, _)| c - b).collect();
+    let (low, high) = super::stats::bootstrap_interval(&differences, resamples as usize, seed);
+    let candidate_only = pairs.iter().filter(|(_, c, _, b)| *c && !*b).count() as u64;
+    let baseline_only = pairs.iter().filter(|(_, c, _, b)| !*c && *b).count() as u64;
+    let candidate_scores: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+    let baseline_scores: Vec<f64> = pairs.iter().map(|p| p.2).collect();
+    Comparison {
+        baseline,
+        baseline_score: super::stats::mean(&baseline_scores),
+        candidate_score: super::stats::mean(&candidate_scores),
+        n: pairs.len() as u64,
+        mean_difference: super::stats::mean(&differences),
+        interval_95: [low, high],
+        bootstrap_resamples: resamples,
+        bootstrap_seed: seed,
+        candidate_only_passed: candidate_only,
+        baseline_only_passed: baseline_only,
+        mcnemar_p: super::stats::mcnemar_exact(candidate_only, baseline_only),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(score: f64, pass: bool) -> ExampleRecord {
+        ExampleRecord {
+            id: "x".into(),
+            line: 1,
+            request: None,
+            cached: false,
+            output: Some("o".into()),
+            scores: Vec::new(),
+            score,
+            pass,
+            latency_ms: Some(1),
+            usage: Some(Usage {
+                input_tokens: 3,
+                output_tokens: 2,
+            }),
+            cost_usd: Some(0.1),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn totals_do_not_depend_on_order_or_grouping() {
+        let scores = [0.1, 0.7, 1.0 / 3.0, 0.2, 0.999_999_9, 0.3];
+        let mut forward = Totals::empty();
+        for score in scores {
+            forward.add(&record(score, score > 0.5));
+        }
+        let mut first = Totals::empty();
+        let mut second = Totals::empty();
+        for (index, score) in scores.iter().rev().enumerate() {
+            let half = if index % 2 == 0 {
+                &mut first
+            } else {
+                &mut second
+            };
+            half.add(&record(*score, *score > 0.5));
+        }
+        second.merge(&first);
+        assert_eq!(forward, second);
+        assert_eq!(forward.score().to_bits(), second.score().to_bits());
+        assert_eq!(forward.passed_examples, 2);
+        assert_eq!(forward.input_tokens, 18);
+        assert!((forward.cost_usd().unwrap() - 0.6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_run_with_provider_errors_or_interrupted_does_not_pass() {
+        let mut totals = Totals::empty();
+        totals.add(&record(1.0, true));
+        let mut summary: RunSummary = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "run": "r", "task": "t", "variant": "production",
+            "prompt": {"path": "p", "version": "1.0.0", "sha256": "s"},
+            "examples": {"path": "e", "sha256": "s"}, "provider": "openai", "model": "m",
+            "complete": true, "n": 0, "score": 0.0, "threshold": 0.9, "passed": false,
+            "passed_examples": 0, "errors": 0, "provider_errors": 0, "cached": 0,
+            "tokens": {"input_tokens": 0, "output_tokens": 0}, "duration_ms": 0,
+            "started_at": "", "finished_at": "", "log": "r.jsonl", "totals": Totals::empty()
+        }))
+        .unwrap();
+        summary.set_totals(totals);
+        assert!(summary.passed);
+        summary.complete = false;
+        summary.set_totals(totals);
+        assert!(!summary.passed);
+        summary.complete = true;
+        let mut failing = totals;
+        failing.provider_errors = 1;
+        summary.set_totals(failing);
+        assert!(!summary.passed);
+    }
+}

@@ -1,0 +1,114 @@
+//! Rendering a prompt's messages for one example, with the same strict environment that
+//! `validate` checks templates with: a variable the example lacks is an error, not "".
+
+use minijinja::Environment;
+use serde_json::{Map, Value};
+
+use super::request::ChatMessage;
+use crate::domain::model::PromptFile;
+use crate::domain::template;
+
+/// A prompt's message templates, compiled once for a whole run.
+pub struct Renderer {
+    environment: Environment<'static>,
+    roles: Vec<crate::domain::model::Role>,
+}
+
+impl Renderer {
+    /// Compiles every message; the error names the message that does not compile.
+    pub fn new(prompt: &PromptFile) -> Result<Renderer, String> {
+        let mut environment = template::environment();
+        for (index, message) in prompt.messages.iter().enumerate() {
+            environment
+                .add_template_owned(index.to_string(), message.content.clone())
+                .map_err(|error| format!("message {} does not compile: {error}", index + 1))?;
+        }
+        Ok(Renderer {
+            environment,
+            roles: prompt.messages.iter().map(|message| message.role).collect(),
+        })
+    }
+
+    /// The messages for one example's variables.
+    pub fn render(&self, vars: &Map<String, Value>) -> Result<Vec<ChatMessage>, String> {
+        let context = minijinja::Value::from(minijinja::value::Serde(vars));
+        self.roles
+            .iter()
+            .enumerate()
+            .map(|(index, role)| {
+                let template = self
+                    .environment
+                    .get_template(&index.to_string())
+                    .map_err(|error| error.to_string())?;
+                let text = template.render(&context).map_err(|error| {
+                    let detail = match error.kind() {
+                        minijinja::ErrorKind::UndefinedError => {
+                            "a variable it uses is missing from the example's `vars`".to_owned()
+                        }
+                        _ => error
+                            .detail()
+                            .map_or_else(|| error.to_string(), str::to_owned),
+                    };
+                    format!("message {} cannot be rendered: {detail}", index + 1)
+                })?;
+                Ok(ChatMessage {
+                    role: *role,
+                    content: text,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::model::{Message, ModelSpec, OutputFormat, OutputSpec, Role};
+    use serde_json::json;
+
+    fn prompt(content: &str) -> PromptFile {
+        PromptFile {
+            id: "t".into(),
+            version: "1.0.0".into(),
+            description: "d".into(),
+            model: ModelSpec {
+                provider: "openai".into(),
+                name: "m".into(),
+                parameters: crate::domain::model::Parameters::default(),
+            },
+            messages: vec![Message {
+                role: Role::User,
+                content: content.into(),
+            }],
+            output: OutputSpec {
+                format: OutputFormat::Text,
+                schema: None,
+            },
+            archived: None,
+        }
+    }
+
+    #[test]
+    fn renders_variables_and_keeps_the_trailing_newline() {
+        let renderer = Renderer::new(&prompt("Title: {{ title }}\n")).unwrap();
+        let vars = json!({"title": "Ω <b> & ü"});
+        let messages = renderer.render(vars.as_object().unwrap()).unwrap();
+        assert_eq!(messages[0].content, "Title: Ω <b> & ü\n");
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error_not_an_empty_string() {
+        let renderer = Renderer::new(&prompt("Title: {{ title }}")).unwrap();
+        let error = renderer.render(&Map::new()).unwrap_err();
+        assert!(error.contains("missing from the example"), "{error}");
+    }
+
+    #[test]
+    fn optional_variables_can_be_tested_with_is_defined() {
+        let renderer = Renderer::new(&prompt(
+            "{% if limit is defined %}max {{ limit }}{% endif %}.",
+        ))
+        .unwrap();
+        assert_eq!(renderer.render(&Map::new()).unwrap()[0].content, ".");
+    }
+}
