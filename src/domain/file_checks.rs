@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::diagnostic::{Code, Diagnostic, Position};
+use super::eval::scorers;
 use super::layout::{self, Role};
 use super::model::{Example, OutputFormat, ProjectConfig, PromptFile, Registry, TaskMetadata};
 use super::schema::{Locate, OnLine, SchemaKind, Validators};
@@ -420,6 +421,20 @@ fn check_metadata(
     findings: &mut Vec<Diagnostic>,
 ) {
     findings.extend(id_mismatch(path, document, &metadata.id, task, "file name"));
+    for (index, spec) in metadata.scorers.iter().enumerate() {
+        if let Err(error) = scorers::compile(spec) {
+            let pointer = format!("/scorers/{index}/options{}", error.pointer);
+            findings.push(
+                Diagnostic::error(
+                    Code::InvalidScorerOptions,
+                    path,
+                    document.key_position(&pointer),
+                    error.message,
+                )
+                .with_hint("the README's scorer reference lists the options each scorer takes"),
+            );
+        }
+    }
     for name in metadata.inputs.keys() {
         if !is_identifier(name) {
             findings.push(
@@ -582,6 +597,19 @@ fn check_examples(
                 .with_hint("give every example its own id"),
             );
             continue;
+        }
+        for spec in example.scorers.iter().flatten() {
+            if let Err(error) = scorers::compile(spec) {
+                findings.push(
+                    Diagnostic::error(
+                        Code::InvalidScorerOptions,
+                        path,
+                        Position::new(number, 1),
+                        format!("line {number}: {}", error.message),
+                    )
+                    .with_hint("the README's scorer reference lists the options each scorer takes"),
+                );
+            }
         }
         examples.push((number, example));
     }

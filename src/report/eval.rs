@@ -95,7 +95,7 @@ pub fn json(reports: &[TaskReport]) -> Value {
                 "baseline": task.baseline,
                 "interrupted": task.interrupted,
                 "error": task.fatal.as_ref().map(|fatal| fatal.message.clone()),
-                "input_errors": task.input_errors,
+                "error_lines": task.error_lines,
             })
         })
         .collect();

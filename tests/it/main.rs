@@ -3,6 +3,7 @@
 mod architecture;
 mod bad_input;
 mod checks;
+mod eval;
 mod init;
 mod registry;
 mod robustness;

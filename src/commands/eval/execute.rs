@@ -75,8 +75,8 @@ pub struct Finish {
     pub pairs: Vec<(f64, bool, f64, bool)>,
     pub interrupted: bool,
     pub fatal: Option<Fatal>,
-    /// `--offline` misses and render errors, first few, for the message.
-    pub input_errors: Vec<String>,
+    /// The first few failed examples, for the message.
+    pub error_lines: Vec<String>,
     pub input_error_count: u64,
 }
 
@@ -199,11 +199,10 @@ fn record_outcome(
     sinks.main.write(&outcome.main)?;
     finish.main.add(&outcome.main);
     if let Some(error) = &outcome.main.error
-        && error.kind != ErrorKind::Provider
-        && finish.input_errors.len() < 5
+        && finish.error_lines.len() < 5
     {
         finish
-            .input_errors
+            .error_lines
             .push(if error.kind == ErrorKind::CacheMiss {
                 error.message.clone()
             } else {

@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::adapters::{self, cache::Cache, llm};
 use crate::cli::{EvalArgs, EvalCommand};
 use crate::domain::analysis::{Analysis, PromptEntry, RegistryState, Task};
-use crate::domain::diagnostic::{Code, Diagnostic, Severity};
+use crate::domain::diagnostic::{Diagnostic, Severity};
 use crate::domain::eval::record::{self, ExamplesRef, PromptRef, RunSummary, Totals, Variant};
 use crate::domain::eval::render::Renderer;
 use crate::domain::eval::scorers::{self, Scorer};
@@ -148,13 +148,13 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
         if let Some(fatal) = &task.fatal {
             eprintln!("error: {}: {}", task.summary.task, fatal.message);
         }
-        for line in &task.input_errors {
+        for line in &task.error_lines {
             eprintln!("error: {line}");
         }
-        if task.input_error_count > task.input_errors.len() as u64 {
+        if task.summary.errors > task.error_lines.len() as u64 {
             eprintln!(
-                "error: … and {} more examples of `{}` like these (each is in the run's log)",
-                task.input_error_count - task.input_errors.len() as u64,
+                "error: … and {} more failed examples of `{}` (each is in the run's log)",
+                task.summary.errors - task.error_lines.len() as u64,
                 task.summary.task
             );
         }
@@ -174,15 +174,14 @@ pub struct TaskReport {
     pub baseline: Option<RunSummary>,
     pub interrupted: bool,
     pub fatal: Option<execute::Fatal>,
-    pub input_errors: Vec<String>,
+    pub error_lines: Vec<String>,
     pub input_error_count: u64,
 }
 
 fn task_status(task: &TaskReport) -> ExitStatus {
     if task.interrupted {
         ExitStatus::Interrupted
-    } else if task.fatal.as_ref().is_some_and(|fatal| fatal.config) || !task.input_errors.is_empty()
-    {
+    } else if task.fatal.as_ref().is_some_and(|fatal| fatal.config) || task.input_error_count > 0 {
         ExitStatus::Error
     } else if task.fatal.is_some()
         || task.summary.provider_errors > 0
@@ -342,41 +341,24 @@ fn side(root: &Path, entry: &PromptEntry) -> anyhow::Result<Side> {
     })
 }
 
-/// The task's scorers, or a finding at the option that is wrong.
-pub fn compile_scorers(
-    metadata_path: &str,
-    metadata: &crate::domain::file_checks::ParsedMetadata,
-) -> Result<Vec<Scorer>, Vec<Diagnostic>> {
-    let mut compiled = Vec::new();
-    let mut findings = Vec::new();
-    for (index, spec) in metadata.metadata.scorers.iter().enumerate() {
-        match scorers::compile(spec) {
-            Ok(scorer) => compiled.push(scorer),
-            Err(error) => findings.push(scorers_finding(metadata_path, metadata, index, &error)),
-        }
-    }
-    if findings.is_empty() {
-        Ok(compiled)
-    } else {
-        Err(findings)
-    }
-}
-
-fn scorers_finding(
-    path: &str,
-    metadata: &crate::domain::file_checks::ParsedMetadata,
-    index: usize,
-    error: &scorers::OptionError,
-) -> Diagnostic {
-    let pointer = format!("/scorers/{index}/options{}", error.pointer);
-    let position = metadata.document.position(&pointer);
-    Diagnostic::error(
-        Code::InvalidScorerOptions,
-        path,
-        position,
-        error.message.clone(),
-    )
-    .with_hint("see the scorer reference in the README for the options each scorer takes")
+/// The task's scorers (`validate` has checked their options, so an error here is rare).
+fn compile_scorers(
+    id: &str,
+    metadata: &crate::domain::model::TaskMetadata,
+) -> anyhow::Result<Vec<Scorer>> {
+    metadata
+        .scorers
+        .iter()
+        .map(|spec| {
+            scorers::compile(spec).map_err(|error| {
+                UserError::new(
+                    ExitStatus::Error,
+                    format!("a scorer of `{id}`: {}", error.message),
+                )
+                .into()
+            })
+        })
+        .collect()
 }
 
 fn prepare(
@@ -406,7 +388,7 @@ fn prepare(
         .metadata
         .as_ref()
         .and_then(|entry| entry.parsed.as_ref().map(|p| (entry, p)));
-    let Some((metadata_entry, metadata)) = metadata else {
+    let Some((_, metadata)) = metadata else {
         return Err(UserError::new(
             ExitStatus::Error,
             format!("task `{id}` has no task metadata"),
@@ -417,13 +399,7 @@ fn prepare(
         ))
         .into());
     };
-    let scorers = compile_scorers(&metadata_entry.path, metadata).map_err(|findings| {
-        eprint!("{}", super::render_findings(root, &findings, false));
-        UserError::new(
-            ExitStatus::Error,
-            format!("the scorers of `{id}` are misconfigured"),
-        )
-    })?;
+    let scorers = compile_scorers(id, &metadata.metadata)?;
     let Some(examples) = &task.examples else {
         return Err(
             UserError::new(ExitStatus::Error, format!("task `{id}` has no examples"))
@@ -508,7 +484,7 @@ async fn run_task(
         pairs: Vec::new(),
         interrupted: false,
         fatal: None,
-        input_errors: Vec::new(),
+        error_lines: Vec::new(),
         input_error_count: 0,
     };
     let mut skip = HashSet::new();
@@ -664,7 +640,7 @@ async fn run_task(
         baseline: baseline_summary,
         interrupted: finish.interrupted,
         fatal: finish.fatal,
-        input_errors: finish.input_errors,
+        error_lines: finish.error_lines,
         input_error_count: finish.input_error_count,
     })
 }

@@ -898,3 +898,7 @@ pub fn token_f1(a: &str, b: &str) -> f64 {
     let recall = common as f64 / b_tokens.len() as f64;
     2.0 * precision * recall / (precision + recall)
 }
+
+#[cfg(test)]
+#[path = "scorers_tests.rs"]
+mod tests;

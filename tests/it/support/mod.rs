@@ -1,5 +1,7 @@
 //! A temporary prompt repository and a way to run the real binary in it.
 
+pub(crate) mod llm_server;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -147,6 +149,44 @@ impl TestRepo {
     /// Runs the binary with the repository as working directory.
     pub(crate) fn run(&self, args: &[&str]) -> Output {
         run_binary(self.path(), args)
+    }
+
+    /// Runs the binary with these environment variables (and none of the caller's API keys,
+    /// base URLs or CI settings).
+    pub(crate) fn run_env(&self, args: &[&str], environment: &[(&str, &str)]) -> Output {
+        let output = self
+            .command(args, environment)
+            .output()
+            .expect("the binary runs");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// The command `run_env` runs, for tests that need the child process itself.
+    pub(crate) fn command(&self, args: &[&str], environment: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_promptops"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env("CI", "true");
+        for name in [
+            "GITHUB_STEP_SUMMARY",
+            "PROMPTOPS_REPO",
+            "PROMPTOPS_CACHE_DIR",
+            "PROMPTOPS_RETRY_DELAY_SCALE",
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+        ] {
+            command.env_remove(name);
+        }
+        command.envs(environment.iter().copied());
+        command
     }
 
     /// Every file's bytes, to prove a command changed nothing.

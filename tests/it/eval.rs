@@ -1,0 +1,622 @@
+//! `promptops eval` against a real HTTP server on 127.0.0.1 standing in for the LLM APIs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::TestRepo;
+use crate::support::llm_server::{LlmServer, Reply, Seen};
+
+const KEY: &str = "sk-test-4f9c2b7e-never-print-me";
+const EVALS: &str = "prompts/04-evals/summarize";
+
+/// Answers `summary N` for `Ticket: ticket N`, except every fourth example, which is wrong.
+fn mostly_right(seen: &Seen) -> String {
+    let text = seen.user_text();
+    let number: u32 = text
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    if number % 4 == 3 {
+        "no idea".to_owned()
+    } else {
+        format!("summary {number}")
+    }
+}
+
+fn always_right(seen: &Seen) -> String {
+    let text = seen.user_text();
+    format!("summary {}", text.rsplit(' ').next().unwrap_or_default())
+}
+
+/// The sample repository with `count` examples and the `openai` provider at the server.
+fn repo(server: &LlmServer, count: usize, provider_settings: &str) -> TestRepo {
+    let repo = TestRepo::sample();
+    let mut examples = String::new();
+    for n in 0..count {
+        examples.push_str(&format!(
+            "{{\"id\": \"ex-{n}\", \"vars\": {{\"ticket\": \"ticket {n}\"}}, \"expected\": \"summary {n}\"}}\n"
+        ));
+    }
+    repo.write("prompts/01-examples/summarize.jsonl", &examples);
+    repo.write(
+        "promptops.yaml",
+        &format!(
+            "providers:\n  openai:\n    kind: openai\n    base_url: {}\n    api_key_env: TEST_LLM_KEY\n{provider_settings}",
+            server.openai_url()
+        ),
+    );
+    let output = repo.run(&["registry"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    repo
+}
+
+fn eval(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
+    let mut all = vec!["eval"];
+    all.extend_from_slice(args);
+    repo.run_env(
+        &all,
+        &[
+            ("TEST_LLM_KEY", KEY),
+            ("PROMPTOPS_RETRY_DELAY_SCALE", "0.01"),
+        ],
+    )
+}
+
+/// The summaries in the task's eval folder, by file name.
+fn summaries(repo: &TestRepo) -> BTreeMap<String, Value> {
+    let mut found = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(repo.path().join(EVALS)) else {
+        return found;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".summary.json") {
+            found.insert(
+                name,
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap(),
+            );
+        }
+    }
+    found
+}
+
+fn only_summary(repo: &TestRepo) -> Value {
+    let all = summaries(repo);
+    assert_eq!(all.len(), 1, "{:?}", all.keys());
+    all.into_values().next().unwrap()
+}
+
+fn log_records(repo: &TestRepo, summary: &Value) -> Vec<Value> {
+    let path = format!("{EVALS}/{}", summary["log"].as_str().unwrap());
+    repo.read(&path)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_example_is_scored_once_logged_and_recorded_in_the_registry() {
+    let server = LlmServer::start(mostly_right);
+    let repo = repo(&server, 40, "");
+    let output = eval(&repo, &["--concurrency", "8"]);
+    // 10 of 40 answers are wrong: 0.75 + a little < 0.8, the task fails its threshold.
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("FAIL"), "{output:?}");
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 40);
+    let mut tickets: Vec<String> = seen.iter().map(Seen::user_text).collect();
+    tickets.sort();
+    tickets.dedup();
+    assert_eq!(tickets.len(), 40, "each example is sent once");
+    assert_eq!(seen[0].path, "/v1/chat/completions");
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(seen[0].body["model"], "gpt-4o-mini");
+    assert_eq!(seen[0].body["temperature"], 0.0);
+
+    let summary = only_summary(&repo);
+    assert_eq!(summary["n"], 40);
+    assert_eq!(summary["complete"], true);
+    assert_eq!(summary["passed"], false);
+    assert_eq!(summary["passed_examples"], 30);
+    assert_eq!(summary["tokens"]["input_tokens"], 440);
+    let score = summary["score"].as_f64().unwrap();
+    assert!((0.75..0.8).contains(&score), "{score}");
+    let records = log_records(&repo, &summary);
+    assert_eq!(records.len(), 40);
+    let mut ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    let wrong = records.iter().find(|r| r["id"] == "ex-3").unwrap();
+    assert_eq!(wrong["output"], "no idea");
+    assert_eq!(wrong["pass"], false);
+    assert_eq!(wrong["line"], 4);
+    assert_eq!(wrong["request"].as_str().unwrap().len(), 64);
+
+    let registry = repo.read("prompt_registry.yaml");
+    assert!(registry.contains("latest_eval:"), "{registry}");
+    assert!(
+        registry.contains(&format!(
+            "summary: {EVALS}/{}",
+            summary["run"].as_str().unwrap()
+        )),
+        "{registry}"
+    );
+    // The rewritten registry is what `registry --check` expects.
+    assert_eq!(repo.run(&["registry", "--check"]).code, 0);
+    assert_eq!(repo.run(&["status", "--format", "json"]).code, 0);
+}
+
+#[test]
+fn the_api_key_appears_in_no_file_and_no_output() {
+    let server = LlmServer::start(always_right);
+    // The server echoes nothing secret, but a failing run prints errors: check those too.
+    server.script(&[Reply::Status(400, None)]);
+    let repo = repo(&server, 5, "");
+    let output = eval(
+        &repo,
+        &[
+            "--concurrency",
+            "1",
+            "--junit",
+            "junit.xml",
+            "--summary-md",
+            "summary.md",
+        ],
+    );
+    let merged = format!("{}{}", output.stdout, output.stderr);
+    assert!(!merged.contains(KEY), "{output:?}");
+    let mut files = 0;
+    for (path, bytes) in repo.tree() {
+        files += 1;
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(KEY), "{} holds the key", path.display());
+        assert!(!text.contains("never-print-me"), "{}", path.display());
+    }
+    assert!(
+        files > 8,
+        "the cache, logs and reports were written: {files}"
+    );
+    assert!(
+        repo.read("junit.xml")
+            .contains("<testcase classname=\"summarize\" name=\"ex-0\"")
+    );
+    assert!(repo.read("summary.md").contains("| `summarize` |"));
+}
+
+#[test]
+fn a_second_run_is_served_from_the_cache_and_offline_works() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 12, "");
+    let first = eval(&repo, &[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(server.count(), 12);
+    let second = eval(&repo, &[]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(server.count(), 12, "the second run sent requests");
+    let offline = eval(&repo, &["--offline"]);
+    assert_eq!(offline.code, 0, "{offline:?}");
+    assert_eq!(server.count(), 12);
+    let runs = summaries(&repo);
+    assert_eq!(runs.len(), 3);
+    let scores: Vec<f64> = runs
+        .values()
+        .map(|s| s["score"].as_f64().unwrap())
+        .collect();
+    assert!(scores.iter().all(|s| (s - 1.0).abs() < 1e-12), "{scores:?}");
+    let cached: Vec<u64> = runs
+        .values()
+        .map(|s| s["cached"].as_u64().unwrap())
+        .collect();
+    assert_eq!(cached.iter().filter(|c| **c == 12).count(), 2, "{cached:?}");
+    assert_eq!(cached.iter().filter(|c| **c == 0).count(), 1, "{cached:?}");
+    // --no-cache goes back to the API.
+    let fresh = eval(&repo, &["--no-cache"]);
+    assert_eq!(fresh.code, 0, "{fresh:?}");
+    assert_eq!(server.count(), 24);
+}
+
+#[test]
+fn an_offline_miss_names_the_task_and_the_example() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 3, "");
+    let output = eval(&repo, &["--offline"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains("no stored response for task `summarize`, example `ex-1` (prompts/01-examples/summarize.jsonl:2)"),
+        "{output:?}"
+    );
+    assert_eq!(server.count(), 0);
+    // A failed offline run records no score.
+    assert!(!repo.read("prompt_registry.yaml").contains("latest_eval"));
+}
+
+#[test]
+fn retries_honour_retry_after_and_survive_5xx_malformed_bodies_and_resets() {
+    let server = LlmServer::start(always_right);
+    server.script(&[
+        Reply::Status(429, Some("3")),
+        Reply::Status(500, None),
+        Reply::Malformed,
+        Reply::Reset,
+        Reply::Status(503, None),
+    ]);
+    let repo = repo(&server, 1, "    max_retries: 5\n");
+    let output = eval(&repo, &[]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 6, "five failures, then the answer");
+    // Retry-After: 3 s, scaled by 0.01 in tests: at least 30 ms, where the backoff alone
+    // would wait 5 ms.
+    let gap = seen[1].at - seen[0].at;
+    assert!(gap >= Duration::from_millis(30), "{gap:?}");
+    let summary = only_summary(&repo);
+    assert_eq!(summary["score"], 1.0);
+    assert_eq!(summary["errors"], 0);
+}
+
+#[test]
+fn a_provider_failing_beyond_the_retry_budget_exits_3() {
+    let server = LlmServer::start(always_right);
+    server.always(Reply::Status(500, None));
+    let repo = repo(&server, 2, "    max_retries: 2\n");
+    let output = eval(&repo, &["--concurrency", "1"]);
+    assert_eq!(output.code, 3, "{output:?}");
+    assert_eq!(
+        server.count(),
+        6,
+        "1 try + 2 retries for each of 2 examples"
+    );
+    let summary = only_summary(&repo);
+    assert_eq!(summary["provider_errors"], 2);
+    assert_eq!(summary["passed"], false);
+    let records = log_records(&repo, &summary);
+    let message = records[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("HTTP 500") && message.contains("gave up after 3 attempts"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_hanging_server_times_out_and_is_retried() {
+    let server = LlmServer::start(always_right);
+    server.script(&[Reply::Hang(Duration::from_secs(3))]);
+    let repo = repo(&server, 1, "    timeout_seconds: 0.3\n");
+    let output = eval(&repo, &[]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert_eq!(server.count(), 2);
+}
+
+#[test]
+fn a_rejected_key_stops_the_run_with_exit_3_and_a_missing_key_is_exit_2() {
+    let server = LlmServer::start(always_right);
+    server.always(Reply::Status(401, None));
+    let repo = repo(&server, 20, "");
+    let output = eval(&repo, &["--concurrency", "1"]);
+    assert_eq!(output.code, 3, "{output:?}");
+    assert!(
+        output.stderr.contains("check the API key in $TEST_LLM_KEY"),
+        "{output:?}"
+    );
+    assert!(
+        server.count() < 5,
+        "the run went on after a 401: {}",
+        server.count()
+    );
+
+    let missing = repo.run_env(&["eval"], &[]);
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(
+        missing.stderr.contains("$TEST_LLM_KEY is not set"),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn the_anthropic_messages_api_is_spoken_too() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 3, "");
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "provider: openai",
+        "provider: anthropic",
+    );
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "temperature: 0",
+        "temperature: 0\n    max_tokens: 50",
+    );
+    let output = repo.run_env(
+        &["eval"],
+        &[
+            ("ANTHROPIC_API_KEY", KEY),
+            ("ANTHROPIC_BASE_URL", &server.anthropic_url()),
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[0].path, "/v1/messages");
+    assert_eq!(seen[0].header("x-api-key"), Some(KEY));
+    assert_eq!(seen[0].header("anthropic-version"), Some("2023-06-01"));
+    assert!(
+        seen[0].body["system"]
+            .as_str()
+            .unwrap()
+            .contains("You summarise support tickets.")
+    );
+    assert_eq!(seen[0].body["max_tokens"], 50);
+    assert_eq!(seen[0].body["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(only_summary(&repo)["tokens"]["output_tokens"], 21);
+}
+
+#[test]
+fn the_exec_provider_runs_a_local_command() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 2, "");
+    repo.write(
+        "promptops.yaml",
+        "providers:\n  openai:\n    kind: exec\n    command: [sh, -c, 'cat > /dev/null; echo \"summary 0\"']\n",
+    );
+    let output = repo.run_env(&["eval"], &[]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let summary = only_summary(&repo);
+    let outputs: Vec<Value> = log_records(&repo, &summary)
+        .iter()
+        .map(|r| r["output"].clone())
+        .collect();
+    assert_eq!(
+        outputs,
+        vec![Value::from("summary 0"), Value::from("summary 0")]
+    );
+    assert_eq!(server.count(), 0);
+
+    // A failing command fails its examples with the end of its stderr.
+    repo.write(
+        "promptops.yaml",
+        "providers:\n  openai:\n    kind: exec\n    command: [sh, -c, 'echo model crashed >&2; exit 4']\n",
+    );
+    let output = repo.run_env(&["eval", "--no-cache"], &[]);
+    assert_eq!(output.code, 3, "{output:?}");
+    assert!(
+        output
+            .stderr
+            .contains("exited with exit status: 4: model crashed"),
+        "{output:?}"
+    );
+}
+
+#[test]
+fn a_missing_variable_fails_that_example_with_its_line() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 2, "");
+    // The metadata marks the input optional, so validate accepts a line without it.
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "type: string",
+        "type: string\n    optional: true",
+    );
+    let mut examples = repo.read("prompts/01-examples/summarize.jsonl");
+    examples.push_str("{\"id\": \"empty\", \"vars\": {}, \"expected\": \"x\"}\n");
+    repo.write("prompts/01-examples/summarize.jsonl", &examples);
+    repo.run(&["registry"]);
+    let output = eval(&repo, &[]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains(
+            "prompts/01-examples/summarize.jsonl:3: example `empty`: message 2 cannot be rendered"
+        ),
+        "{output:?}"
+    );
+    assert_eq!(server.count(), 2);
+}
+
+#[test]
+fn sharded_and_merged_equals_unsharded() {
+    let server = LlmServer::start(mostly_right);
+    let repo = repo(&server, 37, "");
+    let whole = eval(&repo, &[]);
+    assert_eq!(whole.code, 1, "{whole:?}");
+    let unsharded = only_summary(&repo);
+    let mut counts = 0;
+    for shard in ["1/3", "2/3", "3/3"] {
+        let output = eval(&repo, &["--shard", shard]);
+        assert!(output.code <= 1, "{output:?}");
+    }
+    for summary in summaries(&repo).values() {
+        if summary["shard"].is_object() {
+            counts += summary["n"].as_u64().unwrap();
+        }
+    }
+    assert_eq!(counts, 37, "the shards split the examples");
+    // Like CI: each shard's files in its own folder, then merged.
+    let artifacts = tempfile::tempdir().unwrap();
+    for (name, summary) in summaries(&repo) {
+        if let Some(shard) = summary["shard"]["index"].as_u64() {
+            let folder = artifacts.path().join(format!("shard-{shard}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            let log = summary["log"].as_str().unwrap();
+            for file in [name.as_str(), log] {
+                std::fs::copy(repo.path().join(EVALS).join(file), folder.join(file)).unwrap();
+            }
+        }
+    }
+    let merged = repo.run(&[
+        "eval",
+        "merge",
+        artifacts.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(merged.code, 1, "{merged:?}");
+    let merged: Value = serde_json::from_str(&merged.stdout).unwrap();
+    let merged = &merged[0];
+    for field in [
+        "n",
+        "score",
+        "passed",
+        "passed_examples",
+        "errors",
+        "tokens",
+        "cost_usd",
+    ] {
+        assert_eq!(merged[field], unsharded[field], "{field}");
+    }
+    assert_eq!(
+        merged["totals"]["score_nanos"],
+        unsharded["totals"]["score_nanos"]
+    );
+    assert!(merged["shard"].is_null());
+    // A shard given twice is refused.
+    let again = repo.run(&[
+        "eval",
+        "merge",
+        artifacts.path().to_str().unwrap(),
+        artifacts.path().join("shard-1").to_str().unwrap(),
+    ]);
+    assert_eq!(again.code, 2, "{again:?}");
+    assert!(
+        again.stderr.contains("shard 1/3 appears 2 times"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn an_interrupted_run_resumes_without_resending_finished_examples() {
+    let server = LlmServer::start(always_right);
+    server.latency(Duration::from_millis(100));
+    let repo = repo(&server, 20, "");
+    let mut child = repo
+        .command(
+            &["eval", "--concurrency", "1", "--no-cache"],
+            &[("TEST_LLM_KEY", KEY)],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.count() < 6 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(130));
+    let interrupted = only_summary(&repo);
+    assert_eq!(interrupted["complete"], false);
+    let finished = interrupted["n"].as_u64().unwrap();
+    assert!((5..20).contains(&finished), "{finished}");
+    assert_eq!(log_records(&repo, &interrupted).len() as u64, finished);
+    let sent_before = server.count() as u64;
+
+    server.latency(Duration::ZERO);
+    let resumed = eval(&repo, &["--resume", "--no-cache"]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    let summary = only_summary(&repo);
+    assert_eq!(summary["complete"], true);
+    assert_eq!(summary["n"], 20);
+    assert_eq!(summary["run"], interrupted["run"]);
+    let records = log_records(&repo, &summary);
+    let mut ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+    // Only the unfinished examples went out again (an in-flight one may have been sent).
+    let resent = server.count() as u64 - sent_before;
+    assert_eq!(resent, 20 - finished, "sent {resent} after resuming");
+}
+
+#[test]
+fn a_candidate_is_compared_with_production_on_the_same_examples() {
+    let server = LlmServer::start(|seen: &Seen| {
+        let system = seen.body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        let number: u32 = seen
+            .user_text()
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        // The candidate is right every time, production on every other example.
+        if system.contains("Be precise.") || number.is_multiple_of(2) {
+            format!("summary {number}")
+        } else {
+            "no idea".to_owned()
+        }
+    });
+    let repo = repo(&server, 30, "");
+    let candidate = crate::support::PROMPT
+        .replace("version: 1.0.0", "version: 1.1.0")
+        .replace(
+            "Answer in one sentence.",
+            "Answer in one sentence. Be precise.",
+        );
+    repo.write("prompts/00-templates/summarize.yaml", &candidate);
+    repo.run(&["registry"]);
+    let output = eval(&repo, &["--candidate", "--baseline", "production"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert_eq!(server.count(), 60);
+    let all = summaries(&repo);
+    let candidate = all.values().find(|s| s["variant"] == "candidate").unwrap();
+    let comparison = &candidate["comparison"];
+    assert_eq!(comparison["n"], 30);
+    assert_eq!(comparison["candidate_only_passed"], 15);
+    assert_eq!(comparison["baseline_only_passed"], 0);
+    let p = comparison["mcnemar_p"].as_f64().unwrap();
+    assert!((p - 2.0 / 32768.0).abs() < 1e-12, "{p}");
+    let low = comparison["interval_95"][0].as_f64().unwrap();
+    let difference = comparison["mean_difference"].as_f64().unwrap();
+    assert!(low > 0.0 && low < difference, "{comparison}");
+    assert!(
+        output.stdout.contains("candidate − production 1.0.0"),
+        "{output:?}"
+    );
+    // A candidate eval does not touch production's recorded score.
+    assert!(!repo.read("prompt_registry.yaml").contains("latest_eval"));
+}
+
+#[test]
+fn bad_scorer_options_are_refused_before_any_request() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 2, "");
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "    weight: 1\n",
+        "    weight: 1\n    options:\n      methd: token_f1\n",
+    );
+    repo.run(&["registry"]);
+    let output = eval(&repo, &[]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains("unknown option `methd`"),
+        "{output:?}"
+    );
+    assert!(
+        output
+            .stderr
+            .contains("prompts/03-metadata/summarize.yaml:14"),
+        "{output:?}"
+    );
+    let validate = repo.run(&["validate", "--format", "json"]);
+    crate::support::expect_finding(
+        &validate,
+        "invalid-scorer-options",
+        "prompts/03-metadata/summarize.yaml",
+        14,
+    );
+    assert_eq!(server.count(), 0);
+}
