@@ -620,3 +620,52 @@ fn bad_scorer_options_are_refused_before_any_request() {
     );
     assert_eq!(server.count(), 0);
 }
+
+#[test]
+fn the_llm_judge_is_asked_through_a_provider_and_its_verdict_is_cached() {
+    let server = LlmServer::start(|seen: &Seen| {
+        let system = seen.body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        if system.contains("strict grader") {
+            // Polite answers pass; the judge reads the answer from the grading prompt.
+            let polite = seen.user_text().contains("Answer to grade:\nPlease");
+            format!(
+                "```json\n{{\"score\": {}, \"reason\": \"{}\"}}\n```",
+                if polite { 0.9 } else { 0.2 },
+                if polite { "polite" } else { "curt" }
+            )
+        } else if seen.user_text().ends_with('0') {
+            "Please see summary 0".to_owned()
+        } else {
+            "summary 1".to_owned()
+        }
+    });
+    let repo = repo(&server, 2, "");
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "  - name: similarity\n    weight: 1\n",
+        "  - name: llm_judge\n    weight: 1\n    options:\n      rubric: The answer is polite.\n      model: judge-model\n",
+    );
+    repo.run(&["registry"]);
+    let output = eval(&repo, &["--concurrency", "1"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 4, "two answers, two verdicts");
+    let judge = seen
+        .iter()
+        .find(|s| s.body["model"] == "judge-model")
+        .unwrap();
+    assert!(judge.user_text().contains("The answer is polite."));
+    assert!(judge.user_text().contains("Reference answer:\nsummary"));
+    let summary = only_summary(&repo);
+    let records = log_records(&repo, &summary);
+    let polite = records.iter().find(|r| r["id"] == "ex-0").unwrap();
+    assert_eq!(polite["pass"], true);
+    assert_eq!(polite["scores"][0]["reason"], "judge: polite");
+    assert!((summary["score"].as_f64().unwrap() - 0.55).abs() < 1e-9);
+    // Verdicts are cached like any answer.
+    let again = eval(&repo, &[]);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert_eq!(server.count(), 4);
+}

@@ -154,10 +154,12 @@ pub async fn run(
                         outcome = work => Some(outcome),
                         _ = stop.wait_for(|stopped| *stopped) => None,
                     };
-                    drop(permit);
                     if let Some(outcome) = outcome {
                         let _ = sender.send(outcome).await;
                     }
+                    // Released only once the result is handed over, so results waiting for
+                    // the writer count against the concurrency and memory stays bounded.
+                    drop(permit);
                 });
             }
         })
