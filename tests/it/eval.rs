@@ -669,3 +669,16 @@ fn the_llm_judge_is_asked_through_a_provider_and_its_verdict_is_cached() {
     assert_eq!(again.code, 1, "{again:?}");
     assert_eq!(server.count(), 4);
 }
+
+#[test]
+fn the_request_rate_per_provider_is_bounded() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 6, "    requests_per_second: 20\n");
+    let output = eval(&repo, &["--concurrency", "6"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 6);
+    // Six requests at 20 per second: the last leaves at least 5 × 50 ms after the first.
+    let span = seen[5].at - seen[0].at;
+    assert!(span >= Duration::from_millis(240), "{span:?}");
+}

@@ -340,3 +340,41 @@ fn http_error(error: reqwest::Error) -> CallError {
     }
     CallError::transient(message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_an_http_date() {
+        assert_eq!(retry_after(&headers("7")), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after(&headers("0.5")),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(retry_after(&headers("99999")), Some(Duration::from_mins(5)));
+        let in_a_minute = std::time::SystemTime::now() + Duration::from_secs(61);
+        let date = retry_after(&headers(&httpdate::fmt_http_date(in_a_minute))).unwrap();
+        assert!(
+            date > Duration::from_secs(55) && date <= Duration::from_secs(61),
+            "{date:?}"
+        );
+        let past = httpdate::fmt_http_date(std::time::UNIX_EPOCH);
+        assert_eq!(retry_after(&headers(&past)), Some(Duration::ZERO));
+        assert_eq!(retry_after(&headers("soon")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_from_messages() {
+        let secrets = Secrets(vec!["sk-abcdef".into()]);
+        assert_eq!(secrets.redact("bad key sk-abcdef!"), "bad key [redacted]!");
+    }
+}
