@@ -329,6 +329,27 @@ fn resolve(name: &str, config: &ProviderConfig) -> Provider {
     }
 }
 
+/// Sends a request and returns the body of a successful answer; any other status becomes the
+/// `CallError` its code calls for.
+async fn send(call: reqwest::RequestBuilder, provider: &Provider) -> Result<String, CallError> {
+    let response = call.send().await.map_err(http_error)?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.map_err(http_error)?;
+    if status.is_success() {
+        Ok(text)
+    } else {
+        Err(CallError::from_status(status, &headers, &text, &provider.key_env))
+    }
+}
+
+/// A successful answer's body as JSON; a body that is not JSON is worth another attempt
+/// (proxies and overloaded servers send HTML error pages with 200).
+fn answer_json(text: &str) -> Result<serde_json::Value, CallError> {
+    serde_json::from_str(text)
+        .map_err(|error| CallError::transient(format!("the answer is not JSON: {error}")))
+}
+
 /// A transport error: timeouts and connection failures are worth retrying.
 fn http_error(error: reqwest::Error) -> CallError {
     // reqwest's message names the URL, which holds no secret (keys go in headers).

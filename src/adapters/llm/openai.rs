@@ -30,24 +30,11 @@ pub(super) async fn complete(
     if let Some(key) = &provider.api_key {
         call = call.bearer_auth(key);
     }
-    let response = call.send().await.map_err(super::http_error)?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.map_err(super::http_error)?;
-    if !status.is_success() {
-        return Err(CallError::from_status(
-            status,
-            &headers,
-            &text,
-            &provider.key_env,
-        ));
-    }
-    parse(&text)
+    parse(&super::send(call, provider).await?)
 }
 
 fn parse(text: &str) -> Result<ChatResponse, CallError> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|error| CallError::transient(format!("the answer is not JSON: {error}")))?;
+    let value = super::answer_json(text)?;
     let choice = value
         .pointer("/choices/0")
         .ok_or_else(|| CallError::transient("the answer has no `choices[0]`".to_owned()))?;
