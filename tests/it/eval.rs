@@ -460,6 +460,7 @@ fn sharded_and_merged_equals_unsharded() {
     assert_eq!(merged.code, 1, "{merged:?}");
     let merged: Value = serde_json::from_str(&merged.stdout).unwrap();
     let merged = &merged[0];
+    // `score` compares exactly: both are the same integer sum divided the same way.
     for field in [
         "n",
         "score",
@@ -471,11 +472,12 @@ fn sharded_and_merged_equals_unsharded() {
     ] {
         assert_eq!(merged[field], unsharded[field], "{field}");
     }
-    assert_eq!(
-        merged["totals"]["score_nanos"],
-        unsharded["totals"]["score_nanos"]
-    );
     assert!(merged["shard"].is_null());
+    // Like an unsharded run, the merged one is what the registry now points at.
+    let registry = repo.read("prompt_registry.yaml");
+    let run = merged["run"].as_str().unwrap();
+    assert!(run.contains("-production-merged"), "{run}");
+    assert!(registry.contains(&format!("summary: {EVALS}/{run}.summary.json")), "{registry}");
     // A shard given twice is refused.
     let again = repo.run(&[
         "eval",
@@ -490,22 +492,17 @@ fn sharded_and_merged_equals_unsharded() {
     );
 }
 
-#[test]
-fn an_interrupted_run_resumes_without_resending_finished_examples() {
-    let server = LlmServer::start(always_right);
-    server.latency(Duration::from_millis(100));
-    let repo = repo(&server, 20, "");
+/// Runs `args`, and sends SIGINT once the server has seen `requests` requests; the run must
+/// exit 130.
+fn interrupt(repo: &TestRepo, server: &LlmServer, args: &[&str], requests: usize) {
     let mut child = repo
-        .command(
-            &["eval", "--concurrency", "1", "--no-cache"],
-            &[("TEST_LLM_KEY", KEY)],
-        )
+        .command(args, &[("TEST_LLM_KEY", KEY)])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while server.count() < 6 && std::time::Instant::now() < deadline {
+    while server.count() < requests && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     let status = std::process::Command::new("kill")
@@ -513,8 +510,15 @@ fn an_interrupted_run_resumes_without_resending_finished_examples() {
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert_eq!(exit.code(), Some(130));
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
+
+#[test]
+fn an_interrupted_run_resumes_without_resending_finished_examples() {
+    let server = LlmServer::start(always_right);
+    server.latency(Duration::from_millis(100));
+    let repo = repo(&server, 20, "");
+    interrupt(&repo, &server, &["eval", "--concurrency", "1", "--no-cache"], 6);
     let interrupted = only_summary(&repo);
     assert_eq!(interrupted["complete"], false);
     let finished = interrupted["n"].as_u64().unwrap();
@@ -681,4 +685,34 @@ fn the_request_rate_per_provider_is_bounded() {
     // Six requests at 20 per second: the last leaves at least 5 × 50 ms after the first.
     let span = seen[5].at - seen[0].at;
     assert!(span >= Duration::from_millis(240), "{span:?}");
+}
+
+/// Regression: a paired run could not be resumed (it was matched on a comparison that only
+/// complete runs have), and a plain `--resume` could pick up its baseline half.
+#[test]
+fn an_interrupted_paired_run_resumes_as_a_pair() {
+    let server = LlmServer::start(always_right);
+    server.latency(Duration::from_millis(50));
+    let repo = repo(&server, 12, "");
+    let candidate = crate::support::PROMPT.replace("version: 1.0.0", "version: 1.1.0");
+    repo.write("prompts/00-templates/summarize.yaml", &candidate);
+    repo.run(&["registry"]);
+    let paired = ["eval", "--candidate", "--baseline", "production", "--concurrency", "1", "--no-cache"];
+    interrupt(&repo, &server, &paired, 8);
+    // The baseline half is not a production run to resume.
+    let plain = eval(&repo, &["--resume", "--no-cache"]);
+    assert!(plain.stderr.contains("starting a new run"), "{plain:?}");
+    let sent_before = server.count();
+    server.latency(Duration::ZERO);
+    let mut args = paired.to_vec();
+    args.push("--resume");
+    let resumed = eval(&repo, &args[1..]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    let all = summaries(&repo);
+    let candidate = all.values().find(|s| s["variant"] == "candidate").unwrap();
+    assert_eq!(candidate["complete"], true);
+    assert_eq!(candidate["comparison"]["n"], 12);
+    assert_eq!(candidate["n"], 12);
+    let pairs_done = (12 * 2 - (server.count() - sent_before)) / 2;
+    assert!(pairs_done >= 3, "the finished pairs were sent again: {pairs_done}");
 }

@@ -339,7 +339,12 @@ async fn send(call: reqwest::RequestBuilder, provider: &Provider) -> Result<Stri
     if status.is_success() {
         Ok(text)
     } else {
-        Err(CallError::from_status(status, &headers, &text, &provider.key_env))
+        Err(CallError::from_status(
+            status,
+            &headers,
+            &text,
+            &provider.key_env,
+        ))
     }
 }
 

@@ -2,7 +2,7 @@
 //! flight, each result written to the log as it completes. Memory holds the examples in
 //! flight, not the data set.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +14,9 @@ use super::progress::Progress;
 use crate::adapters::cache::Cache;
 use crate::adapters::llm::{CallErrorKind, Client};
 use crate::domain::eval::judge;
-use crate::domain::eval::record::{ErrorKind, ExampleRecord, PromptRef, RecordError, Totals};
+use crate::domain::eval::record::{
+    ErrorKind, ExampleRecord, ExamplesRef, PromptRef, RecordError, Totals, Variant,
+};
 use crate::domain::eval::render::Renderer;
 use crate::domain::eval::request::{ChatRequest, ChatResponse};
 use crate::domain::eval::scorers::{self, Kind, Observation, Scorer};
@@ -27,7 +29,6 @@ pub struct Engine {
     /// `None` with `--no-cache`.
     pub cache: Option<Cache>,
     pub offline: bool,
-    pub prices: BTreeMap<(String, String), Price>,
     pub concurrency: usize,
 }
 
@@ -37,17 +38,24 @@ pub struct Side {
     pub prompt_ref: PromptRef,
     pub renderer: Renderer,
     pub output_schema: Option<jsonschema::Validator>,
+    /// The model's price from `promptops.yaml`, for the cost of each answer.
+    pub price: Option<Price>,
 }
 
 /// Everything about one task's run that does not change while it runs.
 pub struct Prepared {
     pub task: String,
+    pub variant: Variant,
     pub main: Side,
     /// `--baseline production`: the prompt compared on the same examples.
     pub baseline: Option<Side>,
     pub scorers: Vec<Scorer>,
+    pub threshold: f64,
     pub examples_path: PathBuf,
-    pub examples_display: String,
+    /// The examples file as validated: its path in the repository and sha256.
+    pub examples: ExamplesRef,
+    /// Examples this run takes (after `--shard`), for progress.
+    pub total: u64,
     pub shard: Option<Shard>,
 }
 
@@ -210,7 +218,7 @@ fn record_outcome(
             } else {
                 format!(
                     "{}:{}: example `{}`: {}",
-                    prepared.examples_display, outcome.main.line, outcome.main.id, error.message
+                    prepared.examples.path, outcome.main.line, outcome.main.id, error.message
                 )
             });
     }
@@ -345,16 +353,10 @@ async fn evaluate_side(
             return (record, fatal);
         }
     };
-    let cost_usd = response.usage.and_then(|usage| {
-        let price = engine
-            .prices
-            .get(&(request.provider.clone(), request.model.clone()))?;
-        Some(
-            (usage.input_tokens as f64 * price.input_per_million
-                + usage.output_tokens as f64 * price.output_per_million)
-                / 1e6,
-        )
-    });
+    let cost_usd = response
+        .usage
+        .zip(side.price)
+        .map(|(usage, price)| usage.cost_usd(price));
     // Ask the judge for each `llm_judge` scorer.
     let scorers_for_example: Vec<Scorer>;
     let scorers: &[Scorer] = match &example.scorers {
@@ -443,7 +445,7 @@ fn failure_parts(
             ErrorKind::CacheMiss,
             format!(
                 "no stored response for task `{}`, example `{}` ({}:{line}) and --offline is set",
-                prepared.task, example.id, prepared.examples_display
+                prepared.task, example.id, prepared.examples.path
             ),
             None,
         ),

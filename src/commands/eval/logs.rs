@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::adapters;
-use crate::domain::eval::record::{ExampleRecord, RunSummary, Totals, Variant};
-use crate::domain::eval::shard::Shard;
+use crate::domain::eval::record::{ExampleRecord, RunSummary, Totals};
 use crate::domain::layout;
 
 pub fn task_dir(root: &Path, task: &str) -> PathBuf {
@@ -23,13 +22,9 @@ pub fn task_dir(root: &Path, task: &str) -> PathBuf {
 
 pub const SUMMARY_SUFFIX: &str = ".summary.json";
 
-/// A fresh run name: `<UTC time>-<variant>[-shard-K-of-N]`, made unique in `dir`.
-pub fn new_run_name(dir: &Path, stamp: &str, variant: Variant, shard: Option<Shard>) -> String {
-    let mut base = format!("{stamp}-{}", variant.as_str());
-    if let Some(shard) = shard {
-        base.push_str(&format!("-shard-{}-of-{}", shard.index, shard.count));
-    }
-    let mut name = base.clone();
+/// `base`, or `base-2`, `base-3`… when a run of that name is already in `dir`.
+pub fn new_run_name(dir: &Path, base: &str) -> String {
+    let mut name = base.to_owned();
     let mut counter = 2;
     while dir.join(format!("{name}.jsonl")).exists()
         || dir.join(format!("{name}{SUMMARY_SUFFIX}")).exists()
@@ -77,7 +72,7 @@ pub fn summaries(dir: &Path) -> Vec<(PathBuf, RunSummary)> {
 pub struct Finished {
     pub totals: Totals,
     pub ids: HashSet<String>,
-    /// The candidate's scores and passes by id, for a paired comparison that resumes.
+    /// The records themselves, when asked for (a paired run matches its two halves).
     pub records: Vec<ExampleRecord>,
 }
 
@@ -89,7 +84,7 @@ pub fn read_finished(log: &Path, keep_records: bool) -> anyhow::Result<Finished>
         .write(true)
         .open(log)?;
     let mut reader = std::io::BufReader::new(file);
-    let mut totals = Totals::empty();
+    let mut totals = Totals::default();
     let mut ids = HashSet::new();
     let mut records = Vec::new();
     let mut good_length = 0u64;

@@ -11,7 +11,7 @@ use super::logs;
 use crate::adapters;
 use crate::cli::MergeArgs;
 use crate::domain::eval::record::{ExampleRecord, RunSummary, Totals, Variant};
-use crate::domain::{layout, time};
+use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
 
 use super::super::Context;
@@ -39,7 +39,7 @@ pub fn run(context: &Context, args: &MergeArgs) -> anyhow::Result<ExitStatus> {
             if summary.shard.is_none() {
                 continue;
             }
-            let baseline = summary.run.ends_with(".baseline");
+            let baseline = summary.is_baseline_half();
             groups
                 .entry((
                     summary.task.clone(),
@@ -64,6 +64,16 @@ pub fn run(context: &Context, args: &MergeArgs) -> anyhow::Result<ExitStatus> {
     for (key, shards) in groups {
         merged.push(merge_group(&root, &key, shards)?);
     }
+    // A merged production run is recorded like an unsharded one.
+    let registry = super::registry_for_scores(super::super::load(&root, false)?);
+    super::record_latest(
+        &root,
+        registry,
+        merged
+            .iter()
+            .map(|(summary, path)| (summary, path.as_str())),
+    )?;
+    let merged: Vec<RunSummary> = merged.into_iter().map(|(summary, _)| summary).collect();
     let mut stdout = std::io::stdout().lock();
     match args.format {
         crate::cli::TableFormat::Json => {
@@ -81,7 +91,7 @@ pub fn run(context: &Context, args: &MergeArgs) -> anyhow::Result<ExitStatus> {
     }
     let passed = merged
         .iter()
-        .filter(|s| !s.run.ends_with(".baseline"))
+        .filter(|s| !s.is_baseline_half())
         .all(|s| s.passed);
     let provider_errors = merged.iter().any(|s| s.provider_errors > 0);
     Ok(if provider_errors {
@@ -97,7 +107,7 @@ fn merge_group(
     root: &Path,
     key: &GroupKey,
     mut shards: Vec<(PathBuf, RunSummary)>,
-) -> anyhow::Result<RunSummary> {
+) -> anyhow::Result<(RunSummary, String)> {
     let (task, variant, ..) = key;
     let count = shards[0].1.shard.map_or(1, |shard| shard.count);
     shards.sort_by_key(|(_, summary)| summary.shard.map_or(0, |shard| shard.index));
@@ -157,17 +167,17 @@ fn merge_group(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0)),
     );
-    let mut name = logs::new_run_name(&dir, &stamp, *variant, None);
+    let mut base = format!("{stamp}-{}-merged", variant.as_str());
     if key.4 {
-        name.push_str(".baseline");
+        base.push_str(".baseline");
     }
-    name = name.replacen(variant.as_str(), &format!("{}-merged", variant.as_str()), 1);
+    let name = logs::new_run_name(&dir, &base);
     let mut bytes = Vec::new();
-    let mut totals = Totals::empty();
+    let mut totals = Totals::default();
     for (path, summary) in &shards {
         let log = path.with_file_name(&summary.log);
         let file = fs_err::File::open(&log)?;
-        let mut shard_totals = Totals::empty();
+        let mut shard_totals = Totals::default();
         for line in std::io::BufReader::new(file).lines() {
             let line = line?;
             if line.trim().is_empty() {
@@ -218,10 +228,7 @@ fn merge_group(
     };
     summary.set_totals(totals);
     let path = logs::write_summary(&dir, &summary)?;
-    eprintln!(
-        "merged {count} shards of `{task}` into {}",
-        adapters::fs::relative_path(root, &path)
-    );
-    let _ = layout::REGISTRY_FILE;
-    Ok(summary)
+    let relative = adapters::fs::relative_path(root, &path);
+    eprintln!("merged {count} shards of `{task}` into {relative}");
+    Ok((summary, relative))
 }

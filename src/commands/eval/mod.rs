@@ -20,7 +20,7 @@ use crate::domain::eval::record::{self, ExamplesRef, PromptRef, RunSummary, Tota
 use crate::domain::eval::render::Renderer;
 use crate::domain::eval::scorers::{self, Scorer};
 use crate::domain::eval::shard::Shard;
-use crate::domain::model::LatestEval;
+use crate::domain::model::{LatestEval, ProjectConfig, Registry};
 use crate::domain::{layout, registry, time};
 use crate::exit::{ExitStatus, UserError};
 use crate::report::eval as report;
@@ -59,17 +59,11 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
         args.baseline.is_some(),
     )?;
 
-    let mut prepared = Vec::new();
-    for id in &selected {
-        prepared.push(prepare(
-            &root,
-            &analysis,
-            id,
-            variant,
-            args.baseline.is_some(),
-            shard,
-        )?);
-    }
+    let baseline = args.baseline.is_some();
+    let prepared = selected
+        .iter()
+        .map(|id| prepare(&root, &analysis, id, variant, baseline, shard))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let concurrency = args
         .concurrency
         .or(analysis.config.defaults.concurrency)
@@ -87,12 +81,6 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
             root: root.clone(),
         },
     )?;
-    let mut prices = BTreeMap::new();
-    for (provider, settings) in &analysis.config.providers {
-        for (model, price) in &settings.prices {
-            prices.insert((provider.clone(), model.clone()), *price);
-        }
-    }
     let cache_dir = if args.cache_dir.is_absolute() {
         args.cache_dir.clone()
     } else {
@@ -102,13 +90,12 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
         client,
         cache: (!args.no_cache).then(|| Cache::new(cache_dir)),
         offline: args.offline,
-        prices,
         concurrency,
     });
-    let thresholds: BTreeMap<String, f64> = selected
-        .iter()
-        .map(|id| (id.clone(), threshold(&analysis.tasks[id])))
-        .collect();
+    // Only the registry to record scores in outlives the analysis: the parsed examples are
+    // freed before the run, which streams them from the file instead.
+    let registry = registry_for_scores(analysis);
+    let resume = args.resume;
     let commit = adapters::git::head_commit(&root);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -120,16 +107,12 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
     runtime.block_on(async {
         let mut stop_signal = Box::pin(stop_signal());
         for prepared in prepared {
-            let id = prepared.task.clone();
             let outcome = run_task(
                 &root,
                 &engine,
                 prepared,
-                thresholds[&id],
-                variant,
-                shard,
-                args.resume,
-                commit.clone(),
+                resume,
+                commit.as_deref(),
                 &mut stop_signal,
             )
             .await?;
@@ -159,9 +142,13 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
             );
         }
     }
-    if variant == Variant::Production && shard.is_none() {
-        record_latest(&root, analysis, &reports)?;
-    }
+    record_latest(
+        &root,
+        registry,
+        reports
+            .iter()
+            .map(|task| (&task.summary, task.summary_path.as_str())),
+    )?;
     let summaries: Vec<&RunSummary> = reports.iter().map(|task| &task.summary).collect();
     print_reports(context, &root, &args, &reports, &summaries)?;
     Ok(status)
@@ -208,13 +195,6 @@ fn worse(a: ExitStatus, b: ExitStatus) -> ExitStatus {
         ExitStatus::Interrupted => 4,
     };
     if rank(b) > rank(a) { b } else { a }
-}
-
-fn threshold(task: &Task) -> f64 {
-    task.metadata
-        .as_ref()
-        .and_then(|entry| entry.parsed.as_ref())
-        .map_or(1.0, |parsed| parsed.metadata.threshold)
 }
 
 fn prompt_of(task: &Task, variant: Variant) -> Option<&PromptEntry> {
@@ -321,14 +301,19 @@ fn check_files(
     .into())
 }
 
-fn side(root: &Path, entry: &PromptEntry) -> anyhow::Result<Side> {
+fn side(entry: &PromptEntry, config: &ProjectConfig) -> anyhow::Result<Side> {
     let parsed = entry.parsed.as_ref().ok_or_else(|| {
         UserError::new(ExitStatus::Error, format!("{} cannot be read", entry.path))
             .hint("run `promptops validate` to see why")
     })?;
     let renderer = Renderer::new(&parsed.prompt)
         .map_err(|error| UserError::new(ExitStatus::Error, format!("{}: {error}", entry.path)))?;
-    let _ = root;
+    let model = &parsed.prompt.model;
+    let price = config
+        .providers
+        .get(&model.provider)
+        .and_then(|provider| provider.prices.get(&model.name))
+        .copied();
     Ok(Side {
         prompt: parsed.prompt.clone(),
         prompt_ref: PromptRef {
@@ -338,6 +323,7 @@ fn side(root: &Path, entry: &PromptEntry) -> anyhow::Result<Side> {
         },
         renderer,
         output_schema: parsed.output_validator.clone(),
+        price,
     })
 }
 
@@ -371,7 +357,7 @@ fn prepare(
 ) -> anyhow::Result<Prepared> {
     let task = &analysis.tasks[id];
     let entry = prompt_of(task, variant).expect("selected tasks have the prompt");
-    let main = side(root, entry)?;
+    let main = side(entry, &analysis.config)?;
     let baseline = if baseline {
         let production = task.production.as_ref().ok_or_else(|| {
             UserError::new(
@@ -380,7 +366,7 @@ fn prepare(
             )
             .hint("drop --baseline; there is nothing to compare with yet")
         })?;
-        Some(side(root, production)?)
+        Some(side(production, &analysis.config)?)
     } else {
         None
     };
@@ -410,13 +396,28 @@ fn prepare(
                 .into(),
         );
     };
+    // Counted from the validated file, for progress; the run streams the file itself.
+    let total = examples.parsed.as_ref().map_or(0, |parsed| match shard {
+        None => parsed.count,
+        Some(shard) => parsed
+            .examples
+            .iter()
+            .filter(|(_, example)| shard.contains(&example.id))
+            .count() as u64,
+    });
     Ok(Prepared {
         task: id.to_owned(),
+        variant,
         main,
         baseline,
         scorers,
+        threshold: metadata.metadata.threshold,
         examples_path: root.join(&examples.path),
-        examples_display: examples.path.clone(),
+        examples: ExamplesRef {
+            path: examples.path.clone(),
+            sha256: examples.sha256.clone(),
+        },
+        total,
         shard,
     })
 }
@@ -427,25 +428,17 @@ fn now() -> i64 {
         .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(0))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_task(
     root: &Path,
     engine: &Arc<Engine>,
     prepared: Prepared,
-    threshold: f64,
-    variant: Variant,
-    shard: Option<Shard>,
     resume: bool,
-    commit: Option<String>,
+    commit: Option<&str>,
     stop_signal: &mut (impl std::future::Future<Output = ()> + Unpin),
 ) -> anyhow::Result<TaskReport> {
+    let (variant, shard) = (prepared.variant, prepared.shard);
     let dir = logs::task_dir(root, &prepared.task);
     fs_err::create_dir_all(&dir)?;
-    let examples_sha = crate::domain::source::sha256_hex(&fs_err::read(&prepared.examples_path)?);
-    let examples_ref = ExamplesRef {
-        path: prepared.examples_display.clone(),
-        sha256: examples_sha,
-    };
     let started = Instant::now();
     let started_at = time::rfc3339(now());
     let previous = if resume {
@@ -457,8 +450,9 @@ async fn run_task(
                     && summary.variant == variant
                     && summary.shard == shard
                     && summary.prompt.sha256 == prepared.main.prompt_ref.sha256
-                    && summary.examples == examples_ref
-                    && summary.comparison.is_none() == prepared.baseline.is_none()
+                    && summary.examples == prepared.examples
+                    // A paired run resumes as a pair; a baseline half never on its own.
+                    && summary.paired_with.is_some() == prepared.baseline.is_some()
             });
         if found.is_none() {
             eprintln!(
@@ -471,7 +465,7 @@ async fn run_task(
         None
     };
     let run_name = previous.as_ref().map_or_else(
-        || logs::new_run_name(&dir, &time::compact(now()), variant, shard),
+        || logs::new_run_name(&dir, &run_label(&time::compact(now()), variant, shard)),
         |summary| summary.run.clone(),
     );
     let log_path = dir.join(format!("{run_name}.jsonl"));
@@ -479,8 +473,8 @@ async fn run_task(
     let baseline_log = dir.join(format!("{baseline_name}.jsonl"));
 
     let mut finish = Finish {
-        main: Totals::empty(),
-        baseline: prepared.baseline.as_ref().map(|_| Totals::empty()),
+        main: Totals::default(),
+        baseline: prepared.baseline.as_ref().map(|_| Totals::default()),
         pairs: Vec::new(),
         interrupted: false,
         fatal: None,
@@ -489,88 +483,56 @@ async fn run_task(
     };
     let mut skip = HashSet::new();
     if previous.is_some() && log_path.exists() {
-        let done = logs::read_finished(&log_path, prepared.baseline.is_some())?;
-        if prepared.baseline.is_some() && baseline_log.exists() {
-            let base = logs::read_finished(&baseline_log, true)?;
-            let by_id: BTreeMap<&str, (f64, bool)> = base
-                .records
-                .iter()
-                .map(|record| (record.id.as_str(), (record.score, record.pass)))
-                .collect();
-            // Only pairs with both halves count as done; the rest run again, both sides.
-            let mut kept_main = Totals::empty();
-            let mut kept_base = Totals::empty();
-            for record in &done.records {
-                if let Some((score, pass)) = by_id.get(record.id.as_str()) {
-                    finish
-                        .pairs
-                        .push((record.score, record.pass, *score, *pass));
-                    kept_main.add(record);
-                    skip.insert(record.id.clone());
-                }
-            }
-            for record in &base.records {
-                if skip.contains(&record.id) {
-                    kept_base.add(record);
-                }
-            }
-            finish.main = kept_main;
-            finish.baseline = Some(kept_base);
-            rewrite_log(
-                &log_path,
-                done.records.iter().filter(|r| skip.contains(&r.id)),
-            )?;
-            rewrite_log(
-                &baseline_log,
-                base.records.iter().filter(|r| skip.contains(&r.id)),
-            )?;
-        } else {
-            finish.main = done.totals;
-            skip = done.ids;
-        }
+        skip = finished_before(
+            &mut finish,
+            &log_path,
+            prepared.baseline.as_ref().map(|_| baseline_log.as_path()),
+        )?;
     }
 
-    let summary_template = |name: &str, side: &Side, variant: Variant| RunSummary {
-        schema_version: record::SCHEMA_VERSION,
-        run: name.to_owned(),
-        task: prepared.task.clone(),
-        variant,
-        prompt: side.prompt_ref.clone(),
-        examples: examples_ref.clone(),
-        provider: side.prompt.model.provider.clone(),
-        model: side.prompt.model.name.clone(),
-        shard,
-        complete: false,
-        n: 0,
-        score: 0.0,
-        threshold,
-        passed: false,
-        passed_examples: 0,
-        errors: 0,
-        provider_errors: 0,
-        cached: 0,
-        tokens: crate::domain::eval::request::Usage::default(),
-        cost_usd: None,
-        duration_ms: previous.as_ref().map_or(0, |summary| summary.duration_ms),
-        started_at: previous
-            .as_ref()
-            .map_or_else(|| started_at.clone(), |summary| summary.started_at.clone()),
-        finished_at: String::new(),
-        git_commit: commit.clone(),
-        log: format!("{name}.jsonl"),
-        totals: Totals::empty(),
-        comparison: None,
-    };
-    let mut summary = summary_template(&run_name, &prepared.main, variant);
+    let summary_template =
+        |name: &str, side: &Side, variant: Variant, paired_with: Option<&str>| RunSummary {
+            schema_version: record::SCHEMA_VERSION,
+            run: name.to_owned(),
+            task: prepared.task.clone(),
+            variant,
+            prompt: side.prompt_ref.clone(),
+            examples: prepared.examples.clone(),
+            provider: side.prompt.model.provider.clone(),
+            model: side.prompt.model.name.clone(),
+            shard,
+            complete: false,
+            n: 0,
+            score: 0.0,
+            threshold: prepared.threshold,
+            passed: false,
+            passed_examples: 0,
+            errors: 0,
+            provider_errors: 0,
+            cached: 0,
+            tokens: crate::domain::eval::request::Usage::default(),
+            cost_usd: None,
+            duration_ms: previous.as_ref().map_or(0, |summary| summary.duration_ms),
+            started_at: previous
+                .as_ref()
+                .map_or_else(|| started_at.clone(), |summary| summary.started_at.clone()),
+            finished_at: String::new(),
+            git_commit: commit.map(str::to_owned),
+            log: format!("{name}.jsonl"),
+            paired_with: paired_with.map(str::to_owned),
+            comparison: None,
+        };
+    let paired = prepared.baseline.as_ref().map(|_| baseline_name.as_str());
+    let mut summary = summary_template(&run_name, &prepared.main, variant, paired);
     let mut baseline_summary = prepared
         .baseline
         .as_ref()
-        .map(|side| summary_template(&baseline_name, side, Variant::Production));
+        .map(|side| summary_template(&baseline_name, side, Variant::Production, Some(&run_name)));
     // Written first, so a run killed outright can still be found and resumed.
     summary.set_totals(finish.main);
     logs::write_summary(&dir, &summary)?;
     if let Some(baseline) = &mut baseline_summary {
-        baseline.set_totals(finish.baseline.unwrap_or_else(Totals::empty));
+        baseline.set_totals(finish.baseline.unwrap_or_default());
         logs::write_summary(&dir, baseline)?;
     }
 
@@ -581,7 +543,6 @@ async fn run_task(
             None => None,
         },
     };
-    let total = count_examples(&prepared)?;
     let label = format!(
         "{} {} {}",
         prepared.task,
@@ -589,7 +550,7 @@ async fn run_task(
         prepared.main.prompt_ref.version
     );
     let already = finish.main.n;
-    let progress = progress::Progress::new(label, total, already);
+    let progress = progress::Progress::new(label, prepared.total, already);
     let prepared = Arc::new(prepared);
     let finish = execute::run(
         Arc::clone(engine),
@@ -657,33 +618,55 @@ fn rewrite_log<'a>(
     adapters::fs::write_atomic(path, &bytes)
 }
 
-/// How many examples this run will take (for progress), counted without keeping them.
-fn count_examples(prepared: &Prepared) -> anyhow::Result<u64> {
-    use std::io::BufRead;
-    let file = fs_err::File::open(&prepared.examples_path)?;
-    let mut count = 0;
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match prepared.shard {
-            None => count += 1,
-            Some(shard) => {
-                if let Ok(example) = serde_json::from_str::<IdOnly>(&line)
-                    && shard.contains(&example.id)
-                {
-                    count += 1;
-                }
-            }
-        }
+/// A run's name: `<UTC time>-<variant>[-shard-K-of-N]`.
+pub(super) fn run_label(stamp: &str, variant: Variant, shard: Option<Shard>) -> String {
+    match shard {
+        None => format!("{stamp}-{}", variant.as_str()),
+        Some(shard) => format!(
+            "{stamp}-{}-shard-{}-of-{}",
+            variant.as_str(),
+            shard.index,
+            shard.count
+        ),
     }
-    Ok(count)
 }
 
-#[derive(serde::Deserialize)]
-struct IdOnly {
-    id: String,
+/// Takes in what an interrupted run finished and returns the ids not to run again. With a
+/// baseline only examples both halves finished count, and both logs are cut back to those.
+fn finished_before(
+    finish: &mut Finish,
+    log: &Path,
+    baseline_log: Option<&Path>,
+) -> anyhow::Result<HashSet<String>> {
+    let Some(baseline_log) = baseline_log.filter(|path| path.exists()) else {
+        let done = logs::read_finished(log, false)?;
+        finish.main = done.totals;
+        return Ok(done.ids);
+    };
+    let main = logs::read_finished(log, true)?.records;
+    let base = logs::read_finished(baseline_log, true)?.records;
+    let by_id: BTreeMap<&str, &record::ExampleRecord> = base
+        .iter()
+        .map(|record| (record.id.as_str(), record))
+        .collect();
+    let mut main_totals = Totals::default();
+    let mut base_totals = Totals::default();
+    let mut done = HashSet::new();
+    for record in &main {
+        if let Some(other) = by_id.get(record.id.as_str()) {
+            finish
+                .pairs
+                .push((record.score, record.pass, other.score, other.pass));
+            main_totals.add(record);
+            base_totals.add(other);
+            done.insert(record.id.clone());
+        }
+    }
+    finish.main = main_totals;
+    finish.baseline = Some(base_totals);
+    rewrite_log(log, main.iter().filter(|r| done.contains(&r.id)))?;
+    rewrite_log(baseline_log, base.iter().filter(|r| done.contains(&r.id)))?;
+    Ok(done)
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
@@ -712,32 +695,50 @@ async fn stop_signal() {
 }
 
 /// Points each task's `latest_eval` in the registry at its new summary.
-fn record_latest(root: &Path, analysis: Analysis, reports: &[TaskReport]) -> anyhow::Result<()> {
-    let complete: Vec<&TaskReport> = reports
-        .iter()
-        // A score is recorded only when every example was really scored.
-        .filter(|task| matches!(task_status(task), ExitStatus::Success | ExitStatus::Failure))
+/// The registry that new scores are recorded in: the one the files call for, unless the
+/// committed one cannot be read (its history would be lost).
+pub(super) fn registry_for_scores(analysis: Analysis) -> Option<Registry> {
+    match analysis.registry {
+        RegistryState::Broken => None,
+        _ => Some(analysis.expected_registry),
+    }
+}
+
+/// Points `latest_eval` of each task at its new summary: production runs whose every example
+/// was scored, of the production prompt the registry lists.
+pub(super) fn record_latest<'a>(
+    root: &Path,
+    registry: Option<Registry>,
+    runs: impl IntoIterator<Item = (&'a RunSummary, &'a str)>,
+) -> anyhow::Result<()> {
+    let scored: Vec<(&RunSummary, &str)> = runs
+        .into_iter()
+        .filter(|(summary, _)| {
+            summary.variant == Variant::Production
+                && summary.shard.is_none()
+                && !summary.is_baseline_half()
+                && summary.fully_scored()
+        })
         .collect();
-    if complete.is_empty() {
+    if scored.is_empty() {
         return Ok(());
     }
-    if matches!(analysis.registry, RegistryState::Broken) {
+    let Some(mut expected) = registry else {
         eprintln!(
             "warning: {} cannot be read, so the new scores were not recorded in it",
             layout::REGISTRY_FILE
         );
         return Ok(());
-    }
-    let mut expected = analysis.expected_registry;
-    for task in complete {
-        if let Some(entry) = expected.tasks.get_mut(&task.summary.task)
-            && entry.production.as_ref().map(|p| &p.sha256) == Some(&task.summary.prompt.sha256)
+    };
+    for (summary, path) in scored {
+        if let Some(entry) = expected.tasks.get_mut(&summary.task)
+            && entry.production.as_ref().map(|p| &p.sha256) == Some(&summary.prompt.sha256)
         {
             entry.latest_eval = Some(LatestEval {
-                score: task.summary.score,
-                passed: task.summary.passed,
-                at: task.summary.finished_at.clone(),
-                summary: task.summary_path.clone(),
+                score: summary.score,
+                passed: summary.passed,
+                at: summary.finished_at.clone(),
+                summary: path.to_owned(),
             });
         }
     }

@@ -110,10 +110,6 @@ fn nanos(value: f64) -> u64 {
 }
 
 impl Totals {
-    pub fn empty() -> Totals {
-        Totals::default()
-    }
-
     pub fn add(&mut self, record: &ExampleRecord) {
         self.n += 1;
         self.passed_examples += u64::from(record.pass);
@@ -213,15 +209,28 @@ pub struct RunSummary {
     pub finished_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_commit: Option<String>,
-    /// The per-example log, a file name in the same folder.
+    /// The per-example log, a file name in the same folder. Resuming and merging recompute
+    /// the figures above from it.
     pub log: String,
-    /// The exact sums behind the figures above, so shards merge without rounding drift.
-    pub totals: Totals,
+    /// The other half of a paired run (`--candidate --baseline production`): the candidate's
+    /// summary names its baseline run, the baseline's names the candidate run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired_with: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
 }
 
 impl RunSummary {
+    /// Whether this is the production half of a `--baseline` run (not a run of its own).
+    pub fn is_baseline_half(&self) -> bool {
+        self.variant == Variant::Production && self.paired_with.is_some()
+    }
+
+    /// Whether every example was answered and scored: a score worth recording.
+    pub fn fully_scored(&self) -> bool {
+        self.complete && self.errors == 0
+    }
+
     /// Sets every figure from `totals`; a run passes when it is complete, scored at least one
     /// example, reached the threshold and had no provider failure.
     pub fn set_totals(&mut self, totals: Totals) {
@@ -240,7 +249,6 @@ impl RunSummary {
             output_tokens: totals.output_tokens,
         };
         self.cost_usd = totals.cost_usd();
-        self.totals = totals;
     }
 }
 
@@ -299,12 +307,12 @@ mod tests {
     #[test]
     fn totals_do_not_depend_on_order_or_grouping() {
         let scores = [0.1, 0.7, 1.0 / 3.0, 0.2, 0.999_999_9, 0.3];
-        let mut forward = Totals::empty();
+        let mut forward = Totals::default();
         for score in scores {
             forward.add(&record(score, score > 0.5));
         }
-        let mut first = Totals::empty();
-        let mut second = Totals::empty();
+        let mut first = Totals::default();
+        let mut second = Totals::default();
         for (index, score) in scores.iter().rev().enumerate() {
             let half = if index % 2 == 0 {
                 &mut first
@@ -323,7 +331,7 @@ mod tests {
 
     #[test]
     fn a_run_with_provider_errors_or_interrupted_does_not_pass() {
-        let mut totals = Totals::empty();
+        let mut totals = Totals::default();
         totals.add(&record(1.0, true));
         let mut summary: RunSummary = serde_json::from_value(serde_json::json!({
             "schema_version": 1, "run": "r", "task": "t", "variant": "production",
@@ -332,7 +340,7 @@ mod tests {
             "complete": true, "n": 0, "score": 0.0, "threshold": 0.9, "passed": false,
             "passed_examples": 0, "errors": 0, "provider_errors": 0, "cached": 0,
             "tokens": {"input_tokens": 0, "output_tokens": 0}, "duration_ms": 0,
-            "started_at": "", "finished_at": "", "log": "r.jsonl", "totals": Totals::empty()
+            "started_at": "", "finished_at": "", "log": "r.jsonl"
         }))
         .unwrap();
         summary.set_totals(totals);

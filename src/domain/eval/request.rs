@@ -83,6 +83,15 @@ pub struct Usage {
     pub output_tokens: u64,
 }
 
+impl Usage {
+    /// What these tokens cost at `price` (US dollars per million tokens).
+    pub fn cost_usd(self, price: crate::domain::model::Price) -> f64 {
+        (self.input_tokens as f64 * price.input_per_million
+            + self.output_tokens as f64 * price.output_per_million)
+            / 1e6
+    }
+}
+
 /// A model's answer as promptops keeps it (in the cache and the logs).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatResponse {
