@@ -30,7 +30,7 @@ fn verdict(summary: &RunSummary) -> &'static str {
 }
 
 /// One row per run.
-pub fn table(summaries: &[&RunSummary], _color: bool) -> String {
+pub fn table(summaries: &[&RunSummary]) -> String {
     let rows: Vec<Vec<String>> = summaries
         .iter()
         .map(|summary| {
@@ -72,8 +72,7 @@ pub fn table(summaries: &[&RunSummary], _color: bool) -> String {
 
 pub fn comparison_text(task: &str, comparison: &Comparison) -> String {
     format!(
-        "{task}: candidate − {} {} = {:+.3} (95% CI {:+.3} to {:+.3}, n = {}); only candidate passed {}, only baseline passed {}, McNemar p = {:.4}\n",
-        "production",
+        "{task}: candidate − production {} = {:+.3} (95% CI {:+.3} to {:+.3}, n = {}); only candidate passed {}, only baseline passed {}, McNemar p = {:.4}\n",
         comparison.baseline.version,
         comparison.mean_difference,
         comparison.interval_95[0],

@@ -477,7 +477,10 @@ fn sharded_and_merged_equals_unsharded() {
     let registry = repo.read("prompt_registry.yaml");
     let run = merged["run"].as_str().unwrap();
     assert!(run.contains("-production-merged"), "{run}");
-    assert!(registry.contains(&format!("summary: {EVALS}/{run}.summary.json")), "{registry}");
+    assert!(
+        registry.contains(&format!("summary: {EVALS}/{run}.summary.json")),
+        "{registry}"
+    );
     // A shard given twice is refused.
     let again = repo.run(&[
         "eval",
@@ -518,7 +521,12 @@ fn an_interrupted_run_resumes_without_resending_finished_examples() {
     let server = LlmServer::start(always_right);
     server.latency(Duration::from_millis(100));
     let repo = repo(&server, 20, "");
-    interrupt(&repo, &server, &["eval", "--concurrency", "1", "--no-cache"], 6);
+    interrupt(
+        &repo,
+        &server,
+        &["eval", "--concurrency", "1", "--no-cache"],
+        6,
+    );
     let interrupted = only_summary(&repo);
     assert_eq!(interrupted["complete"], false);
     let finished = interrupted["n"].as_u64().unwrap();
@@ -697,7 +705,15 @@ fn an_interrupted_paired_run_resumes_as_a_pair() {
     let candidate = crate::support::PROMPT.replace("version: 1.0.0", "version: 1.1.0");
     repo.write("prompts/00-templates/summarize.yaml", &candidate);
     repo.run(&["registry"]);
-    let paired = ["eval", "--candidate", "--baseline", "production", "--concurrency", "1", "--no-cache"];
+    let paired = [
+        "eval",
+        "--candidate",
+        "--baseline",
+        "production",
+        "--concurrency",
+        "1",
+        "--no-cache",
+    ];
     interrupt(&repo, &server, &paired, 8);
     // The baseline half is not a production run to resume.
     let plain = eval(&repo, &["--resume", "--no-cache"]);
@@ -714,5 +730,8 @@ fn an_interrupted_paired_run_resumes_as_a_pair() {
     assert_eq!(candidate["comparison"]["n"], 12);
     assert_eq!(candidate["n"], 12);
     let pairs_done = (12 * 2 - (server.count() - sent_before)) / 2;
-    assert!(pairs_done >= 3, "the finished pairs were sent again: {pairs_done}");
+    assert!(
+        pairs_done >= 3,
+        "the finished pairs were sent again: {pairs_done}"
+    );
 }

@@ -41,15 +41,14 @@ pub(super) async fn complete(
         .map_err(|error| CallError::transient(format!("`{program}` failed: {error}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: String = stderr
-            .trim()
-            .chars()
+        let stderr = stderr.trim();
+        // The end of stderr is where the error usually is: its last 300 characters.
+        let start = stderr
+            .char_indices()
             .rev()
-            .take(300)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+            .nth(299)
+            .map_or(0, |(index, _)| index);
+        let tail = &stderr[start..];
         return Err(CallError::rejected(format!(
             "`{program}` exited with {}: {tail}",
             output.status

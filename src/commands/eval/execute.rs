@@ -371,23 +371,27 @@ async fn evaluate_side(
     };
     let mut verdicts = Vec::with_capacity(scorers.len());
     let mut judge_failure = None;
+    let mut judge_input: Option<String> = None;
     for scorer in scorers {
         let Kind::LlmJudge(spec) = &scorer.kind else {
             verdicts.push(None);
             continue;
         };
-        let input: String = request
-            .messages
-            .iter()
-            .filter(|message| message.role == Role::User)
-            .map(|message| message.content.as_str())
-            .collect::<Vec<_>>()
-            .join("\n\n");
+        // What the judge is told the model was asked: the user messages, built once.
+        let input = judge_input.get_or_insert_with(|| {
+            request
+                .messages
+                .iter()
+                .filter(|message| message.role == Role::User)
+                .map(|message| message.content.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        });
         let judge_request = judge::request(
             spec,
             &request.provider,
             &request.model,
-            &input,
+            input,
             &response.text,
             &example.expected,
         );

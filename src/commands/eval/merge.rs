@@ -82,11 +82,7 @@ pub fn run(context: &Context, args: &MergeArgs) -> anyhow::Result<ExitStatus> {
         }
         crate::cli::TableFormat::Table => {
             let summaries: Vec<&RunSummary> = merged.iter().collect();
-            write!(
-                stdout,
-                "{}",
-                crate::report::eval::table(&summaries, context.color)
-            )?;
+            write!(stdout, "{}", crate::report::eval::table(&summaries))?;
         }
     }
     let passed = merged

@@ -149,8 +149,7 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
             .iter()
             .map(|task| (&task.summary, task.summary_path.as_str())),
     )?;
-    let summaries: Vec<&RunSummary> = reports.iter().map(|task| &task.summary).collect();
-    print_reports(context, &root, &args, &reports, &summaries)?;
+    print_reports(&root, &args, &reports)?;
     Ok(status)
 }
 
@@ -746,13 +745,7 @@ pub(super) fn record_latest<'a>(
     adapters::fs::write_atomic(&root.join(layout::REGISTRY_FILE), text.as_bytes())
 }
 
-fn print_reports(
-    context: &Context,
-    root: &Path,
-    args: &EvalArgs,
-    reports: &[TaskReport],
-    summaries: &[&RunSummary],
-) -> anyhow::Result<()> {
+fn print_reports(root: &Path, args: &EvalArgs, reports: &[TaskReport]) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match args.format {
         crate::cli::TableFormat::Json => {
@@ -760,7 +753,8 @@ fn print_reports(
             writeln!(stdout)?;
         }
         crate::cli::TableFormat::Table => {
-            write!(stdout, "{}", report::table(summaries, context.color))?;
+            let summaries: Vec<&RunSummary> = reports.iter().map(|task| &task.summary).collect();
+            write!(stdout, "{}", report::table(&summaries))?;
             for task in reports {
                 if let Some(comparison) = &task.summary.comparison {
                     write!(

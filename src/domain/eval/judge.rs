@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::request::{ChatMessage, ChatRequest};
-use super::scorers::{JudgeSpec, parse_json_output};
+use super::scorers::{JudgeSpec, as_text, parse_json_output};
 use crate::domain::model::{Parameters, Role};
 
 const INSTRUCTIONS: &str = "\
@@ -32,10 +32,7 @@ pub fn request(
     output: &str,
     expected: &Value,
 ) -> ChatRequest {
-    let expected = match expected {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
+    let expected = as_text(expected);
     let user = format!(
         "Rubric:\n{}\n\nInput given to the model:\n{input}\n\nReference answer:\n{expected}\n\nAnswer to grade:\n{output}\n",
         spec.rubric.trim()

@@ -540,8 +540,8 @@ fn binary(pass: bool, reason: impl Into<String>) -> Outcome {
     (if pass { 1.0 } else { 0.0 }, pass, reason.into())
 }
 
-/// The expected value as text: a string as it is, anything else as compact JSON.
-fn expected_text(expected: &Value) -> String {
+/// A JSON value as text: a string as it is, anything else as compact JSON.
+pub fn as_text(expected: &Value) -> String {
     match expected {
         Value::String(text) => text.clone(),
         other => other.to_string(),
@@ -567,7 +567,7 @@ fn score_kind(
             let needles: &[String] = if let Some(needles) = needles {
                 needles
             } else {
-                owned = [normalize.apply(&expected_text(observation.expected))];
+                owned = [normalize.apply(&as_text(observation.expected))];
                 &owned
             };
             let found: Vec<&String> = needles
@@ -642,7 +642,7 @@ fn score_kind(
             threshold,
         } => {
             let a = normalize.apply(output);
-            let b = normalize.apply(&expected_text(observation.expected));
+            let b = normalize.apply(&as_text(observation.expected));
             let score = match method {
                 SimilarityMethod::EditDistance => edit_similarity(&a, &b),
                 SimilarityMethod::TokenF1 => token_f1(&a, &b),
@@ -745,7 +745,7 @@ fn score_fields(fields: &[Field], output: &str, expected: &Value) -> Outcome {
             (Some(_), None) | (None, Some(_)) => (0.0, false),
             (Some(want), Some(got)) => {
                 let observation = Observation {
-                    output: &expected_text(got),
+                    output: &as_text(got),
                     expected: want,
                     latency_ms: 0,
                     cost_usd: None,

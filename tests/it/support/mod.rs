@@ -154,15 +154,7 @@ impl TestRepo {
     /// Runs the binary with these environment variables (and none of the caller's API keys,
     /// base URLs or CI settings).
     pub(crate) fn run_env(&self, args: &[&str], environment: &[(&str, &str)]) -> Output {
-        let output = self
-            .command(args, environment)
-            .output()
-            .expect("the binary runs");
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
+        collect(self.command(args, environment))
     }
 
     /// The command `run_env` runs, for tests that need the child process itself.
@@ -216,15 +208,20 @@ pub(crate) fn run_binary(dir: &Path, args: &[&str]) -> Output {
 
 /// Runs the binary with extra environment variables.
 pub(crate) fn run_binary_with(dir: &Path, args: &[&str], environment: &[(&str, &Path)]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_promptops"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_promptops"));
+    command
         .args(args)
         .current_dir(dir)
         .env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("PROMPTOPS_REPO")
         .env("NO_COLOR", "1")
-        .envs(environment.iter().copied())
-        .output()
-        .expect("the binary runs");
+        .envs(environment.iter().copied());
+    collect(command)
+}
+
+/// Runs a command to the end and keeps its exit code and output.
+fn collect(mut command: Command) -> Output {
+    let output = command.output().expect("the binary runs");
     Output {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
