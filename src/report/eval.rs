@@ -14,9 +14,17 @@ fn seconds(ms: u64) -> String {
 }
 
 fn cost(summary: &RunSummary) -> String {
-    summary
-        .cost_usd
-        .map_or_else(|| "-".to_owned(), |cost| format!("${cost:.4}"))
+    summary.cost_usd.map_or_else(
+        || "-".to_owned(),
+        // Small evals cost fractions of a cent; show them rather than $0.0000.
+        |cost| {
+            if cost < 0.01 {
+                format!("${cost:.6}")
+            } else {
+                format!("${cost:.4}")
+            }
+        },
+    )
 }
 
 fn verdict(summary: &RunSummary) -> &'static str {

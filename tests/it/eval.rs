@@ -735,3 +735,42 @@ fn an_interrupted_paired_run_resumes_as_a_pair() {
         "the finished pairs were sent again: {pairs_done}"
     );
 }
+
+#[test]
+fn the_cost_scorer_uses_configured_prices_and_refuses_to_run_without_one() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 2, "");
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "  - name: similarity\n    weight: 1\n",
+        "  - name: similarity\n    weight: 1\n  - name: cost\n    weight: 1\n    options:\n      max_usd: 0.00001\n",
+    );
+    repo.run(&["registry"]);
+    let refused = eval(&repo, &[]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("no price for model `gpt-4o-mini`"),
+        "{refused:?}"
+    );
+    assert_eq!(server.count(), 0);
+
+    let mut config = repo.read("promptops.yaml");
+    config.push_str(
+        "    prices:\n      gpt-4o-mini: {input_per_million: 0.5, output_per_million: 1.5}\n",
+    );
+    repo.write("promptops.yaml", &config);
+    let output = eval(&repo, &[]);
+    // Every answer is over the cost budget: half of each example's score.
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("$0.000032"), "{output:?}");
+    let summary = only_summary(&repo);
+    // 11 input and 7 output tokens per answer: (11 × 0.5 + 7 × 1.5) / 1e6 = $0.000016 each.
+    let cost = summary["cost_usd"].as_f64().unwrap();
+    assert!((cost - 2.0 * 0.000_016).abs() < 1e-12, "{cost}");
+    let record = &log_records(&repo, &summary)[0];
+    assert_eq!(record["scores"][1]["scorer"], "cost");
+    assert_eq!(
+        record["scores"][1]["pass"], false,
+        "over the $0.00001 budget"
+    );
+}

@@ -385,6 +385,24 @@ fn prepare(
         .into());
     };
     let scorers = compile_scorers(id, &metadata.metadata)?;
+    let needs_price = scorers
+        .iter()
+        .any(|scorer| matches!(scorer.kind, scorers::Kind::Cost { .. }));
+    if needs_price && main.price.is_none() {
+        let model = &main.prompt.model;
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!(
+                "task `{id}` has a `cost` scorer, but promptops.yaml gives no price for model `{}` of provider `{}`",
+                model.name, model.provider
+            ),
+        )
+        .hint(format!(
+            "add `prices: {{{}: {{input_per_million: ..., output_per_million: ...}}}}` under `providers.{}`",
+            model.name, model.provider
+        ))
+        .into());
+    }
     let Some(examples) = &task.examples else {
         return Err(
             UserError::new(ExitStatus::Error, format!("task `{id}` has no examples"))
