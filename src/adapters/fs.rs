@@ -173,24 +173,210 @@ pub fn read_sources<'a>(
         .collect()
 }
 
+/// The repository root, once a command has found it: writes under it are checked for links
+/// and their temp files kept out of sight (see [`write_replace`]).
+static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Where temp files of atomic writes live: a folder that ignores itself in git.
+const TEMP_DIR: &str = ".promptops/tmp";
+
+/// Temp files older than this are left over from a killed run.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_hours(1);
+
+/// Records the repository root (canonical) for the writes that follow.
+pub fn set_root(root: &Path) {
+    let _ = ROOT.set(root.to_path_buf());
+}
+
+/// A file or folder is a symbolic link (not followed).
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Whether `path` is a symbolic link.
+pub fn is_symlink(path: &Path) -> bool {
+    is_link(path)
+}
+
+/// Opens a regular file for reading, without following a link or blocking on a FIFO.
+pub fn open_read_regular(path: &Path) -> anyhow::Result<fs_err::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|error| refuse_link(path, error))?;
+    let metadata = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if !metadata.is_file() {
+        anyhow::bail!("{} is not a regular file", path.display());
+    }
+    Ok(fs_err::File::from_parts(file, path))
+}
+
+/// The bytes of a regular file of at most `limit` bytes, opened without following a link and
+/// without blocking on a FIFO or device.
+pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|error| refuse_link(path, error))?;
+    let metadata = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if !metadata.is_file() {
+        anyhow::bail!("{} is not a regular file", path.display());
+    }
+    if metadata.len() > limit {
+        anyhow::bail!(
+            "{} is {} bytes, more than the {limit} bytes allowed",
+            path.display(),
+            metadata.len()
+        );
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        anyhow::bail!(
+            "{} grew past {limit} bytes while it was read",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
+/// Creates `dir` and its parents, refusing to pass through a symbolic link anywhere below the
+/// repository root: data written under the repository stays in it.
+pub fn create_dir_safe(dir: &Path) -> anyhow::Result<()> {
+    let dir = absolute(dir)?;
+    if let Some(root) = ROOT.get()
+        && let Ok(relative) = dir.strip_prefix(root)
+    {
+        let mut current = root.clone();
+        for component in relative.components() {
+            current.push(component);
+            if is_link(&current) {
+                return Err(crate::exit::UserError::new(
+                    crate::exit::ExitStatus::Error,
+                    format!(
+                        "{} is a symbolic link; promptops does not write through links",
+                        current.display()
+                    ),
+                )
+                .hint("replace the link with a real folder")
+                .into());
+            }
+            if !current.is_dir() {
+                fs_err::create_dir(&current)?;
+            }
+        }
+        return Ok(());
+    }
+    fs_err::create_dir_all(&dir)?;
+    Ok(())
+}
+
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    Ok(if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    })
+}
+
+/// Opens a file for appending (creating it), never through a symbolic link.
+pub fn open_append_no_follow(path: &Path) -> anyhow::Result<fs_err::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        create_dir_safe(parent)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o666)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|error| refuse_link(path, error))?;
+    Ok(fs_err::File::from_parts(file, path))
+}
+
+/// Opens a file for reading and writing (not creating it), never through a symbolic link.
+pub fn open_update_no_follow(path: &Path) -> anyhow::Result<fs_err::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|error| refuse_link(path, error))?;
+    Ok(fs_err::File::from_parts(file, path))
+}
+
+fn refuse_link(path: &Path, error: std::io::Error) -> anyhow::Error {
+    if error.raw_os_error() == Some(libc::ELOOP) {
+        crate::exit::UserError::new(
+            crate::exit::ExitStatus::Error,
+            format!(
+                "{} is a symbolic link; promptops does not write through links",
+                path.display()
+            ),
+        )
+        .hint("remove the link")
+        .into()
+    } else {
+        anyhow::Error::new(error).context(format!("cannot open {}", path.display()))
+    }
+}
+
 /// Writes a file by temp file and rename in the same folder, so a reader sees the old bytes
 /// or the new ones, never a mix, and an interruption leaves the old file intact.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     write_replace(path, bytes, true)
 }
 
-/// Temp file + rename; `durable` also syncs the data first (worth it for the registry and
-/// summaries, not for thousands of cache entries that can always be fetched again).
+/// Temp file + rename; `durable` also syncs the data and the folder (worth it for the registry
+/// and summaries, not for thousands of cache entries that can always be fetched again).
+///
+/// The new file keeps the mode of the file it replaces, else gets 0666 under the umask (a
+/// temp file's 0600 would lock out the other users of a container). Under the repository the
+/// temp file lives in `.promptops/tmp/`, which git ignores, so a kill mid-write leaves nothing
+/// in `git status`; a path that is a link, or whose folder is reached through one, is refused.
 pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<()> {
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs_err::create_dir_all(folder)?;
+    use std::os::unix::fs::PermissionsExt;
+    let path = absolute(path)?;
+    let folder = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    create_dir_safe(&folder)?;
+    if is_link(&path) {
+        return Err(refuse_link(
+            path.as_path(),
+            std::io::Error::from_raw_os_error(libc::ELOOP),
+        ));
+    }
+    let existing_mode = std::fs::metadata(&path)
+        .ok()
+        .map(|metadata| metadata.permissions().mode() & 0o7777);
+    let temp_folder = temp_folder_for(&folder);
     let mut temporary = tempfile::Builder::new()
         .prefix(".promptops-")
-        .tempfile_in(folder)
-        .with_context(|| format!("cannot create a temporary file in {}", folder.display()))?;
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(&temp_folder)
+        .with_context(|| {
+            format!(
+                "cannot create a temporary file in {}",
+                temp_folder.display()
+            )
+        })?;
+    if let Some(mode) = existing_mode {
+        temporary
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+    }
     temporary
         .write_all(bytes)
         .and_then(|()| {
@@ -202,8 +388,59 @@ pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result
         })
         .with_context(|| format!("cannot write {}", path.display()))?;
     temporary
-        .persist(path)
+        .persist(&path)
         .map_err(|error| error.error)
         .with_context(|| format!("cannot replace {}", path.display()))?;
+    if durable && let Ok(folder) = std::fs::File::open(&folder) {
+        let _ = folder.sync_all();
+    }
     Ok(())
+}
+
+/// The folder for the temp file of a write into `folder`: the repository's hidden temp folder
+/// (on the same filesystem, so the rename stays atomic), else `folder` itself.
+fn temp_folder_for(folder: &Path) -> PathBuf {
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    let Some(root) = ROOT.get().filter(|root| folder.starts_with(root)) else {
+        return folder.to_path_buf();
+    };
+    let temp = root.join(TEMP_DIR);
+    if create_dir_safe(&temp).is_err() {
+        return folder.to_path_buf();
+    }
+    let ignore = temp.join(".gitignore");
+    if !ignore.exists() {
+        let _ = std::fs::write(
+            &ignore,
+            "# promptops' temp files; nothing here belongs in git\n*\n",
+        );
+    }
+    CLEANED.call_once(|| {
+        // Temp files of runs that were killed mid-write, here and (from older versions) at
+        // the root.
+        for dir in [temp.as_path(), root.as_path()] {
+            remove_stale_temp_files(dir);
+        }
+    });
+    temp
+}
+
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .is_some_and(|at| at.elapsed().is_ok_and(|age| age > STALE_AFTER));
+        let ours = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".promptops-");
+        if ours && stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }

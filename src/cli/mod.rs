@@ -137,6 +137,10 @@ pub struct EvalArgs {
     /// Also write a Markdown summary (for `$GITHUB_STEP_SUMMARY` or a pull-request comment)
     #[arg(long, value_name = "FILE")]
     pub summary_md: Option<PathBuf>,
+    /// In the JUnit report, count each failing example as a failed test case (by default only
+    /// a task's gate can fail; examples are listed with their reasons)
+    #[arg(long, requires = "junit")]
+    pub junit_examples_fail: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -159,4 +163,14 @@ pub struct MergeArgs {
     /// How to print the results
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
+    /// Also write a JUnit XML report of the merged run (the one that gates in CI)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write a Markdown summary of the merged run (e.g. to `$GITHUB_STEP_SUMMARY`)
+    #[arg(long, value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
+    /// In the JUnit report, count each failing example as a failed test case (by default only
+    /// a task's gate can fail; examples are listed with their reasons)
+    #[arg(long, requires = "junit")]
+    pub junit_examples_fail: bool,
 }

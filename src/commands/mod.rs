@@ -23,6 +23,12 @@ pub struct Context {
 impl Context {
     /// The prompt repository's root: `--repo`, or found from the current folder.
     pub fn root(&self) -> anyhow::Result<PathBuf> {
+        let root = self.find_root()?;
+        adapters::fs::set_root(&root);
+        Ok(root)
+    }
+
+    fn find_root(&self) -> anyhow::Result<PathBuf> {
         if let Some(repo) = &self.repo {
             if !repo.is_dir() {
                 return Err(UserError::new(
@@ -34,11 +40,11 @@ impl Context {
             return Ok(fs_err::canonicalize(repo)?);
         }
         let here = std::env::current_dir()?;
-        adapters::git::find_root(&here).ok_or_else(|| {
+        let found = adapters::git::find_root(&here).ok_or_else(|| {
             UserError::new(ExitStatus::Error, format!("{} is not inside a prompt repository or a git repository", here.display()))
                 .hint("run it inside the repository, pass --repo DIR, or create one with `promptops init`")
-                .into()
-        })
+        })?;
+        Ok(fs_err::canonicalize(found)?)
     }
 }
 

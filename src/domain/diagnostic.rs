@@ -52,6 +52,7 @@ codes! {
     YamlSyntax => "yaml-syntax",
     YamlDuplicateKey => "yaml-duplicate-key",
     YamlAliasLimit => "yaml-alias-limit",
+    NestingTooDeep => "nesting-too-deep",
     YamlMultipleDocuments => "yaml-multiple-documents",
     YamlUnsupported => "yaml-unsupported",
     UnknownField => "unknown-field",

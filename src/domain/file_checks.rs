@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::diagnostic::{Code, Diagnostic, Position};
 use super::eval::scorers;
+use super::json;
 use super::layout::{self, Role};
 use super::model::{Example, OutputFormat, ProjectConfig, PromptFile, Registry, TaskMetadata};
 use super::schema::{Locate, OnLine, SchemaKind, Validators};
@@ -544,44 +545,12 @@ fn check_examples(
             continue;
         }
         count += 1;
-        let value: Value = match serde_json::from_str(line) {
-            Ok(value) => value,
-            Err(error) => {
-                findings.push(
-                    Diagnostic::error(
-                        Code::ExamplesJson,
-                        path,
-                        Position::new(number, error.column().max(1)),
-                        format!("line {number} is not valid JSON: {}", json_error_text(&error)),
-                    )
-                    .with_hint("each line is one JSON object: {\"id\": \"...\", \"vars\": {...}, \"expected\": ...}"),
-                );
+        let example = match read_example(path, number, line, validators) {
+            Ok(example) => example,
+            Err(line_findings) => {
+                findings.extend(line_findings);
                 continue;
             }
-        };
-        if !value.is_object() {
-            findings.push(
-                Diagnostic::error(Code::WrongType, path, Position::new(number, 1), format!("line {number} is not a JSON object"))
-                    .with_hint("each line is one JSON object: {\"id\": \"...\", \"vars\": {...}, \"expected\": ...}"),
-            );
-            continue;
-        }
-        let schema_findings = validators.check(SchemaKind::Example, &value, path, &OnLine(number));
-        if !schema_findings.is_empty() {
-            findings.extend(schema_findings.into_iter().map(|mut finding| {
-                finding.message = format!("line {number}: {}", finding.message);
-                finding
-            }));
-            continue;
-        }
-        let Ok(example) = serde_json::from_value::<Example>(value) else {
-            findings.push(Diagnostic::error(
-                Code::InvalidValue,
-                path,
-                OnLine(number).locate("", false),
-                format!("line {number} is not a valid example"),
-            ));
-            continue;
         };
         if let Some(first) = seen.insert(example.id.clone(), number) {
             findings.push(
@@ -598,30 +567,86 @@ fn check_examples(
             );
             continue;
         }
-        for spec in example.scorers.iter().flatten() {
-            if let Err(error) = scorers::compile(spec) {
-                findings.push(
-                    Diagnostic::error(
-                        Code::InvalidScorerOptions,
-                        path,
-                        Position::new(number, 1),
-                        format!("line {number}: {}", error.message),
-                    )
-                    .with_hint("the README's scorer reference lists the options each scorer takes"),
-                );
-            }
-        }
         examples.push((number, example));
     }
     ParsedExamples { examples, count }
 }
 
-/// The `serde_json` message without its "at line 1 column 5" (the line is the JSONL line).
-fn json_error_text(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" at line ") {
-        Some(index) => text[..index].to_owned(),
-        None => text,
+/// One line of an examples file as an example, or the findings that say why it is not one.
+/// `validate` and `eval` both read examples with this, so what validates, evaluates.
+pub fn read_example(
+    path: &str,
+    number: usize,
+    line: &str,
+    validators: &Validators,
+) -> Result<Example, Vec<Diagnostic>> {
+    const SHAPE: &str =
+        "each line is one JSON object: {\"id\": \"...\", \"vars\": {...}, \"expected\": ...}";
+    let line = json::strip_bom(line, number);
+    let value = json::parse(line).map_err(|error| {
+        let code = if error.too_deep {
+            Code::NestingTooDeep
+        } else {
+            Code::ExamplesJson
+        };
+        vec![
+            Diagnostic::error(
+                code,
+                path,
+                Position::new(number, error.column),
+                format!("line {number} is not valid JSON: {}", error.message),
+            )
+            .with_hint(SHAPE),
+        ]
+    })?;
+    if !value.is_object() {
+        return Err(vec![
+            Diagnostic::error(
+                Code::WrongType,
+                path,
+                Position::new(number, 1),
+                format!("line {number} is not a JSON object"),
+            )
+            .with_hint(SHAPE),
+        ]);
+    }
+    let schema_findings = validators.check(SchemaKind::Example, &value, path, &OnLine(number));
+    if !schema_findings.is_empty() {
+        return Err(schema_findings
+            .into_iter()
+            .map(|mut finding| {
+                finding.message = format!("line {number}: {}", finding.message);
+                finding
+            })
+            .collect());
+    }
+    let example = serde_json::from_value::<Example>(value).map_err(|error| {
+        vec![Diagnostic::error(
+            Code::InvalidValue,
+            path,
+            OnLine(number).locate("", false),
+            format!("line {number} is not a valid example: {error}"),
+        )]
+    })?;
+    let scorer_findings: Vec<Diagnostic> = example
+        .scorers
+        .iter()
+        .flatten()
+        .filter_map(|spec| scorers::compile(spec).err())
+        .map(|error| {
+            Diagnostic::error(
+                Code::InvalidScorerOptions,
+                path,
+                Position::new(number, 1),
+                format!("line {number}: {}", error.message),
+            )
+            .with_hint("the README's scorer reference lists the options each scorer takes")
+        })
+        .collect();
+    if scorer_findings.is_empty() {
+        Ok(example)
+    } else {
+        Err(scorer_findings)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod diagnostic;
 pub mod eval;
 pub mod file_checks;
+pub mod json;
 pub mod layout;
 pub mod model;
 pub mod parallel;

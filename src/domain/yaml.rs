@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use saphyr::{MarkedYaml, Scalar, ScanError, YamlData, YamlLoader};
-use saphyr_parser::{Parser, ScalarStyle};
+use saphyr_parser::{Event, Parser, ScalarStyle, SpannedEventReceiver};
 use serde_json::{Map, Number, Value};
 
 use super::diagnostic::{Code, Position};
@@ -16,6 +16,11 @@ use super::diagnostic::{Code, Position};
 /// Nodes that alias expansion may add to one document. Prompt files are small; a legitimate
 /// file stays far below this, and a "billion laughs" file hits it within milliseconds.
 const ALIAS_NODE_BUDGET: usize = 10_000;
+
+/// The deepest nesting of sequences and mappings a file may have. Prompt files need a handful
+/// of levels; a limit checked while parsing keeps every later walk (conversion, schema checks,
+/// drops) far from the end of a worker thread's stack, whatever the input.
+pub const MAX_NESTING: usize = 64;
 
 /// Where a value stands in its file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,10 +92,34 @@ pub fn parse(text: &str) -> Result<Option<Document>, YamlError> {
     // Scalars arrive as written, with their style and tag: `convert` resolves them, and knows
     // which strings are quoted.
     loader.early_parse(false);
+    // Events are fed to the loader one by one (saphyr's own `load` recurses once per level,
+    // which a deeply nested file turns into a stack overflow) and nesting is counted here.
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut loader, true).map_err(scan_error)?;
-    if let Some(error) = loader.error() {
-        return Err(scan_error(error.clone()));
+    let mut open: Vec<Position> = Vec::new();
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|error| scan_error_in(error, &open, text))?;
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                open.push(marker_position(span.start));
+                if open.len() > MAX_NESTING {
+                    return Err(YamlError {
+                        code: Code::NestingTooDeep,
+                        at: marker_position(span.start),
+                        message: format!(
+                            "values are nested more than {MAX_NESTING} levels deep here; refused"
+                        ),
+                    });
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                open.pop();
+            }
+            _ => {}
+        }
+        SpannedEventReceiver::on_event(&mut loader, event, span);
+        if let Some(error) = loader.error() {
+            return Err(scan_error(error.clone()));
+        }
     }
     let mut documents = loader.into_documents();
     if documents.len() > 1 {
@@ -117,7 +146,9 @@ pub fn parse(text: &str) -> Result<Option<Document>, YamlError> {
 
 fn scan_error(error: ScanError) -> YamlError {
     let info = error.info();
-    let code = if info.contains("duplicated key") {
+    let code = if info.contains("recursion limit exceeded") {
+        Code::NestingTooDeep
+    } else if info.contains("duplicated key") {
         Code::YamlDuplicateKey
     } else if info.contains("alias expansion") {
         Code::YamlAliasLimit
@@ -129,6 +160,9 @@ fn scan_error(error: ScanError) -> YamlError {
         Code::YamlAliasLimit => format!(
             "YAML aliases expand to more than {ALIAS_NODE_BUDGET} nodes (an alias bomb?); refused"
         ),
+        Code::NestingTooDeep => {
+            format!("values are nested more than {MAX_NESTING} levels deep here; refused")
+        }
         _ => info.to_owned(),
     };
     YamlError {
@@ -136,6 +170,61 @@ fn scan_error(error: ScanError) -> YamlError {
         at: marker_position(*error.marker()),
         message,
     }
+}
+
+/// A syntax error, and where the construct it broke opened when that is elsewhere: an
+/// unclosed `[`, `{` or quote is only noticed at the end of the file.
+fn scan_error_in(error: ScanError, open: &[Position], text: &str) -> YamlError {
+    let mut found = scan_error(error);
+    if found.code != Code::YamlSyntax {
+        return found;
+    }
+    // The parser reports the end of the input one line past the last one; keep the position
+    // inside the file.
+    let lines = text.lines().count().max(1);
+    if found.at.line > lines {
+        let last = text.lines().last().unwrap_or("");
+        found.at = Position::new(lines, last.chars().count() + 1);
+    }
+    if let Some(opened) = unclosed_quote(text).or_else(|| open.last().copied())
+        && opened != found.at
+    {
+        found.message = format!(
+            "{} (the construct that was not closed opened at line {}, column {})",
+            found.message, opened.line, opened.column
+        );
+    }
+    found
+}
+
+/// Where a quoted scalar opens that no quote closes, if the text has one: the scanner only
+/// notices it at the end of the file.
+fn unclosed_quote(text: &str) -> Option<Position> {
+    let mut quote: Option<(char, Position)> = None;
+    for (index, line) in text.lines().enumerate() {
+        let mut previous = ' ';
+        let mut chars = line.chars().enumerate().peekable();
+        while let Some((column, c)) = chars.next() {
+            match quote {
+                None if c == '#' && (previous == ' ' || column == 0) => break,
+                None if (c == '"' || c == '\'')
+                    && matches!(previous, ' ' | ':' | '[' | '{' | ',' | '-') =>
+                {
+                    quote = Some((c, Position::new(index + 1, column + 1)));
+                }
+                Some(('"', _)) if c == '\\' => {
+                    chars.next();
+                }
+                Some(('\'', _)) if c == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') => {
+                    chars.next();
+                }
+                Some((open, _)) if c == open => quote = None,
+                _ => {}
+            }
+            previous = c;
+        }
+    }
+    quote.map(|(_, at)| at)
 }
 
 fn marker_position(marker: saphyr_parser::Marker) -> Position {
@@ -417,6 +506,42 @@ mod tests {
         let error = parse("id: a\nmessages: [\n  - x\n").unwrap_err();
         assert_eq!(error.code, Code::YamlSyntax);
         assert!(error.at.line >= 2, "{error:?}");
+    }
+
+    // Regression: a 6 KB file of `- - - … x` aborted validate with a stack overflow.
+    #[test]
+    fn deep_nesting_is_refused_at_its_line_without_overflowing() {
+        let text = format!("a: 1\nb:\n{}x\n", "- ".repeat(3_000));
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.code, Code::NestingTooDeep);
+        assert_eq!(error.at.line, 3);
+        let flow = format!("a: {}1{}\n", "[".repeat(50_000), "]".repeat(50_000));
+        assert_eq!(parse(&flow).unwrap_err().code, Code::NestingTooDeep);
+        // Within the limit it parses.
+        let fine = format!(
+            "a: {}1{}\n",
+            "[".repeat(MAX_NESTING - 1),
+            "]".repeat(MAX_NESTING - 1)
+        );
+        assert!(parse(&fine).is_ok());
+    }
+
+    // Regression: the error for an unclosed flow sequence or quote pointed past the file.
+    #[test]
+    fn unclosed_constructs_name_where_they_opened() {
+        let error = parse("id: a\nmessages: [x,\n  y\n").unwrap_err();
+        assert_eq!(error.code, Code::YamlSyntax);
+        assert!(error.at.line <= 3, "{error:?}");
+        assert!(error.message.contains("line 2, column 11"), "{error:?}");
+        let error = parse("id: a\nname: \"never closed\n").unwrap_err();
+        assert_eq!(error.at.line, 2, "{error:?}");
+        let error = parse("id: a\nlist: [1, 2\n").unwrap_err();
+        assert_eq!(error.at.line, 2, "{error:?}");
+        assert!(error.message.contains("line 2, column 7"), "{error:?}");
+        for text in ["a: [\n  - x\n", "a: {\n\n\n", "a: [1,\n", "a: \"x\n\n\n"] {
+            let error = parse(text).unwrap_err();
+            assert!(error.at.line <= text.lines().count(), "{text:?}: {error:?}");
+        }
     }
 
     #[test]

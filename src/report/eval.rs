@@ -92,7 +92,7 @@ pub fn comparison_text(task: &str, comparison: &Comparison) -> String {
     )
 }
 
-pub fn json(reports: &[TaskReport]) -> Value {
+pub fn json(reports: &[&TaskReport]) -> Value {
     let runs: Vec<Value> = reports
         .iter()
         .map(|task| {
@@ -109,7 +109,7 @@ pub fn json(reports: &[TaskReport]) -> Value {
     json!({ "runs": runs })
 }
 
-pub fn markdown(reports: &[TaskReport]) -> String {
+pub fn markdown(reports: &[&TaskReport]) -> String {
     let mut out = String::from(
         "## promptops eval\n\n| task | prompt | score | threshold | result | n | errors | time | cost |\n|---|---|---|---|---|---|---|---|---|\n",
     );
@@ -165,34 +165,82 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// JUnit XML with one test case per example, streamed from the run logs.
-pub fn write_junit(root: &Path, path: &Path, reports: &[TaskReport]) -> anyhow::Result<()> {
+/// JUnit XML that agrees with the gate: per task one test case that fails exactly when the
+/// task's gate fails, then one case per example, streamed from the run log. A failing example
+/// is shown (its reasons in `system-out`) without turning the suite red, unless
+/// `examples_fail` asks for that. Cases carry `file` and `line`; a suite's time is its run's.
+pub fn write_junit(
+    root: &Path,
+    path: &Path,
+    reports: &[&TaskReport],
+    examples_fail: bool,
+) -> anyhow::Result<()> {
     let mut out = Vec::new();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(out, "<testsuites name=\"promptops eval\">")?;
     for task in reports {
         let s = &task.summary;
-        let failures = s.n - s.passed_examples - s.errors;
+        let gate_failed = !(s.passed || s.shard.is_some() && s.complete && s.errors == 0);
+        let example_failures = if examples_fail {
+            s.n - s.passed_examples - s.errors
+        } else {
+            0
+        };
         writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\" timestamp=\"{}\">",
             escape(&format!(
                 "{} {} {}",
                 s.task,
                 s.variant.as_str(),
                 s.prompt.version
             )),
-            s.n,
-            failures,
+            s.n + 1,
+            example_failures + u64::from(gate_failed),
             s.errors,
+            s.duration_ms as f64 / 1000.0,
+            escape(&s.started_at),
+        )?;
+        let metadata = format!(
+            "{}/{}/{}.yaml",
+            crate::domain::layout::PROMPTS_DIR,
+            crate::domain::layout::METADATA,
+            s.task
+        );
+        write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"gate: score {:.3} &gt;= threshold {}\" file=\"{}\" line=\"1\" time=\"{:.3}\"",
+            escape(&s.task),
+            s.score,
+            s.threshold,
+            escape(&metadata),
             s.duration_ms as f64 / 1000.0
         )?;
+        if gate_failed {
+            let why = if !s.complete {
+                "the run is incomplete".to_owned()
+            } else if s.provider_errors > 0 {
+                format!("{} examples failed at the provider", s.provider_errors)
+            } else {
+                format!(
+                    "score {:.3} is below the threshold {}",
+                    s.score, s.threshold
+                )
+            };
+            writeln!(
+                out,
+                ">\n      <failure message=\"{}\"/>\n    </testcase>",
+                escape(&why)
+            )?;
+        } else {
+            writeln!(out, "/>")?;
+        }
         let log = root
             .join(crate::domain::layout::PROMPTS_DIR)
             .join(crate::domain::layout::EVALS)
             .join(&s.task)
             .join(&s.log);
-        let file = fs_err::File::open(&log)?;
+        let file = crate::adapters::fs::open_read_regular(&log)?;
         for line in std::io::BufReader::new(file).lines() {
             let Ok(record) = serde_json::from_str::<ExampleRecord>(&line?) else {
                 continue;
@@ -200,9 +248,11 @@ pub fn write_junit(root: &Path, path: &Path, reports: &[TaskReport]) -> anyhow::
             let time = record.latency_ms.unwrap_or(0) as f64 / 1000.0;
             write!(
                 out,
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"{time:.3}\"",
+                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{time:.3}\"",
                 escape(&s.task),
-                escape(&record.id)
+                escape(&record.id),
+                escape(&s.examples.path),
+                record.line
             )?;
             if let Some(error) = &record.error {
                 writeln!(
@@ -217,12 +267,24 @@ pub fn write_junit(root: &Path, path: &Path, reports: &[TaskReport]) -> anyhow::
                     .filter(|score| !score.pass)
                     .map(|score| format!("{}: {}", score.scorer, score.reason))
                     .collect();
-                writeln!(
-                    out,
-                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                    escape(&format!("score {:.3}", record.score)),
-                    escape(&reasons.join("\n"))
-                )?;
+                let message = format!("score {:.3}", record.score);
+                if examples_fail {
+                    writeln!(
+                        out,
+                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                        escape(&message),
+                        escape(&reasons.join("\n"))
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        ">\n      <system-out>{}</system-out>\n    </testcase>",
+                        escape(&format!(
+                            "{message} (below the example's pass mark)\n{}",
+                            reasons.join("\n")
+                        ))
+                    )?;
+                }
             } else {
                 writeln!(out, "/>")?;
             }

@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 use std::io::BufRead;
+
+use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -21,7 +23,9 @@ use crate::domain::eval::render::Renderer;
 use crate::domain::eval::request::{ChatRequest, ChatResponse};
 use crate::domain::eval::scorers::{self, Kind, Observation, Scorer};
 use crate::domain::eval::shard::Shard;
+use crate::domain::file_checks::read_example;
 use crate::domain::model::{Example, Price, PromptFile, Role};
+use crate::domain::schema::Validators;
 
 /// What the whole eval shares: the providers, the cache and the prices.
 pub struct Engine {
@@ -30,6 +34,8 @@ pub struct Engine {
     pub cache: Option<Cache>,
     pub offline: bool,
     pub concurrency: usize,
+    /// The example schema, for reading each line exactly as `validate` does.
+    pub validators: Validators,
 }
 
 /// One prompt being evaluated.
@@ -83,6 +89,11 @@ pub struct Finish {
     pub pairs: Vec<(f64, bool, f64, bool)>,
     pub interrupted: bool,
     pub fatal: Option<Fatal>,
+    /// Why the run could not reach every selected example (the examples file changed or could
+    /// not be read): such a run is not complete.
+    pub cut_short: Option<String>,
+    /// Examples that got an answer (from the provider or the cache) in this run.
+    pub answered: u64,
     /// The first few failed examples, for the message.
     pub error_lines: Vec<String>,
     pub input_error_count: u64,
@@ -91,6 +102,9 @@ pub struct Finish {
 pub struct Sinks {
     pub main: LogWriter,
     pub baseline: Option<LogWriter>,
+    /// The run's folder, and the summaries to write with the first record.
+    pub dir: PathBuf,
+    pub pending_summaries: Vec<crate::domain::eval::record::RunSummary>,
 }
 
 pub async fn run(
@@ -109,69 +123,9 @@ pub async fn run(
         let engine = Arc::clone(&engine);
         let prepared = Arc::clone(&prepared);
         let stop = stop.clone();
-        tokio::spawn(async move {
-            let permits = Arc::new(Semaphore::new(engine.concurrency));
-            let reader = std::io::BufReader::with_capacity(64 * 1024, file);
-            for (index, line) in reader.lines().enumerate() {
-                if *stop.borrow() {
-                    break;
-                }
-                let Ok(line) = line else { break };
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let number = index + 1;
-                let example = match serde_json::from_str::<Example>(&line) {
-                    Ok(example) => example,
-                    Err(error) => {
-                        // `validate` ran first, so this is a file edited during the run.
-                        let record = failed(
-                            format!("line-{number}"),
-                            number,
-                            ErrorKind::Render,
-                            format!("line {number} is not a valid example: {error}"),
-                        );
-                        let outcome = Outcome {
-                            baseline: prepared.baseline.as_ref().map(|_| record.clone()),
-                            main: record,
-                            fatal: None,
-                        };
-                        if sender.send(outcome).await.is_err() {
-                            break;
-                        }
-                        continue;
-                    }
-                };
-                if prepared
-                    .shard
-                    .is_some_and(|shard| !shard.contains(&example.id))
-                    || skip.contains(&example.id)
-                {
-                    continue;
-                }
-                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                    break;
-                };
-                let engine = Arc::clone(&engine);
-                let prepared = Arc::clone(&prepared);
-                let sender = sender.clone();
-                let mut stop = stop.clone();
-                tokio::spawn(async move {
-                    let work = evaluate(&engine, &prepared, example, number);
-                    let outcome = tokio::select! {
-                        outcome = work => Some(outcome),
-                        _ = stop.wait_for(|stopped| *stopped) => None,
-                    };
-                    if let Some(outcome) = outcome {
-                        let _ = sender.send(outcome).await;
-                    }
-                    // Released only once the result is handed over, so results waiting for
-                    // the writer count against the concurrency and memory stays bounded.
-                    drop(permit);
-                });
-            }
-        })
+        tokio::spawn(produce(engine, prepared, file, skip, sender, stop))
     };
+    let mut results = 0u64;
     loop {
         tokio::select! {
             biased;
@@ -185,13 +139,43 @@ pub async fn run(
                     finish.fatal = Some(fatal);
                     break;
                 }
+                results += 1;
                 record_outcome(&mut finish, &mut sinks, &outcome, &prepared)?;
                 progress.advance(&outcome.main);
             }
         }
     }
     let _ = stop_sender.send(true);
-    producer.abort();
+    if finish.interrupted || finish.fatal.is_some() {
+        producer.abort();
+    } else {
+        // Every example the producer sent has been received; it tells what it read.
+        let read = match producer.await {
+            Ok(Ok(read)) => Some(read),
+            Ok(Err(problem)) => {
+                finish.cut_short = Some(problem);
+                None
+            }
+            Err(error) => {
+                finish.cut_short = Some(format!("reading the examples failed: {error}"));
+                None
+            }
+        };
+        if let Some(read) = read {
+            if read.sha256 != prepared.examples.sha256 {
+                finish.cut_short = Some(format!(
+                    "{} changed while the eval ran (its sha256 is not the one validated); \
+                     run the eval again",
+                    prepared.examples.path
+                ));
+            } else if read.sent != results {
+                finish.cut_short = Some(format!(
+                    "{} of {} examples have a result",
+                    results, read.sent
+                ));
+            }
+        }
+    }
     progress.finish();
     sinks.main.finish()?;
     if let Some(baseline) = sinks.baseline {
@@ -200,12 +184,130 @@ pub async fn run(
     Ok(finish)
 }
 
+/// What the producer read: the examples it sent for evaluation and the sha256 of the file's
+/// bytes, which must be those that validation saw.
+struct Read {
+    sent: u64,
+    sha256: String,
+}
+
+/// Streams the examples file, reading each line with the same reader as `validate`, and
+/// starts one evaluation per selected example, at most `concurrency` at a time.
+async fn produce(
+    engine: Arc<Engine>,
+    prepared: Arc<Prepared>,
+    file: fs_err::File,
+    skip: HashSet<String>,
+    sender: mpsc::Sender<Outcome>,
+    stop: watch::Receiver<bool>,
+) -> Result<Read, String> {
+    let permits = Arc::new(Semaphore::new(engine.concurrency));
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+    let mut hasher = Sha256::new();
+    let mut bytes = Vec::new();
+    let mut sent = 0u64;
+    let mut number = 0usize;
+    loop {
+        if *stop.borrow() {
+            return Err("stopped".to_owned());
+        }
+        bytes.clear();
+        let length = reader
+            .read_until(b'\n', &mut bytes)
+            .map_err(|error| format!("cannot read {}: {error}", prepared.examples.path))?;
+        if length == 0 {
+            break;
+        }
+        hasher.update(&bytes);
+        number += 1;
+        let line = match std::str::from_utf8(&bytes) {
+            Ok(line) => line.trim_end_matches(['\n', '\r']),
+            Err(_) => {
+                return Err(format!(
+                    "{}:{number} is not valid UTF-8 (the file changed after validation)",
+                    prepared.examples.path
+                ));
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let example = match read_example(&prepared.examples.path, number, line, &engine.validators)
+        {
+            Ok(example) => example,
+            Err(findings) => {
+                // `validate` ran first, so this is a file edited during the run.
+                let message = findings
+                    .first()
+                    .map_or_else(|| "not a valid example".to_owned(), |f| f.message.clone());
+                return Err(format!("{}:{number}: {message}", prepared.examples.path));
+            }
+        };
+        if prepared
+            .shard
+            .is_some_and(|shard| !shard.contains(&example.id))
+            || skip.contains(&example.id)
+        {
+            continue;
+        }
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return Err("stopped".to_owned());
+        };
+        sent += 1;
+        let engine = Arc::clone(&engine);
+        let prepared = Arc::clone(&prepared);
+        let sender = sender.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let (id, baseline) = (example.id.clone(), prepared.baseline.is_some());
+            let work = tokio::spawn({
+                let prepared = Arc::clone(&prepared);
+                async move { evaluate(&engine, &prepared, example, number).await }
+            });
+            let outcome = tokio::select! {
+                outcome = work => Some(outcome.unwrap_or_else(|error| {
+                    // A bug must not cost the run its other results: the example fails.
+                    let record = failed(
+                        id,
+                        number,
+                        ErrorKind::Internal,
+                        format!("promptops failed on this example (please report it): {error}"),
+                    );
+                    Outcome {
+                        baseline: baseline.then(|| record.clone()),
+                        main: record,
+                        fatal: None,
+                    }
+                })),
+                _ = stop.wait_for(|stopped| *stopped) => None,
+            };
+            if let Some(outcome) = outcome {
+                let _ = sender.send(outcome).await;
+            }
+            // Released only once the result is handed over, so results waiting for
+            // the writer count against the concurrency and memory stays bounded.
+            drop(permit);
+        });
+    }
+    let digest = hasher.finalize();
+    let mut sha256 = String::with_capacity(64);
+    for byte in digest {
+        use std::fmt::Write;
+        let _ = write!(sha256, "{byte:02x}");
+    }
+    Ok(Read { sent, sha256 })
+}
+
 fn record_outcome(
     finish: &mut Finish,
     sinks: &mut Sinks,
     outcome: &Outcome,
     prepared: &Prepared,
 ) -> anyhow::Result<()> {
+    for summary in std::mem::take(&mut sinks.pending_summaries) {
+        super::logs::write_summary(&sinks.dir, &summary)?;
+    }
+    finish.answered += u64::from(outcome.main.output.is_some());
     sinks.main.write(&outcome.main)?;
     finish.main.add(&outcome.main);
     if let Some(error) = &outcome.main.error

@@ -14,7 +14,9 @@ use crate::adapters;
 use crate::domain::eval::record::{ExampleRecord, RunSummary, Totals};
 use crate::domain::layout;
 
+/// The folder of a task's runs; `task` is a checked slug.
 pub fn task_dir(root: &Path, task: &str) -> PathBuf {
+    debug_assert!(layout::is_slug(task));
     root.join(layout::PROMPTS_DIR)
         .join(layout::EVALS)
         .join(task)
@@ -35,11 +37,25 @@ pub fn new_run_name(dir: &Path, base: &str) -> String {
     name
 }
 
+/// Reads a summary and checks the fields that name files and folders against their grammar:
+/// a summary is data, and `run`, `log` and `task` must never lead outside its folder.
 pub fn read_summary(path: &Path) -> anyhow::Result<RunSummary> {
-    let bytes = fs_err::read(path)?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not an eval summary", path.display()))
+    let bytes = adapters::fs::read_regular(path, MAX_SUMMARY_BYTES)?;
+    let summary: RunSummary = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not an eval summary", path.display()))?;
+    if let Err(problem) = summary.check_names() {
+        return Err(crate::exit::UserError::new(
+            crate::exit::ExitStatus::Error,
+            format!("{}: {problem}", path.display()),
+        )
+        .hint("an eval summary is written by promptops; restore it or delete it")
+        .into());
+    }
+    Ok(summary)
 }
+
+/// Summaries are a few kilobytes; anything larger is not one.
+const MAX_SUMMARY_BYTES: u64 = 1 << 20;
 
 pub fn write_summary(dir: &Path, summary: &RunSummary) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("{}{SUMMARY_SUFFIX}", summary.run));
@@ -62,6 +78,7 @@ pub fn summaries(dir: &Path) -> Vec<(PathBuf, RunSummary)> {
                 .and_then(|name| name.to_str())
                 .is_some_and(|name| name.ends_with(SUMMARY_SUFFIX))
         })
+        .filter(|path| !adapters::fs::is_symlink(path))
         .filter_map(|path| read_summary(&path).ok().map(|summary| (path, summary)))
         .collect();
     found.sort_by(|a, b| a.1.run.cmp(&b.1.run));
@@ -76,34 +93,56 @@ pub struct Finished {
     pub records: Vec<ExampleRecord>,
 }
 
-/// Reads a run's log, dropping a last line cut short by a crash (the file is truncated to
-/// the last whole record so appending continues cleanly).
+/// Reads a run's log. Only a last line cut short by a crash (no newline at its end) is
+/// dropped, and the file is truncated to the last whole record so appending continues cleanly;
+/// a bad line anywhere else is an error that names it, since dropping it would lose results.
 pub fn read_finished(log: &Path, keep_records: bool) -> anyhow::Result<Finished> {
-    let file = fs_err::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(log)?;
+    let file = adapters::fs::open_update_no_follow(log)?;
     let mut reader = std::io::BufReader::new(file);
     let mut totals = Totals::default();
     let mut ids = HashSet::new();
     let mut records = Vec::new();
     let mut good_length = 0u64;
-    let mut line = String::new();
+    let mut line = Vec::new();
+    let mut number = 0usize;
     loop {
         line.clear();
-        let read = reader.read_line(&mut line)?;
+        let read = reader.read_until(b'\n', &mut line)?;
         if read == 0 {
             break;
         }
-        if !line.ends_with('\n') {
+        number += 1;
+        if line.last() != Some(&b'\n') {
+            // The last record, cut short by a crash while it was written.
             break;
         }
-        let Ok(record) = serde_json::from_str::<ExampleRecord>(&line) else {
-            break;
-        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            good_length += read as u64;
+            continue;
+        }
+        let record = serde_json::from_slice::<ExampleRecord>(&line).map_err(|error| {
+            crate::exit::UserError::new(
+                crate::exit::ExitStatus::Error,
+                format!(
+                    "{}:{number} is not an eval record ({error}); the run cannot be resumed safely",
+                    log.display()
+                ),
+            )
+            .hint("fix or delete that line (its example is then evaluated again), or start a new run without --resume")
+        })?;
+        if !ids.insert(record.id.clone()) {
+            return Err(crate::exit::UserError::new(
+                crate::exit::ExitStatus::Error,
+                format!(
+                    "{}:{number}: example `{}` appears twice",
+                    log.display(),
+                    record.id
+                ),
+            )
+            .into());
+        }
         good_length += read as u64;
         totals.add(&record);
-        ids.insert(record.id.clone());
         if keep_records {
             records.push(record);
         }
@@ -118,37 +157,50 @@ pub fn read_finished(log: &Path, keep_records: bool) -> anyhow::Result<Finished>
 }
 
 /// Appends records to a run's log, one write per record so a crash loses at most the
-/// record being written.
+/// record being written. The file is created with the first record, so a run that produced
+/// nothing leaves nothing behind; it is never opened through a symbolic link.
 pub struct LogWriter {
-    file: fs_err::File,
+    path: PathBuf,
+    file: Option<fs_err::File>,
     buffer: Vec<u8>,
 }
 
 impl LogWriter {
     pub fn open(path: &Path) -> anyhow::Result<LogWriter> {
-        if let Some(parent) = path.parent() {
-            fs_err::create_dir_all(parent)?;
-        }
-        let file = fs_err::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        let file = if path.exists() || adapters::fs::is_symlink(path) {
+            Some(adapters::fs::open_append_no_follow(path)?)
+        } else {
+            None
+        };
         Ok(LogWriter {
+            path: path.to_path_buf(),
             file,
             buffer: Vec::with_capacity(4096),
         })
+    }
+
+    /// Whether a record has been written (or the log existed before).
+    pub fn started(&self) -> bool {
+        self.file.is_some()
     }
 
     pub fn write(&mut self, record: &ExampleRecord) -> anyhow::Result<()> {
         self.buffer.clear();
         serde_json::to_writer(&mut self.buffer, record)?;
         self.buffer.push(b'\n');
-        self.file.write_all(&self.buffer)?;
+        if self.file.is_none() {
+            self.file = Some(adapters::fs::open_append_no_follow(&self.path)?);
+        }
+        if let Some(file) = &mut self.file {
+            file.write_all(&self.buffer)?;
+        }
         Ok(())
     }
 
     pub fn finish(self) -> anyhow::Result<()> {
-        self.file.sync_all()?;
+        if let Some(file) = self.file {
+            file.sync_all()?;
+        }
         Ok(())
     }
 }

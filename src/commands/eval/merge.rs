@@ -1,26 +1,35 @@
 //! `promptops eval merge DIR...`: combine the logs of `--shard K/N` runs into one run.
 //!
 //! The merged totals are recomputed from the shard logs' records (integer sums, see
-//! `record::Totals`), so the merged summary reports exactly what an unsharded run would.
+//! `record::Totals`), so the merged summary reports exactly what an unsharded run would. The
+//! shards of a paired run (`--candidate --baseline production --shard K/N`) merge into a
+//! paired result: both halves merged, and the comparison computed from the merged logs.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use super::logs;
 use crate::adapters;
 use crate::cli::MergeArgs;
-use crate::domain::eval::record::{ExampleRecord, RunSummary, Totals, Variant};
+use crate::domain::eval::record::{self, ExampleRecord, RunSummary, Totals, Variant};
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
 
 use super::super::Context;
 
-type GroupKey = (String, Variant, String, String, bool);
+type GroupKey = (String, Variant, String, String);
+
+/// One shard of a run: its summary, where it was found, and its baseline half when paired.
+struct ShardRun {
+    path: PathBuf,
+    summary: RunSummary,
+    baseline: Option<(PathBuf, RunSummary)>,
+}
 
 pub fn run(context: &Context, args: &MergeArgs) -> anyhow::Result<ExitStatus> {
     let root = context.root()?;
-    let mut groups: BTreeMap<GroupKey, Vec<(PathBuf, RunSummary)>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<ShardRun>> = BTreeMap::new();
     for dir in &args.dirs {
         if !dir.is_dir() {
             return Err(UserError::new(
@@ -36,20 +45,27 @@ pub fn run(context: &Context, args: &MergeArgs) -> anyhow::Result<ExitStatus> {
                 continue;
             }
             let summary = logs::read_summary(entry.path())?;
-            if summary.shard.is_none() {
+            // A baseline half is merged with the candidate run that names it.
+            if summary.shard.is_none() || summary.is_baseline_half() {
                 continue;
             }
-            let baseline = summary.is_baseline_half();
+            let baseline = match &summary.paired_with {
+                None => None,
+                Some(name) => Some(baseline_half(entry.path(), &summary, name)?),
+            };
             groups
                 .entry((
                     summary.task.clone(),
                     summary.variant,
                     summary.prompt.sha256.clone(),
                     summary.examples.sha256.clone(),
-                    baseline,
                 ))
                 .or_default()
-                .push((entry.path().to_path_buf(), summary));
+                .push(ShardRun {
+                    path: entry.path().to_path_buf(),
+                    summary,
+                    baseline,
+                });
         }
     }
     if groups.is_empty() {
@@ -60,79 +76,122 @@ pub fn run(context: &Context, args: &MergeArgs) -> anyhow::Result<ExitStatus> {
         .hint("pass the folders the shard runs wrote, e.g. the downloaded CI artifacts")
         .into());
     }
-    let mut merged = Vec::new();
+    let mut reports = Vec::new();
     for (key, shards) in groups {
-        merged.push(merge_group(&root, &key, shards)?);
+        reports.push(merge_group(&root, &key, shards)?);
     }
     // A merged production run is recorded like an unsharded one.
-    let registry = super::registry_for_scores(super::super::load(&root, false)?);
+    let evaluated: Vec<String> = reports.iter().map(|r| r.summary.task.clone()).collect();
+    let registry = super::registry_for_scores(super::super::load(&root, false)?, &evaluated);
     super::record_latest(
         &root,
         registry,
-        merged
+        reports
             .iter()
-            .map(|(summary, path)| (summary, path.as_str())),
+            .map(|report| (&report.summary, report.summary_path.as_str())),
     )?;
-    let merged: Vec<RunSummary> = merged.into_iter().map(|(summary, _)| summary).collect();
-    let mut stdout = std::io::stdout().lock();
-    match args.format {
-        crate::cli::TableFormat::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &merged)?;
-            writeln!(stdout)?;
-        }
-        crate::cli::TableFormat::Table => {
-            let summaries: Vec<&RunSummary> = merged.iter().collect();
-            write!(stdout, "{}", crate::report::eval::table(&summaries))?;
-        }
-    }
-    let passed = merged
+    super::print_reports(
+        &root,
+        args.format,
+        args.junit.as_deref(),
+        args.junit_examples_fail,
+        args.summary_md.as_deref(),
+        &reports,
+    )?;
+    Ok(reports
         .iter()
-        .filter(|s| !s.is_baseline_half())
-        .all(|s| s.passed);
-    let provider_errors = merged.iter().any(|s| s.provider_errors > 0);
-    Ok(if provider_errors {
-        ExitStatus::External
-    } else if passed {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
-    })
+        .map(|report| super::gate_status(&report.summary, report.baseline.as_ref()))
+        .fold(ExitStatus::Success, super::worse))
+}
+
+/// The baseline half that the candidate shard at `path` names, checked to be its partner.
+fn baseline_half(
+    path: &Path,
+    summary: &RunSummary,
+    name: &str,
+) -> anyhow::Result<(PathBuf, RunSummary)> {
+    let baseline_path = path.with_file_name(format!("{name}{}", logs::SUMMARY_SUFFIX));
+    let baseline = logs::read_summary(&baseline_path).map_err(|error| {
+        UserError::new(
+            ExitStatus::Error,
+            format!(
+                "{} is one half of a paired run, but its baseline half cannot be read: {error:#}",
+                path.display()
+            ),
+        )
+        .hint("pass the folder holding both halves of every shard")
+    })?;
+    if !baseline.is_baseline_half()
+        || baseline.paired_with.as_deref() != Some(summary.run.as_str())
+        || baseline.shard != summary.shard
+        || baseline.task != summary.task
+        || baseline.examples != summary.examples
+    {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!(
+                "{} does not pair with {}",
+                baseline_path.display(),
+                path.display()
+            ),
+        )
+        .into());
+    }
+    Ok((baseline_path, baseline))
 }
 
 fn merge_group(
     root: &Path,
     key: &GroupKey,
-    mut shards: Vec<(PathBuf, RunSummary)>,
-) -> anyhow::Result<(RunSummary, String)> {
+    mut shards: Vec<ShardRun>,
+) -> anyhow::Result<super::TaskReport> {
     let (task, variant, ..) = key;
-    let count = shards[0].1.shard.map_or(1, |shard| shard.count);
-    shards.sort_by_key(|(_, summary)| summary.shard.map_or(0, |shard| shard.index));
+    let count = shards[0].summary.shard.map_or(1, |shard| shard.count);
+    shards.sort_by_key(|shard| shard.summary.shard.map_or(0, |shard| shard.index));
     let problem = |message: String| {
         UserError::new(
             ExitStatus::Error,
             format!("task `{task}` ({}): {message}", variant.as_str()),
         )
     };
-    for (path, summary) in &shards {
+    let paired = shards[0].baseline.is_some();
+    for shard in &shards {
+        let summary = &shard.summary;
         if summary.shard.map(|shard| shard.count) != Some(count) {
             return Err(problem(format!(
                 "{} is a shard of {}, not of {count}",
-                path.display(),
+                shard.path.display(),
                 summary.shard.map_or(0, |s| s.count)
             ))
             .into());
         }
-        if !summary.complete {
-            return Err(problem(format!("{} is an interrupted run", path.display()))
-                .hint("finish it with `promptops eval --shard K/N --resume` first")
-                .into());
+        if shard.baseline.is_some() != paired {
+            return Err(problem(format!(
+                "{} is {} a paired run, unlike the other shards",
+                shard.path.display(),
+                if paired { "not" } else { "" }
+            ))
+            .into());
+        }
+        let halves = std::iter::once((&shard.path, summary)).chain(
+            shard
+                .baseline
+                .as_ref()
+                .map(|(path, summary)| (path, summary)),
+        );
+        for (path, summary) in halves {
+            if !summary.complete {
+                return Err(problem(format!("{} is an interrupted run", path.display()))
+                    .hint("finish it with `promptops eval --shard K/N --resume` first")
+                    .into());
+            }
         }
     }
     for index in 1..=count {
         let found: Vec<&PathBuf> = shards
             .iter()
-            .filter(|(_, s)| s.shard.is_some_and(|shard| shard.index == index))
-            .map(|(path, _)| path)
+            .filter(|s| s.summary.shard.is_some_and(|shard| shard.index == index))
+            .map(|s| &s.path)
             .collect();
         match found.len() {
             1 => {}
@@ -157,34 +216,112 @@ fn merge_group(
         }
     }
     let dir = logs::task_dir(root, task);
-    fs_err::create_dir_all(&dir)?;
+    adapters::fs::create_dir_safe(&dir)?;
     let stamp = time::compact(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0)),
     );
-    let mut base = format!("{stamp}-{}-merged", variant.as_str());
-    if key.4 {
-        base.push_str(".baseline");
+    let name = logs::new_run_name(&dir, &format!("{stamp}-{}-merged", variant.as_str()));
+    let baseline_name = format!("{name}.baseline");
+
+    let main_halves: Vec<(&PathBuf, &RunSummary)> =
+        shards.iter().map(|s| (&s.path, &s.summary)).collect();
+    let (mut summary, main_scores) = merge_half(
+        &dir,
+        &name,
+        &main_halves,
+        paired.then_some(baseline_name.as_str()),
+        &problem,
+    )?;
+    let mut baseline = None;
+    if paired {
+        let halves: Vec<(&PathBuf, &RunSummary)> = shards
+            .iter()
+            .filter_map(|s| s.baseline.as_ref().map(|(path, summary)| (path, summary)))
+            .collect();
+        let (baseline_summary, baseline_scores) =
+            merge_half(&dir, &baseline_name, &halves, Some(&name), &problem)?;
+        let pairs: Vec<(f64, bool, f64, bool)> = main_scores
+            .iter()
+            .filter_map(|(id, (score, pass))| {
+                baseline_scores
+                    .get(id)
+                    .map(|(other, other_pass)| (*score, *pass, *other, *other_pass))
+            })
+            .collect();
+        if pairs.len() != main_scores.len() || pairs.len() != baseline_scores.len() {
+            return Err(problem(
+                "the two halves of the paired shards do not hold the same examples".to_owned(),
+            )
+            .into());
+        }
+        summary.comparison = Some(record::compare(
+            baseline_summary.prompt.clone(),
+            &pairs,
+            super::BOOTSTRAP_RESAMPLES,
+            super::BOOTSTRAP_SEED,
+        ));
+        logs::write_summary(&dir, &baseline_summary)?;
+        baseline = Some(baseline_summary);
     }
-    let name = logs::new_run_name(&dir, &base);
+    let path = logs::write_summary(&dir, &summary)?;
+    let relative = adapters::fs::relative_path(root, &path);
+    eprintln!("merged {count} shards of `{task}` into {relative}");
+    Ok(super::TaskReport {
+        summary,
+        summary_path: relative,
+        baseline,
+        interrupted: false,
+        fatal: None,
+        cut_short: None,
+        error_lines: Vec::new(),
+        input_error_count: 0,
+        ran: true,
+    })
+}
+
+/// Merges one half (the run, or its baseline) of every shard into the log `<name>.jsonl` and
+/// a summary (not yet written); returns it with each example's (score, pass) by id.
+#[allow(clippy::type_complexity)]
+fn merge_half(
+    dir: &Path,
+    name: &str,
+    halves: &[(&PathBuf, &RunSummary)],
+    paired_with: Option<&str>,
+    problem: &dyn Fn(String) -> UserError,
+) -> anyhow::Result<(RunSummary, BTreeMap<String, (f64, bool)>)> {
     let mut bytes = Vec::new();
     let mut totals = Totals::default();
-    for (path, summary) in &shards {
+    let mut scores = BTreeMap::new();
+    for (path, summary) in halves {
         let log = path.with_file_name(&summary.log);
-        let file = fs_err::File::open(&log)?;
+        let file = adapters::fs::open_read_regular(&log)?;
         let mut shard_totals = Totals::default();
-        for line in std::io::BufReader::new(file).lines() {
+        for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line = line?;
             if line.trim().is_empty() {
                 continue;
             }
             let record: ExampleRecord = serde_json::from_str(&line).map_err(|error| {
-                UserError::new(
-                    ExitStatus::Error,
-                    format!("{}: a line is not an eval record: {error}", log.display()),
-                )
+                problem(format!(
+                    "{}:{}: not an eval record: {error}",
+                    log.display(),
+                    index + 1
+                ))
             })?;
+            if scores
+                .insert(record.id.clone(), (record.score, record.pass))
+                .is_some()
+            {
+                return Err(problem(format!(
+                    "example `{}` appears in more than one shard ({}:{})",
+                    record.id,
+                    log.display(),
+                    index + 1
+                ))
+                .into());
+            }
             shard_totals.add(&record);
             bytes.extend_from_slice(line.as_bytes());
             bytes.push(b'\n');
@@ -202,29 +339,27 @@ fn merge_group(
     }
     let log_name = format!("{name}.jsonl");
     adapters::fs::write_atomic(&dir.join(&log_name), &bytes)?;
-    let first = &shards[0].1;
+    let first = halves[0].1;
     let mut summary = RunSummary {
-        run: name,
+        run: name.to_owned(),
         shard: None,
         complete: true,
-        duration_ms: shards.iter().map(|(_, s)| s.duration_ms).max().unwrap_or(0),
-        started_at: shards
+        duration_ms: halves.iter().map(|(_, s)| s.duration_ms).max().unwrap_or(0),
+        started_at: halves
             .iter()
             .map(|(_, s)| s.started_at.clone())
             .min()
             .unwrap_or_default(),
-        finished_at: shards
+        finished_at: halves
             .iter()
             .map(|(_, s)| s.finished_at.clone())
             .max()
             .unwrap_or_default(),
         log: log_name,
+        paired_with: paired_with.map(str::to_owned),
         comparison: None,
         ..first.clone()
     };
     summary.set_totals(totals);
-    let path = logs::write_summary(&dir, &summary)?;
-    let relative = adapters::fs::relative_path(root, &path);
-    eprintln!("merged {count} shards of `{task}` into {relative}");
-    Ok((summary, relative))
+    Ok((summary, scores))
 }

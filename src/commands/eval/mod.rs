@@ -29,8 +29,8 @@ use super::Context;
 use execute::{Engine, Finish, Prepared, Side, Sinks};
 
 /// Bootstrap settings of the paired comparison: fixed, so a report can be reproduced.
-const BOOTSTRAP_RESAMPLES: u32 = 2000;
-const BOOTSTRAP_SEED: u64 = 0x5EED_2026;
+pub(super) const BOOTSTRAP_RESAMPLES: u32 = 2000;
+pub(super) const BOOTSTRAP_SEED: u64 = 0x5EED_2026;
 
 pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
     if let Some(EvalCommand::Merge(merge_args)) = &args.command {
@@ -91,10 +91,11 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
         cache: (!args.no_cache).then(|| Cache::new(cache_dir)),
         offline: args.offline,
         concurrency,
+        validators: crate::domain::schema::Validators::new(),
     });
     // Only the registry to record scores in outlives the analysis: the parsed examples are
     // freed before the run, which streams them from the file instead.
-    let registry = registry_for_scores(analysis);
+    let registry = registry_for_scores(analysis, &selected);
     let resume = args.resume;
     let commit = adapters::git::head_commit(&root);
 
@@ -131,6 +132,24 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
         if let Some(fatal) = &task.fatal {
             eprintln!("error: {}: {}", task.summary.task, fatal.message);
         }
+        if let Some(problem) = &task.cut_short {
+            eprintln!(
+                "error: {}: the run is incomplete: {problem}",
+                task.summary.task
+            );
+        }
+        if task.summary.shard.is_some() && task.ran && task_status(task) == ExitStatus::Success {
+            eprintln!(
+                "{}: shard {} scored {:.3} on {} examples; the gate is decided when the shards are merged (`promptops eval merge`)",
+                task.summary.task,
+                task.summary
+                    .shard
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
+                task.summary.score,
+                task.summary.n
+            );
+        }
         for line in &task.error_lines {
             eprintln!("error: {line}");
         }
@@ -147,9 +166,17 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
         registry,
         reports
             .iter()
+            .filter(|task| task.ran)
             .map(|task| (&task.summary, task.summary_path.as_str())),
     )?;
-    print_reports(&root, &args, &reports)?;
+    print_reports(
+        &root,
+        args.format,
+        args.junit.as_deref(),
+        args.junit_examples_fail,
+        args.summary_md.as_deref(),
+        &reports,
+    )?;
     Ok(status)
 }
 
@@ -160,32 +187,47 @@ pub struct TaskReport {
     pub baseline: Option<RunSummary>,
     pub interrupted: bool,
     pub fatal: Option<execute::Fatal>,
+    /// Why the run did not reach every selected example, when it did not.
+    pub cut_short: Option<String>,
     pub error_lines: Vec<String>,
     pub input_error_count: u64,
+    /// False when no example got an answer: nothing was written and there is no score.
+    pub ran: bool,
 }
 
 fn task_status(task: &TaskReport) -> ExitStatus {
     if task.interrupted {
         ExitStatus::Interrupted
-    } else if task.fatal.as_ref().is_some_and(|fatal| fatal.config) || task.input_error_count > 0 {
-        ExitStatus::Error
-    } else if task.fatal.is_some()
-        || task.summary.provider_errors > 0
-        || task
-            .baseline
-            .as_ref()
-            .is_some_and(|b| b.provider_errors > 0)
+    } else if task.fatal.as_ref().is_some_and(|fatal| fatal.config)
+        || task.input_error_count > 0
+        || task.cut_short.is_some()
     {
+        ExitStatus::Error
+    } else if task.fatal.is_some() {
         ExitStatus::External
-    } else if !task.summary.passed {
-        ExitStatus::Failure
     } else {
+        gate_status(&task.summary, task.baseline.as_ref())
+    }
+}
+
+/// The exit status a run's summary calls for, the one rule for `eval` and `eval merge`:
+/// provider failures are exit 3; a shard run that completed is exit 0 whatever its partial
+/// score (the gate is decided at merge, so a CI matrix reaches its merge job); otherwise the
+/// threshold decides.
+pub(super) fn gate_status(summary: &RunSummary, baseline: Option<&RunSummary>) -> ExitStatus {
+    if summary.provider_errors > 0 || baseline.is_some_and(|b| b.provider_errors > 0) {
+        ExitStatus::External
+    } else if summary.errors > 0 || baseline.is_some_and(|b| b.errors > 0) || !summary.complete {
+        ExitStatus::Error
+    } else if summary.shard.is_some() || summary.passed {
         ExitStatus::Success
+    } else {
+        ExitStatus::Failure
     }
 }
 
 /// The more serious of two statuses: interrupted, bad input, external, gate failure, success.
-fn worse(a: ExitStatus, b: ExitStatus) -> ExitStatus {
+pub(super) fn worse(a: ExitStatus, b: ExitStatus) -> ExitStatus {
     let rank = |status: ExitStatus| match status {
         ExitStatus::Success => 0,
         ExitStatus::Failure => 1,
@@ -455,29 +497,54 @@ async fn run_task(
 ) -> anyhow::Result<TaskReport> {
     let (variant, shard) = (prepared.variant, prepared.shard);
     let dir = logs::task_dir(root, &prepared.task);
-    fs_err::create_dir_all(&dir)?;
+    adapters::fs::create_dir_safe(&dir)?;
     let started = Instant::now();
     let started_at = time::rfc3339(now());
     let previous = if resume {
+        // The newest run of this prompt on these examples: an interrupted one continues, a
+        // complete one is left alone (a crash may have stopped the eval after it finished).
         let found = logs::summaries(&dir)
             .into_iter()
             .rev()
             .find(|(_, summary)| {
-                !summary.complete
-                    && summary.variant == variant
+                summary.variant == variant
                     && summary.shard == shard
                     && summary.prompt.sha256 == prepared.main.prompt_ref.sha256
                     && summary.examples == prepared.examples
                     // A paired run resumes as a pair; a baseline half never on its own.
                     && summary.paired_with.is_some() == prepared.baseline.is_some()
+                    && !summary.is_baseline_half()
             });
-        if found.is_none() {
-            eprintln!(
-                "{}: no interrupted run of this prompt and these examples; starting a new run",
-                prepared.task
-            );
+        match found {
+            Some((path, summary)) if summary.complete => {
+                eprintln!(
+                    "{}: run {} of this prompt and these examples is already complete; left alone",
+                    prepared.task, summary.run
+                );
+                let baseline = summary.paired_with.as_ref().and_then(|name| {
+                    logs::read_summary(&dir.join(format!("{name}{}", logs::SUMMARY_SUFFIX))).ok()
+                });
+                return Ok(TaskReport {
+                    summary_path: adapters::fs::relative_path(root, &path),
+                    summary,
+                    baseline,
+                    interrupted: false,
+                    fatal: None,
+                    cut_short: None,
+                    error_lines: Vec::new(),
+                    input_error_count: 0,
+                    ran: true,
+                });
+            }
+            Some((_, summary)) => Some(summary),
+            None => {
+                eprintln!(
+                    "{}: no interrupted run of this prompt and these examples; starting a new run",
+                    prepared.task
+                );
+                None
+            }
         }
-        found.map(|(_, summary)| summary)
     } else {
         None
     };
@@ -495,6 +562,8 @@ async fn run_task(
         pairs: Vec::new(),
         interrupted: false,
         fatal: None,
+        cut_short: None,
+        answered: 0,
         error_lines: Vec::new(),
         input_error_count: 0,
     };
@@ -545,19 +614,25 @@ async fn run_task(
         .baseline
         .as_ref()
         .map(|side| summary_template(&baseline_name, side, Variant::Production, Some(&run_name)));
-    // Written first, so a run killed outright can still be found and resumed.
+    // Written with the first record, so a run killed outright can still be found and
+    // resumed, and a run that produced nothing leaves nothing.
     summary.set_totals(finish.main);
-    logs::write_summary(&dir, &summary)?;
     if let Some(baseline) = &mut baseline_summary {
         baseline.set_totals(finish.baseline.unwrap_or_default());
-        logs::write_summary(&dir, baseline)?;
     }
-
+    let mut pending = vec![summary.clone()];
+    pending.extend(baseline_summary.clone());
     let sinks = Sinks {
         main: logs::LogWriter::open(&log_path)?,
         baseline: match &prepared.baseline {
             Some(_) => Some(logs::LogWriter::open(&baseline_log)?),
             None => None,
+        },
+        dir: dir.clone(),
+        pending_summaries: if previous.is_some() {
+            Vec::new()
+        } else {
+            pending
         },
     };
     let label = format!(
@@ -581,7 +656,36 @@ async fn run_task(
     .await?;
 
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let complete = !finish.interrupted && finish.fatal.is_none();
+    // A start that failed before any example got an answer (no key, offline miss, server
+    // down) is not a run: nothing of it is kept, and no score row is shown.
+    if previous.is_none() && finish.answered == 0 && !finish.interrupted {
+        for path in [
+            log_path.clone(),
+            baseline_log.clone(),
+            dir.join(format!("{run_name}{}", logs::SUMMARY_SUFFIX)),
+            dir.join(format!("{baseline_name}{}", logs::SUMMARY_SUFFIX)),
+        ] {
+            if path.is_file() && !adapters::fs::is_symlink(&path) {
+                fs_err::remove_file(&path)?;
+            }
+        }
+        summary.set_totals(finish.main);
+        if let (Some(baseline), Some(totals)) = (&mut baseline_summary, finish.baseline) {
+            baseline.set_totals(totals);
+        }
+        return Ok(TaskReport {
+            summary_path: String::new(),
+            summary,
+            baseline: baseline_summary,
+            interrupted: false,
+            fatal: finish.fatal,
+            cut_short: finish.cut_short,
+            error_lines: finish.error_lines,
+            input_error_count: finish.input_error_count,
+            ran: false,
+        });
+    }
+    let complete = !finish.interrupted && finish.fatal.is_none() && finish.cut_short.is_none();
     let finished_at = time::rfc3339(now());
     for (summary, totals) in [
         (Some(&mut summary), Some(finish.main)),
@@ -618,8 +722,10 @@ async fn run_task(
         baseline: baseline_summary,
         interrupted: finish.interrupted,
         fatal: finish.fatal,
+        cut_short: finish.cut_short,
         error_lines: finish.error_lines,
         input_error_count: finish.input_error_count,
+        ran: true,
     })
 }
 
@@ -711,13 +817,28 @@ async fn stop_signal() {
     }
 }
 
-/// Points each task's `latest_eval` in the registry at its new summary.
-/// The registry that new scores are recorded in: the one the files call for, unless the
-/// committed one cannot be read (its history would be lost).
-pub(super) fn registry_for_scores(analysis: Analysis) -> Option<Registry> {
-    match analysis.registry {
+/// The registry that new scores are recorded in: the committed one, with only the evaluated
+/// tasks' entries brought up to date from the files. Another task's entry is never touched,
+/// even when its files have errors (the registry it calls for would drop it). `None` when the
+/// committed registry cannot be read (its history would be lost).
+pub(super) fn registry_for_scores(analysis: Analysis, evaluated: &[String]) -> Option<Registry> {
+    let Analysis {
+        registry,
+        expected_registry: mut expected,
+        ..
+    } = analysis;
+    match registry {
         RegistryState::Broken => None,
-        _ => Some(analysis.expected_registry),
+        RegistryState::Missing => Some(expected),
+        RegistryState::Parsed { registry, .. } => {
+            let mut committed = *registry;
+            for task in evaluated {
+                if let Some(entry) = expected.tasks.remove(task) {
+                    committed.tasks.insert(task.clone(), entry);
+                }
+            }
+            Some(committed)
+        }
     }
 }
 
@@ -763,15 +884,29 @@ pub(super) fn record_latest<'a>(
     adapters::fs::write_atomic(&root.join(layout::REGISTRY_FILE), text.as_bytes())
 }
 
-fn print_reports(root: &Path, args: &EvalArgs, reports: &[TaskReport]) -> anyhow::Result<()> {
+pub(super) fn print_reports(
+    root: &Path,
+    format: crate::cli::TableFormat,
+    junit: Option<&Path>,
+    junit_examples_fail: bool,
+    summary_md: Option<&Path>,
+    reports: &[TaskReport],
+) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match args.format {
+    // A start that got no answer has no score to show; its errors were printed.
+    let reports: Vec<&TaskReport> = reports.iter().filter(|task| task.ran).collect();
+    let reports = reports.as_slice();
+    if reports.is_empty() {
+        return Ok(());
+    }
+    match format {
         crate::cli::TableFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report::json(reports))?;
             writeln!(stdout)?;
         }
         crate::cli::TableFormat::Table => {
             let summaries: Vec<&RunSummary> = reports.iter().map(|task| &task.summary).collect();
+
             write!(stdout, "{}", report::table(&summaries))?;
             for task in reports {
                 if let Some(comparison) = &task.summary.comparison {
@@ -784,10 +919,10 @@ fn print_reports(root: &Path, args: &EvalArgs, reports: &[TaskReport]) -> anyhow
             }
         }
     }
-    if let Some(path) = &args.junit {
-        report::write_junit(root, path, reports)?;
+    if let Some(path) = junit {
+        report::write_junit(root, path, reports, junit_examples_fail)?;
     }
-    if let Some(path) = &args.summary_md {
+    if let Some(path) = summary_md {
         let text = report::markdown(reports);
         adapters::fs::write_atomic(path, text.as_bytes())?;
     }

@@ -40,6 +40,8 @@ pub enum ErrorKind {
     Provider,
     /// `--offline` and no stored response.
     CacheMiss,
+    /// promptops itself failed on this example (a bug); the rest of the run goes on.
+    Internal,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -220,7 +222,39 @@ pub struct RunSummary {
     pub comparison: Option<Comparison>,
 }
 
+/// Whether `name` may name a run: the file names `<name>.jsonl` and `<name>.summary.json`
+/// stay in their folder.
+pub fn is_run_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && !name.contains("..")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 impl RunSummary {
+    /// Checks the fields that become file names: `task` is a task slug, `run` a run name,
+    /// `log` is `<run>.jsonl` and `paired_with` a run name.
+    pub fn check_names(&self) -> Result<(), String> {
+        if !crate::domain::layout::is_slug(&self.task) {
+            return Err(format!("`task` {:?} is not a task id", self.task));
+        }
+        if !is_run_name(&self.run) {
+            return Err(format!("`run` {:?} is not a run name", self.run));
+        }
+        if self.log != format!("{}.jsonl", self.run) {
+            return Err(format!("`log` {:?} is not `{}.jsonl`", self.log, self.run));
+        }
+        if let Some(other) = &self.paired_with
+            && !is_run_name(other)
+        {
+            return Err(format!("`paired_with` {other:?} is not a run name"));
+        }
+        Ok(())
+    }
+
     /// Whether this is the production half of a `--baseline` run (not a run of its own).
     pub fn is_baseline_half(&self) -> bool {
         self.variant == Variant::Production && self.paired_with.is_some()
