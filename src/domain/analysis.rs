@@ -94,7 +94,8 @@ pub struct Analysis {
 
 /// Problems that stay errors even in the lenient `00-templates/` layer: they are about the
 /// safety of reading the file at all, not about a draft being unfinished.
-const NEVER_LENIENT: [&str; 5] = [
+const NEVER_LENIENT: [&str; 6] = [
+    Code::NestingTooDeep.as_str(),
     Code::FileTooLarge.as_str(),
     Code::InvalidUtf8.as_str(),
     Code::SymlinkOutsideRepository.as_str(),

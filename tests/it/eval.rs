@@ -8,11 +8,11 @@ use serde_json::Value;
 use crate::support::TestRepo;
 use crate::support::llm_server::{LlmServer, Reply, Seen};
 
-const KEY: &str = "sk-test-4f9c2b7e-never-print-me";
-const EVALS: &str = "prompts/04-evals/summarize";
+pub(crate) const KEY: &str = "sk-test-4f9c2b7e-never-print-me";
+pub(crate) const EVALS: &str = "prompts/04-evals/summarize";
 
 /// Answers `summary N` for `Ticket: ticket N`, except every fourth example, which is wrong.
-fn mostly_right(seen: &Seen) -> String {
+pub(crate) fn mostly_right(seen: &Seen) -> String {
     let text = seen.user_text();
     let number: u32 = text
         .rsplit(' ')
@@ -26,13 +26,13 @@ fn mostly_right(seen: &Seen) -> String {
     }
 }
 
-fn always_right(seen: &Seen) -> String {
+pub(crate) fn always_right(seen: &Seen) -> String {
     let text = seen.user_text();
     format!("summary {}", text.rsplit(' ').next().unwrap_or_default())
 }
 
 /// The sample repository with `count` examples and the `openai` provider at the server.
-fn repo(server: &LlmServer, count: usize, provider_settings: &str) -> TestRepo {
+pub(crate) fn repo(server: &LlmServer, count: usize, provider_settings: &str) -> TestRepo {
     let repo = TestRepo::sample();
     let mut examples = String::new();
     for n in 0..count {
@@ -53,7 +53,7 @@ fn repo(server: &LlmServer, count: usize, provider_settings: &str) -> TestRepo {
     repo
 }
 
-fn eval(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
+pub(crate) fn eval(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
     let mut all = vec!["eval"];
     all.extend_from_slice(args);
     repo.run_env(
@@ -66,7 +66,7 @@ fn eval(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
 }
 
 /// The summaries in the task's eval folder, by file name.
-fn summaries(repo: &TestRepo) -> BTreeMap<String, Value> {
+pub(crate) fn summaries(repo: &TestRepo) -> BTreeMap<String, Value> {
     let mut found = BTreeMap::new();
     let Ok(entries) = std::fs::read_dir(repo.path().join(EVALS)) else {
         return found;
@@ -84,13 +84,13 @@ fn summaries(repo: &TestRepo) -> BTreeMap<String, Value> {
     found
 }
 
-fn only_summary(repo: &TestRepo) -> Value {
+pub(crate) fn only_summary(repo: &TestRepo) -> Value {
     let all = summaries(repo);
     assert_eq!(all.len(), 1, "{:?}", all.keys());
     all.into_values().next().unwrap()
 }
 
-fn log_records(repo: &TestRepo, summary: &Value) -> Vec<Value> {
+pub(crate) fn log_records(repo: &TestRepo, summary: &Value) -> Vec<Value> {
     let path = format!("{EVALS}/{}", summary["log"].as_str().unwrap());
     repo.read(&path)
         .lines()
@@ -496,7 +496,7 @@ fn sharded_and_merged_equals_unsharded() {
 
 /// Runs `args`, and sends SIGINT once the server has seen `requests` requests; the run must
 /// exit 130.
-fn interrupt(repo: &TestRepo, server: &LlmServer, args: &[&str], requests: usize) {
+pub(crate) fn interrupt(repo: &TestRepo, server: &LlmServer, args: &[&str], requests: usize) {
     let mut child = repo
         .command(args, &[("TEST_LLM_KEY", KEY)])
         .stdout(std::process::Stdio::null())

@@ -6,6 +6,7 @@ mod checks;
 mod eval;
 mod init;
 mod registry;
+mod repair;
 mod robustness;
 mod schemas;
 mod status;

@@ -240,7 +240,10 @@ async fn produce(
                 let message = findings
                     .first()
                     .map_or_else(|| "not a valid example".to_owned(), |f| f.message.clone());
-                return Err(format!("{}:{number}: {message}", prepared.examples.path));
+                return Err(format!(
+                    "{}:{number}: {message} (the file changed after validation; run the eval again)",
+                    prepared.examples.path
+                ));
             }
         };
         if prepared

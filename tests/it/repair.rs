@@ -1,0 +1,468 @@
+//! Regression tests for the defects an outside review and an adversarial run found in what
+//! had landed (the "Repair" issue). Each names the defect it guards against.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::eval::{EVALS, KEY, always_right, eval, mostly_right, only_summary, repo, summaries};
+use crate::support::llm_server::LlmServer;
+use crate::support::{TestRepo, expect_finding};
+
+/// Regression (defect 1): `- - - … x` 3,000 levels deep aborted validate with a stack overflow
+/// on a worker thread (more than 32 files), and 20,000 levels on the main thread.
+#[test]
+fn deeply_nested_files_are_a_finding_not_an_abort() {
+    for (levels, extra_files) in [(3_000, 40), (20_000, 0)] {
+        let repo = TestRepo::sample();
+        for n in 0..extra_files {
+            repo.write(&format!("prompts/00-templates/draft-{n}.yaml"), "id: x\n");
+        }
+        repo.write(
+            "prompts/00-templates/deep.yaml",
+            &format!("id: deep\nmessages:\n{}x\n", "- ".repeat(levels)),
+        );
+        let output = repo.run(&["validate", "--format", "json"]);
+        assert_eq!(output.code, 1, "{levels}: {output:?}");
+        expect_finding(
+            &output,
+            "nesting-too-deep",
+            "prompts/00-templates/deep.yaml",
+            3,
+        );
+        // JSON lines alike.
+        let repo = TestRepo::sample();
+        repo.write(
+            "prompts/01-examples/summarize.jsonl",
+            &format!(
+                "{{\"id\": \"a\", \"vars\": {{\"ticket\": {}1{}}}, \"expected\": \"x\"}}\n",
+                "[".repeat(levels),
+                "]".repeat(levels)
+            ),
+        );
+        let output = repo.run(&["validate", "--format", "json"]);
+        assert_eq!(output.code, 1, "{output:?}");
+        expect_finding(
+            &output,
+            "nesting-too-deep",
+            "prompts/01-examples/summarize.jsonl",
+            1,
+        );
+    }
+}
+
+/// Regression (defect 17): a BOM and a duplicate key passed validate and failed in eval.
+#[test]
+fn validate_and_eval_read_examples_alike() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 1, "");
+    repo.write_bytes(
+        "prompts/01-examples/summarize.jsonl",
+        b"\xEF\xBB\xBF{\"id\": \"ex-0\", \"vars\": {\"ticket\": \"ticket 0\"}, \"expected\": \"summary 0\"}\n",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    assert_eq!(repo.run(&["validate"]).code, 0);
+    let output = eval(&repo, &[]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert_eq!(only_summary(&repo)["n"], 1);
+
+    repo.write(
+        "prompts/01-examples/summarize.jsonl",
+        "{\"id\": \"ex-0\", \"vars\": {\"ticket\": \"a\", \"ticket\": \"b\"}, \"expected\": \"x\"}\n",
+    );
+    let output = repo.run(&["validate", "--format", "json"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    expect_finding(
+        &output,
+        "examples-json",
+        "prompts/01-examples/summarize.jsonl",
+        1,
+    );
+    assert!(
+        output.stdout.contains("duplicate key `ticket`"),
+        "{output:?}"
+    );
+}
+
+/// A second task whose files the tests break, beside `summarize`.
+fn add_second_task(repo: &TestRepo) {
+    for (layer, ext) in [
+        ("02-production", "yaml"),
+        ("03-metadata", "yaml"),
+        ("01-examples", "jsonl"),
+    ] {
+        let from = format!("prompts/{layer}/summarize.{ext}");
+        let text = repo.read(&from).replace("id: summarize", "id: other");
+        repo.write(&format!("prompts/{layer}/other.{ext}"), &text);
+    }
+    let output = repo.run(&["registry"]);
+    assert_eq!(output.code, 0, "{output:?}");
+}
+
+/// Regression (defect 7): eval rewrote the whole registry from the files; another task with an
+/// error lost its production entry.
+#[test]
+fn recording_a_score_changes_only_the_evaluated_tasks_entries() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 3, "");
+    add_second_task(&repo);
+    let before = repo.read("prompt_registry.yaml");
+    assert!(before.contains("  other:"), "{before}");
+    repo.edit(
+        "prompts/02-production/other.yaml",
+        "version: 1.0.0",
+        "version: [broken",
+    );
+    let output = eval(&repo, &["summarize"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let after = repo.read("prompt_registry.yaml");
+    assert!(after.contains("latest_eval"), "{after}");
+    let other = |text: &str| {
+        let start = text.find("  other:").unwrap();
+        let end = text[start..]
+            .find("\n  summarize:")
+            .map_or(text.len(), |i| start + i);
+        text[start..end].to_owned()
+    };
+    assert_eq!(other(&before), other(&after));
+}
+
+/// Regression (defects 8 and 10): `--resume` cut the log at the first unreadable line, and
+/// started new runs for tasks that had completed.
+#[test]
+fn resume_keeps_every_valid_result_and_leaves_complete_runs_alone() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 6, "");
+    assert_eq!(eval(&repo, &[]).code, 0);
+    let sent = server.count();
+    // A complete run is left alone: no new run, no request.
+    let again = eval(&repo, &["--resume"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stderr.contains("already complete"), "{again:?}");
+    assert_eq!(summaries(&repo).len(), 1);
+    assert_eq!(server.count(), sent);
+
+    // An interrupted run with a damaged line in the middle: an error naming it, nothing cut.
+    let summary = only_summary(&repo);
+    let name = format!("{}.summary.json", summary["run"].as_str().unwrap());
+    let mut interrupted = summary.clone();
+    interrupted["complete"] = Value::Bool(false);
+    repo.write(
+        &format!("{EVALS}/{name}"),
+        &serde_json::to_string_pretty(&interrupted).unwrap(),
+    );
+    let log = format!("{EVALS}/{}", summary["log"].as_str().unwrap());
+    let mut lines: Vec<String> = repo.read(&log).lines().map(str::to_owned).collect();
+    lines[2] = "{\"id\": \"garbage".to_owned();
+    let text = lines.join("\n") + "\n";
+    repo.write(&log, &text);
+    let output = eval(&repo, &["--resume"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains(":3 is not an eval record"),
+        "{output:?}"
+    );
+    assert_eq!(repo.read(&log), text, "the log is untouched");
+
+    // Only a last line cut short is dropped, and the run resumes from the rest.
+    let mut good: Vec<String> = repo.read(&log).lines().map(str::to_owned).collect();
+    good.remove(2);
+    let cut = format!("{}\n{{\"id\": \"ex-", good.join("\n"));
+    repo.write(&log, &cut);
+    let output = eval(&repo, &["--resume", "--no-cache"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let resumed = only_summary(&repo);
+    assert_eq!(resumed["complete"], true);
+    assert_eq!(resumed["n"], 6);
+    assert_eq!(
+        server.count(),
+        sent + 1,
+        "only the damaged example went out again"
+    );
+}
+
+/// Regression (defect 9): a run that ended early was written `complete: true` and its partial
+/// score went into the registry; the examples file is checked against what validation saw.
+#[test]
+fn examples_edited_during_the_run_make_it_incomplete() {
+    let server = LlmServer::start(always_right);
+    server.latency(Duration::from_millis(150));
+    let repo = repo(&server, 6, "");
+    let registry = repo.read("prompt_registry.yaml");
+    let child = repo
+        .command(
+            &["eval", "--concurrency", "1", "--no-cache"],
+            &[("TEST_LLM_KEY", KEY)],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.count() < 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let examples = repo.read("prompts/01-examples/summarize.jsonl");
+    repo.write(
+        "prompts/01-examples/summarize.jsonl",
+        &examples.replace("ticket 5", "ticket five"),
+    );
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("changed while the eval ran")
+            || stderr.contains("the file changed after validation"),
+        "{stderr}"
+    );
+    let summary = only_summary(&repo);
+    assert_eq!(summary["complete"], false);
+    assert_eq!(summary["passed"], false);
+    assert_eq!(
+        repo.read("prompt_registry.yaml"),
+        registry,
+        "no score recorded"
+    );
+}
+
+/// Regression (defect 13): a shard run gated on its own partial score, so a weak shard
+/// stopped a CI matrix before its merge job.
+#[test]
+fn a_completed_shard_exits_0_and_leaves_the_gate_to_the_merge() {
+    let server = LlmServer::start(mostly_right);
+    let repo = repo(&server, 12, "");
+    for shard in ["1/3", "2/3", "3/3"] {
+        let output = eval(&repo, &["--shard", shard]);
+        assert_eq!(output.code, 0, "{output:?}");
+        assert!(
+            output.stderr.contains("decided when the shards are merged"),
+            "{output:?}"
+        );
+    }
+    let merged = repo.run(&["eval", "merge", EVALS]);
+    assert_eq!(
+        merged.code, 1,
+        "3 of 12 wrong: the merged run fails its gate: {merged:?}"
+    );
+}
+
+/// Regression (defect 12): merging a paired sharded run pointed at shard 1's runs and lost the
+/// comparison; the merged pair equals the unsharded pair.
+#[test]
+fn paired_shards_merge_into_a_paired_result_with_its_comparison() {
+    let server = LlmServer::start(mostly_right);
+    let repo = repo(&server, 16, "");
+    repo.write(
+        "prompts/00-templates/summarize.yaml",
+        &repo
+            .read("prompts/02-production/summarize.yaml")
+            .replace("version: 1.0.0", "version: 1.1.0")
+            .replace("Answer in one sentence.", "Answer in one short sentence."),
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    let args = ["--candidate", "--baseline", "production"];
+    let output = eval(&repo, &[&args[..], &["--format", "json"]].concat());
+    assert!(output.code <= 1, "{output:?}");
+    let whole: Value = serde_json::from_str(&output.stdout).unwrap();
+    let whole = whole["runs"][0]["summary"]["comparison"].clone();
+    assert!(whole.is_object(), "{whole}");
+    let artifacts = tempfile::tempdir().unwrap();
+    for shard in ["1/2", "2/2"] {
+        let output = eval(&repo, &[&args[..], &["--shard", shard]].concat());
+        assert_eq!(output.code, 0, "{output:?}");
+    }
+    for (name, summary) in summaries(&repo) {
+        if summary["shard"].is_object() {
+            for file in [name.as_str(), summary["log"].as_str().unwrap()] {
+                std::fs::copy(
+                    repo.path().join(EVALS).join(file),
+                    artifacts.path().join(file),
+                )
+                .unwrap();
+            }
+        }
+    }
+    let merged = repo.run(&[
+        "eval",
+        "merge",
+        artifacts.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(merged.code <= 1, "{merged:?}");
+    let merged: Value = serde_json::from_str(&merged.stdout).unwrap();
+    let run = &merged["runs"][0];
+    assert_eq!(run["summary"]["variant"], "candidate");
+    assert_eq!(run["summary"]["comparison"], whole);
+    let baseline = run["baseline"]["run"].as_str().unwrap();
+    assert_eq!(run["summary"]["paired_with"], baseline);
+    assert_eq!(run["baseline"]["paired_with"], run["summary"]["run"]);
+    assert!(
+        repo.path()
+            .join(EVALS)
+            .join(format!("{baseline}.jsonl"))
+            .is_file()
+    );
+}
+
+/// Regression (defect 14): the `run` of an interrupted summary and the `task` of a shard summary
+/// became paths outside the repository.
+#[test]
+fn fields_of_data_files_never_become_paths() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 3, "");
+    assert_eq!(eval(&repo, &[]).code, 0);
+    let summary = only_summary(&repo);
+    let name = format!("{}.summary.json", summary["run"].as_str().unwrap());
+    let mut evil = summary.clone();
+    evil["complete"] = Value::Bool(false);
+    evil["run"] = Value::from("../../../../x/pwn");
+    evil["log"] = Value::from("../../../../x/pwn.jsonl");
+    repo.write(
+        &format!("{EVALS}/{name}"),
+        &serde_json::to_string(&evil).unwrap(),
+    );
+    let before = repo.tree();
+    let output = eval(&repo, &["--resume"]);
+    // The forged summary is not a run to resume: a new run starts, inside the folder.
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(!repo.path().join("../../x").exists());
+    assert!(repo.tree().keys().all(|path| path.starts_with(repo.path())));
+    assert!(repo.tree().len() > before.len());
+
+    // In `eval merge`, a shard summary's `task` and `log` are checked.
+    let artifacts = tempfile::tempdir().unwrap();
+    let mut shard = summary.clone();
+    shard["shard"] = serde_json::json!({"index": 1, "count": 1});
+    shard["task"] = Value::from("../../../outside");
+    std::fs::write(
+        artifacts.path().join("a.summary.json"),
+        serde_json::to_string(&shard).unwrap(),
+    )
+    .unwrap();
+    let output = repo.run(&["eval", "merge", artifacts.path().to_str().unwrap()]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("is not a task id"), "{output:?}");
+}
+
+/// Regression (defect 15): logs were appended to through a symbolic link, and a linked
+/// `04-evals` folder was written through.
+#[test]
+fn nothing_is_written_through_a_symbolic_link() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 3, "");
+    assert_eq!(eval(&repo, &[]).code, 0);
+    let summary = only_summary(&repo);
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("victim.txt");
+    std::fs::write(&target, "precious\n").unwrap();
+    let log = repo
+        .path()
+        .join(EVALS)
+        .join(summary["log"].as_str().unwrap());
+    std::fs::remove_file(&log).unwrap();
+    std::os::unix::fs::symlink(&target, &log).unwrap();
+    let mut interrupted = summary.clone();
+    interrupted["complete"] = Value::Bool(false);
+    let name = format!("{}.summary.json", summary["run"].as_str().unwrap());
+    repo.write(
+        &format!("{EVALS}/{name}"),
+        &serde_json::to_string(&interrupted).unwrap(),
+    );
+    let output = eval(&repo, &["--resume"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("symbolic link"), "{output:?}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+
+    // A 04-evals folder that links outside the repository is refused, not written through.
+    let repo = TestRepo::sample();
+    let server = LlmServer::start(always_right);
+    let repo2 = crate::eval::repo(&server, 2, "");
+    drop(repo);
+    std::os::unix::fs::symlink(outside.path(), repo2.path().join("prompts/04-evals")).unwrap();
+    let output = eval(&repo2, &[]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        1,
+        "only the victim"
+    );
+}
+
+/// Regression (defect 11): every written file became 0600, and a killed write left a temp file
+/// that showed in `git status`.
+#[test]
+fn written_files_keep_their_mode_and_temp_files_stay_hidden() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 2, "");
+    let registry = repo.path().join("prompt_registry.yaml");
+    std::fs::set_permissions(&registry, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // A temp file left over by a killed run, an hour and more ago.
+    let stale = repo.path().join(".promptops-Ab12Cd");
+    std::fs::write(&stale, "half").unwrap();
+    let old = std::process::Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&stale)
+        .status()
+        .unwrap();
+    assert!(old.success());
+    assert_eq!(eval(&repo, &[]).code, 0);
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&registry), 0o640, "an existing file keeps its mode");
+    let summary = only_summary(&repo);
+    let name = format!("{}.summary.json", summary["run"].as_str().unwrap());
+    // New files: 0666 under the test process's umask (022 here, so 0644), never 0600.
+    assert_ne!(mode(&repo.path().join(EVALS).join(name)) & 0o044, 0);
+    assert!(!stale.exists(), "the stale temp file was removed");
+    let status = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--ignored=no"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(!status.contains(".promptops-"), "{status}");
+    assert!(!status.contains("tmp"), "{status}");
+}
+
+/// Regression (defect 24): the JUnit report counted failing examples as failures while the gate
+/// passed, and had no test case for the threshold.
+#[test]
+fn the_junit_report_agrees_with_the_gate() {
+    let server = LlmServer::start(mostly_right);
+    let repo = repo(&server, 8, "");
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "threshold: 0.8",
+        "threshold: 0.5",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    let output = eval(&repo, &["--junit", "junit.xml"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let xml = repo.read("junit.xml");
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+    assert!(xml.contains("name=\"gate: score"), "{xml}");
+    assert!(
+        xml.contains("file=\"prompts/01-examples/summarize.jsonl\" line=\"4\""),
+        "{xml}"
+    );
+    assert!(xml.contains("<system-out>score"), "{xml}");
+    let output = eval(&repo, &["--junit", "strict.xml", "--junit-examples-fail"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(repo.read("strict.xml").contains("failures=\"2\""));
+    // The gate failing is the suite failing.
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "threshold: 0.5",
+        "threshold: 0.9",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    let output = eval(&repo, &["--junit", "failing.xml"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    let xml = repo.read("failing.xml");
+    assert!(
+        xml.contains("failures=\"1\"") && xml.contains("below the threshold"),
+        "{xml}"
+    );
+}
