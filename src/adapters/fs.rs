@@ -1,6 +1,5 @@
 //! Reading a prompt repository from disk and writing files atomically.
 
-use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
@@ -119,6 +118,13 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
                         .to_owned(),
                 };
             }
+            // Checked after resolving the link and before opening: a FIFO would block the
+            // open, a device would never end.
+            Link::Inside(resolved) if !std::fs::metadata(&resolved).is_ok_and(|m| m.is_file()) => {
+                return FileContent::Unreadable {
+                    reason: "it is a link to something that is not a regular file".to_owned(),
+                };
+            }
             Link::Inside(_) => {}
         }
     } else if !metadata.is_file() {
@@ -126,7 +132,8 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
             reason: "not a regular file".to_owned(),
         };
     }
-    let file = match std::fs::File::open(path) {
+    // Non-blocking, and the type checked again on the open file, in case it was swapped.
+    let file = match open_nonblocking(path) {
         Ok(file) => file,
         Err(error) => {
             return FileContent::Unreadable {
@@ -134,7 +141,17 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
             };
         }
     };
-    let size = file.metadata().map_or(0, |m| m.len());
+    let Ok(metadata) = file.metadata() else {
+        return FileContent::Unreadable {
+            reason: "cannot read its metadata".to_owned(),
+        };
+    };
+    if !metadata.is_file() {
+        return FileContent::Unreadable {
+            reason: "not a regular file".to_owned(),
+        };
+    }
+    let size = metadata.len();
     if size > limit {
         return FileContent::TooLarge { size, limit };
     }
@@ -154,23 +171,12 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
     FileContent::Bytes(bytes)
 }
 
-/// The text of the given repository files (each read once), for showing the lines findings
-/// point at. Unreadable files are left out; invalid UTF-8 is shown lossily.
-pub fn read_sources<'a>(
-    root: &Path,
-    files: impl IntoIterator<Item = &'a str>,
-) -> HashMap<String, String> {
-    let files: BTreeSet<&str> = files.into_iter().collect();
-    files
-        .into_iter()
-        .filter_map(|file| {
-            let bytes = std::fs::read(root.join(file)).ok()?;
-            Some((
-                file.to_owned(),
-                String::from_utf8_lossy(&bytes).into_owned(),
-            ))
-        })
-        .collect()
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
 }
 
 /// The repository root, once a command has found it: writes under it are checked for links

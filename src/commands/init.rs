@@ -74,6 +74,7 @@ pub fn run(context: &Context, dir: PathBuf) -> anyhow::Result<ExitStatus> {
     for (path, text) in &files {
         adapters::fs::write_atomic(&dir.join(path), text.as_bytes())?;
     }
+    let ignore_added = add_gitignore(&dir)?;
     let analysis = super::load(&dir, false)?;
     let text = registry::render(&analysis.expected_registry);
     adapters::fs::write_atomic(&dir.join(layout::REGISTRY_FILE), text.as_bytes())?;
@@ -88,9 +89,40 @@ pub fn run(context: &Context, dir: PathBuf) -> anyhow::Result<ExitStatus> {
         writeln!(stderr, "  {path}")?;
     }
     writeln!(stderr, "  {}", layout::REGISTRY_FILE)?;
+    if ignore_added {
+        writeln!(
+            stderr,
+            "  .gitignore (what of .promptops/ stays out of git)"
+        )?;
+    }
     writeln!(
         stderr,
         "next: `promptops validate`, then `promptops status`; `pre-commit install` runs validate on every commit"
     )?;
     Ok(ExitStatus::Success)
+}
+
+/// Writes `.gitignore`, or adds promptops' lines to an existing one; false when it already has
+/// them.
+fn add_gitignore(dir: &Path) -> anyhow::Result<bool> {
+    const LINES: &str = include_str!("init_files/gitignore");
+    let path = dir.join(".gitignore");
+    let existing = match fs_err::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(error.into()),
+    };
+    if existing.contains(".promptops/tmp/") {
+        return Ok(false);
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(LINES);
+    adapters::fs::write_atomic(&path, text.as_bytes())?;
+    Ok(true)
 }

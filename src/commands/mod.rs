@@ -53,16 +53,33 @@ pub fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
-/// Findings as people read them, with the source lines they point at.
-pub fn render_findings(root: &Path, findings: &[Diagnostic], color: bool) -> String {
-    let sources =
-        adapters::fs::read_sources(root, findings.iter().map(|finding| finding.file.as_str()));
-    crate::report::human::render(findings, &sources, color)
+/// Findings as people read them, with the source lines they point at (the bytes the scan
+/// read: a file is never opened again to show it).
+pub fn render_findings(analysis: &Analysis, findings: &[Diagnostic], color: bool) -> String {
+    crate::report::human::render(findings, &analysis.sources, color)
 }
 
 /// Reads and analyses the repository at `root`.
 pub fn load(root: &Path, strict: bool) -> anyhow::Result<Analysis> {
     let threads = threads();
     let inputs = adapters::fs::scan(root, threads)?;
-    Ok(analysis::analyze(&inputs, Options { strict, threads }))
+    let mut analysis = analysis::analyze(&inputs, Options { strict, threads });
+    let shown: std::collections::HashSet<&str> = analysis
+        .findings
+        .iter()
+        .map(|finding| finding.file.as_str())
+        .collect();
+    let sources = inputs
+        .iter()
+        .filter(|input| shown.contains(input.path.as_str()))
+        .filter_map(|input| match &input.content {
+            crate::domain::source::FileContent::Bytes(bytes) => Some((
+                input.path.clone(),
+                String::from_utf8_lossy(bytes).into_owned(),
+            )),
+            _ => None,
+        })
+        .collect();
+    analysis.sources = sources;
+    Ok(analysis)
 }

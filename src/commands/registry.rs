@@ -27,7 +27,7 @@ pub fn run(context: &Context, args: &RegistryArgs) -> anyhow::Result<ExitStatus>
         write!(
             stderr,
             "{}",
-            super::render_findings(&root, &findings, context.color)
+            super::render_findings(&analysis, &findings, context.color)
         )?;
         return Err(UserError::new(ExitStatus::Error, format!("{file} cannot be read, so the history it holds cannot be kept"))
             .hint(format!("fix {file} as shown above (or restore it from git); delete it only to start a new, empty history"))
@@ -48,7 +48,7 @@ pub fn run(context: &Context, args: &RegistryArgs) -> anyhow::Result<ExitStatus>
         write!(
             stderr,
             "{}",
-            super::render_findings(&root, &blocking, context.color)
+            super::render_findings(&analysis, &blocking, context.color)
         )?;
         return Err(UserError::new(
             ExitStatus::Failure,

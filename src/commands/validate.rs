@@ -34,10 +34,22 @@ pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus>
         .filter(|f| f.severity == Severity::Error)
         .count();
     let warnings = findings.len() - errors;
+    // The counts are of what was checked: with paths, their files and tasks.
+    let (files, tasks) = match &selection {
+        None => (analysis.files_read, analysis.tasks.len()),
+        Some(selection) => {
+            let files = analysis
+                .files
+                .iter()
+                .filter(|path| selection.keeps_file(path))
+                .count();
+            (files, selection.tasks.len())
+        }
+    };
     let summary = format!(
         "validated {} ({}): {}",
-        human::plural(analysis.files_read, "file"),
-        human::plural(analysis.tasks.len(), "task"),
+        human::plural(files, "file"),
+        human::plural(tasks, "task"),
         human::count_phrase(errors, warnings)
     );
     let mut stdout = std::io::stdout().lock();
@@ -47,7 +59,7 @@ pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus>
             write!(
                 stderr,
                 "{}",
-                super::render_findings(&root, &findings, context.color)
+                super::render_findings(&analysis, &findings, context.color)
             )?;
             writeln!(stderr, "{summary}")?;
         }
@@ -57,8 +69,8 @@ pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus>
                 "summary": {
                     "errors": errors,
                     "warnings": warnings,
-                    "files": analysis.files_read,
-                    "tasks": analysis.tasks.len(),
+                    "files": files,
+                    "tasks": tasks,
                 },
             });
             writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)?;
@@ -120,6 +132,18 @@ impl Selection {
         self.tasks.extend(tasks);
     }
 
+    /// Whether the file at `path` is among what was checked.
+    fn keeps_file(&self, path: &str) -> bool {
+        layout::classify(path)
+            .task()
+            .is_some_and(|task| self.tasks.contains(task))
+            || self.paths.iter().any(|selected| {
+                path == selected
+                    || (selected.ends_with('/') && path.starts_with(selected.as_str()))
+                    || selected == "/"
+            })
+    }
+
     fn keeps(&self, finding: &Diagnostic) -> bool {
         finding
             .task
@@ -144,22 +168,20 @@ fn select(root: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result<Option<Se
     };
     for path in paths {
         let absolute = here.join(path);
-        let resolved = fs_err::canonicalize(&absolute)
-            .or_else(|_| {
-                absolute.parent().map_or_else(
-                    || Ok(absolute.clone()),
-                    |parent| {
-                        fs_err::canonicalize(parent)
-                            .map(|p| p.join(absolute.file_name().unwrap_or_default()))
-                    },
-                )
-            })
-            .map_err(|_| {
-                UserError::new(
-                    ExitStatus::Error,
-                    format!("{}: no such file or folder", path.display()),
-                )
-            })?;
+        // A path that does not exist is a usage error: a typo in a CI path must never give a
+        // green gate. (A link is taken as itself, so one pointing outside is still reported.)
+        if std::fs::symlink_metadata(&absolute).is_err() {
+            return Err(UserError::new(
+                ExitStatus::Error,
+                format!("{}: no such file or folder", path.display()),
+            )
+            .hint("check the path; `promptops validate` with no path checks the whole repository")
+            .into());
+        }
+        let resolved = match absolute.parent().zip(absolute.file_name()) {
+            Some((parent, name)) => fs_err::canonicalize(parent)?.join(name),
+            None => fs_err::canonicalize(&absolute)?,
+        };
         if !resolved.starts_with(root) {
             return Err(UserError::new(
                 ExitStatus::Error,

@@ -90,6 +90,11 @@ pub struct Analysis {
     /// The registry the files call for, keeping the history of the one on disk.
     pub expected_registry: Registry,
     pub files_read: usize,
+    /// Every file the analysis was given, repository-relative.
+    pub files: Vec<String>,
+    /// The text of each file a finding points at, as the scan read it (filled by the loader),
+    /// so a report never opens a file again.
+    pub sources: std::collections::HashMap<String, String>,
 }
 
 /// Problems that stay errors even in the lenient `00-templates/` layer: they are about the
@@ -197,6 +202,8 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
         registry,
         expected_registry,
         files_read,
+        files: inputs.iter().map(|input| input.path.clone()).collect(),
+        sources: std::collections::HashMap::new(),
     };
     let registry_findings = check_registry(&analysis);
     analysis.findings.extend(registry_findings);

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// out of the profile.
 const BATCH: usize = 32;
 
+const WORKER_STACK: usize = 8 << 20;
+
 /// `f` applied to every item, results in item order. Each worker builds its own state once
 /// with `init` (a template environment, say).
 pub fn map<T, R, S>(
@@ -29,25 +31,30 @@ where
     let mut batches: Vec<(usize, Vec<R>)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                scope.spawn(|| {
-                    let mut state = init();
-                    let mut done = Vec::new();
-                    loop {
-                        let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                        if start >= items.len() {
-                            break;
+                // The main thread's stack (8 MiB) rather than a worker's default 2 MiB: parsing
+                // bounds nesting, and this keeps the margin the same on every thread.
+                std::thread::Builder::new()
+                    .stack_size(WORKER_STACK)
+                    .spawn_scoped(scope, || {
+                        let mut state = init();
+                        let mut done = Vec::new();
+                        loop {
+                            let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                            if start >= items.len() {
+                                break;
+                            }
+                            let end = (start + BATCH).min(items.len());
+                            done.push((
+                                start,
+                                items[start..end]
+                                    .iter()
+                                    .map(|item| f(&mut state, item))
+                                    .collect(),
+                            ));
                         }
-                        let end = (start + BATCH).min(items.len());
-                        done.push((
-                            start,
-                            items[start..end]
-                                .iter()
-                                .map(|item| f(&mut state, item))
-                                .collect(),
-                        ));
-                    }
-                    done
-                })
+                        done
+                    })
+                    .expect("a worker thread can be started")
             })
             .collect();
         workers

@@ -22,6 +22,20 @@ fn init_creates_a_repository_that_validates_clean() {
     assert_eq!(output.code, 0, "{output:?}");
     let output = run_binary(&root, &["registry", "--check"]);
     assert_eq!(output.code, 0, "{output:?}");
+    // Regression (defect 27): init wrote no .gitignore. Temp files and the cache stay out of
+    // git; git itself agrees.
+    let ignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
+    assert!(ignore.contains(".promptops/tmp/") && ignore.contains(".promptops/cache/"));
+    std::fs::create_dir_all(root.join(".promptops/cache/ab")).unwrap();
+    std::fs::write(root.join(".promptops/cache/ab/x.json"), "{}").unwrap();
+    let status = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=all"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(!status.contains(".promptops/"), "{status}");
+    assert!(status.contains("prompts/03-metadata/"), "{status}");
 }
 
 #[test]

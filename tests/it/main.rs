@@ -4,6 +4,7 @@ mod architecture;
 mod bad_input;
 mod checks;
 mod eval;
+mod fuzz;
 mod init;
 mod registry;
 mod repair;

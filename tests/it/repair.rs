@@ -466,3 +466,94 @@ fn the_junit_report_agrees_with_the_gate() {
         "{xml}"
     );
 }
+
+/// Runs the binary with a deadline: a hang fails the test instead of stalling it.
+fn run_with_deadline(repo: &TestRepo, args: &[&str], seconds: u64) -> (Option<i32>, String) {
+    let mut child = repo
+        .command(args, &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            return (status.code(), stderr);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "`promptops {}` did not finish within {seconds} s",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Regression (defect 2): a link to /dev/zero made the human report read without end, and a
+/// FIFO (or a link inside the repository to one) blocked the scan in every command.
+#[test]
+fn only_regular_files_are_ever_opened() {
+    let repo = TestRepo::sample();
+    std::fs::create_dir_all(repo.path().join("prompts/00-templates")).unwrap();
+    std::os::unix::fs::symlink(
+        "/dev/zero",
+        repo.path().join("prompts/00-templates/zero.yaml"),
+    )
+    .unwrap();
+    let fifo = repo.path().join("prompts/00-templates/pipe.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink(&fifo, repo.path().join("prompts/00-templates/to-pipe.yaml"))
+        .unwrap();
+    for args in [&["validate"][..], &["status"], &["registry", "--check"]] {
+        let (code, stderr) = run_with_deadline(&repo, args, 20);
+        // It finishes (no hang, no crash), with an ordinary exit status.
+        assert!(
+            code.is_some_and(|code| code <= 2),
+            "{args:?}: {code:?} {stderr}"
+        );
+        if args[0] == "validate" {
+            assert_eq!(code, Some(1), "{stderr}");
+            assert!(stderr.contains("zero.yaml"), "{stderr}");
+            assert!(
+                stderr.contains("pipe.yaml: not a regular file")
+                    || stderr.contains("not a regular file"),
+                "{stderr}"
+            );
+            assert!(stderr.contains("to-pipe.yaml"), "{stderr}");
+        }
+    }
+}
+
+/// Regression (defect 23): `validate nonexistent.yaml` exited 0 claiming every file.
+#[test]
+fn validate_refuses_a_missing_path_and_counts_what_it_checked() {
+    let repo = TestRepo::sample();
+    add_second_task(&repo);
+    let output = repo.run(&["validate", "nonexistent.yaml"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output
+            .stderr
+            .contains("nonexistent.yaml: no such file or folder"),
+        "{output:?}"
+    );
+    let output = repo.run(&["validate", "prompts/02-production/summarize.yaml"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output.stderr.contains("validated 3 files (1 task)"),
+        "{output:?}"
+    );
+    let output = repo.run(&["validate"]);
+    assert!(
+        output.stderr.contains("validated 7 files (2 tasks)"),
+        "{output:?}"
+    );
+}

@@ -187,9 +187,9 @@ fn paths_narrow_the_report_to_their_tasks() {
 
 #[test]
 fn the_bundled_example_is_clean() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let output = run_binary(std::path::Path::new(root), &["validate", "--strict"]);
+    let repo = crate::support::bundled_example();
+    let output = run_binary(repo.path(), &["validate", "--strict"]);
     assert_eq!(output.code, 0, "{output:?}");
-    let output = run_binary(std::path::Path::new(root), &["registry", "--check"]);
+    let output = run_binary(repo.path(), &["registry", "--check"]);
     assert_eq!(output.code, 0, "{output:?}");
 }

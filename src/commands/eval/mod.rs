@@ -52,7 +52,6 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
     let selected = select_tasks(&analysis, &args.tasks, variant)?;
     check_files(
         context,
-        &root,
         &analysis,
         &selected,
         variant,
@@ -304,7 +303,6 @@ fn select_tasks(
 /// Refuses to spend API calls on files `validate` rejects.
 fn check_files(
     context: &Context,
-    root: &Path,
     analysis: &Analysis,
     selected: &[String],
     variant: Variant,
@@ -330,7 +328,10 @@ fn check_files(
     if blocking.is_empty() {
         return Ok(());
     }
-    eprint!("{}", super::render_findings(root, &blocking, context.color));
+    eprint!(
+        "{}",
+        super::render_findings(analysis, &blocking, context.color)
+    );
     Err(UserError::new(
         ExitStatus::Error,
         format!(

@@ -263,3 +263,40 @@ pub(crate) fn expect_finding(output: &Output, code: &str, file: &str, line: u64)
         "expected {code} at {file}:{line}; got {output:?}"
     );
 }
+
+/// The files of this checkout as committed (git's HEAD, not the work tree), by path: the
+/// README's main job rewrites files in the checkout, and tests must not depend on that.
+pub(crate) fn committed_files(wanted: impl Fn(&str) -> bool) -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repository = git2::Repository::open(root).expect("the checkout is a git repository");
+    let tree = repository
+        .head()
+        .and_then(|head| head.peel_to_tree())
+        .expect("HEAD has a tree");
+    let mut files = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |folder, entry| {
+        let path = format!("{folder}{}", entry.name().unwrap_or_default());
+        if entry.kind() == Some(git2::ObjectType::Blob) && wanted(&path) {
+            let blob = repository.find_blob(entry.id()).expect("a blob");
+            files.push((path, blob.content().to_vec()));
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .expect("the tree can be walked");
+    files
+}
+
+/// A fresh git repository holding the bundled example as committed.
+pub(crate) fn bundled_example() -> TestRepo {
+    let repo = TestRepo::empty();
+    for (path, bytes) in committed_files(|path| {
+        path.starts_with("prompts/")
+            || path.starts_with("schemas/")
+            || path.starts_with(".promptops/")
+            || path == "prompt_registry.yaml"
+            || path == "promptops.yaml"
+    }) {
+        repo.write_bytes(&path, &bytes);
+    }
+    repo
+}
