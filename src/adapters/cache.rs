@@ -18,6 +18,9 @@ struct Entry {
     response: ChatResponse,
 }
 
+/// An entry holds one answer, itself capped (`max_response_bytes`, at most 1 GiB).
+const MAX_ENTRY_BYTES: u64 = (1 << 30) + (1 << 20);
+
 #[derive(Clone, Debug)]
 pub struct Cache {
     dir: PathBuf,
@@ -38,7 +41,8 @@ impl Cache {
     }
 
     pub fn get(&self, key: &str) -> Option<ChatResponse> {
-        let bytes = std::fs::read(self.path(key)).ok()?;
+        // Bounded, regular files only: a cache entry linked to /dev/zero is a miss, not a hang.
+        let bytes = super::fs::read_regular(&self.path(key), MAX_ENTRY_BYTES).ok()?;
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
         (entry.key == key).then_some(entry.response)
     }

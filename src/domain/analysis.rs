@@ -395,6 +395,50 @@ fn check_provider(
             )),
         );
     }
+    let kind = config
+        .providers
+        .get(provider)
+        .map(|provider| provider.kind)
+        .or(match provider.as_str() {
+            "openai" => Some(ProviderKind::Openai),
+            _ => None,
+        });
+    if kind == Some(ProviderKind::Openai) && is_openai_reasoning_model(&prompt.prompt.model.name) {
+        let parameters = &prompt.prompt.model.parameters;
+        for (name, value) in [
+            ("temperature", parameters.temperature),
+            ("top_p", parameters.top_p),
+        ] {
+            if value.is_some_and(|value| (value - 1.0).abs() > f64::EPSILON) {
+                findings.push(
+                    Diagnostic::error(
+                        Code::UnsupportedParameter,
+                        path,
+                        prompt.document.position(&format!("/model/parameters/{name}")),
+                        format!(
+                            "model `{}` is an OpenAI reasoning model, which refuses `{name}` other than 1 (every example would fail with HTTP 400)",
+                            prompt.prompt.model.name
+                        ),
+                    )
+                    .with_hint(format!("remove `{name}`, or use a model that takes it")),
+                );
+            }
+        }
+    }
+}
+
+/// OpenAI's reasoning models (o-series, the gpt-5 family) take neither `max_tokens` nor a
+/// temperature or `top_p` other than the default.
+fn is_openai_reasoning_model(model: &str) -> bool {
+    let model = model
+        .rsplit('/')
+        .next()
+        .unwrap_or(model)
+        .to_ascii_lowercase();
+    let o_series = model
+        .strip_prefix('o')
+        .is_some_and(|rest| rest.chars().next().is_some_and(|c| c.is_ascii_digit()));
+    o_series || model.starts_with("gpt-5")
 }
 
 fn check_prompt_against_metadata(

@@ -78,6 +78,7 @@ codes! {
     OutputTypeMismatch => "output-type-mismatch",
     OutputSchemaInvalid => "output-schema-invalid",
     UnknownProvider => "unknown-provider",
+    UnsupportedParameter => "unsupported-parameter",
     ExamplesJson => "examples-json",
     DuplicateExampleId => "duplicate-example-id",
     MissingExampleVariable => "missing-example-variable",

@@ -71,11 +71,13 @@ pub struct FileResult {
 }
 
 /// The positions of a prompt that the cross-file checks report at (see `analysis`).
-const PROMPT_POSITIONS: [&str; 6] = [
+const PROMPT_POSITIONS: [&str; 8] = [
     "",
     "/id",
     "/version",
     "/model/provider",
+    "/model/parameters/temperature",
+    "/model/parameters/top_p",
     "/messages",
     "/output/format",
 ];

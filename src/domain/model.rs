@@ -223,7 +223,7 @@ pub struct ScorerSpec {
     pub name: ScorerName,
     /// Relative weight in the example's score (default 1).
     #[serde(default = "default_weight")]
-    #[schemars(range(min = 0.0))]
+    #[schemars(range(min = 0.0, max = 1000.0))]
     pub weight: f64,
     /// Scorer settings (normalisation, pattern, fields, tolerance, rubric…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,6 +269,7 @@ pub struct Example {
     pub tags: Option<Vec<String>>,
     /// Scorers for this example instead of the task's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub scorers: Option<Vec<ScorerSpec>>,
 }
 
@@ -298,26 +299,53 @@ pub struct ProviderConfig {
     /// For `kind: exec`: the command and its arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// Seconds one request may take (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.0))]
+    #[schemars(range(min = 0.1, max = 3600.0))]
     pub timeout_seconds: Option<f64>,
+    /// Retries of a failing request (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 20))]
     pub max_retries: Option<u32>,
+    /// Requests per second at most (default: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.0))]
+    #[schemars(range(min = 0.01, max = 100_000.0))]
     pub requests_per_second: Option<f64>,
+    /// Seconds one example may take across all its attempts and waits, `Retry-After` included
+    /// (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0, max = 86_400.0))]
+    pub example_deadline_seconds: Option<f64>,
+    /// The largest answer body accepted, in bytes (default 8 MiB); a larger one fails its
+    /// example and is neither logged nor cached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1024, max = 1_073_741_824))]
+    pub max_response_bytes: Option<u64>,
+    /// For `kind: openai`: the name of the output-length parameter. The OpenAI API takes
+    /// `max_completion_tokens` (the default; its reasoning models refuse `max_tokens`); some
+    /// compatible servers need `max_tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens_parameter: Option<MaxTokensParameter>,
     /// Prices per model, for the `cost` scorer and the cost column of eval reports.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prices: BTreeMap<String, Price>,
+}
+
+/// How an OpenAI-compatible API names the output-length limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxTokensParameter {
+    MaxCompletionTokens,
+    MaxTokens,
 }
 
 /// What a model costs, in US dollars per million tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
-    #[schemars(range(min = 0.0))]
+    #[schemars(range(min = 0.0, max = 1_000_000.0))]
     pub input_per_million: f64,
-    #[schemars(range(min = 0.0))]
+    #[schemars(range(min = 0.0, max = 1_000_000.0))]
     pub output_per_million: f64,
 }
 
@@ -338,7 +366,7 @@ impl ProviderKind {
 pub struct Defaults {
     /// Requests in flight during an eval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 1024))]
     pub concurrency: Option<u32>,
 }
 

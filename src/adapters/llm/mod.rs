@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use backon::{ExponentialBuilder, Retryable};
 
 use crate::domain::eval::request::{ChatRequest, ChatResponse};
-use crate::domain::model::{ProjectConfig, ProviderConfig, ProviderKind};
+use crate::domain::model::{MaxTokensParameter, ProjectConfig, ProviderConfig, ProviderKind};
 
 /// Why a call did not produce an answer.
 #[derive(Clone, Debug)]
@@ -105,15 +105,52 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(delay.min(Duration::from_mins(5)))
 }
 
-/// The API keys in use, so messages can be scrubbed of them.
+/// The API keys in use, and the forms a server may echo them in (base64, as in Basic auth;
+/// percent-encoded; JSON-escaped), so everything stored or printed can be scrubbed of them.
 #[derive(Clone, Debug, Default)]
 pub struct Secrets(Vec<String>);
 
 impl Secrets {
+    pub fn new(keys: impl IntoIterator<Item = String>) -> Secrets {
+        let mut forms = Vec::new();
+        for key in keys.into_iter().filter(|key| key.len() >= 4) {
+            use base64::Engine as _;
+            let engines = [
+                base64::engine::general_purpose::STANDARD,
+                base64::engine::general_purpose::URL_SAFE,
+            ];
+            for engine in &engines {
+                for text in [key.clone(), format!(":{key}"), format!("{key}:")] {
+                    let encoded = engine.encode(text.as_bytes());
+                    forms.push(encoded.trim_end_matches('=').to_owned());
+                }
+            }
+            let percent: String = key
+                .bytes()
+                .map(|byte| {
+                    if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+                        char::from(byte).to_string()
+                    } else {
+                        format!("%{byte:02X}")
+                    }
+                })
+                .collect();
+            forms.push(percent);
+            let json = serde_json::to_string(&key).unwrap_or_default();
+            forms.push(json.trim_matches('"').to_owned());
+            forms.push(key);
+        }
+        forms.retain(|form| form.len() >= 4);
+        // Longest first, so a form that contains another is scrubbed whole.
+        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        forms.dedup();
+        Secrets(forms)
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for secret in &self.0 {
-            if secret.len() >= 4 {
+            if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), "[redacted]");
             }
         }
@@ -133,6 +170,18 @@ pub struct Provider {
     timeout: Duration,
     max_retries: usize,
     limiter: rate::Limiter,
+    /// One example's time across all its attempts and waits.
+    deadline: Duration,
+    /// The largest answer body read.
+    max_response_bytes: u64,
+    /// For OpenAI-compatible APIs: the name of the output-length parameter.
+    max_tokens_parameter: MaxTokensParameter,
+    /// Why this provider cannot be used safely (a key in the URL, a key over plain HTTP to
+    /// another host); said when a request would use it.
+    refused: Option<String>,
+    /// For `exec`: what the answers depend on besides the request (the command and the
+    /// content of the script it names), so the cache key changes when they do.
+    pub fingerprint: Option<String>,
 }
 
 /// How the whole run talks to providers.
@@ -181,22 +230,30 @@ impl Client {
                 timeout_seconds: None,
                 max_retries: None,
                 requests_per_second: None,
+                example_deadline_seconds: None,
+                max_response_bytes: None,
+                max_tokens_parameter: None,
                 prices: BTreeMap::new(),
             };
-            let provider = resolve(name, config.providers.get(name).unwrap_or(&default));
+            let provider = resolve(
+                name,
+                config.providers.get(name).unwrap_or(&default),
+                &settings.root,
+            );
             secrets.extend(provider.api_key.clone());
             providers.insert(name.to_owned(), Arc::new(provider));
         }
         for (name, provider_config) in &config.providers {
-            let provider = resolve(name, provider_config);
+            let provider = resolve(name, provider_config, &settings.root);
             secrets.extend(provider.api_key.clone());
             providers.insert(name.clone(), Arc::new(provider));
         }
+        let secrets = Secrets::new(secrets);
         Ok(Client {
             http,
             providers,
             settings,
-            secrets: Secrets(secrets),
+            secrets,
         })
     }
 
@@ -216,6 +273,9 @@ impl Client {
                 request.provider
             )));
         };
+        if let Some(problem) = &provider.refused {
+            return Err(CallError::config(problem.clone()));
+        }
         if provider.kind != ProviderKind::Exec && provider.api_key.is_none() {
             return Err(CallError::config(format!(
                 "${} is not set; the `{}` provider needs an API key",
@@ -246,18 +306,34 @@ impl Client {
             })
         };
         let mut attempts = 0u32;
-        let result = attempt
+        // One deadline across every attempt and wait: `Retry-After` is capped per retry, but
+        // many of them must not hold one example for many minutes.
+        let deadline = tokio::time::Instant::now() + provider.deadline;
+        let retried = attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(|error: &CallError| error.kind == CallErrorKind::Transient)
             .adjust(|error: &CallError, delay| {
-                delay.map(|delay| {
+                let delay = delay.map(|delay| {
                     let wanted = error.retry_after.unwrap_or(delay);
                     wanted.mul_f64(scale.max(0.0))
-                })
+                })?;
+                // A wait that would end past the deadline is not taken: give up now.
+                (tokio::time::Instant::now() + delay < deadline).then_some(delay)
             })
-            .notify(|_, _| attempts += 1)
-            .await;
+            .notify(|_, _| attempts += 1);
+        let result = match tokio::time::timeout_at(deadline, retried).await {
+            Ok(result) => result,
+            Err(_) => Err(CallError::transient(format!(
+                "no answer within the example's deadline of {} s",
+                provider.deadline.as_secs_f64()
+            ))),
+        };
+        let result = result.map(|mut response| {
+            // A server that echoes the key must not get it into the log or the cache.
+            response.text = self.secrets.redact(&response.text);
+            response
+        });
         result.map_err(|mut error| {
             error.message = self.secrets.redact(&error.message);
             if error.kind == CallErrorKind::Transient {
@@ -292,7 +368,7 @@ pub fn kind_name(kind: ProviderKind) -> &'static str {
     }
 }
 
-fn resolve(name: &str, config: &ProviderConfig) -> Provider {
+fn resolve(name: &str, config: &ProviderConfig, root: &std::path::Path) -> Provider {
     let (default_url, url_env, key_env) = match config.kind {
         ProviderKind::Openai => (
             "https://api.openai.com/v1",
@@ -315,27 +391,124 @@ fn resolve(name: &str, config: &ProviderConfig) -> Provider {
         .api_key_env
         .clone()
         .unwrap_or_else(|| key_env.to_owned());
+    let api_key = (!key_env.is_empty()).then(|| env(&key_env)).flatten();
+    let refused = if config.kind == ProviderKind::Exec {
+        None
+    } else {
+        check_base_url(name, &base_url, api_key.is_some())
+    };
+    let command = config.command.clone().unwrap_or_default();
+    let fingerprint = (config.kind == ProviderKind::Exec).then(|| exec_fingerprint(&command, root));
     Provider {
         name: name.to_owned(),
         kind: config.kind,
         base_url: base_url.trim_end_matches('/').to_owned(),
-        api_key: (!key_env.is_empty()).then(|| env(&key_env)).flatten(),
+        api_key,
         key_env,
-        command: config.command.clone().unwrap_or_default(),
-        timeout: Duration::try_from_secs_f64(config.timeout_seconds.unwrap_or(60.0))
-            .unwrap_or(Duration::from_mins(1)),
-        max_retries: config.max_retries.unwrap_or(4) as usize,
+        command,
+        timeout: seconds(config.timeout_seconds, 60.0, 3600.0),
+        max_retries: config.max_retries.unwrap_or(4).min(20) as usize,
         limiter: rate::Limiter::new(config.requests_per_second),
+        deadline: seconds(config.example_deadline_seconds, 600.0, 86_400.0),
+        max_response_bytes: config
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES)
+            .clamp(1024, 1 << 30),
+        max_tokens_parameter: config
+            .max_tokens_parameter
+            .unwrap_or(MaxTokensParameter::MaxCompletionTokens),
+        refused,
+        fingerprint,
     }
 }
 
+/// The largest answer body read by default: far above any chat answer, far below memory.
+const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 << 20;
+
+/// A duration setting in seconds, kept in (0, `max`] whatever the file says (validate checks
+/// the same range; this keeps a bad value from panicking a worker).
+fn seconds(value: Option<f64>, default: f64, max: f64) -> Duration {
+    let value = value
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .unwrap_or(default)
+        .min(max);
+    Duration::try_from_secs_f64(value).unwrap_or(Duration::from_secs_f64(default))
+}
+
+/// Why `base_url` must not be used, if it must not: credentials in the URL would be sent as
+/// Basic auth, and a key must never travel over plain HTTP to a host other than this machine.
+fn check_base_url(name: &str, base_url: &str, has_key: bool) -> Option<String> {
+    let Ok(url) = reqwest::Url::parse(base_url) else {
+        return Some(format!("provider `{name}`: `{base_url}` is not a URL"));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some(format!(
+            "provider `{name}`: the base URL holds credentials (user:password@); put the key in the environment variable named by `api_key_env` instead"
+        ));
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Some(format!(
+            "provider `{name}`: the base URL must be http:// or https://"
+        ));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    };
+    if url.scheme() == "http" && has_key && !loopback {
+        return Some(format!(
+            "provider `{name}`: the API key would be sent over plain http:// to {}; use https://",
+            url.host_str().unwrap_or("?")
+        ));
+    }
+    None
+}
+
+/// What an `exec` provider's answers depend on besides the request: its command, and the
+/// content of any argument that names a regular file in the repository (the script).
+fn exec_fingerprint(command: &[String], root: &std::path::Path) -> String {
+    let mut text = serde_json::to_string(command).unwrap_or_default();
+    for argument in command {
+        let path = root.join(argument);
+        let inside = std::fs::canonicalize(&path)
+            .ok()
+            .filter(|resolved| resolved.starts_with(root));
+        if let Some(resolved) = inside
+            && let Ok(bytes) = crate::adapters::fs::read_regular(&resolved, 16 << 20)
+        {
+            text.push('\n');
+            text.push_str(argument);
+            text.push(' ');
+            text.push_str(&crate::domain::source::sha256_hex(&bytes));
+        }
+    }
+    crate::domain::source::sha256_hex(text.as_bytes())
+}
+
 /// Sends a request and returns the body of a successful answer; any other status becomes the
-/// `CallError` its code calls for.
+/// `CallError` its code calls for. The body is read up to the provider's cap and no further.
 async fn send(call: reqwest::RequestBuilder, provider: &Provider) -> Result<String, CallError> {
-    let response = call.send().await.map_err(http_error)?;
+    let mut response = call.send().await.map_err(http_error)?;
     let status = response.status();
     let headers = response.headers().clone();
-    let text = response.text().await.map_err(http_error)?;
+    let limit = provider.max_response_bytes;
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(too_large(limit));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(http_error)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(body)
+        .map_err(|_| CallError::transient("the answer is not UTF-8 text".to_owned()))?;
     if status.is_success() {
         Ok(text)
     } else {
@@ -346,6 +519,12 @@ async fn send(call: reqwest::RequestBuilder, provider: &Provider) -> Result<Stri
             &provider.key_env,
         ))
     }
+}
+
+fn too_large(limit: u64) -> CallError {
+    CallError::rejected(format!(
+        "the answer is larger than {limit} bytes (`max_response_bytes` of the provider); not read further"
+    ))
 }
 
 /// A successful answer's body as JSON; a body that is not JSON is worth another attempt
@@ -400,7 +579,26 @@ mod tests {
 
     #[test]
     fn secrets_are_scrubbed_from_messages() {
-        let secrets = Secrets(vec!["sk-abcdef".into()]);
+        use base64::Engine as _;
+        let secrets = Secrets::new(vec!["sk-abcdef".into()]);
         assert_eq!(secrets.redact("bad key sk-abcdef!"), "bad key [redacted]!");
+        // Basic-auth and base64 forms, percent-encoded forms.
+        let basic = base64::engine::general_purpose::STANDARD.encode(":sk-abcdef");
+        assert!(!secrets.redact(&format!("Basic {basic}")).contains(&basic));
+        let secrets = Secrets::new(vec!["sk/a+b=c".into()]);
+        assert_eq!(secrets.redact("k=sk%2Fa%2Bb%3Dc"), "k=[redacted]");
+    }
+
+    // Regression (defect 16): a key in the URL was sent as Basic auth; a key went over plain
+    // HTTP to any host.
+    #[test]
+    fn unsafe_base_urls_are_refused() {
+        assert!(check_base_url("p", "https://user:sk@api.example.com/v1", true).is_some());
+        assert!(check_base_url("p", "http://api.example.com/v1", true).is_some());
+        assert!(check_base_url("p", "http://api.example.com/v1", false).is_none());
+        assert!(check_base_url("p", "http://127.0.0.1:8080/v1", true).is_none());
+        assert!(check_base_url("p", "http://localhost:8080/v1", true).is_none());
+        assert!(check_base_url("p", "http://[::1]:8080/v1", true).is_none());
+        assert!(check_base_url("p", "https://api.example.com/v1", true).is_none());
     }
 }

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{CallError, Provider};
 use crate::domain::eval::request::{ChatRequest, ChatResponse, Usage, parameters_object};
+use crate::domain::model::MaxTokensParameter;
 
 pub(super) async fn complete(
     http: &reqwest::Client,
@@ -14,7 +15,14 @@ pub(super) async fn complete(
     let mut body = parameters_object(&request.parameters);
     body.insert("model".into(), request.model.clone().into());
     if let Some(max_tokens) = request.parameters.max_tokens {
-        body.insert("max_tokens".into(), max_tokens.into());
+        // The OpenAI API's reasoning models refuse `max_tokens`; every current OpenAI model
+        // takes `max_completion_tokens`. Compatible servers that need the old name say so.
+        let name = match provider.max_tokens_parameter {
+            MaxTokensParameter::MaxCompletionTokens => "max_completion_tokens",
+            MaxTokensParameter::MaxTokens => "max_tokens",
+        };
+        body.remove("max_tokens");
+        body.insert(name.into(), max_tokens.into());
     }
     body.insert(
         "messages".into(),

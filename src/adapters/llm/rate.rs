@@ -16,7 +16,10 @@ impl Limiter {
         Limiter {
             interval: per_second
                 .filter(|rate| *rate > 0.0)
-                .and_then(|rate| Duration::try_from_secs_f64(1.0 / rate).ok()),
+                .and_then(|rate| Duration::try_from_secs_f64(1.0 / rate).ok())
+                // validate refuses rates below 0.01 per second; this keeps a worse one from
+                // overflowing the clock.
+                .map(|interval| interval.min(Duration::from_mins(2))),
             next: Mutex::new(None),
         }
     }

@@ -38,6 +38,25 @@ pub struct Engine {
     pub validators: Validators,
 }
 
+impl Engine {
+    /// The key a request's answer is cached under: the request, and for an `exec` provider
+    /// also its command and the content of the script it runs, so a changed script is asked
+    /// again instead of answering from the old answers.
+    pub fn cache_key(&self, request: &ChatRequest) -> String {
+        let key = request.key();
+        match self
+            .client
+            .provider(&request.provider)
+            .and_then(|provider| provider.fingerprint.as_deref())
+        {
+            Some(fingerprint) => {
+                crate::domain::source::sha256_hex(format!("{key}\n{fingerprint}").as_bytes())
+            }
+            None => key,
+        }
+    }
+}
+
 /// One prompt being evaluated.
 pub struct Side {
     pub prompt: PromptFile,
@@ -448,7 +467,7 @@ async fn evaluate_side(
         messages,
         repeat: 0,
     };
-    let key = request.key();
+    let key = engine.cache_key(&request);
     let (response, cached) = match answer(engine, &request, &key).await {
         Ok(found) => found,
         Err(failure) => {
@@ -500,7 +519,7 @@ async fn evaluate_side(
             &response.text,
             &example.expected,
         );
-        let judge_key = judge_request.key();
+        let judge_key = engine.cache_key(&judge_request);
         match answer(engine, &judge_request, &judge_key).await {
             Ok((verdict, _)) => verdicts.push(Some(judge::parse_verdict(&verdict.text))),
             Err(failure) => {

@@ -70,8 +70,33 @@ pub fn parse_verdict(text: &str) -> Result<Verdict, String> {
             _ => return Err(format!("not a JSON verdict: {error}")),
         },
     };
+    let Some(object) = value.as_object() else {
+        return Err(format!(
+            "the verdict is {}, not a JSON object with a `score`",
+            crate::domain::schema::type_name(&value)
+        ));
+    };
+    match object.get("score") {
+        None => return Err("the verdict has no `score`".to_owned()),
+        Some(score) if !score.is_number() => {
+            return Err(format!(
+                "the verdict's `score` is {}, not a number",
+                crate::domain::schema::type_name(score)
+            ));
+        }
+        Some(_) => {}
+    }
+    if let Some(pass) = object
+        .get("pass")
+        .filter(|pass| !pass.is_boolean() && !pass.is_null())
+    {
+        return Err(format!(
+            "the verdict's `pass` is {}, not true or false",
+            crate::domain::schema::type_name(pass)
+        ));
+    }
     let verdict: Verdict = serde_json::from_value(value)
-        .map_err(|error| format!("the verdict lacks a numeric `score`: {error}"))?;
+        .map_err(|error| format!("the verdict cannot be read: {error}"))?;
     if !(0.0..=1.0).contains(&verdict.score) {
         return Err(format!(
             "the verdict's score {} is not between 0 and 1",

@@ -228,6 +228,13 @@ fn compile_kind(
                 }
                 (None, None) => None,
             };
+            if needles.as_ref().is_some_and(Vec::is_empty) {
+                // An empty list would pass every answer with score 0.
+                return Err(OptionError::new(
+                    format!("{at}/values"),
+                    "`values` is empty; list at least one string, or remove the scorer",
+                ));
+            }
             let normalize = reader.normalize()?;
             if let Some(needles) = &mut needles {
                 for needle in needles.iter_mut() {
@@ -506,6 +513,16 @@ pub fn score_example(
         .map(|(index, scorer)| {
             let verdict = verdicts.get(index).and_then(Option::as_ref);
             let (score, pass, reason) = score_kind(&scorer.kind, observation, verdict);
+            // A score is a number in [0, 1], never NaN (which would serialise as null).
+            let (score, pass, reason) = if score.is_finite() {
+                (score, pass, reason)
+            } else {
+                (
+                    0.0,
+                    false,
+                    format!("{reason} (the score was not a number; counted as 0)"),
+                )
+            };
             ScoreResult {
                 scorer: scorer_name(scorer.name).to_owned(),
                 weight: scorer.weight,
@@ -516,17 +533,24 @@ pub fn score_example(
         })
         .collect();
     let total_weight: f64 = results.iter().map(|r| r.weight).sum();
-    let score = if total_weight > 0.0 {
+    let score = if total_weight > 0.0 && total_weight.is_finite() {
         results.iter().map(|r| r.weight * r.score).sum::<f64>() / total_weight
     } else if results.is_empty() {
         0.0
     } else {
         results.iter().map(|r| r.score).sum::<f64>() / results.len() as f64
     };
-    let pass = results
-        .iter()
-        .filter(|r| r.weight > 0.0 || total_weight == 0.0)
-        .all(|r| r.pass);
+    let score = if score.is_finite() {
+        score.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    // No scorer is no evidence: an example without scorers does not pass.
+    let pass = !results.is_empty()
+        && results
+            .iter()
+            .filter(|r| r.weight > 0.0 || total_weight == 0.0)
+            .all(|r| r.pass);
     ExampleScore {
         score,
         pass,
@@ -661,8 +685,17 @@ fn score_kind(
             None => binary(false, "the judge was not asked"),
             Some(Err(error)) => binary(false, format!("the judge's answer is unusable: {error}")),
             Some(Ok(verdict)) => {
-                let pass = verdict.pass.unwrap_or(verdict.score >= spec.threshold);
-                (verdict.score, pass, format!("judge: {}", verdict.reason))
+                // The threshold always applies; a `pass: false` from the judge also fails.
+                let pass = verdict.score + 1e-12 >= spec.threshold && verdict.pass != Some(false);
+                let reason = if verdict.pass == Some(true) && !pass {
+                    format!(
+                        "judge: {} (score {} is below the threshold {})",
+                        verdict.reason, verdict.score, spec.threshold
+                    )
+                } else {
+                    format!("judge: {}", verdict.reason)
+                };
+                (verdict.score, pass, reason)
             }
         },
         Kind::Latency { max_ms } => {
