@@ -73,6 +73,7 @@ codes! {
     OrphanExamples => "orphan-examples",
     ExamplesPathMismatch => "examples-path-mismatch",
     TemplateSyntax => "template-syntax",
+    UnknownTemplateCallable => "unknown-template-callable",
     UndeclaredVariable => "undeclared-variable",
     UnusedVariable => "unused-variable",
     OutputTypeMismatch => "output-type-mismatch",

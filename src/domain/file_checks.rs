@@ -372,9 +372,30 @@ fn check_prompt(
     let mut templates_compile = true;
     for (index, message) in prompt.messages.iter().enumerate() {
         let pointer = format!("/messages/{index}/content");
-        match template::variables(environment, &message.content) {
-            Ok(names) => {
-                for name in names {
+        match template::usage(environment, &message.content) {
+            Ok(usage) => {
+                for unknown in &usage.unknown {
+                    let (column_line, column) =
+                        template::find_variable(&message.content, &unknown.name);
+                    let column = if column_line == unknown.line {
+                        column
+                    } else {
+                        1
+                    };
+                    findings.push(
+                        Diagnostic::error(
+                            Code::UnknownTemplateCallable,
+                            path,
+                            yaml::position_in_string(&document, &pointer, unknown.line, column),
+                            format!(
+                                "the template uses the {} `{}`, which the template engine does not have; every render would fail",
+                                unknown.kind, unknown.name
+                            ),
+                        )
+                        .with_hint("the README lists the filters, tests and functions minijinja provides (e.g. `tojson` instead of `dump`)"),
+                    );
+                }
+                for name in usage.variables {
                     if variables.iter().any(|(known, _)| *known == name) {
                         continue;
                     }

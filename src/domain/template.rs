@@ -29,11 +29,35 @@ pub struct TemplateError {
     pub message: String,
 }
 
+/// A filter, test or function a template calls that the engine does not have: it would fail
+/// every render, so `validate` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownCallable {
+    /// 1-based line inside the template text.
+    pub line: usize,
+    /// `filter`, `test` or `function`.
+    pub kind: &'static str,
+    pub name: String,
+}
+
+/// What a template uses: the variables it reads from its context, and the filters, tests and
+/// functions it calls that the engine does not have.
+#[derive(Clone, Debug, Default)]
+pub struct Usage {
+    pub variables: BTreeSet<String>,
+    pub unknown: Vec<UnknownCallable>,
+}
+
 /// The variables a template reads from its context, or why it does not compile.
 pub fn variables(
     environment: &Environment<'_>,
     source: &str,
 ) -> Result<BTreeSet<String>, TemplateError> {
+    usage(environment, source).map(|usage| usage.variables)
+}
+
+/// What a template uses (see [`Usage`]), or why it does not compile.
+pub fn usage(environment: &Environment<'_>, source: &str) -> Result<Usage, TemplateError> {
     let template = environment
         .template_from_str(source)
         .map_err(|error| TemplateError {
@@ -46,7 +70,7 @@ pub fn variables(
                 _ => error.to_string(),
             },
         })?;
-    Ok(template
+    let variables = template
         .undeclared_variables(false)
         .into_iter()
         .filter(|name| {
@@ -54,7 +78,77 @@ pub fn variables(
                 .globals()
                 .all(|(global, _)| global != name.as_str())
         })
-        .collect())
+        .collect();
+    let unknown = unknown_callables(environment, &template);
+    Ok(Usage { variables, unknown })
+}
+
+/// The filters, tests and functions the compiled template calls that the engine lacks. The
+/// engine is asked (a probe render per name), so the answer is the engine's, not a list kept
+/// here. Reads the compiled instructions: minijinja's `unstable_machinery` interface, pinned
+/// by Cargo.lock.
+fn unknown_callables(
+    environment: &Environment<'_>,
+    template: &minijinja::Template<'_, '_>,
+) -> Vec<UnknownCallable> {
+    use minijinja::machinery::Instruction;
+    let compiled = minijinja::machinery::get_compiled_template(template);
+    let blocks = std::iter::once(&compiled.instructions).chain(compiled.blocks.values());
+    let mut macros: BTreeSet<&str> = BTreeSet::new();
+    let mut calls: Vec<(usize, &'static str, &str)> = Vec::new();
+    for instructions in blocks {
+        let mut index = 0u32;
+        while let Some(instruction) = instructions.get(index) {
+            let line = instructions.get_line(index).unwrap_or(1);
+            match instruction {
+                Instruction::ApplyFilter(name, ..) => calls.push((line, "filter", name)),
+                Instruction::PerformTest(name, ..) => calls.push((line, "test", name)),
+                Instruction::CallFunction(name, ..) => calls.push((line, "function", name)),
+                Instruction::BuildMacro(name, ..) => {
+                    macros.insert(name);
+                }
+                _ => {}
+            }
+            index += 1;
+        }
+    }
+    let mut seen = BTreeSet::new();
+    calls
+        .into_iter()
+        .filter(|(_, kind, name)| seen.insert((*kind, *name)))
+        .filter(|(_, kind, name)| match *kind {
+            "function" => {
+                !macros.contains(name)
+                    && !matches!(
+                        *name,
+                        "loop" | "caller" | "super" | "self" | "varargs" | "kwargs"
+                    )
+                    && environment.globals().all(|(global, _)| global != *name)
+            }
+            "filter" => probe_is(
+                environment,
+                &format!("{{{{ 1 | {name} }}}}"),
+                ErrorKind::UnknownFilter,
+            ),
+            _ => probe_is(
+                environment,
+                &format!("{{{{ 1 is {name} }}}}"),
+                ErrorKind::UnknownTest,
+            ),
+        })
+        .map(|(line, kind, name)| UnknownCallable {
+            line,
+            kind,
+            name: name.to_owned(),
+        })
+        .collect()
+}
+
+/// Whether rendering `probe` fails with `kind`.
+fn probe_is(environment: &Environment<'_>, probe: &str, kind: ErrorKind) -> bool {
+    environment
+        .render_str(probe, ())
+        .is_err_and(|error| error.kind() == kind)
 }
 
 /// Where `name` is first used in `source`: (1-based line, 1-based column in characters).
@@ -102,6 +196,30 @@ mod tests {
         assert!(error.message.contains("syntax"), "{error:?}");
         let error = variables(&env, "{% if x %}never closed").unwrap_err();
         assert_eq!(error.line, 1);
+    }
+
+    // Regression (defect 18): `{{ x | dump }}` passed validate and failed every example.
+    #[test]
+    fn unknown_filters_tests_and_functions_are_found() {
+        let env = environment();
+        let found = usage(
+            &env,
+            "{{ x | trim }}\n{{ x | dump }}\n{% if x is odd %}{% endif %}{% if x is shiny %}{% endif %}\n{{ frobnicate(x) }}{{ range(3) | list }}\n{% macro m() %}{% endmacro %}{{ m() }}",
+        )
+        .unwrap()
+        .unknown;
+        let names: Vec<(usize, &str, &str)> = found
+            .iter()
+            .map(|u| (u.line, u.kind, u.name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (2, "filter", "dump"),
+                (3, "test", "shiny"),
+                (4, "function", "frobnicate")
+            ]
+        );
     }
 
     #[test]

@@ -800,3 +800,53 @@ fn openai_gets_max_completion_tokens_and_validate_knows_reasoning_models() {
 fn repo_with(server: &LlmServer, settings: &str) -> TestRepo {
     repo(server, 1, settings)
 }
+
+/// Regression (defect 3): fuel did not bound repeated list doubling; the render ran for minutes
+/// with growing memory. A render runs against a deadline, and the eval stops on a runaway one.
+#[test]
+fn a_runaway_template_stops_the_eval_quickly() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 3, "");
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "content: \"Ticket: {{ ticket }}\"",
+        "content: \"{% set ns = namespace(s=[1]) %}{% for i in range(33) %}{% set ns.s = ns.s + ns.s %}{% endfor %}Ticket: {{ ticket }}\"",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    let started = std::time::Instant::now();
+    let output = eval(&repo, &[]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("took more than 2 s"), "{output:?}");
+    assert_eq!(server.count(), 0);
+}
+
+/// Regression (defect 18): a filter the engine does not have (`{{ x | dump }}`) passed validate,
+/// then every example failed.
+#[test]
+fn validate_checks_filters_tests_and_functions_against_the_engine() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 2, "");
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "content: \"Ticket: {{ ticket }}\"",
+        "content: \"Ticket: {{ ticket | dump }}\"",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 1);
+    let output = repo.run(&["validate", "--format", "json"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    expect_finding(
+        &output,
+        "unknown-template-callable",
+        "prompts/02-production/summarize.yaml",
+        16,
+    );
+    assert!(output.stdout.contains("the filter `dump`"), "{output:?}");
+    let output = eval(&repo, &[]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert_eq!(server.count(), 0, "nothing was sent");
+}

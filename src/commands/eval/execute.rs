@@ -61,7 +61,7 @@ impl Engine {
 pub struct Side {
     pub prompt: PromptFile,
     pub prompt_ref: PromptRef,
-    pub renderer: Renderer,
+    pub renderer: Arc<Renderer>,
     pub output_schema: Option<jsonschema::Validator>,
     /// The model's price from `promptops.yaml`, for the cost of each answer.
     pub price: Option<Price>,
@@ -411,6 +411,37 @@ async fn evaluate(engine: &Engine, prepared: &Prepared, example: Example, line: 
     }
 }
 
+/// How long one example's messages may take to render. Fuel bounds the instructions a
+/// template runs, not every operation's cost (minijinja materialises deep list
+/// concatenations unmetered), so each render also runs against the clock.
+const RENDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
+enum RenderFailure {
+    /// The example's variables do not render the prompt.
+    Invalid(String),
+    /// The render ran past its deadline: the template itself is at fault.
+    Runaway,
+}
+
+/// Renders on a blocking thread against [`RENDER_DEADLINE`]. A render that overruns cannot be
+/// stopped, so the run stops (the thread ends with the process) instead of starting more.
+async fn render_bounded(
+    side: &Side,
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<crate::domain::eval::request::ChatMessage>, RenderFailure> {
+    let renderer = Arc::clone(&side.renderer);
+    let vars = vars.clone();
+    let job = tokio::task::spawn_blocking(move || renderer.render(&vars));
+    match tokio::time::timeout(RENDER_DEADLINE, job).await {
+        Ok(Ok(Ok(messages))) => Ok(messages),
+        Ok(Ok(Err(error))) => Err(RenderFailure::Invalid(error)),
+        Ok(Err(error)) => Err(RenderFailure::Invalid(format!(
+            "promptops failed while rendering (please report it): {error}"
+        ))),
+        Err(_) => Err(RenderFailure::Runaway),
+    }
+}
+
 enum Failure {
     Miss,
     Call(CallErrorKind, String),
@@ -450,12 +481,30 @@ async fn evaluate_side(
     example: &Example,
     line: usize,
 ) -> (ExampleRecord, Option<Fatal>) {
-    let messages = match side.renderer.render(&example.vars) {
+    let messages = match render_bounded(side, &example.vars).await {
         Ok(messages) => messages,
-        Err(error) => {
+        Err(RenderFailure::Invalid(error)) => {
             return (
                 failed(example.id.clone(), line, ErrorKind::Render, error),
                 None,
+            );
+        }
+        Err(RenderFailure::Runaway) => {
+            let message = format!(
+                "{}: rendering the messages for example `{}` ({}:{line}) took more than {} s; \
+                 a template that loops or grows without bound is refused and the eval stopped",
+                side.prompt_ref.path,
+                example.id,
+                prepared.examples.path,
+                RENDER_DEADLINE.as_secs()
+            );
+            let record = failed(example.id.clone(), line, ErrorKind::Render, message.clone());
+            return (
+                record,
+                Some(Fatal {
+                    message,
+                    config: true,
+                }),
             );
         }
     };

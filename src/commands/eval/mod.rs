@@ -363,7 +363,7 @@ fn side(entry: &PromptEntry, config: &ProjectConfig) -> anyhow::Result<Side> {
             version: parsed.prompt.version.clone(),
             sha256: entry.sha256.clone(),
         },
-        renderer,
+        renderer: Arc::new(renderer),
         output_schema: parsed.output_validator.clone(),
         price,
     })

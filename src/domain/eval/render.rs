@@ -8,6 +8,32 @@ use super::request::ChatMessage;
 use crate::domain::model::PromptFile;
 use crate::domain::template;
 
+/// The most text one message may render to: far above any prompt, far below memory. A
+/// template that writes more is stopped there, not after it has filled memory.
+pub const MAX_RENDERED_BYTES: usize = 4 << 20;
+
+/// A writer that refuses to grow past its limit, which stops the render.
+struct Capped {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buffer.len() > self.limit {
+            self.bytes
+                .extend_from_slice(&buffer[..self.limit + 1 - self.bytes.len().min(self.limit)]);
+            return Err(std::io::Error::other("the rendered text is too large"));
+        }
+        self.bytes.extend_from_slice(buffer);
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A prompt's message templates, compiled once for a whole run.
 pub struct Renderer {
     environment: Environment<'static>,
@@ -40,17 +66,35 @@ impl Renderer {
                     .environment
                     .get_template(&index.to_string())
                     .map_err(|error| error.to_string())?;
-                let text = template.render(&context).map_err(|error| {
-                    let detail = match error.kind() {
-                        minijinja::ErrorKind::UndefinedError => {
-                            "a variable it uses is missing from the example's `vars`".to_owned()
-                        }
-                        _ => error
-                            .detail()
-                            .map_or_else(|| error.to_string(), str::to_owned),
-                    };
-                    format!("message {} cannot be rendered: {detail}", index + 1)
-                })?;
+                let mut output = Capped {
+                    bytes: Vec::new(),
+                    limit: MAX_RENDERED_BYTES,
+                };
+                let result = template.render_captured_to(&context, &mut output);
+                if output.bytes.len() > MAX_RENDERED_BYTES {
+                    return Err(format!(
+                        "message {} renders to more than {} bytes; refused",
+                        index + 1,
+                        MAX_RENDERED_BYTES
+                    ));
+                }
+                let text = result
+                    .map(|_| ())
+                    .map_err(|error| {
+                        let detail = match error.kind() {
+                            minijinja::ErrorKind::UndefinedError => {
+                                "a variable it uses is missing from the example's `vars`".to_owned()
+                            }
+                            _ => error
+                                .detail()
+                                .map_or_else(|| error.to_string(), str::to_owned),
+                        };
+                        format!("message {} cannot be rendered: {detail}", index + 1)
+                    })
+                    .and_then(|()| {
+                        String::from_utf8(output.bytes)
+                            .map_err(|_| format!("message {} rendered to invalid UTF-8", index + 1))
+                    })?;
                 Ok(ChatMessage {
                     role: *role,
                     content: text,
@@ -110,5 +154,22 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(renderer.render(&Map::new()).unwrap()[0].content, ".");
+    }
+
+    // Regression (defect 3): a render is bounded by its output size, not only by fuel.
+    #[test]
+    fn output_is_capped() {
+        let big = "x".repeat(MAX_RENDERED_BYTES / 2 + 1);
+        let vars = json!({"big": big});
+        let error = Renderer::new(&prompt("{{ big }}{{ big }}{{ big }}"))
+            .unwrap()
+            .render(vars.as_object().unwrap())
+            .unwrap_err();
+        assert!(error.contains("renders to more than"), "{error}");
+        let fine = Renderer::new(&prompt("{{ big }}"))
+            .unwrap()
+            .render(vars.as_object().unwrap())
+            .unwrap();
+        assert_eq!(fine[0].content.len(), MAX_RENDERED_BYTES / 2 + 1);
     }
 }
