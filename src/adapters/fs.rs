@@ -155,6 +155,21 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
     if size > limit {
         return FileContent::TooLarge { size, limit };
     }
+    if matches!(role, Role::Examples { .. }) {
+        // Examples are checked as a stream: memory does not grow with the data set.
+        drop(file);
+        let path = path.to_path_buf();
+        return FileContent::Stream(crate::domain::source::Opener(std::sync::Arc::new(
+            move || {
+                let file = open_nonblocking(&path)?;
+                if !file.metadata()?.is_file() {
+                    return Err(std::io::Error::other("not a regular file"));
+                }
+                Ok(Box::new(std::io::BufReader::with_capacity(64 * 1024, file.take(limit)))
+                    as Box<dyn std::io::BufRead + Send>)
+            },
+        )));
+    }
     // Read at most one byte past the limit, in case the file grew since we looked.
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     if let Err(error) = file.take(limit + 1).read_to_end(&mut bytes) {

@@ -69,7 +69,7 @@ pub fn load(root: &Path, strict: bool) -> anyhow::Result<Analysis> {
         .iter()
         .map(|finding| finding.file.as_str())
         .collect();
-    let sources = inputs
+    let sources: Vec<(String, String)> = inputs
         .iter()
         .filter(|input| shown.contains(input.path.as_str()))
         .filter_map(|input| match &input.content {
@@ -80,6 +80,6 @@ pub fn load(root: &Path, strict: bool) -> anyhow::Result<Analysis> {
             _ => None,
         })
         .collect();
-    analysis.sources = sources;
+    analysis.sources.extend(sources);
     Ok(analysis)
 }

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::diagnostic::{Code, Diagnostic, Position, Severity, sort_findings};
 use super::file_checks::{self, FileResult, Parsed, ParsedExamples, ParsedMetadata, ParsedPrompt};
 use super::layout::{self, Role};
-use super::model::{OutputFormat, ProjectConfig, ProviderKind, Registry};
+use super::model::{ProjectConfig, ProviderKind, Registry};
 use super::registry;
-use super::schema::{Validators, type_name, with_article};
+use super::schema::Validators;
 use super::source::InputFile;
 use super::template;
 use super::yaml::Document;
@@ -118,7 +118,9 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
     let mut config = ProjectConfig::default();
     let mut registry = RegistryState::Missing;
     let mut files_read = 0;
-    for result in results {
+    // Examples files, checked once every task's metadata is known: (task, input index).
+    let mut streamed: Vec<(String, usize)> = Vec::new();
+    for (index, result) in results.into_iter().enumerate() {
         let FileResult {
             path,
             role,
@@ -165,14 +167,13 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
                 });
             }
             (Role::Examples { task }, parsed) => {
-                let parsed = match parsed {
-                    Parsed::Examples(examples) => Some(examples),
-                    _ => None,
-                };
+                if matches!(parsed, Parsed::ExamplesLater) {
+                    streamed.push((task.clone(), index));
+                }
                 tasks.entry(task).or_default().examples = Some(Entry {
                     path,
                     sha256,
-                    parsed,
+                    parsed: None,
                 });
             }
             _ => {}
@@ -180,6 +181,20 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
     }
     for task in tasks.values_mut() {
         task.archived.sort_by_key(version_of);
+    }
+    let mut sources = std::collections::HashMap::new();
+    let checked = check_examples(inputs, &tasks, &streamed, &validators, options.threads.max(1));
+    for ((task, index), result) in streamed.iter().zip(checked) {
+        let path = &inputs[*index].path;
+        findings.extend(result.findings.into_iter().map(|finding| finding.for_task(task)));
+        if !result.shown_lines.is_empty() {
+            sources.insert(path.clone(), sparse_text(&result.shown_lines));
+        }
+        if let Some(entry) = tasks.get_mut(task).and_then(|task| task.examples.as_mut()) {
+            files_read += usize::from(result.sha256.is_some());
+            entry.sha256 = result.sha256.unwrap_or_default();
+            entry.parsed = result.parsed;
+        }
     }
     for (id, task) in &tasks {
         let mut task_findings = Vec::new();
@@ -203,7 +218,7 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
         expected_registry,
         files_read,
         files: inputs.iter().map(|input| input.path.clone()).collect(),
-        sources: std::collections::HashMap::new(),
+        sources,
     };
     let registry_findings = check_registry(&analysis);
     analysis.findings.extend(registry_findings);
@@ -244,6 +259,67 @@ fn check_files(inputs: &[InputFile], validators: &Validators, threads: usize) ->
         template::environment,
         |environment, input| file_checks::check_file(input, validators, environment),
     )
+}
+
+/// Checks each examples file as a stream, with its task's metadata and output schema.
+fn check_examples(
+    inputs: &[InputFile],
+    tasks: &BTreeMap<String, Task>,
+    streamed: &[(String, usize)],
+    validators: &Validators,
+    threads: usize,
+) -> Vec<file_checks::StreamedExamples> {
+    super::parallel::map(streamed, threads, || (), |(), (task, index)| {
+        let input = &inputs[*index];
+        let task = &tasks[task];
+        let metadata = task.metadata.as_ref().and_then(|entry| entry.parsed.as_deref());
+        let output_schema = [&task.production, &task.candidate]
+            .into_iter()
+            .flatten()
+            .find_map(|entry| entry.parsed.as_ref())
+            .and_then(|prompt| prompt.output_validator.as_ref());
+        let context = file_checks::ExampleContext {
+            metadata,
+            output_schema,
+        };
+        match input.content.reader() {
+            Some(Ok(mut reader)) => {
+                file_checks::check_examples_stream(&input.path, &mut reader, validators, &context)
+            }
+            Some(Err(error)) => file_checks::StreamedExamples {
+                sha256: None,
+                parsed: None,
+                findings: vec![Diagnostic::error(
+                    Code::UnreadableFile,
+                    &input.path,
+                    Position::START,
+                    format!("cannot read the file: {error}"),
+                )],
+                shown_lines: BTreeMap::new(),
+            },
+            None => file_checks::StreamedExamples {
+                sha256: None,
+                parsed: None,
+                findings: Vec::new(),
+                shown_lines: BTreeMap::new(),
+            },
+        }
+    })
+}
+
+/// A text holding only the given lines at their numbers (the others empty), for showing the
+/// lines findings point at without keeping a whole file.
+fn sparse_text(lines: &BTreeMap<usize, String>) -> String {
+    let mut text = String::new();
+    let mut at = 1;
+    for (number, line) in lines {
+        while at < *number {
+            text.push('\n');
+            at += 1;
+        }
+        text.push_str(line);
+    }
+    text
 }
 
 fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<Diagnostic>) {
@@ -361,14 +437,6 @@ fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<
         if let Some(metadata) = metadata {
             check_prompt_against_metadata(&entry.path, prompt, metadata, &metadata_path, findings);
         }
-    }
-    if let (Some(metadata), Some(examples)) = (metadata, &task.examples)
-        && let Some(parsed) = &examples.parsed
-    {
-        let output_schema = production
-            .or(candidate)
-            .and_then(|(_, prompt)| prompt.output_validator.as_ref());
-        check_examples_against_metadata(&examples.path, parsed, metadata, output_schema, findings);
     }
 }
 
@@ -491,78 +559,6 @@ fn check_prompt_against_metadata(
                 "make `output.format` here and `output` in {metadata_path} agree"
             )),
         );
-    }
-}
-
-fn check_examples_against_metadata(
-    path: &str,
-    examples: &ParsedExamples,
-    metadata: &ParsedMetadata,
-    output_schema: Option<&jsonschema::Validator>,
-    findings: &mut Vec<Diagnostic>,
-) {
-    let inputs = &metadata.metadata.inputs;
-    let required: BTreeSet<&str> = inputs
-        .iter()
-        .filter(|(_, spec)| !spec.optional)
-        .map(|(name, _)| name.as_str())
-        .collect();
-    for (line, example) in &examples.examples {
-        let at = Position::new(*line, 1);
-        let id = &example.id;
-        for name in &required {
-            if !example.vars.contains_key(*name) {
-                findings.push(
-                    Diagnostic::error(
-                        Code::MissingExampleVariable,
-                        path,
-                        at,
-                        format!(
-                            "example `{id}` (line {line}) has no value for required input `{name}`"
-                        ),
-                    )
-                    .with_hint(format!(
-                        "add \"{name}\" to its \"vars\", or mark the input optional"
-                    )),
-                );
-            }
-        }
-        for (name, value) in &example.vars {
-            match inputs.get(name) {
-                None => findings.push(
-                    Diagnostic::error(Code::UndeclaredExampleVariable, path, at, format!("example `{id}` (line {line}) sets `{name}`, which the task metadata does not declare"))
-                        .with_hint("remove it from \"vars\", or declare it under `inputs:`"),
-                ),
-                Some(spec) if value.is_null() && spec.optional => {}
-                Some(spec) if !spec.kind.accepts(value) => findings.push(
-                    Diagnostic::error(
-                        Code::ExampleVariableType,
-                        path,
-                        at,
-                        format!("example `{id}` (line {line}): `{name}` must be {}, found {}", with_article(spec.kind.as_str()), type_name(value)),
-                    )
-                    .with_hint(format!("the input is declared `type: {}`", spec.kind.as_str())),
-                ),
-                Some(_) => {}
-            }
-        }
-        match metadata.metadata.output {
-            OutputFormat::Text if !example.expected.is_string() => findings.push(
-                Diagnostic::error(Code::ExpectedType, path, at, format!("example `{id}` (line {line}): `expected` must be a string for a text task, found {}", type_name(&example.expected)))
-                    .with_hint("write the expected answer as a JSON string"),
-            ),
-            OutputFormat::Json => {
-                if let Some(error) = output_schema.and_then(|schema| schema.iter_errors(&example.expected).next()) {
-                    let place = error.instance_path().as_str();
-                    let place = if place.is_empty() { String::new() } else { format!(" at {place}") };
-                    findings.push(
-                        Diagnostic::error(Code::ExpectedSchema, path, at, format!("example `{id}` (line {line}): `expected` does not fit the output schema{place}: {error}"))
-                            .with_hint("fix the example, or the prompt's `output.schema`"),
-                    );
-                }
-            }
-            OutputFormat::Text => {}
-        }
     }
 }
 

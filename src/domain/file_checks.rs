@@ -36,13 +36,36 @@ pub struct ParsedMetadata {
     pub document: Document,
 }
 
+/// What the analysis keeps of an examples file: its figures, not its examples (they are read
+/// again as a stream by `eval`, so memory does not grow with the data set).
 #[derive(Clone, Debug)]
 pub struct ParsedExamples {
-    /// Examples that fit the example schema, with their 1-based line.
-    pub examples: Vec<(usize, Example)>,
     /// Non-blank lines, valid or not.
     pub count: u64,
+    /// Examples that fit the example schema.
+    pub valid: u64,
 }
+
+/// The outcome of checking an examples file as a stream.
+#[derive(Debug)]
+pub struct StreamedExamples {
+    /// `None` when the file could not be read to its end.
+    pub sha256: Option<String>,
+    pub parsed: Option<ParsedExamples>,
+    pub findings: Vec<Diagnostic>,
+    /// The text of the lines findings point at (the file is not kept, nor read again).
+    pub shown_lines: std::collections::BTreeMap<usize, String>,
+}
+
+/// What the examples of a task are checked against.
+pub struct ExampleContext<'a> {
+    pub metadata: Option<&'a ParsedMetadata>,
+    pub output_schema: Option<&'a jsonschema::Validator>,
+}
+
+/// Lines shown for findings of one examples file at most; the findings themselves are all
+/// kept.
+const SHOWN_LINES: usize = 200;
 
 /// What one file turned into.
 #[derive(Clone, Debug)]
@@ -57,6 +80,8 @@ pub enum Parsed {
     Broken,
     /// Not a file promptops reads.
     Skipped,
+    /// An examples file, checked later as a stream with its task's metadata.
+    ExamplesLater,
 }
 
 /// The result of checking one file.
@@ -115,6 +140,9 @@ pub fn check_file(
         result.parsed = Parsed::Broken;
     } else if role.size_limit().is_none() {
         // Not a file promptops reads (README.md, .gitkeep, eval logs), whatever was handed in.
+    } else if matches!(role, Role::Examples { .. }) {
+        // Checked as a stream once the task's metadata is known (`check_examples_stream`).
+        result.parsed = Parsed::ExamplesLater;
     } else if let FileContent::Bytes(bytes) = &input.content {
         result.sha256 = Some(source::sha256_hex(bytes));
         match source::decode(&input.path, bytes) {
@@ -153,7 +181,7 @@ fn parse_by_role(
     findings: &mut Vec<Diagnostic>,
 ) -> Parsed {
     match role {
-        Role::Examples { .. } => Parsed::Examples(check_examples(path, text, validators, findings)),
+        Role::Examples { .. } => Parsed::ExamplesLater,
         Role::Candidate { task } | Role::Production { task } => {
             check_prompt(path, task, None, text, validators, environment, findings)
         }
@@ -553,46 +581,186 @@ fn check_config(
     }
 }
 
-fn check_examples(
+/// Checks an examples file line by line from `reader`: each line with the one example reader
+/// (`read_example`), ids unique, and, with the task's metadata, every example against its
+/// inputs and output type. Keeps no example, so a file of any size is checked in flat memory.
+pub fn check_examples_stream(
     path: &str,
-    text: &str,
+    reader: &mut dyn std::io::BufRead,
     validators: &Validators,
-    findings: &mut Vec<Diagnostic>,
-) -> ParsedExamples {
-    let mut examples = Vec::new();
-    let mut count = 0;
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
-        if line.trim().is_empty() {
-            continue;
+    context: &ExampleContext<'_>,
+) -> StreamedExamples {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut findings = Vec::new();
+    let mut shown_lines = std::collections::BTreeMap::new();
+    let mut count = 0u64;
+    let mut valid = 0u64;
+    // Ids by a 128-bit digest: unique ids stay unique, and memory stays small.
+    let mut seen: HashMap<[u8; 16], usize> = HashMap::new();
+    let mut line_bytes = Vec::new();
+    let mut number = 0usize;
+    let mut failed_read = None;
+    loop {
+        line_bytes.clear();
+        match reader.read_until(b'\n', &mut line_bytes) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(error) => {
+                failed_read = Some(error.to_string());
+                break;
+            }
         }
-        count += 1;
-        let example = match read_example(path, number, line, validators) {
-            Ok(example) => example,
-            Err(line_findings) => {
-                findings.extend(line_findings);
+        hasher.update(&line_bytes);
+        number += 1;
+        let before = findings.len();
+        let text = match std::str::from_utf8(&line_bytes) {
+            Ok(text) => text.trim_end_matches(['\n', '\r']),
+            Err(error) => {
+                let column = String::from_utf8_lossy(&line_bytes[..error.valid_up_to()]).chars().count() + 1;
+                findings.push(
+                    Diagnostic::error(
+                        Code::InvalidUtf8,
+                        path,
+                        Position::new(number, column),
+                        format!("line {number} is not valid UTF-8"),
+                    )
+                    .with_hint("save the file as UTF-8"),
+                );
                 continue;
             }
         };
-        if let Some(first) = seen.insert(example.id.clone(), number) {
-            findings.push(
-                Diagnostic::error(
-                    Code::DuplicateExampleId,
-                    path,
-                    Position::new(number, 1),
-                    format!(
-                        "example id `{}` is already used on line {first}",
-                        example.id
-                    ),
-                )
-                .with_hint("give every example its own id"),
-            );
+        if text.trim().is_empty() || (number == 1 && json::strip_bom(text, 1).trim().is_empty()) {
             continue;
         }
-        examples.push((number, example));
+        count += 1;
+        match read_example(path, number, text, validators) {
+            Err(line_findings) => findings.extend(line_findings),
+            Ok(example) => {
+                let digest = sha2::Sha256::digest(example.id.as_bytes());
+                let mut key = [0u8; 16];
+                key.copy_from_slice(&digest[..16]);
+                if let Some(first) = seen.insert(key, number) {
+                    findings.push(
+                        Diagnostic::error(
+                            Code::DuplicateExampleId,
+                            path,
+                            Position::new(number, 1),
+                            format!("example id `{}` is already used on line {first}", example.id),
+                        )
+                        .with_hint("give every example its own id"),
+                    );
+                } else {
+                    valid += 1;
+                    if let Some(metadata) = context.metadata {
+                        check_example_against_metadata(
+                            path,
+                            number,
+                            &example,
+                            metadata,
+                            context.output_schema,
+                            &mut findings,
+                        );
+                    }
+                }
+            }
+        }
+        if findings.len() > before && shown_lines.len() < SHOWN_LINES {
+            shown_lines.insert(number, text.to_owned());
+        }
     }
-    ParsedExamples { examples, count }
+    if let Some(reason) = failed_read {
+        findings.push(Diagnostic::error(
+            Code::UnreadableFile,
+            path,
+            Position::new(number.max(1), 1),
+            format!("cannot read the file: {reason}"),
+        ));
+        return StreamedExamples {
+            sha256: None,
+            parsed: None,
+            findings,
+            shown_lines,
+        };
+    }
+    if count == 0 {
+        findings.push(
+            Diagnostic::error(Code::EmptyFile, path, Position::START, "the file is empty")
+                .with_hint("fill it in or delete it"),
+        );
+    }
+    let digest = hasher.finalize();
+    StreamedExamples {
+        sha256: Some(source::sha256_hex_of_digest(&digest)),
+        parsed: (count > 0).then_some(ParsedExamples { count, valid }),
+        findings,
+        shown_lines,
+    }
+}
+
+/// One example against its task's metadata: required inputs present, no undeclared ones, each
+/// of its declared type, and `expected` of the task's output type.
+fn check_example_against_metadata(
+    path: &str,
+    line: usize,
+    example: &Example,
+    metadata: &ParsedMetadata,
+    output_schema: Option<&jsonschema::Validator>,
+    findings: &mut Vec<Diagnostic>,
+) {
+    use super::schema::{type_name, with_article};
+    let inputs = &metadata.metadata.inputs;
+    let at = Position::new(line, 1);
+    let id = &example.id;
+    for (name, spec) in inputs {
+        if !spec.optional && !example.vars.contains_key(name) {
+            findings.push(
+                Diagnostic::error(
+                    Code::MissingExampleVariable,
+                    path,
+                    at,
+                    format!("example `{id}` (line {line}) has no value for required input `{name}`"),
+                )
+                .with_hint(format!("add \"{name}\" to its \"vars\", or mark the input optional")),
+            );
+        }
+    }
+    for (name, value) in &example.vars {
+        match inputs.get(name) {
+            None => findings.push(
+                Diagnostic::error(Code::UndeclaredExampleVariable, path, at, format!("example `{id}` (line {line}) sets `{name}`, which the task metadata does not declare"))
+                    .with_hint("remove it from \"vars\", or declare it under `inputs:`"),
+            ),
+            Some(spec) if value.is_null() && spec.optional => {}
+            Some(spec) if !spec.kind.accepts(value) => findings.push(
+                Diagnostic::error(
+                    Code::ExampleVariableType,
+                    path,
+                    at,
+                    format!("example `{id}` (line {line}): `{name}` must be {}, found {}", with_article(spec.kind.as_str()), type_name(value)),
+                )
+                .with_hint(format!("the input is declared `type: {}`", spec.kind.as_str())),
+            ),
+            Some(_) => {}
+        }
+    }
+    match metadata.metadata.output {
+        OutputFormat::Text if !example.expected.is_string() => findings.push(
+            Diagnostic::error(Code::ExpectedType, path, at, format!("example `{id}` (line {line}): `expected` must be a string for a text task, found {}", type_name(&example.expected)))
+                .with_hint("write the expected answer as a JSON string"),
+        ),
+        OutputFormat::Json => {
+            if let Some(error) = output_schema.and_then(|schema| schema.iter_errors(&example.expected).next()) {
+                let place = error.instance_path().as_str();
+                let place = if place.is_empty() { String::new() } else { format!(" at {place}") };
+                findings.push(
+                    Diagnostic::error(Code::ExpectedSchema, path, at, format!("example `{id}` (line {line}): `expected` does not fit the output schema{place}: {error}"))
+                        .with_hint("fix the example, or the prompt's `output.schema`"),
+                );
+            }
+        }
+        OutputFormat::Text => {}
+    }
 }
 
 /// One line of an examples file as an example, or the findings that say why it is not one.

@@ -15,6 +15,9 @@ pub struct InputFile {
 #[derive(Clone, Debug)]
 pub enum FileContent {
     Bytes(Vec<u8>),
+    /// A large file read as a stream when its checks run (examples files: memory does not
+    /// grow with the data set).
+    Stream(Opener),
     /// The file's role says it is not read (eval logs, README.md…).
     NotRead,
     TooLarge {
@@ -30,9 +33,36 @@ pub enum FileContent {
     },
 }
 
+/// Opens a file's bytes for one streamed read; provided by the filesystem adapter.
+#[derive(Clone)]
+pub struct Opener(
+    pub std::sync::Arc<dyn Fn() -> std::io::Result<Box<dyn std::io::BufRead + Send>> + Send + Sync>,
+);
+
+impl std::fmt::Debug for Opener {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Opener")
+    }
+}
+
+impl FileContent {
+    /// A reader over the content, for those that have one.
+    pub fn reader(&self) -> Option<std::io::Result<Box<dyn std::io::BufRead + Send + '_>>> {
+        match self {
+            FileContent::Bytes(bytes) => Some(Ok(Box::new(std::io::Cursor::new(bytes.as_slice())))),
+            FileContent::Stream(opener) => Some((opener.0)().map(|reader| reader as Box<dyn std::io::BufRead + Send>)),
+            _ => None,
+        }
+    }
+}
+
 /// Hex sha256 of some bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+    sha256_hex_of_digest(&Sha256::digest(bytes))
+}
+
+/// A finished sha256 digest as hex.
+pub fn sha256_hex_of_digest(digest: &[u8]) -> String {
     let mut text = String::with_capacity(64);
     for byte in digest {
         use std::fmt::Write;
@@ -77,7 +107,7 @@ pub fn decode<'a>(path: &str, bytes: &'a [u8]) -> Result<&'a str, Diagnostic> {
 /// A finding for a file that could not be read at all; `None` for readable content.
 pub fn unreadable_finding(path: &str, content: &FileContent) -> Option<Diagnostic> {
     let finding = match content {
-        FileContent::Bytes(_) | FileContent::NotRead => return None,
+        FileContent::Bytes(_) | FileContent::Stream(_) | FileContent::NotRead => return None,
         FileContent::TooLarge { size, limit } => Diagnostic::error(
             Code::FileTooLarge,
             path,

@@ -147,7 +147,7 @@ fn corrupted_files_worker() {
                 files[index].content = FileContent::Bytes(mutate(bytes, &mut random));
             }
         }
-        let analysis = std::panic::catch_unwind(|| {
+        let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             analyze(
                 &files,
                 Options {
@@ -155,7 +155,7 @@ fn corrupted_files_worker() {
                     threads: 2,
                 },
             )
-        })
+        }))
         .unwrap_or_else(|_| panic!("analysis panicked for seed {seed}"));
         for finding in &analysis.findings {
             assert!(

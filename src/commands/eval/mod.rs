@@ -456,15 +456,13 @@ fn prepare(
                 .into(),
         );
     };
-    // Counted from the validated file, for progress; the run streams the file itself.
-    let total = examples.parsed.as_ref().map_or(0, |parsed| match shard {
-        None => parsed.count,
-        Some(shard) => parsed
-            .examples
-            .iter()
-            .filter(|(_, example)| shard.contains(&example.id))
-            .count() as u64,
-    });
+    // Counted from the validated file, for progress; the run streams the file itself. A
+    // shard's share is counted by a quick pass over the ids.
+    let total = match (examples.parsed.as_ref(), shard) {
+        (None, _) => 0,
+        (Some(parsed), None) => parsed.count,
+        (Some(_), Some(shard)) => count_in_shard(&root.join(&examples.path), shard),
+    };
     Ok(Prepared {
         task: id.to_owned(),
         variant,
@@ -480,6 +478,24 @@ fn prepare(
         total,
         shard,
     })
+}
+
+/// The examples of a file that fall in `shard`, read as a stream (for progress only).
+fn count_in_shard(path: &Path, shard: Shard) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let Ok(file) = adapters::fs::open_read_regular(path) else {
+        return 0;
+    };
+    std::io::BufRead::lines(std::io::BufReader::new(file))
+        .map_while(Result::ok)
+        .filter_map(|line| {
+            serde_json::from_str::<Id>(crate::domain::json::strip_bom(&line, 1)).ok()
+        })
+        .filter(|example| shard.contains(&example.id))
+        .count() as u64
 }
 
 fn now() -> i64 {
