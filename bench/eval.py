@@ -5,7 +5,8 @@ A Chat Completions server on 127.0.0.1 answers every request after exactly --lat
 (asyncio, keep-alive). For N = 1,000 and 10,000 examples at concurrency 16 it reports:
   - a cold run (empty cache: every example is a request, answers are stored),
   - a fully cached re-run (zero requests),
-each with wall time, the floor N x latency / concurrency, and peak RSS of that run (wait4).
+each with wall time, the floor N x latency / concurrency, and the peak RSS of the promptops
+process alone (GNU time, `apt-get install time`).
 
     python3 bench/eval.py [--binary target/release/promptops] [--sizes 1000 10000]
 """
@@ -18,6 +19,9 @@ import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from measure import peak_kib, timed_command  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -118,16 +122,19 @@ def generate(folder, size, port):
     subprocess.run(["git", "init", "-q", folder], check=True)
 
 
+
 def run(binary, folder, args):
+    report = os.path.join(folder, ".peak-rss")
     start = time.perf_counter()
-    child = subprocess.Popen([binary, "--repo", folder, "eval", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    child = subprocess.Popen(timed_command([binary, "--repo", folder, "eval", *args], report),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              env={**os.environ, "BENCH_KEY": "bench", "CI": "true"})
     stderr = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    status = child.wait()
     wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if status != 0:
         sys.exit(f"eval failed:\n{stderr.decode(errors='replace')[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, peak_kib(report) / 1024
 
 
 def main():

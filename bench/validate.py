@@ -16,6 +16,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from measure import peak_kib, timed_command  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PROMPT = """# yaml-language-server: $schema=../../schemas/prompt.schema.json
@@ -96,17 +99,20 @@ def add_history(folder, commits):
         subprocess.run([*git, "commit", "-qam", f"change {n}"], check=True)
 
 
+
 def measure(binary, repo, runs, args):
-    """Wall times of `runs` runs, and the largest peak RSS of those runs alone (wait4)."""
+    """Wall times of `runs` runs, and the largest peak RSS of promptops alone (GNU time)."""
     walls, peak = [], 0
+    report = os.path.join(repo, ".git", "peak-rss")
     for _ in range(runs):
         start = time.perf_counter()
-        child = subprocess.Popen([binary, "--repo", repo, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        child = subprocess.Popen(timed_command([binary, "--repo", repo, *args], report),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         stderr = child.stderr.read()
-        _, status, usage = os.wait4(child.pid, 0)
+        status = child.wait()
         walls.append(time.perf_counter() - start)
-        peak = max(peak, usage.ru_maxrss)
-        if os.waitstatus_to_exitcode(status) != 0:
+        peak = max(peak, peak_kib(report))
+        if status != 0:
             sys.exit(f"{' '.join(args)} on {repo} failed:\n{stderr.decode(errors='replace')[-2000:]}")
     return min(walls), statistics.median(walls), peak / 1024
 

@@ -165,8 +165,10 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
                 if !file.metadata()?.is_file() {
                     return Err(std::io::Error::other("not a regular file"));
                 }
-                Ok(Box::new(std::io::BufReader::with_capacity(64 * 1024, file.take(limit)))
-                    as Box<dyn std::io::BufRead + Send>)
+                Ok(Box::new(std::io::BufReader::with_capacity(
+                    64 * 1024,
+                    file.take(limit),
+                )) as Box<dyn std::io::BufRead + Send>)
             },
         )));
     }
@@ -221,41 +223,27 @@ pub fn is_symlink(path: &Path) -> bool {
 
 /// Opens a regular file for reading, without following a link or blocking on a FIFO.
 pub fn open_read_regular(path: &Path) -> anyhow::Result<fs_err::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|error| refuse_link(path, error))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    let file = open_no_follow(path, &mut options)?;
     let metadata = file
         .metadata()
         .with_context(|| format!("cannot read {}", path.display()))?;
     if !metadata.is_file() {
         anyhow::bail!("{} is not a regular file", path.display());
     }
-    Ok(fs_err::File::from_parts(file, path))
+    Ok(file)
 }
 
 /// The bytes of a regular file of at most `limit` bytes, opened without following a link and
 /// without blocking on a FIFO or device.
 pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|error| refuse_link(path, error))?;
-    let metadata = file
-        .metadata()
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if !metadata.is_file() {
-        anyhow::bail!("{} is not a regular file", path.display());
-    }
-    if metadata.len() > limit {
+    let file = open_read_regular(path)?;
+    let size = file.metadata().map_or(0, |metadata| metadata.len());
+    if size > limit {
         anyhow::bail!(
-            "{} is {} bytes, more than the {limit} bytes allowed",
-            path.display(),
-            metadata.len()
+            "{} is {size} bytes, more than the {limit} bytes allowed",
+            path.display()
         );
     }
     let mut bytes = Vec::new();
@@ -316,23 +304,22 @@ pub fn open_append_no_follow(path: &Path) -> anyhow::Result<fs_err::File> {
     if let Some(parent) = path.parent() {
         create_dir_safe(parent)?;
     }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o666)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|error| refuse_link(path, error))?;
-    Ok(fs_err::File::from_parts(file, path))
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true).mode(0o666);
+    open_no_follow(path, &mut options)
 }
 
 /// Opens a file for reading and writing (not creating it), never through a symbolic link.
 pub fn open_update_no_follow(path: &Path) -> anyhow::Result<fs_err::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true);
+    open_no_follow(path, &mut options)
+}
+
+fn open_no_follow(path: &Path, options: &mut std::fs::OpenOptions) -> anyhow::Result<fs_err::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW)
+    let file = options
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .map_err(|error| refuse_link(path, error))?;
     Ok(fs_err::File::from_parts(file, path))

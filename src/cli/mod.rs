@@ -128,16 +128,23 @@ pub struct EvalArgs {
         default_value = ".promptops/cache"
     )]
     pub cache_dir: PathBuf,
+    #[command(flatten)]
+    pub reports: EvalReports,
+}
+
+/// How `eval` and `eval merge` report the runs that gate.
+#[derive(Debug, Args)]
+pub struct EvalReports {
     /// How to print the results
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
-    /// Also write a `JUnit` XML report, one test case per example
+    /// Also write a `JUnit` XML report: per task a test case for its gate, then one per example
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Also write a Markdown summary (for `$GITHUB_STEP_SUMMARY` or a pull-request comment)
     #[arg(long, value_name = "FILE")]
     pub summary_md: Option<PathBuf>,
-    /// In the JUnit report, count each failing example as a failed test case (by default only
+    /// In the `JUnit` report, count each failing example as a failed test case (by default only
     /// a task's gate can fail; examples are listed with their reasons)
     #[arg(long, requires = "junit")]
     pub junit_examples_fail: bool,
@@ -160,17 +167,7 @@ pub struct MergeArgs {
     /// Folders holding shard logs (`*.summary.json` and their `.jsonl`), searched recursively
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
-    /// How to print the results
-    #[arg(long, value_enum, default_value_t)]
-    pub format: TableFormat,
-    /// Also write a JUnit XML report of the merged run (the one that gates in CI)
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// Also write a Markdown summary of the merged run (e.g. to `$GITHUB_STEP_SUMMARY`)
-    #[arg(long, value_name = "FILE")]
-    pub summary_md: Option<PathBuf>,
-    /// In the JUnit report, count each failing example as a failed test case (by default only
-    /// a task's gate can fail; examples are listed with their reasons)
-    #[arg(long, requires = "junit")]
-    pub junit_examples_fail: bool,
+    /// The reports of the merged runs (the ones that gate in CI)
+    #[command(flatten)]
+    pub reports: EvalReports,
 }

@@ -183,10 +183,21 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
         task.archived.sort_by_key(version_of);
     }
     let mut sources = std::collections::HashMap::new();
-    let checked = check_examples(inputs, &tasks, &streamed, &validators, options.threads.max(1));
+    let checked = check_examples(
+        inputs,
+        &tasks,
+        &streamed,
+        &validators,
+        options.threads.max(1),
+    );
     for ((task, index), result) in streamed.iter().zip(checked) {
         let path = &inputs[*index].path;
-        findings.extend(result.findings.into_iter().map(|finding| finding.for_task(task)));
+        findings.extend(
+            result
+                .findings
+                .into_iter()
+                .map(|finding| finding.for_task(task)),
+        );
         if !result.shown_lines.is_empty() {
             sources.insert(path.clone(), sparse_text(&result.shown_lines));
         }
@@ -269,42 +280,53 @@ fn check_examples(
     validators: &Validators,
     threads: usize,
 ) -> Vec<file_checks::StreamedExamples> {
-    super::parallel::map(streamed, threads, || (), |(), (task, index)| {
-        let input = &inputs[*index];
-        let task = &tasks[task];
-        let metadata = task.metadata.as_ref().and_then(|entry| entry.parsed.as_deref());
-        let output_schema = [&task.production, &task.candidate]
-            .into_iter()
-            .flatten()
-            .find_map(|entry| entry.parsed.as_ref())
-            .and_then(|prompt| prompt.output_validator.as_ref());
-        let context = file_checks::ExampleContext {
-            metadata,
-            output_schema,
-        };
-        match input.content.reader() {
-            Some(Ok(mut reader)) => {
-                file_checks::check_examples_stream(&input.path, &mut reader, validators, &context)
-            }
-            Some(Err(error)) => file_checks::StreamedExamples {
-                sha256: None,
-                parsed: None,
-                findings: vec![Diagnostic::error(
-                    Code::UnreadableFile,
+    super::parallel::map(
+        streamed,
+        threads,
+        || (),
+        |(), (task, index)| {
+            let input = &inputs[*index];
+            let task = &tasks[task];
+            let metadata = task
+                .metadata
+                .as_ref()
+                .and_then(|entry| entry.parsed.as_deref());
+            let output_schema = [&task.production, &task.candidate]
+                .into_iter()
+                .flatten()
+                .find_map(|entry| entry.parsed.as_ref())
+                .and_then(|prompt| prompt.output_validator.as_ref());
+            let context = file_checks::ExampleContext {
+                metadata,
+                output_schema,
+            };
+            match input.content.reader() {
+                Some(Ok(mut reader)) => file_checks::check_examples_stream(
                     &input.path,
-                    Position::START,
-                    format!("cannot read the file: {error}"),
-                )],
-                shown_lines: BTreeMap::new(),
-            },
-            None => file_checks::StreamedExamples {
-                sha256: None,
-                parsed: None,
-                findings: Vec::new(),
-                shown_lines: BTreeMap::new(),
-            },
-        }
-    })
+                    &mut reader,
+                    validators,
+                    &context,
+                ),
+                Some(Err(error)) => file_checks::StreamedExamples {
+                    sha256: None,
+                    parsed: None,
+                    findings: vec![Diagnostic::error(
+                        Code::UnreadableFile,
+                        &input.path,
+                        Position::START,
+                        format!("cannot read the file: {error}"),
+                    )],
+                    shown_lines: BTreeMap::new(),
+                },
+                None => file_checks::StreamedExamples {
+                    sha256: None,
+                    parsed: None,
+                    findings: Vec::new(),
+                    shown_lines: BTreeMap::new(),
+                },
+            }
+        },
+    )
 }
 
 /// A text holding only the given lines at their numbers (the others empty), for showing the

@@ -617,7 +617,10 @@ pub fn check_examples_stream(
         let text = match std::str::from_utf8(&line_bytes) {
             Ok(text) => text.trim_end_matches(['\n', '\r']),
             Err(error) => {
-                let column = String::from_utf8_lossy(&line_bytes[..error.valid_up_to()]).chars().count() + 1;
+                let column = String::from_utf8_lossy(&line_bytes[..error.valid_up_to()])
+                    .chars()
+                    .count()
+                    + 1;
                 findings.push(
                     Diagnostic::error(
                         Code::InvalidUtf8,
@@ -646,7 +649,10 @@ pub fn check_examples_stream(
                             Code::DuplicateExampleId,
                             path,
                             Position::new(number, 1),
-                            format!("example id `{}` is already used on line {first}", example.id),
+                            format!(
+                                "example id `{}` is already used on line {first}",
+                                example.id
+                            ),
                         )
                         .with_hint("give every example its own id"),
                     );
@@ -719,9 +725,13 @@ fn check_example_against_metadata(
                     Code::MissingExampleVariable,
                     path,
                     at,
-                    format!("example `{id}` (line {line}) has no value for required input `{name}`"),
+                    format!(
+                        "example `{id}` (line {line}) has no value for required input `{name}`"
+                    ),
                 )
-                .with_hint(format!("add \"{name}\" to its \"vars\", or mark the input optional")),
+                .with_hint(format!(
+                    "add \"{name}\" to its \"vars\", or mark the input optional"
+                )),
             );
         }
     }

@@ -50,7 +50,9 @@ impl FileContent {
     pub fn reader(&self) -> Option<std::io::Result<Box<dyn std::io::BufRead + Send + '_>>> {
         match self {
             FileContent::Bytes(bytes) => Some(Ok(Box::new(std::io::Cursor::new(bytes.as_slice())))),
-            FileContent::Stream(opener) => Some((opener.0)().map(|reader| reader as Box<dyn std::io::BufRead + Send>)),
+            FileContent::Stream(opener) => {
+                Some((opener.0)().map(|reader| reader as Box<dyn std::io::BufRead + Send>))
+            }
             _ => None,
         }
     }

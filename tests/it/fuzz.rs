@@ -11,23 +11,10 @@ use promptops::domain::analysis::{Options, analyze};
 use promptops::domain::source::{FileContent, InputFile};
 use promptops::domain::{file_checks, json, registry, schema::Validators, yaml};
 
-struct Random(u64);
+use crate::support::Random;
 
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap()
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
+fn pick<'a>(random: &mut Random, items: &[&'a str]) -> &'a str {
+    items[random.below(items.len())]
 }
 
 const YAML_ATOMS: &[&str] = &[
@@ -85,7 +72,7 @@ fn yaml_text(random: &mut Random, depth: usize) -> String {
         match random.below(7) {
             0 => out.push_str("- "),
             1 => {
-                out.push_str(random.pick(YAML_ATOMS));
+                out.push_str(pick(random, YAML_ATOMS));
                 out.push_str(": ");
             }
             2 => {
@@ -101,7 +88,7 @@ fn yaml_text(random: &mut Random, depth: usize) -> String {
             _ => {}
         }
         for _ in 0..random.below(4) {
-            out.push_str(random.pick(YAML_ATOMS));
+            out.push_str(pick(random, YAML_ATOMS));
             out.push(' ');
         }
         out.push('\n');
@@ -116,16 +103,21 @@ fn json_text(random: &mut Random, depth: usize) -> String {
     }
     match random.below(if depth > 12 { 4 } else { 7 }) {
         0 => "null".to_owned(),
-        1 => random
-            .pick(&["0", "-1.5e3", "1e999", "18446744073709551616", "true"])
-            .to_owned(),
+        1 => pick(
+            random,
+            &["0", "-1.5e3", "1e999", "18446744073709551616", "true"],
+        )
+        .to_owned(),
         2 => format!(
             "\"{}\"",
-            random.pick(&[
-                "id", "vars", "expected", "ticket", "\\u0000", "\\ud800", "é"
-            ])
+            pick(
+                random,
+                &[
+                    "id", "vars", "expected", "ticket", "\\u0000", "\\ud800", "é"
+                ]
+            )
         ),
-        3 => random.pick(&["{", "[", "\"", "}", ",", ":"]).to_owned(),
+        3 => pick(random, &["{", "[", "\"", "}", ",", ":"]).to_owned(),
         4 => format!(
             "[{}]",
             (0..random.below(4))
@@ -228,22 +220,5 @@ fn fuzz_worker() {
 
 #[test]
 fn the_readers_survive_generated_inputs() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "fuzz::fuzz_worker",
-            "--test-threads=1",
-            "--nocapture",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "the fuzz cases failed or aborted ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+    crate::support::run_worker_in_child("fuzz::fuzz_worker");
 }

@@ -5,21 +5,7 @@ use promptops::domain::analysis::{Options, analyze};
 use promptops::domain::registry;
 use promptops::domain::source::{FileContent, InputFile};
 
-/// A small deterministic generator (xorshift), so a failure names a seed that replays it.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap()
-    }
-}
+use crate::support::Random;
 
 const SPLICES: &[&[u8]] = &[
     b": ",
@@ -107,28 +93,7 @@ fn bundled_files() -> Vec<InputFile> {
 /// `catch_unwind` cannot see, but the parent sees the child die (regression, defect 1).
 #[test]
 fn corrupted_files_never_panic_the_analysis() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "robustness::corrupted_files_worker",
-            "--test-threads=1",
-            "--nocapture",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "the corruption cases failed or aborted ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
-        "the worker did not run: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
+    crate::support::run_worker_in_child("robustness::corrupted_files_worker");
 }
 
 #[test]

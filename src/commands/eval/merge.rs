@@ -90,14 +90,7 @@ pub fn run(context: &Context, args: &MergeArgs) -> anyhow::Result<ExitStatus> {
             .iter()
             .map(|report| (&report.summary, report.summary_path.as_str())),
     )?;
-    super::print_reports(
-        &root,
-        args.format,
-        args.junit.as_deref(),
-        args.junit_examples_fail,
-        args.summary_md.as_deref(),
-        &reports,
-    )?;
+    super::print_reports(&root, &args.reports, &reports)?;
     Ok(reports
         .iter()
         .map(|report| super::gate_status(&report.summary, report.baseline.as_ref()))

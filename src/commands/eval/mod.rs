@@ -168,14 +168,7 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
             .filter(|task| task.ran)
             .map(|task| (&task.summary, task.summary_path.as_str())),
     )?;
-    print_reports(
-        &root,
-        args.format,
-        args.junit.as_deref(),
-        args.junit_examples_fail,
-        args.summary_md.as_deref(),
-        &reports,
-    )?;
+    print_reports(&root, &args.reports, &reports)?;
     Ok(status)
 }
 
@@ -903,10 +896,7 @@ pub(super) fn record_latest<'a>(
 
 pub(super) fn print_reports(
     root: &Path,
-    format: crate::cli::TableFormat,
-    junit: Option<&Path>,
-    junit_examples_fail: bool,
-    summary_md: Option<&Path>,
+    options: &crate::cli::EvalReports,
     reports: &[TaskReport],
 ) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -916,7 +906,7 @@ pub(super) fn print_reports(
     if reports.is_empty() {
         return Ok(());
     }
-    match format {
+    match options.format {
         crate::cli::TableFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report::json(reports))?;
             writeln!(stdout)?;
@@ -936,10 +926,10 @@ pub(super) fn print_reports(
             }
         }
     }
-    if let Some(path) = junit {
-        report::write_junit(root, path, reports, junit_examples_fail)?;
+    if let Some(path) = &options.junit {
+        report::write_junit(root, path, reports, options.junit_examples_fail)?;
     }
-    if let Some(path) = summary_md {
+    if let Some(path) = &options.summary_md {
         let text = report::markdown(reports);
         adapters::fs::write_atomic(path, text.as_bytes())?;
     }

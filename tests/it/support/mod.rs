@@ -300,3 +300,42 @@ pub(crate) fn bundled_example() -> TestRepo {
     }
     repo
 }
+
+/// A small deterministic generator (xorshift), so a failure names a seed that replays it.
+pub(crate) struct Random(pub(crate) u64);
+
+impl Random {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % (n.max(1) as u64)).unwrap()
+    }
+}
+
+/// Runs the ignored test `name` of this test binary in a child process: an abort (a stack
+/// overflow) kills the child, which `catch_unwind` in-process could never see, and fails here.
+pub(crate) fn run_worker_in_child(name: &str) {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            name,
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{name} failed or aborted ({}):\n{stdout}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{name} did not run: {stdout}");
+}
