@@ -9,6 +9,7 @@ each with wall time, the floor N x latency / concurrency, and the peak RSS of th
 process alone (GNU time, `apt-get install time`).
 
     python3 bench/eval.py [--binary target/release/promptops] [--sizes 1000 10000]
+    python3 bench/eval.py --sizes 100000 --latency 0.001 --concurrency 64 [--shard 1/100]
 """
 import argparse
 import asyncio
@@ -143,6 +144,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--latency", type=float, default=0.050)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--shard", help="evaluate only this shard, e.g. 1/100 (memory of a CI matrix job)")
     options = parser.parse_args()
     binary = options.binary
     if not binary:
@@ -155,14 +157,15 @@ def main():
         generate(folder, size, server.port)
         floor = size * options.latency / options.concurrency
         before, slept = server.requests, server.slept
-        wall, rss = run(binary, folder, ["--concurrency", str(options.concurrency)])
+        args = ["--concurrency", str(options.concurrency)] + (["--shard", options.shard] if options.shard else [])
+        wall, rss = run(binary, folder, args)
         sent = server.requests - before
         # The server's own timer overshoot is part of the wall time, not promptops' cost.
         server_floor = (server.slept - slept) / options.concurrency
         print(f"N={size:>6} server's real mean latency {1000 * (server.slept - slept) / max(sent, 1):.2f} ms, so its floor is {server_floor:.3f} s")
         print(f"N={size:>6} cold:   {wall:7.3f} s  floor {floor:7.3f} s  over floor {100 * (wall / floor - 1):+5.1f}%  peak RSS {rss:5.1f} MiB  requests {sent}")
         before = server.requests
-        wall, rss = run(binary, folder, ["--concurrency", str(options.concurrency)])
+        wall, rss = run(binary, folder, args)
         sent = server.requests - before
         print(f"N={size:>6} cached: {wall:7.3f} s  peak RSS {rss:5.1f} MiB  requests {sent}")
 

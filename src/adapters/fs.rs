@@ -246,7 +246,7 @@ pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
             path.display()
         );
     }
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(usize::try_from(size.min(limit) + 1).unwrap_or(0));
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {}", path.display()))?;
@@ -262,7 +262,31 @@ pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
 /// Creates `dir` and its parents, refusing to pass through a symbolic link anywhere below the
 /// repository root: data written under the repository stays in it.
 pub fn create_dir_safe(dir: &Path) -> anyhow::Result<()> {
+    // Folders already checked in this run (thousands of cache writes share a few hundred).
+    static CHECKED: std::sync::Mutex<Option<std::collections::HashSet<PathBuf>>> =
+        std::sync::Mutex::new(None);
     let dir = absolute(dir)?;
+    let checked = |dir: &Path| {
+        CHECKED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|set| set.contains(dir))
+    };
+    if checked(&dir) {
+        return Ok(());
+    }
+    create_dir_checked(&dir)?;
+    CHECKED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get_or_insert_with(Default::default)
+        .insert(dir);
+    Ok(())
+}
+
+fn create_dir_checked(dir: &Path) -> anyhow::Result<()> {
+    let dir = dir.to_path_buf();
     if let Some(root) = ROOT.get()
         && let Ok(relative) = dir.strip_prefix(root)
     {
@@ -281,7 +305,14 @@ pub fn create_dir_safe(dir: &Path) -> anyhow::Result<()> {
                 .into());
             }
             if !current.is_dir() {
-                fs_err::create_dir(&current)?;
+                // Another worker may create the same folder at the same moment.
+                match fs_err::create_dir(&current) {
+                    Err(error)
+                        if error.kind() == std::io::ErrorKind::AlreadyExists
+                            && current.is_dir()
+                            && !is_link(&current) => {}
+                    other => other?,
+                }
             }
         }
         return Ok(());
@@ -408,7 +439,7 @@ pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result
 /// The folder for the temp file of a write into `folder`: the repository's hidden temp folder
 /// (on the same filesystem, so the rename stays atomic), else `folder` itself.
 fn temp_folder_for(folder: &Path) -> PathBuf {
-    static CLEANED: std::sync::Once = std::sync::Once::new();
+    static PREPARED: std::sync::Once = std::sync::Once::new();
     let Some(root) = ROOT.get().filter(|root| folder.starts_with(root)) else {
         return folder.to_path_buf();
     };
@@ -416,14 +447,14 @@ fn temp_folder_for(folder: &Path) -> PathBuf {
     if create_dir_safe(&temp).is_err() {
         return folder.to_path_buf();
     }
-    let ignore = temp.join(".gitignore");
-    if !ignore.exists() {
-        let _ = std::fs::write(
-            &ignore,
-            "# promptops' temp files; nothing here belongs in git\n*\n",
-        );
-    }
-    CLEANED.call_once(|| {
+    PREPARED.call_once(|| {
+        let ignore = temp.join(".gitignore");
+        if !ignore.exists() {
+            let _ = std::fs::write(
+                &ignore,
+                "# promptops' temp files; nothing here belongs in git\n*\n",
+            );
+        }
         // Temp files of runs that were killed mid-write, here and (from older versions) at
         // the root.
         for dir in [temp.as_path(), root.as_path()] {

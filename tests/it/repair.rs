@@ -822,7 +822,25 @@ fn a_runaway_template_stops_the_eval_quickly() {
     );
     assert_eq!(output.code, 2, "{output:?}");
     assert!(output.stderr.contains("took more than 2 s"), "{output:?}");
+    assert!(
+        output
+            .stderr
+            .contains("prompts/02-production/summarize.yaml for example `ex-"),
+        "{output:?}"
+    );
     assert_eq!(server.count(), 0);
+}
+
+/// Regression (found by bench/eval.py): workers creating the same cache folder at once lost
+/// a stored answer, which a re-run then paid for again.
+#[test]
+fn a_cached_rerun_sends_nothing_after_a_concurrent_first_run() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 300, "");
+    assert_eq!(eval(&repo, &["--concurrency", "64"]).code, 0);
+    assert_eq!(server.count(), 300);
+    assert_eq!(eval(&repo, &["--concurrency", "64"]).code, 0);
+    assert_eq!(server.count(), 300, "every answer was stored");
 }
 
 /// Regression (defect 18): a filter the engine does not have (`{{ x | dump }}`) passed validate,

@@ -416,29 +416,77 @@ async fn evaluate(engine: &Engine, prepared: &Prepared, example: Example, line: 
 /// concatenations unmetered), so each render also runs against the clock.
 const RENDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
-enum RenderFailure {
-    /// The example's variables do not render the prompt.
-    Invalid(String),
-    /// The render ran past its deadline: the template itself is at fault.
-    Runaway,
-}
-
-/// Renders on a blocking thread against [`RENDER_DEADLINE`]. A render that overruns cannot be
-/// stopped, so the run stops (the thread ends with the process) instead of starting more.
-async fn render_bounded(
+/// Renders in place (no thread handoff: it costs more than the render) while a watchdog
+/// thread watches the clock. A render cannot be stopped from outside, so one that overruns
+/// ends the eval: finished results are on disk, the run's summary says it is incomplete, and
+/// the process exits 2 naming the prompt and the example.
+fn render_watched(
     side: &Side,
     vars: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Vec<crate::domain::eval::request::ChatMessage>, RenderFailure> {
-    let renderer = Arc::clone(&side.renderer);
-    let vars = vars.clone();
-    let job = tokio::task::spawn_blocking(move || renderer.render(&vars));
-    match tokio::time::timeout(RENDER_DEADLINE, job).await {
-        Ok(Ok(Ok(messages))) => Ok(messages),
-        Ok(Ok(Err(error))) => Err(RenderFailure::Invalid(error)),
-        Ok(Err(error)) => Err(RenderFailure::Invalid(format!(
-            "promptops failed while rendering (please report it): {error}"
-        ))),
-        Err(_) => Err(RenderFailure::Runaway),
+    what: String,
+) -> Result<Vec<crate::domain::eval::request::ChatMessage>, String> {
+    let ticket = watchdog::start(what);
+    let rendered = side.renderer.render(vars);
+    watchdog::finish(ticket);
+    rendered
+}
+
+mod watchdog {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, Once};
+    use std::time::Instant;
+
+    static RUNNING: Mutex<Option<HashMap<u64, (Instant, String)>>> = Mutex::new(None);
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    static STARTED: Once = Once::new();
+
+    pub(super) fn start(what: String) -> u64 {
+        STARTED.call_once(|| {
+            let _ = std::thread::Builder::new()
+                .name("render-watchdog".into())
+                .spawn(watch);
+        });
+        let ticket = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut running = RUNNING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        running
+            .get_or_insert_with(HashMap::new)
+            .insert(ticket, (Instant::now(), what));
+        ticket
+    }
+
+    pub(super) fn finish(ticket: u64) {
+        let mut running = RUNNING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(running) = running.as_mut() {
+            running.remove(&ticket);
+        }
+    }
+
+    fn watch() {
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let overrun = {
+                let running = RUNNING
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                running.as_ref().and_then(|running| {
+                    running
+                        .values()
+                        .find(|(started, _)| started.elapsed() > super::RENDER_DEADLINE)
+                        .map(|(_, what)| what.clone())
+                })
+            };
+            if let Some(what) = overrun {
+                eprintln!(
+                    "error: {what}: rendering the messages took more than {} s; a template that loops or grows without bound is refused and the eval stopped (finished results are kept; the run is incomplete)",
+                    super::RENDER_DEADLINE.as_secs()
+                );
+                std::process::exit(i32::from(crate::exit::ExitStatus::Error as u8));
+            }
+        }
     }
 }
 
@@ -481,30 +529,16 @@ async fn evaluate_side(
     example: &Example,
     line: usize,
 ) -> (ExampleRecord, Option<Fatal>) {
-    let messages = match render_bounded(side, &example.vars).await {
+    let what = format!(
+        "{} for example `{}` ({}:{line})",
+        side.prompt_ref.path, example.id, prepared.examples.path
+    );
+    let messages = match render_watched(side, &example.vars, what) {
         Ok(messages) => messages,
-        Err(RenderFailure::Invalid(error)) => {
+        Err(error) => {
             return (
                 failed(example.id.clone(), line, ErrorKind::Render, error),
                 None,
-            );
-        }
-        Err(RenderFailure::Runaway) => {
-            let message = format!(
-                "{}: rendering the messages for example `{}` ({}:{line}) took more than {} s; \
-                 a template that loops or grows without bound is refused and the eval stopped",
-                side.prompt_ref.path,
-                example.id,
-                prepared.examples.path,
-                RENDER_DEADLINE.as_secs()
-            );
-            let record = failed(example.id.clone(), line, ErrorKind::Render, message.clone());
-            return (
-                record,
-                Some(Fatal {
-                    message,
-                    config: true,
-                }),
             );
         }
     };
