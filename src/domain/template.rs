@@ -144,11 +144,28 @@ fn unknown_callables(
         .collect()
 }
 
-/// Whether rendering `probe` fails with `kind`.
+/// Whether rendering `probe` fails with `kind`. Answers are remembered per thread: every
+/// environment promptops builds has the same filters and tests, and a repository of thousands
+/// of prompts asks about the same few names.
 fn probe_is(environment: &Environment<'_>, probe: &str, kind: ErrorKind) -> bool {
-    environment
+    thread_local! {
+        static ANSWERS: std::cell::RefCell<std::collections::HashMap<String, bool>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    if let Some(known) = ANSWERS.with(|answers| answers.borrow().get(probe).copied()) {
+        return known;
+    }
+    let answer = environment
         .render_str(probe, ())
-        .is_err_and(|error| error.kind() == kind)
+        .is_err_and(|error| error.kind() == kind);
+    ANSWERS.with(|answers| {
+        let mut answers = answers.borrow_mut();
+        // Bounded: names come from files.
+        if answers.len() < 4096 {
+            answers.insert(probe.to_owned(), answer);
+        }
+    });
+    answer
 }
 
 /// Where `name` is first used in `source`: (1-based line, 1-based column in characters).
