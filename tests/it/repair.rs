@@ -388,6 +388,30 @@ fn nothing_is_written_through_a_symbolic_link() {
         1,
         "only the victim"
     );
+
+    // A cache folder that links outside is not written through either: the answers are not
+    // stored (a warning says so), the eval itself goes on.
+    let server = LlmServer::start(always_right);
+    let repo3 = crate::eval::repo(&server, 2, "");
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(repo3.path().join(".promptops")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), repo3.path().join(".promptops/cache")).unwrap();
+    let output = eval(&repo3, &[]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(output.stderr.contains("symbolic link"), "{output:?}");
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+/// Regression (defect 28): `MIT OR Apache-2.0` was declared without the license texts.
+#[test]
+fn the_declared_licenses_are_shipped() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("license = \"MIT OR Apache-2.0\""));
+    let mit = std::fs::read_to_string(root.join("LICENSE-MIT")).unwrap();
+    assert!(mit.contains("Permission is hereby granted, free of charge"));
+    let apache = std::fs::read_to_string(root.join("LICENSE-APACHE")).unwrap();
+    assert!(apache.contains("Apache License") && apache.contains("Version 2.0, January 2004"));
 }
 
 /// Regression (defect 11): every written file became 0600, and a killed write left a temp file
