@@ -180,7 +180,7 @@ pub fn write_junit(
     writeln!(out, "<testsuites name=\"promptops eval\">")?;
     for task in reports {
         let s = &task.summary;
-        let gate_failed = !(s.passed || s.shard.is_some() && s.complete && s.errors == 0);
+        let gate_failed = !s.gate(task.baseline.as_ref()).passes();
         let example_failures = if examples_fail {
             s.n - s.passed_examples - s.errors
         } else {

@@ -61,7 +61,7 @@ impl Engine {
 pub struct Side {
     pub prompt: PromptFile,
     pub prompt_ref: PromptRef,
-    pub renderer: Arc<Renderer>,
+    pub renderer: Renderer,
     pub output_schema: Option<jsonschema::Validator>,
     /// The model's price from `promptops.yaml`, for the cost of each answer.
     pub price: Option<Price>,
@@ -115,7 +115,6 @@ pub struct Finish {
     pub answered: u64,
     /// The first few failed examples, for the message.
     pub error_lines: Vec<String>,
-    pub input_error_count: u64,
 }
 
 pub struct Sinks {
@@ -336,12 +335,7 @@ async fn produce(
             drop(permit);
         });
     }
-    let digest = hasher.finalize();
-    let mut sha256 = String::with_capacity(64);
-    for byte in digest {
-        use std::fmt::Write;
-        let _ = write!(sha256, "{byte:02x}");
-    }
+    let sha256 = crate::domain::source::sha256_hex_of_digest(&hasher.finalize());
     Ok(Read { sent, sha256 })
 }
 
@@ -370,14 +364,6 @@ fn record_outcome(
                     prepared.examples.path, outcome.main.line, outcome.main.id, error.message
                 )
             });
-    }
-    if outcome
-        .main
-        .error
-        .as_ref()
-        .is_some_and(|error| error.kind != ErrorKind::Provider)
-    {
-        finish.input_error_count += 1;
     }
     if let (Some(record), Some(writer), Some(totals)) = (
         &outcome.baseline,
@@ -457,11 +443,12 @@ fn render_watched(
 }
 
 mod watchdog {
-    use std::collections::HashMap;
+    use std::collections::BTreeMap;
     use std::sync::{Mutex, Once};
     use std::time::Instant;
 
-    static RUNNING: Mutex<Option<HashMap<u64, (Instant, String)>>> = Mutex::new(None);
+    /// Renders in progress: when each started, and what it renders.
+    static RUNNING: Mutex<BTreeMap<u64, (Instant, String)>> = Mutex::new(BTreeMap::new());
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     static STARTED: Once = Once::new();
 
@@ -475,9 +462,7 @@ mod watchdog {
         let mut running = RUNNING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        running
-            .get_or_insert_with(HashMap::new)
-            .insert(ticket, (Instant::now(), what));
+        running.insert(ticket, (Instant::now(), what));
         ticket
     }
 
@@ -485,9 +470,7 @@ mod watchdog {
         let mut running = RUNNING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(running) = running.as_mut() {
-            running.remove(&ticket);
-        }
+        running.remove(&ticket);
     }
 
     fn watch() {
@@ -497,12 +480,10 @@ mod watchdog {
                 let running = RUNNING
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                running.as_ref().and_then(|running| {
-                    running
-                        .values()
-                        .find(|(started, _)| started.elapsed() > super::RENDER_DEADLINE)
-                        .map(|(_, what)| what.clone())
-                })
+                running
+                    .values()
+                    .find(|(started, _)| started.elapsed() > super::RENDER_DEADLINE)
+                    .map(|(_, what)| what.clone())
             };
             if let Some(what) = overrun {
                 eprintln!(

@@ -166,34 +166,25 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    pub fn open(path: &Path) -> anyhow::Result<LogWriter> {
-        let file = if path.exists() || adapters::fs::is_symlink(path) {
-            Some(adapters::fs::open_append_no_follow(path)?)
-        } else {
-            None
-        };
-        Ok(LogWriter {
+    pub fn open(path: &Path) -> LogWriter {
+        LogWriter {
             path: path.to_path_buf(),
-            file,
+            file: None,
             buffer: Vec::with_capacity(4096),
-        })
-    }
-
-    /// Whether a record has been written (or the log existed before).
-    pub fn started(&self) -> bool {
-        self.file.is_some()
+        }
     }
 
     pub fn write(&mut self, record: &ExampleRecord) -> anyhow::Result<()> {
         self.buffer.clear();
         serde_json::to_writer(&mut self.buffer, record)?;
         self.buffer.push(b'\n');
-        if self.file.is_none() {
-            self.file = Some(adapters::fs::open_append_no_follow(&self.path)?);
-        }
-        if let Some(file) = &mut self.file {
-            file.write_all(&self.buffer)?;
-        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self
+                .file
+                .insert(adapters::fs::open_append_no_follow(&self.path)?),
+        };
+        file.write_all(&self.buffer)?;
         Ok(())
     }
 

@@ -261,17 +261,7 @@ fn merge_group(
     let path = logs::write_summary(&dir, &summary)?;
     let relative = adapters::fs::relative_path(root, &path);
     eprintln!("merged {count} shards of `{task}` into {relative}");
-    Ok(super::TaskReport {
-        summary,
-        summary_path: relative,
-        baseline,
-        interrupted: false,
-        fatal: None,
-        cut_short: None,
-        error_lines: Vec::new(),
-        input_error_count: 0,
-        ran: true,
-    })
+    Ok(super::TaskReport::finished(summary, relative, baseline))
 }
 
 /// Merges one half (the run, or its baseline) of every shard into the log `<name>.jsonl` and

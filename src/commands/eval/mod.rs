@@ -16,7 +16,9 @@ use crate::adapters::{self, cache::Cache, llm};
 use crate::cli::{EvalArgs, EvalCommand};
 use crate::domain::analysis::{Analysis, PromptEntry, RegistryState, Task};
 use crate::domain::diagnostic::{Diagnostic, Severity};
-use crate::domain::eval::record::{self, ExamplesRef, PromptRef, RunSummary, Totals, Variant};
+use crate::domain::eval::record::{
+    self, ExamplesRef, Gate, PromptRef, RunSummary, Totals, Variant,
+};
 use crate::domain::eval::render::Renderer;
 use crate::domain::eval::scorers::{self, Scorer};
 use crate::domain::eval::shard::Shard;
@@ -137,7 +139,7 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
                 task.summary.task
             );
         }
-        if task.summary.shard.is_some() && task.ran && task_status(task) == ExitStatus::Success {
+        if task.ran && task.summary.gate(task.baseline.as_ref()) == Gate::AtMerge {
             eprintln!(
                 "{}: shard {} scored {:.3} on {} examples; the gate is decided when the shards are merged (`promptops eval merge`)",
                 task.summary.task,
@@ -172,6 +174,26 @@ pub fn run(context: &Context, args: EvalArgs) -> anyhow::Result<ExitStatus> {
     Ok(status)
 }
 
+impl TaskReport {
+    /// The report of a run that is already on disk (left alone by `--resume`, or merged).
+    pub(super) fn finished(
+        summary: RunSummary,
+        summary_path: String,
+        baseline: Option<RunSummary>,
+    ) -> TaskReport {
+        TaskReport {
+            summary,
+            summary_path,
+            baseline,
+            interrupted: false,
+            fatal: None,
+            cut_short: None,
+            error_lines: Vec::new(),
+            ran: true,
+        }
+    }
+}
+
 /// One task's run as reported.
 pub struct TaskReport {
     pub summary: RunSummary,
@@ -182,7 +204,6 @@ pub struct TaskReport {
     /// Why the run did not reach every selected example, when it did not.
     pub cut_short: Option<String>,
     pub error_lines: Vec<String>,
-    pub input_error_count: u64,
     /// False when no example got an answer: nothing was written and there is no score.
     pub ran: bool,
 }
@@ -190,10 +211,7 @@ pub struct TaskReport {
 fn task_status(task: &TaskReport) -> ExitStatus {
     if task.interrupted {
         ExitStatus::Interrupted
-    } else if task.fatal.as_ref().is_some_and(|fatal| fatal.config)
-        || task.input_error_count > 0
-        || task.cut_short.is_some()
-    {
+    } else if task.fatal.as_ref().is_some_and(|fatal| fatal.config) || task.cut_short.is_some() {
         ExitStatus::Error
     } else if task.fatal.is_some() {
         ExitStatus::External
@@ -202,19 +220,13 @@ fn task_status(task: &TaskReport) -> ExitStatus {
     }
 }
 
-/// The exit status a run's summary calls for, the one rule for `eval` and `eval merge`:
-/// provider failures are exit 3; a shard run that completed is exit 0 whatever its partial
-/// score (the gate is decided at merge, so a CI matrix reaches its merge job); otherwise the
-/// threshold decides.
+/// The exit status of a run's gate (`RunSummary::gate`), for `eval` and `eval merge` alike.
 pub(super) fn gate_status(summary: &RunSummary, baseline: Option<&RunSummary>) -> ExitStatus {
-    if summary.provider_errors > 0 || baseline.is_some_and(|b| b.provider_errors > 0) {
-        ExitStatus::External
-    } else if summary.errors > 0 || baseline.is_some_and(|b| b.errors > 0) || !summary.complete {
-        ExitStatus::Error
-    } else if summary.shard.is_some() || summary.passed {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
+    match summary.gate(baseline) {
+        Gate::Pass | Gate::AtMerge => ExitStatus::Success,
+        Gate::Fail => ExitStatus::Failure,
+        Gate::ProviderFailed => ExitStatus::External,
+        Gate::BadInput => ExitStatus::Error,
     }
 }
 
@@ -356,7 +368,7 @@ fn side(entry: &PromptEntry, config: &ProjectConfig) -> anyhow::Result<Side> {
             version: parsed.prompt.version.clone(),
             sha256: entry.sha256.clone(),
         },
-        renderer: Arc::new(renderer),
+        renderer,
         output_schema: parsed.output_validator.clone(),
         price,
     })
@@ -542,7 +554,6 @@ async fn run_task(
                     fatal: None,
                     cut_short: None,
                     error_lines: Vec::new(),
-                    input_error_count: 0,
                     ran: true,
                 });
             }
@@ -575,7 +586,6 @@ async fn run_task(
         cut_short: None,
         answered: 0,
         error_lines: Vec::new(),
-        input_error_count: 0,
     };
     let mut skip = HashSet::new();
     if previous.is_some() && log_path.exists() {
@@ -630,19 +640,19 @@ async fn run_task(
     if let Some(baseline) = &mut baseline_summary {
         baseline.set_totals(finish.baseline.unwrap_or_default());
     }
-    let mut pending = vec![summary.clone()];
-    pending.extend(baseline_summary.clone());
     let sinks = Sinks {
-        main: logs::LogWriter::open(&log_path)?,
-        baseline: match &prepared.baseline {
-            Some(_) => Some(logs::LogWriter::open(&baseline_log)?),
-            None => None,
-        },
+        main: logs::LogWriter::open(&log_path),
+        baseline: prepared
+            .baseline
+            .as_ref()
+            .map(|_| logs::LogWriter::open(&baseline_log)),
         dir: dir.clone(),
         pending_summaries: if previous.is_some() {
             Vec::new()
         } else {
-            pending
+            std::iter::once(summary.clone())
+                .chain(baseline_summary.clone())
+                .collect()
         },
     };
     let label = format!(
@@ -691,7 +701,6 @@ async fn run_task(
             fatal: finish.fatal,
             cut_short: finish.cut_short,
             error_lines: finish.error_lines,
-            input_error_count: finish.input_error_count,
             ran: false,
         });
     }
@@ -734,7 +743,6 @@ async fn run_task(
         fatal: finish.fatal,
         cut_short: finish.cut_short,
         error_lines: finish.error_lines,
-        input_error_count: finish.input_error_count,
         ran: true,
     })
 }
@@ -903,17 +911,14 @@ pub(super) fn print_reports(
     // A start that got no answer has no score to show; its errors were printed.
     let reports: Vec<&TaskReport> = reports.iter().filter(|task| task.ran).collect();
     let reports = reports.as_slice();
-    if reports.is_empty() {
-        return Ok(());
-    }
     match options.format {
         crate::cli::TableFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report::json(reports))?;
             writeln!(stdout)?;
         }
+        crate::cli::TableFormat::Table if reports.is_empty() => {}
         crate::cli::TableFormat::Table => {
             let summaries: Vec<&RunSummary> = reports.iter().map(|task| &task.summary).collect();
-
             write!(stdout, "{}", report::table(&summaries))?;
             for task in reports {
                 if let Some(comparison) = &task.summary.comparison {

@@ -222,6 +222,28 @@ pub struct RunSummary {
     pub comparison: Option<Comparison>,
 }
 
+/// The verdict of a run's gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    Pass,
+    /// Below the threshold.
+    Fail,
+    /// A shard that completed without errors: its merge decides.
+    AtMerge,
+    /// Some examples failed at the provider.
+    ProviderFailed,
+    /// Some examples could not be run (bad input), or the run is incomplete.
+    /// (An interrupted run is the caller's to report: it has its own status.)
+    BadInput,
+}
+
+impl Gate {
+    /// Whether the gate lets the run through (a clean shard does, pending its merge).
+    pub fn passes(self) -> bool {
+        matches!(self, Gate::Pass | Gate::AtMerge)
+    }
+}
+
 /// Whether `name` may name a run: the file names `<name>.jsonl` and `<name>.summary.json`
 /// stay in their folder.
 pub fn is_run_name(name: &str) -> bool {
@@ -263,6 +285,26 @@ impl RunSummary {
     /// Whether every example was answered and scored: a score worth recording.
     pub fn fully_scored(&self) -> bool {
         self.complete && self.errors == 0
+    }
+
+    /// What the run says about its gate, the one rule behind `eval`'s and `eval merge`'s exit
+    /// status and the JUnit report. Examples that failed for bad input come first, then
+    /// provider failures; a shard that completed cleanly leaves the decision to the merge.
+    pub fn gate(&self, baseline: Option<&RunSummary>) -> Gate {
+        let halves = || std::iter::once(self).chain(baseline);
+        if halves().any(|half| half.errors > half.provider_errors) {
+            Gate::BadInput
+        } else if halves().any(|half| half.provider_errors > 0) {
+            Gate::ProviderFailed
+        } else if !self.complete {
+            Gate::BadInput
+        } else if self.shard.is_some() {
+            Gate::AtMerge
+        } else if self.passed {
+            Gate::Pass
+        } else {
+            Gate::Fail
+        }
     }
 
     /// Sets every figure from `totals`; a run passes when it is complete, scored at least one
@@ -387,5 +429,31 @@ mod tests {
         failing.provider_errors = 1;
         summary.set_totals(failing);
         assert!(!summary.passed);
+    }
+
+    #[test]
+    fn the_gate_puts_bad_input_before_provider_failures_and_leaves_shards_to_the_merge() {
+        let mut summary: RunSummary = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "run": "r", "task": "t", "variant": "production",
+            "prompt": {"path": "p", "version": "1.0.0", "sha256": "s"},
+            "examples": {"path": "e", "sha256": "s"}, "provider": "openai", "model": "m",
+            "complete": true, "n": 4, "score": 0.5, "threshold": 0.9, "passed": false,
+            "passed_examples": 2, "errors": 0, "provider_errors": 0, "cached": 0,
+            "tokens": {"input_tokens": 0, "output_tokens": 0}, "duration_ms": 0,
+            "started_at": "", "finished_at": "", "log": "r.jsonl"
+        }))
+        .unwrap();
+        assert_eq!(summary.gate(None), Gate::Fail);
+        summary.shard = Some(Shard::parse("1/2").unwrap());
+        assert_eq!(summary.gate(None), Gate::AtMerge);
+        let mut baseline = summary.clone();
+        baseline.errors = 1;
+        baseline.provider_errors = 1;
+        assert_eq!(summary.gate(Some(&baseline)), Gate::ProviderFailed);
+        summary.errors = 1;
+        assert_eq!(summary.gate(Some(&baseline)), Gate::BadInput);
+        summary.errors = 0;
+        summary.complete = false;
+        assert_eq!(summary.gate(None), Gate::BadInput);
     }
 }
