@@ -63,23 +63,5 @@ pub fn render_findings(analysis: &Analysis, findings: &[Diagnostic], color: bool
 pub fn load(root: &Path, strict: bool) -> anyhow::Result<Analysis> {
     let threads = threads();
     let inputs = adapters::fs::scan(root, threads)?;
-    let mut analysis = analysis::analyze(&inputs, Options { strict, threads });
-    let shown: std::collections::HashSet<&str> = analysis
-        .findings
-        .iter()
-        .map(|finding| finding.file.as_str())
-        .collect();
-    let sources: Vec<(String, String)> = inputs
-        .iter()
-        .filter(|input| shown.contains(input.path.as_str()))
-        .filter_map(|input| match &input.content {
-            crate::domain::source::FileContent::Bytes(bytes) => Some((
-                input.path.clone(),
-                String::from_utf8_lossy(bytes).into_owned(),
-            )),
-            _ => None,
-        })
-        .collect();
-    analysis.sources.extend(sources);
-    Ok(analysis)
+    Ok(analysis::analyze(&inputs, Options { strict, threads }))
 }

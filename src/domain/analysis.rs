@@ -92,8 +92,8 @@ pub struct Analysis {
     pub files_read: usize,
     /// Every file the analysis was given, repository-relative.
     pub files: Vec<String>,
-    /// The text of each file a finding points at, as the scan read it (filled by the loader),
-    /// so a report never opens a file again.
+    /// The text of each file a finding points at, as the scan read it (of a streamed
+    /// examples file, the lines findings point at), so a report never opens a file again.
     pub sources: std::collections::HashMap<String, String>,
 }
 
@@ -233,6 +233,18 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
     };
     let registry_findings = check_registry(&analysis);
     analysis.findings.extend(registry_findings);
+    let shown: BTreeSet<&str> = analysis.findings.iter().map(|f| f.file.as_str()).collect();
+    for input in inputs
+        .iter()
+        .filter(|input| shown.contains(input.path.as_str()))
+    {
+        if let super::source::FileContent::Bytes(bytes) = &input.content {
+            analysis.sources.insert(
+                input.path.clone(),
+                String::from_utf8_lossy(bytes).into_owned(),
+            );
+        }
+    }
     if !options.strict {
         let templates = format!("{}/{}/", layout::PROMPTS_DIR, layout::TEMPLATES);
         for finding in &mut analysis.findings {

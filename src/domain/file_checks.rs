@@ -42,8 +42,6 @@ pub struct ParsedMetadata {
 pub struct ParsedExamples {
     /// Non-blank lines, valid or not.
     pub count: u64,
-    /// Examples that fit the example schema.
-    pub valid: u64,
 }
 
 /// The outcome of checking an examples file as a stream.
@@ -591,36 +589,36 @@ pub fn check_examples_stream(
     context: &ExampleContext<'_>,
 ) -> StreamedExamples {
     use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
+    let mut lines = json::JsonLines::new(reader);
     let mut findings = Vec::new();
     let mut shown_lines = std::collections::BTreeMap::new();
     let mut count = 0u64;
-    let mut valid = 0u64;
     // Ids by a 128-bit digest: unique ids stay unique, and memory stays small.
     let mut seen: HashMap<[u8; 16], usize> = HashMap::new();
-    let mut line_bytes = Vec::new();
-    let mut number = 0usize;
-    let mut failed_read = None;
     loop {
-        line_bytes.clear();
-        match reader.read_until(b'\n', &mut line_bytes) {
-            Ok(0) => break,
-            Ok(_) => {}
+        let (number, line) = match lines.next_line() {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
             Err(error) => {
-                failed_read = Some(error.to_string());
-                break;
+                findings.push(Diagnostic::error(
+                    Code::UnreadableFile,
+                    path,
+                    Position::START,
+                    format!("cannot read the file: {error}"),
+                ));
+                return StreamedExamples {
+                    sha256: None,
+                    parsed: None,
+                    findings,
+                    shown_lines,
+                };
             }
-        }
-        hasher.update(&line_bytes);
-        number += 1;
+        };
+        count += 1;
         let before = findings.len();
-        let text = match std::str::from_utf8(&line_bytes) {
-            Ok(text) => text.trim_end_matches(['\n', '\r']),
-            Err(error) => {
-                let column = String::from_utf8_lossy(&line_bytes[..error.valid_up_to()])
-                    .chars()
-                    .count()
-                    + 1;
+        let text = match line {
+            json::JsonLine::Text(text) => text,
+            json::JsonLine::NotUtf8 { column } => {
                 findings.push(
                     Diagnostic::error(
                         Code::InvalidUtf8,
@@ -633,10 +631,6 @@ pub fn check_examples_stream(
                 continue;
             }
         };
-        if text.trim().is_empty() || (number == 1 && json::strip_bom(text, 1).trim().is_empty()) {
-            continue;
-        }
-        count += 1;
         match read_example(path, number, text, validators) {
             Err(line_findings) => findings.extend(line_findings),
             Ok(example) => {
@@ -656,18 +650,15 @@ pub fn check_examples_stream(
                         )
                         .with_hint("give every example its own id"),
                     );
-                } else {
-                    valid += 1;
-                    if let Some(metadata) = context.metadata {
-                        check_example_against_metadata(
-                            path,
-                            number,
-                            &example,
-                            metadata,
-                            context.output_schema,
-                            &mut findings,
-                        );
-                    }
+                } else if let Some(metadata) = context.metadata {
+                    check_example_against_metadata(
+                        path,
+                        number,
+                        &example,
+                        metadata,
+                        context.output_schema,
+                        &mut findings,
+                    );
                 }
             }
         }
@@ -675,30 +666,15 @@ pub fn check_examples_stream(
             shown_lines.insert(number, text.to_owned());
         }
     }
-    if let Some(reason) = failed_read {
-        findings.push(Diagnostic::error(
-            Code::UnreadableFile,
-            path,
-            Position::new(number.max(1), 1),
-            format!("cannot read the file: {reason}"),
-        ));
-        return StreamedExamples {
-            sha256: None,
-            parsed: None,
-            findings,
-            shown_lines,
-        };
-    }
     if count == 0 {
         findings.push(
             Diagnostic::error(Code::EmptyFile, path, Position::START, "the file is empty")
                 .with_hint("fill it in or delete it"),
         );
     }
-    let digest = hasher.finalize();
     StreamedExamples {
-        sha256: Some(source::sha256_hex_of_digest(&digest)),
-        parsed: (count > 0).then_some(ParsedExamples { count, valid }),
+        sha256: Some(lines.sha256()),
+        parsed: (count > 0).then_some(ParsedExamples { count }),
         findings,
         shown_lines,
     }
@@ -773,7 +749,8 @@ fn check_example_against_metadata(
     }
 }
 
-/// One line of an examples file as an example, or the findings that say why it is not one.
+/// One line of an examples file (as `json::JsonLines` yields it) as an example, or the
+/// findings that say why it is not one.
 /// `validate` and `eval` both read examples with this, so what validates, evaluates.
 pub fn read_example(
     path: &str,
@@ -783,7 +760,6 @@ pub fn read_example(
 ) -> Result<Example, Vec<Diagnostic>> {
     const SHAPE: &str =
         "each line is one JSON object: {\"id\": \"...\", \"vars\": {...}, \"expected\": ...}";
-    let line = json::strip_bom(line, number);
     let value = json::parse(line).map_err(|error| {
         let code = if error.too_deep {
             Code::NestingTooDeep

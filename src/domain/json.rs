@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::yaml::MAX_NESTING;
 
@@ -30,9 +31,9 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
         .and_then(|value| deserializer.end().map(|()| value))
         .map_err(|error| {
             let text = error.to_string();
-            let too_deep = text.contains(TOO_DEEP) || text.contains("recursion limit exceeded");
+            let too_deep = text.contains(TOO_DEEP);
             let message = if too_deep {
-                format!("values are nested more than {MAX_NESTING} levels deep; refused")
+                super::yaml::nesting_message()
             } else {
                 match text.rfind(" at line ") {
                     Some(index) => text[..index].to_owned(),
@@ -140,12 +141,70 @@ impl<'de> Visitor<'de> for Strict {
     }
 }
 
-/// A JSONL line without the UTF-8 byte order mark that may start a file's first line.
-pub fn strip_bom(line: &str, number: usize) -> &str {
-    if number == 1 {
-        line.strip_prefix('\u{feff}').unwrap_or(line)
-    } else {
-        line
+/// The lines of a JSONL stream as `validate` and `eval` both read them: numbered from 1,
+/// blank lines skipped, a UTF-8 byte order mark before the first line dropped, and the sha256
+/// of every byte read kept, so a reader can tell whether it saw the bytes another one did.
+pub struct JsonLines<R> {
+    reader: R,
+    hasher: Sha256,
+    buffer: Vec<u8>,
+    number: usize,
+}
+
+/// One non-blank line of a JSONL stream.
+pub enum JsonLine<'a> {
+    Text(&'a str),
+    /// Not UTF-8 from this 1-based column on.
+    NotUtf8 {
+        column: usize,
+    },
+}
+
+impl<R: std::io::BufRead> JsonLines<R> {
+    pub fn new(reader: R) -> Self {
+        JsonLines {
+            reader,
+            hasher: Sha256::new(),
+            buffer: Vec::new(),
+            number: 0,
+        }
+    }
+
+    /// The next non-blank line and its number, `None` at the end of the stream.
+    pub fn next_line(&mut self) -> std::io::Result<Option<(usize, JsonLine<'_>)>> {
+        let (start, end) = loop {
+            self.buffer.clear();
+            if self.reader.read_until(b'\n', &mut self.buffer)? == 0 {
+                return Ok(None);
+            }
+            self.hasher.update(&self.buffer);
+            self.number += 1;
+            let text = match std::str::from_utf8(&self.buffer) {
+                Ok(text) => text,
+                Err(error) => {
+                    let valid = &self.buffer[..error.valid_up_to()];
+                    let column = String::from_utf8_lossy(valid).chars().count() + 1;
+                    return Ok(Some((self.number, JsonLine::NotUtf8 { column })));
+                }
+            };
+            let mut line = text.trim_end_matches(['\n', '\r']);
+            let mut start = 0;
+            if self.number == 1 && line.starts_with('\u{feff}') {
+                start = '\u{feff}'.len_utf8();
+                line = &line[start..];
+            }
+            if !line.trim().is_empty() {
+                break (start, start + line.len());
+            }
+        };
+        // Checked as UTF-8 above; the slice ends on character boundaries.
+        let text = std::str::from_utf8(&self.buffer[start..end]).unwrap_or_default();
+        Ok(Some((self.number, JsonLine::Text(text))))
+    }
+
+    /// The hex sha256 of every byte read so far.
+    pub fn sha256(self) -> String {
+        super::source::sha256_hex_of_digest(&self.hasher.finalize())
     }
 }
 
@@ -168,6 +227,21 @@ mod tests {
         assert!(error.too_deep, "{error:?}");
         let fine = format!("{}1{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
         assert!(parse(&fine).is_ok());
+    }
+
+    #[test]
+    fn lines_skip_blanks_and_a_leading_byte_order_mark_and_hash_every_byte() {
+        let bytes = b"\xEF\xBB\xBF\n{\"a\": 1}\r\n\n  \n\xff\n{}";
+        let mut lines = JsonLines::new(&bytes[..]);
+        let mut seen = Vec::new();
+        while let Some((number, line)) = lines.next_line().unwrap() {
+            seen.push(match line {
+                JsonLine::Text(text) => format!("{number}:{text}"),
+                JsonLine::NotUtf8 { column } => format!("{number}:bad@{column}"),
+            });
+        }
+        assert_eq!(seen, ["2:{\"a\": 1}", "5:bad@1", "6:{}"]);
+        assert_eq!(lines.sha256(), super::super::source::sha256_hex(bytes));
     }
 
     #[test]

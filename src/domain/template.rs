@@ -48,14 +48,6 @@ pub struct Usage {
     pub unknown: Vec<UnknownCallable>,
 }
 
-/// The variables a template reads from its context, or why it does not compile.
-pub fn variables(
-    environment: &Environment<'_>,
-    source: &str,
-) -> Result<BTreeSet<String>, TemplateError> {
-    usage(environment, source).map(|usage| usage.variables)
-}
-
 /// What a template uses (see [`Usage`]), or why it does not compile.
 pub fn usage(environment: &Environment<'_>, source: &str) -> Result<Usage, TemplateError> {
     let template = environment
@@ -194,11 +186,12 @@ mod tests {
     #[test]
     fn collects_used_variables_but_not_loop_locals() {
         let env = environment();
-        let used = variables(
+        let used = usage(
             &env,
             "Title: {{ raw_title | trim }}\n{% for c in categories %}{{ c }} {{ loop.index }}{% endfor %}{% if hint is defined %}{{ hint }}{% endif %}",
         )
-        .unwrap();
+        .unwrap()
+        .variables;
         assert_eq!(
             used.into_iter().collect::<Vec<_>>(),
             ["categories", "hint", "raw_title"]
@@ -208,10 +201,10 @@ mod tests {
     #[test]
     fn syntax_errors_carry_their_line() {
         let env = environment();
-        let error = variables(&env, "line one\nline two {{ oops\n").unwrap_err();
+        let error = usage(&env, "line one\nline two {{ oops\n").unwrap_err();
         assert_eq!(error.line, 2);
         assert!(error.message.contains("syntax"), "{error:?}");
-        let error = variables(&env, "{% if x %}never closed").unwrap_err();
+        let error = usage(&env, "{% if x %}never closed").unwrap_err();
         assert_eq!(error.line, 1);
     }
 
@@ -242,7 +235,9 @@ mod tests {
     #[test]
     fn range_is_a_global_not_a_variable() {
         let env = environment();
-        let used = variables(&env, "{% for i in range(3) %}{{ i }}{% endfor %}").unwrap();
+        let used = usage(&env, "{% for i in range(3) %}{{ i }}{% endfor %}")
+            .unwrap()
+            .variables;
         assert!(used.is_empty(), "{used:?}");
     }
 

@@ -22,6 +22,11 @@ const ALIAS_NODE_BUDGET: usize = 10_000;
 /// drops) far from the end of a worker thread's stack, whatever the input.
 pub const MAX_NESTING: usize = 64;
 
+/// What a finding about nesting past [`MAX_NESTING`] says, in YAML and JSON alike.
+pub fn nesting_message() -> String {
+    format!("values are nested more than {MAX_NESTING} levels deep here; refused")
+}
+
 /// Where a value stands in its file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Span {
@@ -105,9 +110,7 @@ pub fn parse(text: &str) -> Result<Option<Document>, YamlError> {
                     return Err(YamlError {
                         code: Code::NestingTooDeep,
                         at: marker_position(span.start),
-                        message: format!(
-                            "values are nested more than {MAX_NESTING} levels deep here; refused"
-                        ),
+                        message: nesting_message(),
                     });
                 }
             }
@@ -160,9 +163,7 @@ fn scan_error(error: ScanError) -> YamlError {
         Code::YamlAliasLimit => format!(
             "YAML aliases expand to more than {ALIAS_NODE_BUDGET} nodes (an alias bomb?); refused"
         ),
-        Code::NestingTooDeep => {
-            format!("values are nested more than {MAX_NESTING} levels deep here; refused")
-        }
+        Code::NestingTooDeep => nesting_message(),
         _ => info.to_owned(),
     };
     YamlError {
@@ -186,7 +187,9 @@ fn scan_error_in(error: ScanError, open: &[Position], text: &str) -> YamlError {
         let last = text.lines().last().unwrap_or("");
         found.at = Position::new(lines, last.chars().count() + 1);
     }
-    if let Some(opened) = unclosed_quote(text).or_else(|| open.last().copied())
+    // (An unclosed quote the scanner reports where it opened; a flow collection, only where
+    // the file ended.)
+    if let Some(opened) = open.last().copied()
         && opened != found.at
     {
         found.message = format!(
@@ -195,36 +198,6 @@ fn scan_error_in(error: ScanError, open: &[Position], text: &str) -> YamlError {
         );
     }
     found
-}
-
-/// Where a quoted scalar opens that no quote closes, if the text has one: the scanner only
-/// notices it at the end of the file.
-fn unclosed_quote(text: &str) -> Option<Position> {
-    let mut quote: Option<(char, Position)> = None;
-    for (index, line) in text.lines().enumerate() {
-        let mut previous = ' ';
-        let mut chars = line.chars().enumerate().peekable();
-        while let Some((column, c)) = chars.next() {
-            match quote {
-                None if c == '#' && (previous == ' ' || column == 0) => break,
-                None if (c == '"' || c == '\'')
-                    && matches!(previous, ' ' | ':' | '[' | '{' | ',' | '-') =>
-                {
-                    quote = Some((c, Position::new(index + 1, column + 1)));
-                }
-                Some(('"', _)) if c == '\\' => {
-                    chars.next();
-                }
-                Some(('\'', _)) if c == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') => {
-                    chars.next();
-                }
-                Some((open, _)) if c == open => quote = None,
-                _ => {}
-            }
-            previous = c;
-        }
-    }
-    quote.map(|(_, at)| at)
 }
 
 fn marker_position(marker: saphyr_parser::Marker) -> Position {

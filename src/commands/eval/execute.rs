@@ -3,9 +3,6 @@
 //! flight, not the data set.
 
 use std::collections::HashSet;
-use std::io::BufRead;
-
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,6 +21,7 @@ use crate::domain::eval::request::{ChatRequest, ChatResponse};
 use crate::domain::eval::scorers::{self, Kind, Observation, Scorer};
 use crate::domain::eval::shard::Shard;
 use crate::domain::file_checks::read_example;
+use crate::domain::json::{JsonLine, JsonLines};
 use crate::domain::model::{Example, Price, PromptFile, Role};
 use crate::domain::schema::Validators;
 
@@ -240,50 +238,34 @@ async fn produce(
     stop: watch::Receiver<bool>,
 ) -> Result<Read, String> {
     let permits = Arc::new(Semaphore::new(engine.concurrency));
-    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
-    let mut hasher = Sha256::new();
-    let mut bytes = Vec::new();
+    let mut lines = JsonLines::new(std::io::BufReader::with_capacity(64 * 1024, file));
     let mut sent = 0u64;
-    let mut number = 0usize;
     loop {
         if *stop.borrow() {
             return Err("stopped".to_owned());
         }
-        bytes.clear();
-        let length = reader
-            .read_until(b'\n', &mut bytes)
+        let next = lines
+            .next_line()
             .map_err(|error| format!("cannot read {}: {error}", prepared.examples.path))?;
-        if length == 0 {
-            break;
-        }
-        hasher.update(&bytes);
-        number += 1;
-        let line = match std::str::from_utf8(&bytes) {
-            Ok(line) => line.trim_end_matches(['\n', '\r']),
-            Err(_) => {
-                return Err(format!(
-                    "{}:{number} is not valid UTF-8 (the file changed after validation)",
-                    prepared.examples.path
-                ));
-            }
+        let Some((number, line)) = next else { break };
+        // `validate` ran first, so a line it would refuse is a file edited during the run.
+        let changed = |problem: &str| {
+            format!(
+                "{}:{number}: {problem} (the file changed after validation; run the eval again)",
+                prepared.examples.path
+            )
         };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let example = match read_example(&prepared.examples.path, number, line, &engine.validators)
-        {
-            Ok(example) => example,
-            Err(findings) => {
-                // `validate` ran first, so this is a file edited during the run.
-                let message = findings
-                    .first()
-                    .map_or_else(|| "not a valid example".to_owned(), |f| f.message.clone());
-                return Err(format!(
-                    "{}:{number}: {message} (the file changed after validation; run the eval again)",
-                    prepared.examples.path
-                ));
-            }
+        let JsonLine::Text(line) = line else {
+            return Err(changed("not valid UTF-8"));
         };
+        let example = read_example(&prepared.examples.path, number, line, &engine.validators)
+            .map_err(|findings| {
+                changed(
+                    findings
+                        .first()
+                        .map_or("not a valid example", |f| f.message.as_str()),
+                )
+            })?;
         if prepared
             .shard
             .is_some_and(|shard| !shard.contains(&example.id))
@@ -335,8 +317,10 @@ async fn produce(
             drop(permit);
         });
     }
-    let sha256 = crate::domain::source::sha256_hex_of_digest(&hasher.finalize());
-    Ok(Read { sent, sha256 })
+    Ok(Read {
+        sent,
+        sha256: lines.sha256(),
+    })
 }
 
 fn record_outcome(

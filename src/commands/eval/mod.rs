@@ -494,13 +494,16 @@ fn count_in_shard(path: &Path, shard: Shard) -> u64 {
     let Ok(file) = adapters::fs::open_read_regular(path) else {
         return 0;
     };
-    std::io::BufRead::lines(std::io::BufReader::new(file))
-        .map_while(Result::ok)
-        .filter_map(|line| {
-            serde_json::from_str::<Id>(crate::domain::json::strip_bom(&line, 1)).ok()
-        })
-        .filter(|example| shard.contains(&example.id))
-        .count() as u64
+    let mut lines = crate::domain::json::JsonLines::new(std::io::BufReader::new(file));
+    let mut count = 0;
+    while let Ok(Some((_, line))) = lines.next_line() {
+        if let crate::domain::json::JsonLine::Text(text) = line
+            && serde_json::from_str::<Id>(text).is_ok_and(|example| shard.contains(&example.id))
+        {
+            count += 1;
+        }
+    }
+    count
 }
 
 fn now() -> i64 {

@@ -15,14 +15,13 @@ pub const MAX_RENDERED_BYTES: usize = 4 << 20;
 /// A writer that refuses to grow past its limit, which stops the render.
 struct Capped {
     bytes: Vec<u8>,
-    limit: usize,
+    overflowed: bool,
 }
 
 impl std::io::Write for Capped {
     fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
-        if self.bytes.len() + buffer.len() > self.limit {
-            self.bytes
-                .extend_from_slice(&buffer[..self.limit + 1 - self.bytes.len().min(self.limit)]);
+        if self.bytes.len() + buffer.len() > MAX_RENDERED_BYTES {
+            self.overflowed = true;
             return Err(std::io::Error::other("the rendered text is too large"));
         }
         self.bytes.extend_from_slice(buffer);
@@ -68,10 +67,10 @@ impl Renderer {
                     .map_err(|error| error.to_string())?;
                 let mut output = Capped {
                     bytes: Vec::new(),
-                    limit: MAX_RENDERED_BYTES,
+                    overflowed: false,
                 };
                 let result = template.render_captured_to(&context, &mut output);
-                if output.bytes.len() > MAX_RENDERED_BYTES {
+                if output.overflowed {
                     return Err(format!(
                         "message {} renders to more than {} bytes; refused",
                         index + 1,
