@@ -132,45 +132,34 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
             reason: "not a regular file".to_owned(),
         };
     }
-    // Non-blocking, and the type checked again on the open file, in case it was swapped.
-    let file = match open_nonblocking(path) {
-        Ok(file) => file,
-        Err(error) => {
-            return FileContent::Unreadable {
-                reason: error.to_string(),
-            };
-        }
-    };
-    let Ok(metadata) = file.metadata() else {
-        return FileContent::Unreadable {
-            reason: "cannot read its metadata".to_owned(),
-        };
-    };
-    if !metadata.is_file() {
-        return FileContent::Unreadable {
-            reason: "not a regular file".to_owned(),
-        };
-    }
-    let size = metadata.len();
-    if size > limit {
-        return FileContent::TooLarge { size, limit };
-    }
     if matches!(role, Role::Examples { .. }) {
-        // Examples are checked as a stream: memory does not grow with the data set.
-        drop(file);
+        // Examples are checked as a stream, opened then: memory does not grow with the data
+        // set, and the file is opened once.
+        let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
+        if size > limit {
+            return FileContent::TooLarge { size, limit };
+        }
         let path = path.to_path_buf();
         return FileContent::Stream(crate::domain::source::Opener(std::sync::Arc::new(
             move || {
-                let file = open_nonblocking(&path)?;
-                if !file.metadata()?.is_file() {
-                    return Err(std::io::Error::other("not a regular file"));
-                }
+                let (file, _) = open_regular(&path)?;
                 Ok(Box::new(std::io::BufReader::with_capacity(
                     64 * 1024,
                     file.take(limit),
                 )) as Box<dyn std::io::BufRead + Send>)
             },
         )));
+    }
+    let (file, size) = match open_regular(path) {
+        Ok(opened) => opened,
+        Err(error) => {
+            return FileContent::Unreadable {
+                reason: error.to_string(),
+            };
+        }
+    };
+    if size > limit {
+        return FileContent::TooLarge { size, limit };
     }
     // Read at most one byte past the limit, in case the file grew since we looked.
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
@@ -188,12 +177,19 @@ fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
     FileContent::Bytes(bytes)
 }
 
-fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+/// Opens a file for reading without blocking (a FIFO swapped in after the checks must not
+/// hang the scan) and checks on the open handle that it is a regular file; returns its size.
+fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
-        .open(path)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok((file, metadata.len()))
 }
 
 /// The repository root, once a command has found it: writes under it are checked for links
@@ -211,14 +207,9 @@ pub fn set_root(root: &Path) {
     let _ = ROOT.set(root.to_path_buf());
 }
 
-/// A file or folder is a symbolic link (not followed).
-fn is_link(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
-}
-
-/// Whether `path` is a symbolic link.
+/// Whether `path` is a symbolic link (not followed).
 pub fn is_symlink(path: &Path) -> bool {
-    is_link(path)
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// Opens a regular file for reading, without following a link or blocking on a FIFO.
@@ -263,25 +254,19 @@ pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
 /// repository root: data written under the repository stays in it.
 pub fn create_dir_safe(dir: &Path) -> anyhow::Result<()> {
     // Folders already checked in this run (thousands of cache writes share a few hundred).
-    static CHECKED: std::sync::Mutex<Option<std::collections::HashSet<PathBuf>>> =
-        std::sync::Mutex::new(None);
-    let dir = absolute(dir)?;
-    let checked = |dir: &Path| {
+    static CHECKED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let checked = || {
         CHECKED
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .is_some_and(|set| set.contains(dir))
     };
-    if checked(&dir) {
+    let dir = absolute(dir)?;
+    if checked().contains(&dir) {
         return Ok(());
     }
     create_dir_checked(&dir)?;
-    CHECKED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get_or_insert_with(Default::default)
-        .insert(dir);
+    checked().insert(dir);
     Ok(())
 }
 
@@ -293,16 +278,8 @@ fn create_dir_checked(dir: &Path) -> anyhow::Result<()> {
         let mut current = root.clone();
         for component in relative.components() {
             current.push(component);
-            if is_link(&current) {
-                return Err(crate::exit::UserError::new(
-                    crate::exit::ExitStatus::Error,
-                    format!(
-                        "{} is a symbolic link; promptops does not write through links",
-                        current.display()
-                    ),
-                )
-                .hint("replace the link with a real folder")
-                .into());
+            if is_symlink(&current) {
+                return Err(link_refused(&current));
             }
             if !current.is_dir() {
                 // Another worker may create the same folder at the same moment.
@@ -310,7 +287,7 @@ fn create_dir_checked(dir: &Path) -> anyhow::Result<()> {
                     Err(error)
                         if error.kind() == std::io::ErrorKind::AlreadyExists
                             && current.is_dir()
-                            && !is_link(&current) => {}
+                            && !is_symlink(&current) => {}
                     other => other?,
                 }
             }
@@ -356,17 +333,23 @@ fn open_no_follow(path: &Path, options: &mut std::fs::OpenOptions) -> anyhow::Re
     Ok(fs_err::File::from_parts(file, path))
 }
 
+/// The error for a path that is a symbolic link where promptops does not follow one.
+fn link_refused(path: &Path) -> anyhow::Error {
+    crate::exit::UserError::new(
+        crate::exit::ExitStatus::Error,
+        format!(
+            "{} is a symbolic link; promptops does not read or write through links",
+            path.display()
+        ),
+    )
+    .hint("replace the link with the real file or folder")
+    .into()
+}
+
+/// An open error, with `ELOOP` (from `O_NOFOLLOW`) said as the link it is.
 fn refuse_link(path: &Path, error: std::io::Error) -> anyhow::Error {
     if error.raw_os_error() == Some(libc::ELOOP) {
-        crate::exit::UserError::new(
-            crate::exit::ExitStatus::Error,
-            format!(
-                "{} is a symbolic link; promptops does not write through links",
-                path.display()
-            ),
-        )
-        .hint("remove the link")
-        .into()
+        link_refused(path)
     } else {
         anyhow::Error::new(error).context(format!("cannot open {}", path.display()))
     }
@@ -390,11 +373,8 @@ pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result
     let path = absolute(path)?;
     let folder = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     create_dir_safe(&folder)?;
-    if is_link(&path) {
-        return Err(refuse_link(
-            path.as_path(),
-            std::io::Error::from_raw_os_error(libc::ELOOP),
-        ));
+    if is_symlink(&path) {
+        return Err(link_refused(&path));
     }
     let existing_mode = std::fs::metadata(&path)
         .ok()

@@ -451,12 +451,13 @@ fn check_base_url(name: &str, base_url: &str, has_key: bool) -> Option<String> {
             "provider `{name}`: the base URL must be http:// or https://"
         ));
     }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(address)) => address.is_loopback(),
-        Some(url::Host::Ipv6(address)) => address.is_loopback(),
-        None => false,
-    };
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
     if url.scheme() == "http" && has_key && !loopback {
         return Some(format!(
             "provider `{name}`: the API key would be sent over plain http:// to {}; use https://",

@@ -21,7 +21,6 @@ pub(super) async fn complete(
             MaxTokensParameter::MaxCompletionTokens => "max_completion_tokens",
             MaxTokensParameter::MaxTokens => "max_tokens",
         };
-        body.remove("max_tokens");
         body.insert(name.into(), max_tokens.into());
     }
     body.insert(
