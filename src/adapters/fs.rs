@@ -463,3 +463,48 @@ fn remove_stale_temp_files(dir: &Path) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression (found by bench/eval.py): workers creating the same folder at once failed
+    // with "already exists", and the answer being cached was lost.
+    #[test]
+    fn concurrent_creation_of_one_folder_succeeds_for_every_worker() {
+        let root = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(root.keep()).unwrap();
+        set_root(&root);
+        let root = ROOT.get().unwrap().clone();
+        for round in 0..50 {
+            let dir = root.join(format!("round-{round}/a/b/c"));
+            let start = std::sync::Barrier::new(8);
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            create_dir_safe(&dir)
+                        })
+                    })
+                    .collect();
+                for worker in workers {
+                    worker.join().unwrap().unwrap();
+                }
+            });
+            assert!(dir.is_dir());
+        }
+    }
+
+    #[test]
+    fn a_folder_reached_through_a_link_is_refused() {
+        let root = std::fs::canonicalize(tempfile::tempdir().unwrap().keep()).unwrap();
+        set_root(&root);
+        let root = ROOT.get().unwrap().clone();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("linked")).unwrap();
+        let error = create_dir_safe(&root.join("linked/inner")).unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert!(!outside.path().join("inner").exists());
+    }
+}

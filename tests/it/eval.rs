@@ -65,6 +65,20 @@ pub(crate) fn eval(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
     )
 }
 
+/// Writes a candidate of the sample prompt, version 1.1.0, whose system message ends with
+/// `extra`, and brings the registry up to date.
+pub(crate) fn write_candidate(repo: &TestRepo, extra: &str) {
+    let candidate = crate::support::PROMPT
+        .replace("version: 1.0.0", "version: 1.1.0")
+        .replace(
+            "Answer in one sentence.",
+            &format!("Answer in one sentence.{extra}"),
+        );
+    repo.write("prompts/00-templates/summarize.yaml", &candidate);
+    let output = repo.run(&["registry"]);
+    assert_eq!(output.code, 0, "{output:?}");
+}
+
 /// The summaries in the task's eval folder, by file name.
 pub(crate) fn summaries(repo: &TestRepo) -> BTreeMap<String, Value> {
     let mut found = BTreeMap::new();
@@ -570,14 +584,7 @@ fn a_candidate_is_compared_with_production_on_the_same_examples() {
         }
     });
     let repo = repo(&server, 30, "");
-    let candidate = crate::support::PROMPT
-        .replace("version: 1.0.0", "version: 1.1.0")
-        .replace(
-            "Answer in one sentence.",
-            "Answer in one sentence. Be precise.",
-        );
-    repo.write("prompts/00-templates/summarize.yaml", &candidate);
-    repo.run(&["registry"]);
+    write_candidate(&repo, " Be precise.");
     let output = eval(&repo, &["--candidate", "--baseline", "production"]);
     assert_eq!(output.code, 0, "{output:?}");
     assert_eq!(server.count(), 60);
@@ -701,9 +708,7 @@ fn an_interrupted_paired_run_resumes_as_a_pair() {
     let server = LlmServer::start(always_right);
     server.latency(Duration::from_millis(50));
     let repo = repo(&server, 12, "");
-    let candidate = crate::support::PROMPT.replace("version: 1.0.0", "version: 1.1.0");
-    repo.write("prompts/00-templates/summarize.yaml", &candidate);
-    repo.run(&["registry"]);
+    write_candidate(&repo, "");
     let paired = [
         "eval",
         "--candidate",
