@@ -214,6 +214,11 @@ pub fn is_symlink(path: &Path) -> bool {
 
 /// Opens a regular file for reading, without following a link or blocking on a FIFO.
 pub fn open_read_regular(path: &Path) -> anyhow::Result<fs_err::File> {
+    open_read_regular_sized(path).map(|(file, _)| file)
+}
+
+/// `open_read_regular`, with the file's size from the same `fstat`.
+fn open_read_regular_sized(path: &Path) -> anyhow::Result<(fs_err::File, u64)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     let file = open_no_follow(path, &mut options)?;
@@ -223,14 +228,13 @@ pub fn open_read_regular(path: &Path) -> anyhow::Result<fs_err::File> {
     if !metadata.is_file() {
         anyhow::bail!("{} is not a regular file", path.display());
     }
-    Ok(file)
+    Ok((file, metadata.len()))
 }
 
 /// The bytes of a regular file of at most `limit` bytes, opened without following a link and
 /// without blocking on a FIFO or device.
 pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
-    let file = open_read_regular(path)?;
-    let size = file.metadata().map_or(0, |metadata| metadata.len());
+    let (file, size) = open_read_regular_sized(path)?;
     if size > limit {
         anyhow::bail!(
             "{} is {size} bytes, more than the {limit} bytes allowed",
