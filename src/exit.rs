@@ -1,6 +1,11 @@
-//! Exit statuses are part of the interface: scripts and CI branch on them.
+//! Exit statuses are part of the interface: scripts and CI branch on them. This is the one
+//! place that maps what happened (an outcome, or an error) to a status.
 
-use std::fmt;
+use crate::adapters::eval_store::StoreError;
+use crate::adapters::fs::FsError;
+use crate::domain::eval::outcome::{EvalOutcome, TaskOutcome};
+use crate::domain::eval::record::Gate;
+use crate::domain::outcome::Outcome;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -16,6 +21,26 @@ pub enum ExitStatus {
     Interrupted = 130,
 }
 
+impl ExitStatus {
+    /// The more serious of two statuses: interrupted, bad input, external, gate failure,
+    /// success.
+    #[must_use]
+    pub fn worse(self, other: ExitStatus) -> ExitStatus {
+        let rank = |status: ExitStatus| match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::External => 2,
+            ExitStatus::Error => 3,
+            ExitStatus::Interrupted => 4,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 impl From<ExitStatus> for std::process::ExitCode {
     fn from(status: ExitStatus) -> Self {
         std::process::ExitCode::from(status as u8)
@@ -23,7 +48,8 @@ impl From<ExitStatus> for std::process::ExitCode {
 }
 
 /// An error meant for the user: a message, what to do, and the exit status it maps to.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct UserError {
     pub status: ExitStatus,
     pub message: String,
@@ -46,10 +72,97 @@ impl UserError {
     }
 }
 
-impl fmt::Display for UserError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+/// The exit status of a command that finished: a pure function of its outcome.
+pub fn status(outcome: &Outcome) -> ExitStatus {
+    match outcome {
+        Outcome::Validate(validate) => {
+            if validate.errors() > 0 {
+                ExitStatus::Failure
+            } else {
+                ExitStatus::Success
+            }
+        }
+        Outcome::Registry(registry) => match registry.passed() {
+            None => ExitStatus::Error,
+            Some(false) => ExitStatus::Failure,
+            Some(true) => ExitStatus::Success,
+        },
+        Outcome::Status(_) | Outcome::Init(_) | Outcome::Generated => ExitStatus::Success,
+        Outcome::Eval(eval) => eval_status(eval),
     }
 }
 
-impl std::error::Error for UserError {}
+/// The worst of the tasks' statuses; a start refused for bad files is an input error.
+fn eval_status(outcome: &EvalOutcome) -> ExitStatus {
+    if outcome.blocked.is_some() {
+        return ExitStatus::Error;
+    }
+    outcome
+        .tasks
+        .iter()
+        .map(task_status)
+        .fold(ExitStatus::Success, ExitStatus::worse)
+}
+
+fn task_status(task: &TaskOutcome) -> ExitStatus {
+    if task.interrupted {
+        ExitStatus::Interrupted
+    } else if task.fatal.as_ref().is_some_and(|fatal| fatal.config) || task.cut_short.is_some() {
+        ExitStatus::Error
+    } else if task.fatal.is_some() {
+        ExitStatus::External
+    } else {
+        gate_status(task.summary.gate(task.baseline.as_ref()))
+    }
+}
+
+/// The exit status of a run's gate, for `eval` and `eval merge` alike.
+fn gate_status(gate: Gate) -> ExitStatus {
+    match gate {
+        Gate::Pass | Gate::AtMerge => ExitStatus::Success,
+        Gate::Fail => ExitStatus::Failure,
+        Gate::ProviderFailed => ExitStatus::External,
+        Gate::BadInput => ExitStatus::Error,
+    }
+}
+
+/// The exit status of a command that stopped with an error, and the hint to show with it.
+pub fn error_status(error: &anyhow::Error) -> (ExitStatus, Option<&str>) {
+    for cause in error.chain() {
+        if let Some(user) = cause.downcast_ref::<UserError>() {
+            return (user.status, user.hint.as_deref());
+        }
+        if let Some(fs) = cause.downcast_ref::<FsError>() {
+            return (ExitStatus::Error, fs.hint());
+        }
+        if let Some(store) = cause.downcast_ref::<StoreError>() {
+            return (ExitStatus::Error, store.hint());
+        }
+    }
+    (ExitStatus::Error, None)
+}
+
+/// Whether the error is a closed pipe (`promptops status | head`), which is not an error.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worse_status_wins() {
+        use ExitStatus::{Error, External, Failure, Interrupted, Success};
+        let order = [Success, Failure, External, Error, Interrupted];
+        for (i, a) in order.iter().enumerate() {
+            for (j, b) in order.iter().enumerate() {
+                assert_eq!(a.worse(*b), order[i.max(j)]);
+            }
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! promptops: the `GitOps` lifecycle for LLM prompts.
 //!
-//! `main.rs` parses arguments and calls [`run`]; each verb lives in `commands/`, decides in the
-//! pure `domain/`, touches the world only through `adapters/`, and prints through `report/`.
+//! `main.rs` parses arguments and calls [`run`]: the settings are resolved once, the command
+//! executes (deciding in the pure `domain/`, touching the world only through `adapters/`) and
+//! returns an outcome, `report/` renders it, and [`exit::status`] maps it to the exit status.
 
 pub mod adapters;
 pub mod cli;
@@ -9,24 +10,26 @@ pub mod commands;
 pub mod domain;
 pub mod exit;
 pub mod report;
+pub mod settings;
 
-use std::path::PathBuf;
+use std::io::Write;
 
 pub use exit::{ExitStatus, UserError};
 
-/// Runs one command.
+/// Runs one command and returns its exit status.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
-    let context = commands::Context {
-        repo: cli.repo,
-        color: cli.color.for_stderr(),
+    let settings = settings::Settings::resolve(&cli.global, settings::Environment::from_process())?;
+    settings::init_logging(&settings);
+    // Not locked for the whole command: progress, the render watchdog and logs write to
+    // stderr from other threads while it runs.
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let mut printer = report::Printer {
+        out: &mut out,
+        err: &mut err,
+        color: settings.color,
     };
-    match cli.command {
-        cli::Command::Validate(args) => commands::validate::run(&context, &args),
-        cli::Command::Registry(args) => commands::registry::run(&context, &args),
-        cli::Command::Status(args) => commands::status::run(&context, &args),
-        cli::Command::Eval(args) => commands::eval::run(&context, args),
-        cli::Command::Init(args) => {
-            commands::init::run(&context, args.dir.unwrap_or_else(|| PathBuf::from(".")))
-        }
-    }
+    let outcome = commands::run(&settings, cli.command, &mut printer)?;
+    out.flush()?;
+    Ok(exit::status(&outcome))
 }

@@ -2,7 +2,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use promptops::{ExitStatus, UserError};
+use promptops::ExitStatus;
 
 fn main() -> ExitCode {
     promptops::adapters::git::configure();
@@ -20,24 +20,19 @@ fn main() -> ExitCode {
     match promptops::run(cli) {
         Ok(status) => status.into(),
         Err(error) => {
-            // A closed pipe (`promptops status | head`) is not an error.
-            if error.chain().any(|cause| {
-                cause
-                    .downcast_ref::<std::io::Error>()
-                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
+            if promptops::exit::is_broken_pipe(&error) {
                 return ExitStatus::Success.into();
             }
+            let (status, hint) = promptops::exit::error_status(&error);
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "error: {error}");
             for cause in error.chain().skip(1) {
                 let _ = writeln!(stderr, "  caused by: {cause}");
             }
-            let user = error.downcast_ref::<UserError>();
-            if let Some(hint) = user.and_then(|user| user.hint.as_deref()) {
+            if let Some(hint) = hint {
                 let _ = writeln!(stderr, "hint: {hint}");
             }
-            user.map_or(ExitStatus::Error, |user| user.status).into()
+            status.into()
         }
     }
 }

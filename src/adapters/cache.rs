@@ -53,14 +53,14 @@ impl Cache {
         provider: &str,
         model: &str,
         response: &ChatResponse,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), super::fs::FsError> {
         let entry = Entry {
             key: key.to_owned(),
             provider: provider.to_owned(),
             model: model.to_owned(),
             response: response.clone(),
         };
-        let mut bytes = serde_json::to_vec_pretty(&entry)?;
+        let mut bytes = serde_json::to_vec_pretty(&entry).map_err(std::io::Error::other)?;
         bytes.push(b'\n');
         super::fs::write_replace(&self.path(key), &bytes, false)
     }

@@ -3,14 +3,52 @@
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::Context;
-
 use crate::domain::layout::{self, Role};
 use crate::domain::source::{FileContent, InputFile};
 
+/// What can go wrong reading or writing the repository's files.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{what}: {source}")]
+    Context {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{} is a symbolic link; promptops does not read or write through links", .0.display())]
+    Link(PathBuf),
+    #[error("{} is not a regular file", .0.display())]
+    NotRegular(PathBuf),
+    #[error("{} is {size} bytes, more than the {limit} bytes allowed", path.display())]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+    #[error("{} grew past {limit} bytes while it was read", path.display())]
+    Grew { path: PathBuf, limit: u64 },
+}
+
+impl FsError {
+    fn io(what: String, source: std::io::Error) -> FsError {
+        FsError::Context { what, source }
+    }
+
+    /// What to do about it, when there is something to say.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            FsError::Link(_) => Some("replace the link with the real file or folder"),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = FsError> = std::result::Result<T, E>;
+
 /// Every file promptops looks at: the root files and everything under `prompts/`, each read
 /// as far as its role asks. Symbolic links are followed only inside the repository.
-pub fn scan(root: &Path, threads: usize) -> anyhow::Result<Vec<InputFile>> {
+pub fn scan(root: &Path, threads: usize) -> Result<Vec<InputFile>> {
     let canonical_root = fs_err::canonicalize(root)?;
     let mut paths: Vec<(String, PathBuf)> = Vec::new();
     for name in [layout::REGISTRY_FILE, layout::CONFIG_FILE] {
@@ -33,7 +71,9 @@ pub fn scan(root: &Path, threads: usize) -> anyhow::Result<Vec<InputFile>> {
             .follow_links(false)
             .sort_by_file_name()
         {
-            let entry = entry.with_context(|| format!("cannot walk {}", prompts.display()))?;
+            let entry = entry.map_err(|error| {
+                FsError::io(format!("cannot walk {}", prompts.display()), error.into())
+            })?;
             if entry.file_type().is_dir() {
                 continue;
             }
@@ -213,50 +253,51 @@ pub fn is_symlink(path: &Path) -> bool {
 }
 
 /// Opens a regular file for reading, without following a link or blocking on a FIFO.
-pub fn open_read_regular(path: &Path) -> anyhow::Result<fs_err::File> {
+pub fn open_read_regular(path: &Path) -> Result<fs_err::File> {
     open_read_regular_sized(path).map(|(file, _)| file)
 }
 
 /// `open_read_regular`, with the file's size from the same `fstat`.
-fn open_read_regular_sized(path: &Path) -> anyhow::Result<(fs_err::File, u64)> {
+fn open_read_regular_sized(path: &Path) -> Result<(fs_err::File, u64)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     let file = open_no_follow(path, &mut options)?;
     let metadata = file
         .metadata()
-        .with_context(|| format!("cannot read {}", path.display()))?;
+        .map_err(|error| FsError::io(format!("cannot read {}", path.display()), error))?;
     if !metadata.is_file() {
-        anyhow::bail!("{} is not a regular file", path.display());
+        return Err(FsError::NotRegular(path.to_path_buf()));
     }
     Ok((file, metadata.len()))
 }
 
 /// The bytes of a regular file of at most `limit` bytes, opened without following a link and
 /// without blocking on a FIFO or device.
-pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let (file, size) = open_read_regular_sized(path)?;
     if size > limit {
-        anyhow::bail!(
-            "{} is {size} bytes, more than the {limit} bytes allowed",
-            path.display()
-        );
+        return Err(FsError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+            limit,
+        });
     }
     let mut bytes = Vec::with_capacity(usize::try_from(size.min(limit) + 1).unwrap_or(0));
     file.take(limit + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+        .map_err(|error| FsError::io(format!("cannot read {}", path.display()), error))?;
     if bytes.len() as u64 > limit {
-        anyhow::bail!(
-            "{} grew past {limit} bytes while it was read",
-            path.display()
-        );
+        return Err(FsError::Grew {
+            path: path.to_path_buf(),
+            limit,
+        });
     }
     Ok(bytes)
 }
 
 /// Creates `dir` and its parents, refusing to pass through a symbolic link anywhere below the
 /// repository root: data written under the repository stays in it.
-pub fn create_dir_safe(dir: &Path) -> anyhow::Result<()> {
+pub fn create_dir_safe(dir: &Path) -> Result<()> {
     // Folders already checked in this run (thousands of cache writes share a few hundred).
     static CHECKED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());
@@ -274,7 +315,7 @@ pub fn create_dir_safe(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn create_dir_checked(dir: &Path) -> anyhow::Result<()> {
+fn create_dir_checked(dir: &Path) -> Result<()> {
     let dir = dir.to_path_buf();
     if let Some(root) = ROOT.get()
         && let Ok(relative) = dir.strip_prefix(root)
@@ -302,7 +343,7 @@ fn create_dir_checked(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+fn absolute(path: &Path) -> Result<PathBuf> {
     Ok(if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -311,7 +352,7 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Opens a file for appending (creating it), never through a symbolic link.
-pub fn open_append_no_follow(path: &Path) -> anyhow::Result<fs_err::File> {
+pub fn open_append_no_follow(path: &Path) -> Result<fs_err::File> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(parent) = path.parent() {
         create_dir_safe(parent)?;
@@ -321,14 +362,25 @@ pub fn open_append_no_follow(path: &Path) -> anyhow::Result<fs_err::File> {
     open_no_follow(path, &mut options)
 }
 
+/// Appends to a file outside the repository's control (such as `$GITHUB_STEP_SUMMARY`),
+/// creating it when missing.
+pub fn append(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = fs_err::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
 /// Opens a file for reading and writing (not creating it), never through a symbolic link.
-pub fn open_update_no_follow(path: &Path) -> anyhow::Result<fs_err::File> {
+pub fn open_update_no_follow(path: &Path) -> Result<fs_err::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true);
     open_no_follow(path, &mut options)
 }
 
-fn open_no_follow(path: &Path, options: &mut std::fs::OpenOptions) -> anyhow::Result<fs_err::File> {
+fn open_no_follow(path: &Path, options: &mut std::fs::OpenOptions) -> Result<fs_err::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = options
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -338,30 +390,22 @@ fn open_no_follow(path: &Path, options: &mut std::fs::OpenOptions) -> anyhow::Re
 }
 
 /// The error for a path that is a symbolic link where promptops does not follow one.
-fn link_refused(path: &Path) -> anyhow::Error {
-    crate::exit::UserError::new(
-        crate::exit::ExitStatus::Error,
-        format!(
-            "{} is a symbolic link; promptops does not read or write through links",
-            path.display()
-        ),
-    )
-    .hint("replace the link with the real file or folder")
-    .into()
+fn link_refused(path: &Path) -> FsError {
+    FsError::Link(path.to_path_buf())
 }
 
 /// An open error, with `ELOOP` (from `O_NOFOLLOW`) said as the link it is.
-fn refuse_link(path: &Path, error: std::io::Error) -> anyhow::Error {
+fn refuse_link(path: &Path, error: std::io::Error) -> FsError {
     if error.raw_os_error() == Some(libc::ELOOP) {
         link_refused(path)
     } else {
-        anyhow::Error::new(error).context(format!("cannot open {}", path.display()))
+        FsError::io(format!("cannot open {}", path.display()), error)
     }
 }
 
 /// Writes a file by temp file and rename in the same folder, so a reader sees the old bytes
 /// or the new ones, never a mix, and an interruption leaves the old file intact.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_replace(path, bytes, true)
 }
 
@@ -372,7 +416,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// temp file's 0600 would lock out the other users of a container). Under the repository the
 /// temp file lives in `.promptops/tmp/`, which git ignores, so a kill mid-write leaves nothing
 /// in `git status`; a path that is a link, or whose folder is reached through one, is refused.
-pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<()> {
+pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let path = absolute(path)?;
     let folder = path.parent().unwrap_or(Path::new("/")).to_path_buf();
@@ -388,17 +432,22 @@ pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result
         .prefix(".promptops-")
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(&temp_folder)
-        .with_context(|| {
-            format!(
-                "cannot create a temporary file in {}",
-                temp_folder.display()
+        .map_err(|error| {
+            FsError::io(
+                format!(
+                    "cannot create a temporary file in {}",
+                    temp_folder.display()
+                ),
+                error,
             )
         })?;
     if let Some(mode) = existing_mode {
         temporary
             .as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+            .map_err(|error| {
+                FsError::io(format!("cannot set the mode of {}", path.display()), error)
+            })?;
     }
     temporary
         .write_all(bytes)
@@ -409,11 +458,11 @@ pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result
                 Ok(())
             }
         })
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .map_err(|error| FsError::io(format!("cannot write {}", path.display()), error))?;
     temporary
         .persist(&path)
         .map_err(|error| error.error)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
+        .map_err(|error| FsError::io(format!("cannot replace {}", path.display()), error))?;
     if durable && let Ok(folder) = std::fs::File::open(&folder) {
         let _ = folder.sync_all();
     }

@@ -1,6 +1,7 @@
-//! The only code that touches the world: files, git, LLM APIs.
+//! The only code that touches the world: files, the eval store, git, LLM APIs.
 
 pub mod cache;
+pub mod eval_store;
 pub mod fs;
 pub mod git;
 pub mod llm;

@@ -1,42 +1,99 @@
-//! Command-line arguments. Doc comments here are the `--help` text; no logic lives here.
+//! Command-line arguments. Doc comments here are the `--help` text; no logic lives here, and
+//! nothing of the crate is imported.
+
+// The doc comments are shown as they are by `--help`, where backticks would be literal.
+#![allow(clippy::doc_markdown)]
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::report::ColorChoice;
-
-/// `GitOps` lifecycle for LLM prompts: validate, evaluate, promote and deploy prompts kept in git.
+/// GitOps lifecycle for LLM prompts: validate and evaluate prompts kept in git.
 #[derive(Debug, Parser)]
 #[command(
     name = "promptops",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = "Exit status: 0 passed, 1 a check or gate said no, 2 bad usage or input, \
+                  3 an external service failed, 130 interrupted.\n\
+                  Environment: PROMPTOPS_REPO, PROMPTOPS_CACHE_DIR, PROMPTOPS_LOG (log filter, \
+                  e.g. debug), PROMPTOPS_RETRY_DELAY_SCALE, PROMPTOPS_NOW (a fixed clock), \
+                  NO_COLOR, CI."
 )]
 pub struct Cli {
-    /// The prompt repository [default: found from the current folder]
-    #[arg(long, global = true, value_name = "DIR", env = "PROMPTOPS_REPO")]
-    pub repo: Option<PathBuf>,
-    /// When to colour messages (`NO_COLOR` is honoured)
-    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
-    pub color: ColorChoice,
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The options every command takes.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// The prompt repository (or PROMPTOPS_REPO) [default: found from the current folder]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// When to colour messages (NO_COLOR is honoured)
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// Whether to colour output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check every prompt, metadata, examples and registry file; report all problems with <file:line>
+    #[command(after_help = "Examples:\n  \
+        promptops validate\n  \
+        promptops validate prompts/00-templates/summarize.yaml --strict\n  \
+        promptops validate --format github    # annotations on a pull request")]
     Validate(ValidateArgs),
-    /// Rewrite `prompt_registry.yaml` from the files (deterministic; history is kept)
+    /// Rewrite prompt_registry.yaml from the files (deterministic; history is kept)
+    #[command(after_help = "Examples:\n  \
+        promptops registry\n  \
+        promptops registry --check    # in CI: exit 1 and show the difference when stale")]
     Registry(RegistryArgs),
     /// One line per task: production and candidate versions, threshold, score, last change
+    #[command(after_help = "Examples:\n  \
+        promptops status\n  \
+        promptops status --format json | jq '.tasks[] | select(.errors > 0)'")]
     Status(StatusArgs),
     /// Run a task's examples through its prompt, score the answers, log them and gate on the threshold
+    #[command(after_help = "Examples:\n  \
+        promptops eval --offline                          # replay stored answers, no API key\n  \
+        promptops eval summarize --candidate --baseline production\n  \
+        promptops eval --shard 2/4 && promptops eval merge prompts/04-evals")]
     Eval(EvalArgs),
     /// Scaffold a new prompt repository with a sample task that validates clean
+    #[command(
+        after_help = "Example:\n  promptops init my-prompts && cd my-prompts && promptops validate"
+    )]
     Init(InitArgs),
+    /// Print a shell completion script
+    #[command(after_help = "Examples:\n  \
+        promptops completions bash > ~/.local/share/bash-completion/completions/promptops\n  \
+        promptops completions zsh > ~/.zfunc/_promptops")]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -117,17 +174,12 @@ pub struct EvalArgs {
     /// Neither read nor write stored responses
     #[arg(long)]
     pub no_cache: bool,
-    /// Requests in flight at once [default: `defaults.concurrency` in promptops.yaml, else 8]
+    /// Requests in flight at once [default: defaults.concurrency in promptops.yaml, else 8]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: Option<u32>,
-    /// Where stored responses live
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "PROMPTOPS_CACHE_DIR",
-        default_value = ".promptops/cache"
-    )]
-    pub cache_dir: PathBuf,
+    /// Where stored responses live (or PROMPTOPS_CACHE_DIR) [default: .promptops/cache]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     #[command(flatten)]
     pub reports: EvalReports,
 }
@@ -138,13 +190,13 @@ pub struct EvalReports {
     /// How to print the results
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
-    /// Also write a `JUnit` XML report: per task a test case for its gate, then one per example
+    /// Also write a JUnit XML report: per task a test case for its gate, then one per example
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Also write a Markdown summary (for `$GITHUB_STEP_SUMMARY` or a pull-request comment)
+    /// Also write a Markdown summary (for $GITHUB_STEP_SUMMARY or a pull-request comment)
     #[arg(long, value_name = "FILE")]
     pub summary_md: Option<PathBuf>,
-    /// In the `JUnit` report, count each failing example as a failed test case (by default only
+    /// In the JUnit report, count each failing example as a failed test case (by default only
     /// a task's gate can fail; examples are listed with their reasons)
     #[arg(long, requires = "junit")]
     pub junit_examples_fail: bool,
@@ -158,13 +210,13 @@ pub enum Baseline {
 
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
-    /// Combine the logs of `--shard K/N` runs (e.g. CI matrix artifacts) into one run
+    /// Combine the logs of --shard K/N runs (e.g. CI matrix artifacts) into one run
     Merge(MergeArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Folders holding shard logs (`*.summary.json` and their `.jsonl`), searched recursively
+    /// Folders holding shard logs (*.summary.json and their .jsonl), searched recursively
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
     /// The reports of the merged runs (the ones that gate in CI)

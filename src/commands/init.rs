@@ -1,15 +1,18 @@
 //! `promptops init [DIR]`: scaffold a prompt repository that validates clean.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::adapters;
+use crate::cli::InitArgs;
 use crate::domain::layout;
+use crate::domain::outcome::InitOutcome;
 use crate::domain::registry;
 use crate::domain::schema::SchemaKind;
 use crate::exit::{ExitStatus, UserError};
+use crate::report::{self, Printer};
+use crate::settings::Settings;
 
-use super::Context;
+use super::Outcome;
 
 const SAMPLE_TASK: &str = "classify-sentiment";
 
@@ -46,12 +49,24 @@ fn scaffold() -> Vec<(String, String)> {
     files
 }
 
-pub fn run(context: &Context, dir: PathBuf) -> anyhow::Result<ExitStatus> {
-    let dir = context
-        .repo
-        .clone()
-        .filter(|_| dir == Path::new("."))
-        .unwrap_or(dir);
+pub fn run(
+    settings: &Settings,
+    args: &InitArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Outcome> {
+    let outcome = execute(settings, args)?;
+    report::init::render(&outcome, printer)?;
+    Ok(Outcome::Init(outcome))
+}
+
+/// Writes the scaffold into `DIR` (or `--repo`, or the current folder) and initialises git.
+pub fn execute(settings: &Settings, args: &InitArgs) -> anyhow::Result<InitOutcome> {
+    let dir = match (&args.dir, &settings.repo) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(repo)) => repo.clone(),
+        (None, None) => PathBuf::from("."),
+    };
+    let dir = settings.current_dir.join(dir);
     fs_err::create_dir_all(&dir)?;
     let files = scaffold();
     let taken: Vec<&str> = [layout::PROMPTS_DIR, layout::REGISTRY_FILE]
@@ -64,7 +79,7 @@ pub fn run(context: &Context, dir: PathBuf) -> anyhow::Result<ExitStatus> {
             ExitStatus::Error,
             format!(
                 "{} already holds {}; nothing was written",
-                dir.display(),
+                shown_dir(args, settings).display(),
                 taken.join(", ")
             ),
         )
@@ -74,32 +89,30 @@ pub fn run(context: &Context, dir: PathBuf) -> anyhow::Result<ExitStatus> {
     for (path, text) in &files {
         adapters::fs::write_atomic(&dir.join(path), text.as_bytes())?;
     }
-    let ignore_added = add_gitignore(&dir)?;
+    let gitignore_updated = add_gitignore(&dir)?;
     let analysis = super::load(&dir, false)?;
     let text = registry::render(&analysis.expected_registry);
     adapters::fs::write_atomic(&dir.join(layout::REGISTRY_FILE), text.as_bytes())?;
-    let created_git = adapters::git::ensure_repository(&dir)?;
+    let git_initialised = adapters::git::ensure_repository(&dir)?;
+    Ok(InitOutcome {
+        dir: shown_dir(args, settings).display().to_string(),
+        files: files
+            .into_iter()
+            .map(|(path, _)| path)
+            .chain([layout::REGISTRY_FILE.to_owned()])
+            .collect(),
+        git_initialised,
+        gitignore_updated,
+        sample_task: SAMPLE_TASK.to_owned(),
+    })
+}
 
-    let mut stderr = std::io::stderr().lock();
-    writeln!(stderr, "created a prompt repository in {}", dir.display())?;
-    if created_git {
-        writeln!(stderr, "  initialised a git repository")?;
-    }
-    for (path, _) in &files {
-        writeln!(stderr, "  {path}")?;
-    }
-    writeln!(stderr, "  {}", layout::REGISTRY_FILE)?;
-    if ignore_added {
-        writeln!(
-            stderr,
-            "  .gitignore (what of .promptops/ stays out of git)"
-        )?;
-    }
-    writeln!(
-        stderr,
-        "next: `promptops validate`, then `promptops status`; `pre-commit install` runs validate on every commit"
-    )?;
-    Ok(ExitStatus::Success)
+/// The folder as the user named it.
+fn shown_dir(args: &InitArgs, settings: &Settings) -> PathBuf {
+    args.dir
+        .clone()
+        .or_else(|| settings.repo.clone())
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Writes `.gitignore`, or adds promptops' lines to an existing one; false when it already has

@@ -1,6 +1,9 @@
-//! One file per verb: load through the adapters, decide in the domain, apply, report.
+//! One module per verb. Each has `execute(&Settings, args) -> Outcome`: load through the
+//! adapters, decide in the domain, apply through the adapters, print nothing. `run` renders
+//! the outcome through `report/`; `exit::status` maps it to the exit status.
 
 pub mod eval;
+pub mod generate;
 pub mod init;
 pub mod registry;
 pub mod status;
@@ -9,54 +12,66 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 
 use crate::adapters;
+use crate::cli::Command;
 use crate::domain::analysis::{self, Analysis, Options};
-use crate::domain::diagnostic::Diagnostic;
+pub use crate::domain::outcome::Outcome;
 use crate::exit::{ExitStatus, UserError};
+use crate::report::Printer;
+use crate::settings::Settings;
 
-/// What every command gets from the global flags.
-#[derive(Clone, Debug)]
-pub struct Context {
-    pub repo: Option<PathBuf>,
-    pub color: bool,
+/// Runs one command and renders its outcome.
+pub fn run(
+    settings: &Settings,
+    command: Command,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Validate(args) => validate::run(settings, &args, printer),
+        Command::Registry(args) => registry::run(settings, &args, printer),
+        Command::Status(args) => status::run(settings, &args, printer),
+        Command::Eval(args) => eval::run(settings, args, printer),
+        Command::Init(args) => init::run(settings, &args, printer),
+        Command::Completions(args) => generate::completions(&args, printer),
+        Command::Man => generate::man(printer),
+    }
 }
 
-impl Context {
-    /// The prompt repository's root: `--repo`, or found from the current folder.
-    pub fn root(&self) -> anyhow::Result<PathBuf> {
-        let root = self.find_root()?;
-        adapters::fs::set_root(&root);
-        Ok(root)
-    }
+/// The prompt repository's root: `--repo`, or found from the current folder.
+pub fn root(settings: &Settings) -> anyhow::Result<PathBuf> {
+    let root = find_root(settings)?;
+    adapters::fs::set_root(&root);
+    Ok(root)
+}
 
-    fn find_root(&self) -> anyhow::Result<PathBuf> {
-        if let Some(repo) = &self.repo {
-            if !repo.is_dir() {
-                return Err(UserError::new(
-                    ExitStatus::Error,
-                    format!("--repo {}: no such folder", repo.display()),
-                )
-                .into());
-            }
-            return Ok(fs_err::canonicalize(repo)?);
+fn find_root(settings: &Settings) -> anyhow::Result<PathBuf> {
+    if let Some(repo) = &settings.repo {
+        let repo = settings.current_dir.join(repo);
+        if !repo.is_dir() {
+            return Err(UserError::new(
+                ExitStatus::Error,
+                format!("--repo {}: no such folder", repo.display()),
+            )
+            .into());
         }
-        let here = std::env::current_dir()?;
-        let found = adapters::git::find_root(&here).ok_or_else(|| {
-            UserError::new(ExitStatus::Error, format!("{} is not inside a prompt repository or a git repository", here.display()))
-                .hint("run it inside the repository, pass --repo DIR, or create one with `promptops init`")
-        })?;
-        Ok(fs_err::canonicalize(found)?)
+        return Ok(fs_err::canonicalize(repo)?);
     }
+    let here = &settings.current_dir;
+    let found = adapters::git::find_root(here).ok_or_else(|| {
+        UserError::new(
+            ExitStatus::Error,
+            format!(
+                "{} is not inside a prompt repository or a git repository",
+                here.display()
+            ),
+        )
+        .hint("run it inside the repository, pass --repo DIR, or create one with `promptops init`")
+    })?;
+    Ok(fs_err::canonicalize(found)?)
 }
 
 /// Worker threads for reading and checking files.
 pub fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-}
-
-/// Findings as people read them, with the source lines they point at (the bytes the scan
-/// read: a file is never opened again to show it).
-pub fn render_findings(analysis: &Analysis, findings: &[Diagnostic], color: bool) -> String {
-    crate::report::human::render(findings, &analysis.sources, color)
 }
 
 /// Reads and analyses the repository at `root`.

@@ -1,36 +1,35 @@
 //! `promptops status`: one line per task.
 
 use std::collections::HashMap;
-use std::io::Write;
-
-use serde::Serialize;
 
 use crate::adapters::git;
 use crate::cli::{StatusArgs, TableFormat};
 use crate::domain::analysis::{PromptEntry, RegistryState};
 use crate::domain::diagnostic::Severity;
+use crate::domain::outcome::{StatusOutcome, TaskStatus};
 use crate::domain::time;
-use crate::exit::ExitStatus;
-use crate::report::human;
+use crate::report::{self, Printer};
+use crate::settings::Settings;
 
-use super::Context;
+use super::Outcome;
 
-#[derive(Debug, Serialize)]
-struct TaskStatus {
-    task: String,
-    production: Option<String>,
-    candidate: Option<String>,
-    threshold: Option<f64>,
-    latest_score: Option<f64>,
-    latest_passed: Option<bool>,
-    /// Date (UTC) and what happened, from the registry history or git.
-    last_change: Option<String>,
-    errors: usize,
-    warnings: usize,
+pub fn run(
+    settings: &Settings,
+    args: &StatusArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Outcome> {
+    let outcome = execute(settings)?;
+    let format = match args.format {
+        TableFormat::Table => report::TableFormat::Table,
+        TableFormat::Json => report::TableFormat::Json,
+    };
+    report::status::render(&outcome, format, printer)?;
+    Ok(Outcome::Status(outcome))
 }
 
-pub fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
-    let root = context.root()?;
+/// One row per task: versions, threshold, latest score, checks and the last change.
+pub fn execute(settings: &Settings) -> anyhow::Result<StatusOutcome> {
+    let root = super::root(settings)?;
     let analysis = super::load(&root, false)?;
     let registry = match &analysis.registry {
         RegistryState::Parsed { registry, .. } => Some(registry.as_ref()),
@@ -107,62 +106,5 @@ pub fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
             }
         })
         .collect();
-    let mut stdout = std::io::stdout().lock();
-    match args.format {
-        TableFormat::Json => writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "tasks": rows }))?
-        )?,
-        TableFormat::Table => {
-            let dash = || "-".to_owned();
-            let table_rows: Vec<Vec<String>> = rows
-                .iter()
-                .map(|row| {
-                    vec![
-                        row.task.clone(),
-                        row.production.clone().unwrap_or_else(dash),
-                        row.candidate.clone().unwrap_or_else(dash),
-                        row.threshold.map_or_else(dash, |t| format!("{t:.2}")),
-                        match (row.latest_score, row.latest_passed) {
-                            (Some(score), Some(passed)) => {
-                                format!("{score:.3} {}", if passed { "pass" } else { "FAIL" })
-                            }
-                            _ => dash(),
-                        },
-                        if row.errors + row.warnings == 0 {
-                            "ok".to_owned()
-                        } else {
-                            human::count_phrase(row.errors, row.warnings)
-                        },
-                        row.last_change.clone().unwrap_or_else(dash),
-                    ]
-                })
-                .collect();
-            if rows.is_empty() {
-                writeln!(
-                    std::io::stderr(),
-                    "no tasks yet: add prompts under prompts/ (see `promptops init`)"
-                )?;
-            } else {
-                write!(
-                    stdout,
-                    "{}",
-                    human::table(
-                        &[
-                            "TASK",
-                            "PRODUCTION",
-                            "CANDIDATE",
-                            "THRESHOLD",
-                            "SCORE",
-                            "CHECKS",
-                            "LAST CHANGE"
-                        ],
-                        &table_rows
-                    )
-                )?;
-            }
-        }
-    }
-    Ok(ExitStatus::Success)
+    Ok(StatusOutcome { tasks: rows })
 }

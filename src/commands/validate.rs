@@ -1,20 +1,45 @@
 //! `promptops validate [PATH...]`: every problem in every file, sorted, with <file:line>.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::Path;
 
+use crate::adapters;
 use crate::cli::{FindingsFormat, ValidateArgs};
-use crate::domain::diagnostic::{Diagnostic, Severity};
+use crate::domain::diagnostic::{Diagnostic, Shown};
 use crate::domain::layout;
+use crate::domain::outcome::ValidateOutcome;
 use crate::exit::{ExitStatus, UserError};
-use crate::report::{github, human};
+use crate::report::{self, Printer};
+use crate::settings::Settings;
 
-use super::Context;
+use super::Outcome;
 
-pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus> {
-    let root = context.root()?;
-    let mut selection = select(&root, &args.paths)?;
+pub fn run(
+    settings: &Settings,
+    args: &ValidateArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Outcome> {
+    let outcome = execute(settings, args)?;
+    let format = match args.format {
+        FindingsFormat::Human => report::validate::FindingsFormat::Human,
+        FindingsFormat::Json => report::validate::FindingsFormat::Json,
+        FindingsFormat::Github => report::validate::FindingsFormat::Github,
+    };
+    report::validate::render(&outcome, format, printer)?;
+    if args.format == FindingsFormat::Github
+        && let Some(path) = &settings.github_step_summary
+    {
+        // GitHub's protocol: every step appends its Markdown to this one file.
+        let markdown = report::validate::step_summary(&outcome);
+        adapters::fs::append(path, markdown.as_bytes())?;
+    }
+    Ok(Outcome::Validate(outcome))
+}
+
+/// Checks the repository (or the files and folders named) and returns the findings.
+pub fn execute(settings: &Settings, args: &ValidateArgs) -> anyhow::Result<ValidateOutcome> {
+    let root = super::root(settings)?;
+    let mut selection = select(&root, &settings.current_dir, &args.paths)?;
     let analysis = super::load(&root, args.strict)?;
     if let Some(selection) = &mut selection {
         selection.add_tasks_under_folders(&analysis);
@@ -29,11 +54,6 @@ pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus>
         })
         .cloned()
         .collect();
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let warnings = findings.len() - errors;
     // The counts are of what was checked: with paths, their files and tasks.
     let (files, tasks) = match &selection {
         None => (analysis.files_read, analysis.tasks.len()),
@@ -46,54 +66,10 @@ pub fn run(context: &Context, args: &ValidateArgs) -> anyhow::Result<ExitStatus>
             (files, selection.tasks.len())
         }
     };
-    let summary = format!(
-        "validated {} ({}): {}",
-        human::plural(files, "file"),
-        human::plural(tasks, "task"),
-        human::count_phrase(errors, warnings)
-    );
-    let mut stdout = std::io::stdout().lock();
-    match args.format {
-        FindingsFormat::Human => {
-            let mut stderr = std::io::stderr().lock();
-            write!(
-                stderr,
-                "{}",
-                super::render_findings(&analysis, &findings, context.color)
-            )?;
-            writeln!(stderr, "{summary}")?;
-        }
-        FindingsFormat::Json => {
-            let document = serde_json::json!({
-                "findings": findings,
-                "summary": {
-                    "errors": errors,
-                    "warnings": warnings,
-                    "files": files,
-                    "tasks": tasks,
-                },
-            });
-            writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)?;
-        }
-        FindingsFormat::Github => {
-            write!(stdout, "{}", github::render(&findings))?;
-            writeln!(std::io::stderr(), "{summary}")?;
-            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-                // GitHub's protocol: every step appends its Markdown to this one file.
-                let markdown = github::step_summary("promptops validate", &summary, &findings);
-                let mut file = fs_err::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?;
-                file.write_all(markdown.as_bytes())?;
-            }
-        }
-    }
-    stdout.flush()?;
-    Ok(if errors > 0 {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
+    Ok(ValidateOutcome {
+        shown: Shown::new(findings, &analysis.sources),
+        files,
+        tasks,
     })
 }
 
@@ -157,11 +133,14 @@ impl Selection {
     }
 }
 
-fn select(root: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result<Option<Selection>> {
+fn select(
+    root: &Path,
+    here: &Path,
+    paths: &[std::path::PathBuf],
+) -> anyhow::Result<Option<Selection>> {
     if paths.is_empty() {
         return Ok(None);
     }
-    let here = std::env::current_dir()?;
     let mut selection = Selection {
         paths: Vec::new(),
         tasks: BTreeSet::new(),

@@ -6,12 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::diagnostic::{Code, Diagnostic, Position, Severity, sort_findings};
-use super::file_checks::{self, FileResult, Parsed, ParsedExamples, ParsedMetadata, ParsedPrompt};
+use super::file_checks::{self, FileResult, Parsed, ParsedMetadata, ParsedPrompt};
 use super::layout::{self, Role};
 use super::model::{ProjectConfig, ProviderKind, Registry};
 use super::registry;
 use super::schema::Validators;
 use super::source::InputFile;
+pub use super::task::{Entry, PromptEntry, Task};
 use super::template;
 use super::yaml::Document;
 
@@ -21,51 +22,6 @@ pub struct Options {
     pub strict: bool,
     /// Worker threads for the per-file checks.
     pub threads: usize,
-}
-
-/// A file of a task, with what it parsed into (`None` when it is broken).
-#[derive(Clone, Debug)]
-pub struct Entry<T> {
-    pub path: String,
-    pub sha256: String,
-    pub parsed: Option<T>,
-}
-
-/// A prompt file's entry (production, candidate or archived).
-pub type PromptEntry = Entry<Box<ParsedPrompt>>;
-
-impl PromptEntry {
-    /// The prompt's version, when the file parsed.
-    pub fn version(&self) -> Option<&str> {
-        self.parsed
-            .as_ref()
-            .map(|parsed| parsed.prompt.version.as_str())
-    }
-}
-
-/// Everything the repository holds about one task.
-#[derive(Clone, Debug, Default)]
-pub struct Task {
-    pub production: Option<PromptEntry>,
-    pub candidate: Option<PromptEntry>,
-    pub metadata: Option<Entry<Box<ParsedMetadata>>>,
-    pub examples: Option<Entry<ParsedExamples>>,
-    /// By version, oldest first.
-    pub archived: Vec<PromptEntry>,
-}
-
-impl Task {
-    /// Every file of the task.
-    pub fn paths(&self) -> impl Iterator<Item = &str> {
-        let prompts = [&self.production, &self.candidate]
-            .into_iter()
-            .flatten()
-            .map(|e| e.path.as_str());
-        prompts
-            .chain(self.metadata.as_ref().map(|e| e.path.as_str()))
-            .chain(self.examples.as_ref().map(|e| e.path.as_str()))
-            .chain(self.archived.iter().map(|e| e.path.as_str()))
-    }
 }
 
 /// The registry file as found.

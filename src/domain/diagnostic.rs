@@ -183,6 +183,32 @@ pub fn sort_findings(findings: &mut Vec<Diagnostic>) {
     findings.dedup();
 }
 
+/// Findings to show people, with the lines of source they point at (the bytes the scan read:
+/// a file is never opened again to show it).
+#[derive(Clone, Debug, Default)]
+pub struct Shown {
+    pub findings: Vec<Diagnostic>,
+    pub sources: std::collections::HashMap<String, String>,
+}
+
+impl Shown {
+    /// The findings, with the sources of their files taken from `sources`.
+    pub fn new(
+        findings: Vec<Diagnostic>,
+        sources: &std::collections::HashMap<String, String>,
+    ) -> Shown {
+        let sources = findings
+            .iter()
+            .filter_map(|finding| {
+                sources
+                    .get(&finding.file)
+                    .map(|text| (finding.file.clone(), text.clone()))
+            })
+            .collect();
+        Shown { findings, sources }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,9 @@
 //! The pure core: values in, values out. Nothing here touches the filesystem, the network,
 //! git, the environment or the clock; the adapters fetch values and carry out decisions.
 
+// Printing, files and the environment belong to the edges (clippy.toml names them).
+#![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
+
 pub mod analysis;
 pub mod diagnostic;
 pub mod eval;
@@ -8,10 +11,12 @@ pub mod file_checks;
 pub mod json;
 pub mod layout;
 pub mod model;
+pub mod outcome;
 pub mod parallel;
 pub mod registry;
 pub mod schema;
 pub mod source;
+pub mod task;
 pub mod template;
 pub mod time;
 pub mod yaml;

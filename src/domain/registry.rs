@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use super::analysis::{PromptEntry, Task};
 use super::diagnostic::{Code, Diagnostic};
 use super::model::{
     ArchivedVersion, ExamplesFile, HashedFile, Registry, RegistryTask, VersionedFile,
 };
+use super::task::{PromptEntry, Task};
 use super::yaml::{Document, escape_pointer_token};
 use super::yaml_write;
 

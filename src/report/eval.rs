@@ -1,13 +1,105 @@
-//! Eval results as a table, JSON, JUnit XML and Markdown.
+//! Eval results as a table, JSON, JUnit XML and Markdown, and the messages about how the runs
+//! went.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, Write as _};
-use std::path::Path;
+use std::io::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::commands::eval::TaskReport;
-use crate::domain::eval::record::{Comparison, ExampleRecord, RunSummary};
+use crate::domain::eval::outcome::{EvalOutcome, TaskOutcome};
+use crate::domain::eval::record::{Comparison, ExampleRecord, Gate, RunSummary};
+use crate::domain::layout;
+
+use super::{Printer, TableFormat, human};
+
+/// Messages on stderr, then the results on stdout.
+pub fn render(
+    outcome: &EvalOutcome,
+    format: TableFormat,
+    printer: &mut Printer<'_>,
+) -> std::io::Result<()> {
+    if let Some(shown) = &outcome.blocked {
+        write!(
+            printer.err,
+            "{}",
+            human::render(&shown.findings, &shown.sources, printer.color)
+        )?;
+        return super::error(
+            printer.err,
+            &format!(
+                "{} in the files this eval needs; nothing was sent",
+                human::count_phrase(shown.findings.len(), 0)
+            ),
+            Some("fix them (`promptops validate` lists every problem), then run the eval again"),
+        );
+    }
+    for note in &outcome.notes {
+        writeln!(printer.err, "{note}")?;
+    }
+    for task in &outcome.tasks {
+        messages(task, printer.err)?;
+    }
+    // A start that got no answer has no score to show; its errors were printed.
+    let ran = outcome.ran();
+    match format {
+        TableFormat::Json => {
+            let text = serde_json::to_string_pretty(&json(&ran)).map_err(std::io::Error::other)?;
+            writeln!(printer.out, "{text}")?;
+        }
+        TableFormat::Table if ran.is_empty() => {}
+        TableFormat::Table => {
+            let summaries: Vec<&RunSummary> = ran.iter().map(|task| &task.summary).collect();
+            write!(printer.out, "{}", table(&summaries))?;
+            for task in &ran {
+                if let Some(comparison) = &task.summary.comparison {
+                    write!(
+                        printer.out,
+                        "{}",
+                        comparison_text(&task.summary.task, comparison)
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What went wrong in one task's run, and a shard's score that gates only when merged.
+fn messages(task: &TaskOutcome, err: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let summary = &task.summary;
+    if let Some(fatal) = &task.fatal {
+        writeln!(err, "error: {}: {}", summary.task, fatal.message)?;
+    }
+    if let Some(problem) = &task.cut_short {
+        writeln!(
+            err,
+            "error: {}: the run is incomplete: {problem}",
+            summary.task
+        )?;
+    }
+    if task.ran && task.gate() == Gate::AtMerge {
+        writeln!(
+            err,
+            "{}: shard {} scored {:.3} on {} examples; the gate is decided when the shards are merged (`promptops eval merge`)",
+            summary.task,
+            summary.shard.map(|s| s.to_string()).unwrap_or_default(),
+            summary.score,
+            summary.n
+        )?;
+    }
+    for line in &task.error_lines {
+        writeln!(err, "error: {line}")?;
+    }
+    if summary.errors > task.error_lines.len() as u64 {
+        writeln!(
+            err,
+            "error: … and {} more failed examples of `{}` (each is in the run's log)",
+            summary.errors - task.error_lines.len() as u64,
+            summary.task
+        )?;
+    }
+    Ok(())
+}
 
 fn seconds(ms: u64) -> String {
     format!("{:.1}s", ms as f64 / 1000.0)
@@ -92,7 +184,7 @@ pub fn comparison_text(task: &str, comparison: &Comparison) -> String {
     )
 }
 
-pub fn json(reports: &[&TaskReport]) -> Value {
+pub fn json(reports: &[&TaskOutcome]) -> Value {
     let runs: Vec<Value> = reports
         .iter()
         .map(|task| {
@@ -109,7 +201,7 @@ pub fn json(reports: &[&TaskReport]) -> Value {
     json!({ "runs": runs })
 }
 
-pub fn markdown(reports: &[&TaskReport]) -> String {
+pub fn markdown(reports: &[&TaskOutcome]) -> String {
     let mut out = String::from(
         "## promptops eval\n\n| task | prompt | score | threshold | result | n | errors | time | cost |\n|---|---|---|---|---|---|---|---|---|\n",
     );
@@ -169,16 +261,17 @@ fn escape(text: &str) -> String {
 /// task's gate fails, then one case per example, streamed from the run log. A failing example
 /// is shown (its reasons in `system-out`) without turning the suite red, unless
 /// `examples_fail` asks for that. Cases carry `file` and `line`; a suite's time is its run's.
-pub fn write_junit(
-    root: &Path,
-    path: &Path,
-    reports: &[&TaskReport],
+///
+/// `records[i]` are the logged records of `reports[i]`'s run.
+pub fn junit(
+    reports: &[&TaskOutcome],
+    records: &[Vec<ExampleRecord>],
     examples_fail: bool,
-) -> anyhow::Result<()> {
+) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(out, "<testsuites name=\"promptops eval\">")?;
-    for task in reports {
+    for (task, records) in reports.iter().zip(records) {
         let s = &task.summary;
         let gate_failed = !s.gate(task.baseline.as_ref()).passes();
         let example_failures = if examples_fail {
@@ -203,8 +296,8 @@ pub fn write_junit(
         )?;
         let metadata = format!(
             "{}/{}/{}.yaml",
-            crate::domain::layout::PROMPTS_DIR,
-            crate::domain::layout::METADATA,
+            layout::PROMPTS_DIR,
+            layout::METADATA,
             s.task
         );
         write!(
@@ -235,16 +328,7 @@ pub fn write_junit(
         } else {
             writeln!(out, "/>")?;
         }
-        let log = root
-            .join(crate::domain::layout::PROMPTS_DIR)
-            .join(crate::domain::layout::EVALS)
-            .join(&s.task)
-            .join(&s.log);
-        let file = crate::adapters::fs::open_read_regular(&log)?;
-        for line in std::io::BufReader::new(file).lines() {
-            let Ok(record) = serde_json::from_str::<ExampleRecord>(&line?) else {
-                continue;
-            };
+        for record in records {
             let time = record.latency_ms.unwrap_or(0) as f64 / 1000.0;
             write!(
                 out,
@@ -292,5 +376,5 @@ pub fn write_junit(
         writeln!(out, "  </testsuite>")?;
     }
     writeln!(out, "</testsuites>")?;
-    crate::adapters::fs::write_atomic(path, &out)
+    Ok(out)
 }

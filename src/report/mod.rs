@@ -1,30 +1,40 @@
-//! Rendering findings and tables: human text, JSON, GitHub annotations.
+//! Rendering outcomes for people and machines: human text, JSON, GitHub annotations, JUnit,
+//! Markdown. Every function here writes to the writer it is given; none touches a file or
+//! the environment.
+
+// Printing, files and the environment belong to the edges (clippy.toml names them).
+#![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 pub mod eval;
 pub mod github;
 pub mod human;
+pub mod init;
+pub mod registry;
+pub mod status;
+pub mod validate;
 
-use std::io::IsTerminal;
+use std::io::Write;
 
-/// Whether to colour output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum ColorChoice {
-    #[default]
-    Auto,
-    Always,
-    Never,
+/// Where a command's output goes: data on `out` (stdout), messages on `err` (stderr).
+pub struct Printer<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    /// Colour on `err`.
+    pub color: bool,
 }
 
-impl ColorChoice {
-    /// Colour for stderr: `always`, or `auto` on a terminal without `NO_COLOR`.
-    pub fn for_stderr(self) -> bool {
-        match self {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stderr().is_terminal()
-            }
-        }
+/// `error: ...` and `hint: ...` lines, as the binary prints a fatal error.
+pub fn error(err: &mut dyn Write, message: &str, hint: Option<&str>) -> std::io::Result<()> {
+    writeln!(err, "error: {message}")?;
+    if let Some(hint) = hint {
+        writeln!(err, "hint: {hint}")?;
     }
+    Ok(())
+}
+
+/// How a table is printed (`status --format`, `eval --format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFormat {
+    Table,
+    Json,
 }

@@ -202,15 +202,16 @@ pub struct Client {
     secrets: Secrets,
 }
 
-/// Reads an environment variable, treating an empty value as unset.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-}
+/// Looks up an environment variable (API keys, base URLs) in the settings' snapshot of the
+/// environment; an empty value is unset.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 impl Client {
-    pub fn new(config: &ProjectConfig, settings: Settings) -> anyhow::Result<Client> {
+    pub fn new(
+        config: &ProjectConfig,
+        settings: Settings,
+        env: EnvLookup<'_>,
+    ) -> anyhow::Result<Client> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(settings.concurrency.max(1))
@@ -239,12 +240,13 @@ impl Client {
                 name,
                 config.providers.get(name).unwrap_or(&default),
                 &settings.root,
+                env,
             );
             secrets.extend(provider.api_key.clone());
             providers.insert(name.to_owned(), Arc::new(provider));
         }
         for (name, provider_config) in &config.providers {
-            let provider = resolve(name, provider_config, &settings.root);
+            let provider = resolve(name, provider_config, &settings.root, env);
             secrets.extend(provider.api_key.clone());
             providers.insert(name.clone(), Arc::new(provider));
         }
@@ -368,7 +370,12 @@ pub fn kind_name(kind: ProviderKind) -> &'static str {
     }
 }
 
-fn resolve(name: &str, config: &ProviderConfig, root: &std::path::Path) -> Provider {
+fn resolve(
+    name: &str,
+    config: &ProviderConfig,
+    root: &std::path::Path,
+    env: EnvLookup<'_>,
+) -> Provider {
     let (default_url, url_env, key_env) = match config.kind {
         ProviderKind::Openai => (
             "https://api.openai.com/v1",

@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use super::logs::LogWriter;
 use super::progress::Progress;
 use crate::adapters::cache::Cache;
+use crate::adapters::eval_store::LogWriter;
 use crate::adapters::llm::{CallErrorKind, Client};
 use crate::domain::eval::judge;
+use crate::domain::eval::outcome::Fatal;
 use crate::domain::eval::record::{
     ErrorKind, ExampleRecord, ExamplesRef, PromptRef, RecordError, Totals, Variant,
 };
@@ -92,13 +93,8 @@ struct Outcome {
 
 /// A failure that stops the run.
 #[derive(Clone, Debug)]
-pub struct Fatal {
-    pub message: String,
-    /// The configuration is wrong (exit 2), rather than the service failing (exit 3).
-    pub config: bool,
-}
-
 /// How a task's run ended.
+#[derive(Default)]
 pub struct Finish {
     pub main: Totals,
     pub baseline: Option<Totals>,
@@ -113,6 +109,16 @@ pub struct Finish {
     pub answered: u64,
     /// The first few failed examples, for the message.
     pub error_lines: Vec<String>,
+}
+
+impl Finish {
+    /// Nothing done yet; `paired` when a baseline runs alongside.
+    pub fn new(paired: bool) -> Finish {
+        Finish {
+            baseline: paired.then(Totals::default),
+            ..Finish::default()
+        }
+    }
 }
 
 pub struct Sinks {
@@ -330,7 +336,7 @@ fn record_outcome(
     prepared: &Prepared,
 ) -> anyhow::Result<()> {
     for summary in std::mem::take(&mut sinks.pending_summaries) {
-        super::logs::write_summary(&sinks.dir, &summary)?;
+        crate::adapters::eval_store::write_summary(&sinks.dir, &summary)?;
     }
     finish.answered += u64::from(outcome.main.output.is_some());
     sinks.main.write(&outcome.main)?;

@@ -9,14 +9,13 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use super::logs;
-use crate::adapters;
+use crate::adapters::{self, eval_store as logs};
 use crate::cli::MergeArgs;
+use crate::domain::eval::outcome::{EvalOutcome, TaskOutcome};
 use crate::domain::eval::record::{self, ExampleRecord, RunSummary, Totals, Variant};
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
-
-use super::super::Context;
+use crate::settings::{Clock, Settings};
 
 type GroupKey = (String, Variant, String, String);
 
@@ -27,10 +26,13 @@ struct ShardRun {
     baseline: Option<(PathBuf, RunSummary)>,
 }
 
-pub fn run(context: &Context, args: &MergeArgs) -> anyhow::Result<ExitStatus> {
-    let root = context.root()?;
+/// Merges the shard runs found under the folders; returns the repository root and the merged
+/// runs.
+pub fn execute(settings: &Settings, args: &MergeArgs) -> anyhow::Result<(PathBuf, EvalOutcome)> {
+    let root = super::super::root(settings)?;
     let mut groups: BTreeMap<GroupKey, Vec<ShardRun>> = BTreeMap::new();
     for dir in &args.dirs {
+        let dir = &settings.current_dir.join(dir);
         if !dir.is_dir() {
             return Err(UserError::new(
                 ExitStatus::Error,
@@ -76,25 +78,36 @@ pub fn run(context: &Context, args: &MergeArgs) -> anyhow::Result<ExitStatus> {
         .hint("pass the folders the shard runs wrote, e.g. the downloaded CI artifacts")
         .into());
     }
-    let mut reports = Vec::new();
+    let mut tasks = Vec::new();
+    let mut notes = Vec::new();
     for (key, shards) in groups {
-        reports.push(merge_group(&root, &key, shards)?);
+        let count = shards.len();
+        let merged = merge_group(&root, &key, shards, settings.clock)?;
+        notes.push(format!(
+            "merged {count} shards of `{}` into {}",
+            key.0, merged.summary_path
+        ));
+        tasks.push(merged);
     }
     // A merged production run is recorded like an unsharded one.
-    let evaluated: Vec<String> = reports.iter().map(|r| r.summary.task.clone()).collect();
-    let registry = super::registry_for_scores(super::super::load(&root, false)?, &evaluated);
-    super::record_latest(
+    let evaluated: Vec<String> = tasks.iter().map(|r| r.summary.task.clone()).collect();
+    let registry =
+        super::scores::registry_for_scores(super::super::load(&root, false)?, &evaluated);
+    notes.extend(super::scores::record_latest(
         &root,
         registry,
-        reports
+        tasks
             .iter()
-            .map(|report| (&report.summary, report.summary_path.as_str())),
-    )?;
-    super::print_reports(&root, &args.reports, &reports)?;
-    Ok(reports
-        .iter()
-        .map(|report| super::gate_status(&report.summary, report.baseline.as_ref()))
-        .fold(ExitStatus::Success, super::worse))
+            .map(|task| (&task.summary, task.summary_path.as_str())),
+    )?);
+    Ok((
+        root,
+        EvalOutcome {
+            tasks,
+            blocked: None,
+            notes,
+        },
+    ))
 }
 
 /// The baseline half that the candidate shard at `path` names, checked to be its partner.
@@ -137,7 +150,8 @@ fn merge_group(
     root: &Path,
     key: &GroupKey,
     mut shards: Vec<ShardRun>,
-) -> anyhow::Result<super::TaskReport> {
+    clock: Clock,
+) -> anyhow::Result<TaskOutcome> {
     let (task, variant, ..) = key;
     let count = shards[0].summary.shard.map_or(1, |shard| shard.count);
     shards.sort_by_key(|shard| shard.summary.shard.map_or(0, |shard| shard.index));
@@ -210,11 +224,7 @@ fn merge_group(
     }
     let dir = logs::task_dir(root, task);
     adapters::fs::create_dir_safe(&dir)?;
-    let stamp = time::compact(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0)),
-    );
+    let stamp = time::compact(clock.now());
     let name = logs::new_run_name(&dir, &format!("{stamp}-{}-merged", variant.as_str()));
     let baseline_name = format!("{name}.baseline");
 
@@ -252,16 +262,15 @@ fn merge_group(
         summary.comparison = Some(record::compare(
             baseline_summary.prompt.clone(),
             &pairs,
-            super::BOOTSTRAP_RESAMPLES,
-            super::BOOTSTRAP_SEED,
+            super::task::BOOTSTRAP_RESAMPLES,
+            super::task::BOOTSTRAP_SEED,
         ));
         logs::write_summary(&dir, &baseline_summary)?;
         baseline = Some(baseline_summary);
     }
     let path = logs::write_summary(&dir, &summary)?;
     let relative = adapters::fs::relative_path(root, &path);
-    eprintln!("merged {count} shards of `{task}` into {relative}");
-    Ok(super::TaskReport::finished(summary, relative, baseline))
+    Ok(TaskOutcome::finished(summary, relative, baseline))
 }
 
 /// Merges one half (the run, or its baseline) of every shard into the log `<name>.jsonl` and

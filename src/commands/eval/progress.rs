@@ -1,6 +1,5 @@
 //! Progress on stderr: a bar on a terminal, plain lines in CI logs and pipes.
 
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use crate::domain::eval::record::ExampleRecord;
@@ -16,9 +15,9 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(label: String, total: u64, already: u64) -> Progress {
-        let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-        let bar = interactive.then(|| {
+    /// `bars`: a terminal and not CI (`Settings::progress_bars`).
+    pub fn new(label: String, total: u64, already: u64, bars: bool) -> Progress {
+        let bar = bars.then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(

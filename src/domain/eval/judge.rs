@@ -3,9 +3,18 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::answer::{as_text, parse_json_output};
 use super::request::{ChatMessage, ChatRequest};
-use super::scorers::{JudgeSpec, as_text, parse_json_output};
 use crate::domain::model::{Parameters, Role};
+
+/// The judge's settings: what to grade against, and with which model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JudgeSpec {
+    pub rubric: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub threshold: f64,
+}
 
 const INSTRUCTIONS: &str = "\
 You are a strict grader. You compare an answer against a rubric and a reference answer.

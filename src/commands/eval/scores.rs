@@ -1,0 +1,77 @@
+//! Recording scores: the registry's `latest_eval` of each evaluated production prompt.
+
+use std::path::Path;
+
+use crate::adapters;
+use crate::domain::analysis::{Analysis, RegistryState};
+use crate::domain::eval::record::{RunSummary, Variant};
+use crate::domain::model::{LatestEval, Registry};
+use crate::domain::{layout, registry};
+
+/// The registry that new scores are recorded in: the committed one, with only the evaluated
+/// tasks' entries brought up to date from the files. Another task's entry is never touched,
+/// even when its files have errors (the registry it calls for would drop it). `None` when the
+/// committed registry cannot be read (its history would be lost).
+pub(crate) fn registry_for_scores(analysis: Analysis, evaluated: &[String]) -> Option<Registry> {
+    let Analysis {
+        registry,
+        expected_registry: mut expected,
+        ..
+    } = analysis;
+    match registry {
+        RegistryState::Broken => None,
+        RegistryState::Missing => Some(expected),
+        RegistryState::Parsed { registry, .. } => {
+            let mut committed = *registry;
+            for task in evaluated {
+                if let Some(entry) = expected.tasks.remove(task) {
+                    committed.tasks.insert(task.clone(), entry);
+                }
+            }
+            Some(committed)
+        }
+    }
+}
+
+/// Points `latest_eval` of each task at its new summary: production runs whose every example
+/// was scored, of the production prompt the registry lists. Returns a warning to show when
+/// the scores could not be recorded.
+pub(crate) fn record_latest<'a>(
+    root: &Path,
+    registry: Option<Registry>,
+    runs: impl IntoIterator<Item = (&'a RunSummary, &'a str)>,
+) -> anyhow::Result<Option<String>> {
+    let scored: Vec<(&RunSummary, &str)> = runs
+        .into_iter()
+        .filter(|(summary, _)| {
+            summary.variant == Variant::Production
+                && summary.shard.is_none()
+                && !summary.is_baseline_half()
+                && summary.fully_scored()
+        })
+        .collect();
+    if scored.is_empty() {
+        return Ok(None);
+    }
+    let Some(mut expected) = registry else {
+        return Ok(Some(format!(
+            "warning: {} cannot be read, so the new scores were not recorded in it",
+            layout::REGISTRY_FILE
+        )));
+    };
+    for (summary, path) in scored {
+        if let Some(entry) = expected.tasks.get_mut(&summary.task)
+            && entry.production.as_ref().map(|p| &p.sha256) == Some(&summary.prompt.sha256)
+        {
+            entry.latest_eval = Some(LatestEval {
+                score: summary.score,
+                passed: summary.passed,
+                at: summary.finished_at.clone(),
+                summary: path.to_owned(),
+            });
+        }
+    }
+    let text = registry::render(&expected);
+    adapters::fs::write_atomic(&root.join(layout::REGISTRY_FILE), text.as_bytes())?;
+    Ok(None)
+}

@@ -1,0 +1,399 @@
+//! Running one task: find where a resumed run stopped, name the run, stream the examples
+//! through the engine, and write the summaries (through the eval store).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::adapters::{self, eval_store};
+use crate::domain::eval::outcome::TaskOutcome;
+use crate::domain::eval::record::{self, RunSummary, Totals, Variant};
+use crate::domain::eval::shard::Shard;
+use crate::domain::time;
+use crate::settings::Clock;
+
+use super::execute::{self, Engine, Finish, Prepared, Side, Sinks};
+use super::progress::Progress;
+
+/// Bootstrap settings of the paired comparison: fixed, so a report can be reproduced.
+pub(super) const BOOTSTRAP_RESAMPLES: u32 = 2000;
+pub(super) const BOOTSTRAP_SEED: u64 = 0x5EED_2026;
+
+/// What every task's run shares.
+pub(super) struct RunContext<'a> {
+    pub root: &'a Path,
+    pub engine: &'a Arc<Engine>,
+    pub resume: bool,
+    pub commit: Option<&'a str>,
+    pub clock: Clock,
+    pub progress_bars: bool,
+    /// Messages for people about how the runs went.
+    pub notes: Vec<String>,
+}
+
+/// Where a task's run starts: a new run, or an interrupted one to continue. One per task:
+/// its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Start {
+    New,
+    Continue(RunSummary),
+    /// The newest matching run is already complete: it is reported, not run again.
+    Done(TaskOutcome),
+}
+
+pub(super) async fn run_task(
+    context: &mut RunContext<'_>,
+    prepared: Prepared,
+    stop_signal: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> anyhow::Result<TaskOutcome> {
+    let (variant, shard) = (prepared.variant, prepared.shard);
+    let dir = eval_store::task_dir(context.root, &prepared.task);
+    adapters::fs::create_dir_safe(&dir)?;
+    let started = Instant::now();
+    let previous = match start(context, &dir, &prepared)? {
+        Start::Done(outcome) => return Ok(outcome),
+        Start::Continue(summary) => Some(summary),
+        Start::New => None,
+    };
+    let run_name = previous.as_ref().map_or_else(
+        || {
+            let stamp = time::compact(context.clock.now());
+            eval_store::new_run_name(&dir, &run_label(&stamp, variant, shard))
+        },
+        |summary| summary.run.clone(),
+    );
+    let files = RunFiles::new(&dir, &run_name);
+
+    let mut finish = Finish::new(prepared.baseline.is_some());
+    let mut skip = HashSet::new();
+    if previous.is_some() && files.log.exists() {
+        skip = finished_before(
+            &mut finish,
+            &files.log,
+            prepared
+                .baseline
+                .as_ref()
+                .map(|_| files.baseline_log.as_path()),
+        )?;
+    }
+    let started_at = time::rfc3339(context.clock.now());
+    let template = SummaryTemplate {
+        prepared: &prepared,
+        previous: previous.as_ref(),
+        started_at: &started_at,
+        commit: context.commit,
+    };
+    let paired = prepared
+        .baseline
+        .as_ref()
+        .map(|_| files.baseline_name.as_str());
+    let mut summary = template.summary(&run_name, &prepared.main, variant, paired);
+    let mut baseline_summary = prepared.baseline.as_ref().map(|side| {
+        template.summary(
+            &files.baseline_name,
+            side,
+            Variant::Production,
+            Some(&run_name),
+        )
+    });
+    summary.set_totals(finish.main);
+    if let Some(baseline) = &mut baseline_summary {
+        baseline.set_totals(finish.baseline.unwrap_or_default());
+    }
+    // Written with the first record, so a run killed outright can still be found and
+    // resumed, and a run that produced nothing leaves nothing.
+    let sinks = Sinks {
+        main: eval_store::LogWriter::open(&files.log),
+        baseline: prepared
+            .baseline
+            .as_ref()
+            .map(|_| eval_store::LogWriter::open(&files.baseline_log)),
+        dir: dir.clone(),
+        pending_summaries: if previous.is_some() {
+            Vec::new()
+        } else {
+            std::iter::once(summary.clone())
+                .chain(baseline_summary.clone())
+                .collect()
+        },
+    };
+    let label = format!(
+        "{} {} {}",
+        prepared.task,
+        variant.as_str(),
+        prepared.main.prompt_ref.version
+    );
+    let progress = Progress::new(label, prepared.total, finish.main.n, context.progress_bars);
+    let prepared = Arc::new(prepared);
+    let finish = execute::run(
+        Arc::clone(context.engine),
+        Arc::clone(&prepared),
+        sinks,
+        finish,
+        skip,
+        progress,
+        stop_signal,
+    )
+    .await?;
+    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+    // A start that failed before any example got an answer (no key, offline miss, server
+    // down) is not a run: nothing of it is kept, and no score row is shown.
+    if previous.is_none() && finish.answered == 0 && !finish.interrupted {
+        files.remove()?;
+        summary.set_totals(finish.main);
+        if let (Some(baseline), Some(totals)) = (&mut baseline_summary, finish.baseline) {
+            baseline.set_totals(totals);
+        }
+        return Ok(TaskOutcome {
+            summary_path: String::new(),
+            summary,
+            baseline: baseline_summary,
+            interrupted: false,
+            fatal: finish.fatal,
+            cut_short: finish.cut_short,
+            error_lines: finish.error_lines,
+            ran: false,
+        });
+    }
+    let finished_at = time::rfc3339(context.clock.now());
+    close_summaries(
+        &mut summary,
+        baseline_summary.as_mut(),
+        &finish,
+        elapsed,
+        &finished_at,
+    );
+    if let Some(baseline) = &baseline_summary {
+        eval_store::write_summary(&dir, baseline)?;
+    }
+    let path = eval_store::write_summary(&dir, &summary)?;
+    if finish.interrupted {
+        context.notes.push(format!(
+            "{}: interrupted after {} examples; continue with `promptops eval {} --resume`",
+            summary.task, summary.n, summary.task
+        ));
+    }
+    Ok(TaskOutcome {
+        summary_path: adapters::fs::relative_path(context.root, &path),
+        summary,
+        baseline: baseline_summary,
+        interrupted: finish.interrupted,
+        fatal: finish.fatal,
+        cut_short: finish.cut_short,
+        error_lines: finish.error_lines,
+        ran: true,
+    })
+}
+
+/// With `--resume`, the newest run of this prompt on these examples: an interrupted one
+/// continues, a complete one is left alone (a crash may have stopped the eval after it
+/// finished).
+fn start(context: &mut RunContext<'_>, dir: &Path, prepared: &Prepared) -> anyhow::Result<Start> {
+    if !context.resume {
+        return Ok(Start::New);
+    }
+    let found = eval_store::summaries(dir)?
+        .into_iter()
+        .rev()
+        .find(|(_, summary)| {
+            summary.variant == prepared.variant
+                && summary.shard == prepared.shard
+                && summary.prompt.sha256 == prepared.main.prompt_ref.sha256
+                && summary.examples == prepared.examples
+                // A paired run resumes as a pair; a baseline half never on its own.
+                && summary.paired_with.is_some() == prepared.baseline.is_some()
+                && !summary.is_baseline_half()
+        });
+    Ok(match found {
+        Some((path, summary)) if summary.complete => {
+            context.notes.push(format!(
+                "{}: run {} of this prompt and these examples is already complete; left alone",
+                prepared.task, summary.run
+            ));
+            let baseline = match &summary.paired_with {
+                None => None,
+                Some(name) => Some(eval_store::read_summary(
+                    &dir.join(format!("{name}{}", eval_store::SUMMARY_SUFFIX)),
+                )?),
+            };
+            let relative = adapters::fs::relative_path(context.root, &path);
+            Start::Done(TaskOutcome::finished(summary, relative, baseline))
+        }
+        Some((_, summary)) => Start::Continue(summary),
+        None => {
+            context.notes.push(format!(
+                "{}: no interrupted run of this prompt and these examples; starting a new run",
+                prepared.task
+            ));
+            Start::New
+        }
+    })
+}
+
+/// The files of one run (and of its baseline half).
+struct RunFiles {
+    log: PathBuf,
+    baseline_name: String,
+    baseline_log: PathBuf,
+    summaries: [PathBuf; 2],
+}
+
+impl RunFiles {
+    fn new(dir: &Path, run_name: &str) -> RunFiles {
+        let baseline_name = format!("{run_name}.baseline");
+        RunFiles {
+            log: dir.join(format!("{run_name}.jsonl")),
+            baseline_log: dir.join(format!("{baseline_name}.jsonl")),
+            summaries: [
+                dir.join(format!("{run_name}{}", eval_store::SUMMARY_SUFFIX)),
+                dir.join(format!("{baseline_name}{}", eval_store::SUMMARY_SUFFIX)),
+            ],
+            baseline_name,
+        }
+    }
+
+    /// Removes what a run that got no answer may have left.
+    fn remove(&self) -> anyhow::Result<()> {
+        let [first, second] = &self.summaries;
+        for path in [&self.log, &self.baseline_log, first, second] {
+            if path.is_file() && !adapters::fs::is_symlink(path) {
+                fs_err::remove_file(path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the summaries of one run share.
+struct SummaryTemplate<'a> {
+    prepared: &'a Prepared,
+    previous: Option<&'a RunSummary>,
+    started_at: &'a str,
+    commit: Option<&'a str>,
+}
+
+impl SummaryTemplate<'_> {
+    fn summary(
+        &self,
+        name: &str,
+        side: &Side,
+        variant: Variant,
+        paired_with: Option<&str>,
+    ) -> RunSummary {
+        let prepared = self.prepared;
+        RunSummary {
+            schema_version: record::SCHEMA_VERSION,
+            run: name.to_owned(),
+            task: prepared.task.clone(),
+            variant,
+            prompt: side.prompt_ref.clone(),
+            examples: prepared.examples.clone(),
+            provider: side.prompt.model.provider.clone(),
+            model: side.prompt.model.name.clone(),
+            shard: prepared.shard,
+            complete: false,
+            n: 0,
+            score: 0.0,
+            threshold: prepared.threshold,
+            passed: false,
+            passed_examples: 0,
+            errors: 0,
+            provider_errors: 0,
+            cached: 0,
+            tokens: crate::domain::eval::request::Usage::default(),
+            cost_usd: None,
+            duration_ms: self.previous.map_or(0, |summary| summary.duration_ms),
+            started_at: self.previous.map_or_else(
+                || self.started_at.to_owned(),
+                |summary| summary.started_at.clone(),
+            ),
+            finished_at: String::new(),
+            git_commit: self.commit.map(str::to_owned),
+            log: format!("{name}.jsonl"),
+            paired_with: paired_with.map(str::to_owned),
+            comparison: None,
+        }
+    }
+}
+
+/// Fills in how the run ended; a complete paired run gets its comparison.
+fn close_summaries(
+    summary: &mut RunSummary,
+    baseline_summary: Option<&mut RunSummary>,
+    finish: &Finish,
+    elapsed: u64,
+    finished_at: &str,
+) {
+    let complete = !finish.interrupted && finish.fatal.is_none() && finish.cut_short.is_none();
+    let close = |summary: &mut RunSummary, totals: Totals| {
+        summary.complete = complete;
+        summary.duration_ms += elapsed;
+        finished_at.clone_into(&mut summary.finished_at);
+        summary.set_totals(totals);
+    };
+    close(summary, finish.main);
+    if let (Some(baseline), Some(totals)) = (baseline_summary, finish.baseline) {
+        close(baseline, totals);
+        if complete {
+            summary.comparison = Some(record::compare(
+                baseline.prompt.clone(),
+                &finish.pairs,
+                BOOTSTRAP_RESAMPLES,
+                BOOTSTRAP_SEED,
+            ));
+        }
+    }
+}
+
+/// A run's name: `<UTC time>-<variant>[-shard-K-of-N]`.
+pub(super) fn run_label(stamp: &str, variant: Variant, shard: Option<Shard>) -> String {
+    match shard {
+        None => format!("{stamp}-{}", variant.as_str()),
+        Some(shard) => format!(
+            "{stamp}-{}-shard-{}-of-{}",
+            variant.as_str(),
+            shard.index,
+            shard.count
+        ),
+    }
+}
+
+/// Takes in what an interrupted run finished and returns the ids not to run again. With a
+/// baseline only examples both halves finished count, and both logs are cut back to those.
+fn finished_before(
+    finish: &mut Finish,
+    log: &Path,
+    baseline_log: Option<&Path>,
+) -> anyhow::Result<HashSet<String>> {
+    let Some(baseline_log) = baseline_log.filter(|path| path.exists()) else {
+        let done = eval_store::read_finished(log, false)?;
+        finish.main = done.totals;
+        return Ok(done.ids);
+    };
+    let main = eval_store::read_finished(log, true)?.records;
+    let base = eval_store::read_finished(baseline_log, true)?.records;
+    let by_id: BTreeMap<&str, &record::ExampleRecord> = base
+        .iter()
+        .map(|record| (record.id.as_str(), record))
+        .collect();
+    let mut main_totals = Totals::default();
+    let mut base_totals = Totals::default();
+    let mut done = HashSet::new();
+    for record in &main {
+        if let Some(other) = by_id.get(record.id.as_str()) {
+            finish
+                .pairs
+                .push((record.score, record.pass, other.score, other.pass));
+            main_totals.add(record);
+            base_totals.add(other);
+            done.insert(record.id.clone());
+        }
+    }
+    finish.main = main_totals;
+    finish.baseline = Some(base_totals);
+    eval_store::rewrite_log(log, main.iter().filter(|r| done.contains(&r.id)))?;
+    eval_store::rewrite_log(baseline_log, base.iter().filter(|r| done.contains(&r.id)))?;
+    Ok(done)
+}

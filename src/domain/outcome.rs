@@ -1,0 +1,100 @@
+//! What each command found or did, as plain values: the commands return them, `report/`
+//! renders them, and `exit::status` maps them to the exit status.
+
+use serde::Serialize;
+
+use super::diagnostic::{Severity, Shown};
+use super::eval::outcome::EvalOutcome;
+
+/// What a command did, for rendering and for the exit status.
+#[derive(Debug)]
+pub enum Outcome {
+    Validate(ValidateOutcome),
+    Registry(RegistryOutcome),
+    Status(StatusOutcome),
+    Eval(EvalOutcome),
+    Init(InitOutcome),
+    /// A completion script or man page was printed.
+    Generated,
+}
+
+/// `validate`: the findings in what was checked, and how much was checked.
+#[derive(Debug)]
+pub struct ValidateOutcome {
+    pub shown: Shown,
+    pub files: usize,
+    pub tasks: usize,
+}
+
+impl ValidateOutcome {
+    pub fn errors(&self) -> usize {
+        self.shown
+            .findings
+            .iter()
+            .filter(|finding| finding.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.shown.findings.len() - self.errors()
+    }
+}
+
+/// `registry`: what was found and done.
+#[derive(Debug)]
+pub enum RegistryOutcome {
+    /// The registry file cannot be read, so its history cannot be kept; nothing was written.
+    Unreadable { shown: Shown },
+    /// The prompt files have errors; the registry was neither written nor checked.
+    Blocked { shown: Shown, check: bool },
+    /// `--dry-run`: the registry the files call for.
+    DryRun { text: String },
+    /// The registry on disk is the one the files call for.
+    UpToDate { tasks: usize, check: bool },
+    /// `--check`: the registry is stale (or missing); the difference.
+    Stale { diff: String, missing: bool },
+    /// The registry was written.
+    Written { tasks: usize },
+}
+
+impl RegistryOutcome {
+    /// Success unless the registry could not be kept, the files block it, or `--check` found
+    /// it stale.
+    pub fn passed(&self) -> Option<bool> {
+        match self {
+            RegistryOutcome::Unreadable { .. } => None,
+            RegistryOutcome::Blocked { .. } | RegistryOutcome::Stale { .. } => Some(false),
+            _ => Some(true),
+        }
+    }
+}
+
+/// `status`: one row per task.
+#[derive(Debug, Serialize)]
+pub struct StatusOutcome {
+    pub tasks: Vec<TaskStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TaskStatus {
+    pub task: String,
+    pub production: Option<String>,
+    pub candidate: Option<String>,
+    pub threshold: Option<f64>,
+    pub latest_score: Option<f64>,
+    pub latest_passed: Option<bool>,
+    /// Date (UTC) and what happened, from the registry history or git.
+    pub last_change: Option<String>,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// `init`: the repository that was created.
+#[derive(Debug)]
+pub struct InitOutcome {
+    pub dir: String,
+    pub files: Vec<String>,
+    pub git_initialised: bool,
+    pub gitignore_updated: bool,
+    pub sample_task: String,
+}
