@@ -216,14 +216,14 @@ impl InputType {
     }
 }
 
-/// A scorer and its weight.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// A scorer and its weight. Its JSON Schema (with each scorer's options) is written by hand
+/// in `eval/scorers/options.rs`, next to the option types it is generated from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScorerSpec {
     pub name: ScorerName,
     /// Relative weight in the example's score (default 1).
     #[serde(default = "default_weight")]
-    #[schemars(range(min = 0.0, max = 1000.0))]
     pub weight: f64,
     /// Scorer settings (normalisation, pattern, fields, tolerance, rubric…).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -152,12 +152,25 @@ impl Validators {
         let schema_hint = format!("see schemas/{}", kind.file_name());
         self.validator(kind)
             .iter_errors(value)
+            .filter(|error| !in_scorer_options(error.instance_path().as_str()))
             .flat_map(|error| {
                 let pointer = error.instance_path().as_str().to_owned();
                 describe(error.kind(), &pointer, value, file, locate, &schema_hint)
             })
             .collect()
     }
+}
+
+/// Whether `pointer` is inside a scorer's `options` (`/scorers/N/options…`): those are checked
+/// by reading them into their types, with messages made for them (`invalid-scorer-options`).
+fn in_scorer_options(pointer: &str) -> bool {
+    let Some(rest) = pointer.strip_prefix("/scorers/") else {
+        return false;
+    };
+    let (index, rest) = rest.split_once('/').unwrap_or((rest, ""));
+    !index.is_empty()
+        && index.bytes().all(|b| b.is_ascii_digit())
+        && (rest == "options" || rest.starts_with("options/"))
 }
 
 fn describe(

@@ -173,8 +173,7 @@ fn strip_comments(text: &str) -> String {
 /// expanded) and written inline.
 fn imported_paths(text: &str) -> Vec<String> {
     let mut paths = Vec::new();
-    let use_item =
-        regex::Regex::new(r"(?ms)^\s*(?:pub(?:\([a-z]+\))?\s+)?use\s+([^;]+);").unwrap();
+    let use_item = regex::Regex::new(r"(?ms)^\s*(?:pub(?:\([a-z]+\))?\s+)?use\s+([^;]+);").unwrap();
     let punctuation = regex::Regex::new(r" ?([{},]|::) ?").unwrap();
     let mut rest = text.to_owned();
     for found in use_item.captures_iter(text) {
@@ -201,7 +200,10 @@ fn expand(tree: &str, out: &mut Vec<String>) {
         return;
     };
     let prefix = &tree[..open];
-    let close = tree.rfind('}').filter(|close| *close > open).unwrap_or(tree.len());
+    let close = tree
+        .rfind('}')
+        .filter(|close| *close > open)
+        .unwrap_or(tree.len());
     let inner = &tree[open + 1..close];
     let mut depth = 0;
     let mut start = 0;

@@ -8,6 +8,7 @@ mod fuzz;
 mod init;
 mod registry;
 mod repair;
+mod reshape;
 mod robustness;
 mod schemas;
 mod status;

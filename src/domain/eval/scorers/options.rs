@@ -7,25 +7,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Unexpected, Visitor};
 use serde_json::{Map, Value};
 
-use crate::domain::model::ScorerName;
-
-/// How text is compared (exact, contains, similarity).
-#[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TextOptions {
-    /// Compare without regard to case.
-    #[serde(default, deserialize_with = "flag")]
-    pub ignore_case: bool,
-    /// Ignore leading and trailing whitespace.
-    #[serde(default, deserialize_with = "flag")]
-    pub trim: bool,
-    /// Collapse runs of whitespace to one space (and trim).
-    #[serde(default, deserialize_with = "flag")]
-    pub normalize_whitespace: bool,
-    /// Drop punctuation before comparing.
-    #[serde(default, deserialize_with = "flag")]
-    pub ignore_punctuation: bool,
-}
+use crate::domain::model::{ScorerName, ScorerSpec};
 
 /// `contains` and `not_contains`: the text to look for (default: the expected answer).
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
@@ -195,6 +177,50 @@ pub enum ScorerOptions {
     LlmJudge(JudgeOptions),
     Latency(LatencyOptions),
     Cost(CostOptions),
+}
+
+/// The metadata schema's scorer: `name`, `weight`, and `options` checked against the options
+/// of the scorer named (`if name is X then options is XOptions`), so an editor completes the
+/// options of the scorer at hand. `validate` reports a wrong option through the typed check
+/// (`invalid-scorer-options`, with its own message), not through this schema.
+impl JsonSchema for ScorerSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ScorerSpec".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let name = generator.subschema_for::<ScorerName>();
+        let branches: Vec<Value> = ScorerOptions::schemas(generator)
+            .into_iter()
+            .map(|(scorer, options)| {
+                serde_json::json!({
+                    "if": {"properties": {"name": {"const": scorer}}, "required": ["name"]},
+                    "then": {"properties": {"options": options}},
+                })
+            })
+            .collect();
+        schemars::json_schema!({
+            "description": "A scorer and its weight; the options depend on the scorer.",
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["name"],
+            "properties": {
+                "name": name,
+                "weight": {
+                    "description": "Relative weight in the example's score (default 1).",
+                    "type": "number",
+                    "minimum": 0.0,
+                    "maximum": 1000.0,
+                    "default": 1.0,
+                },
+                "options": {
+                    "description": "The scorer's settings: see the options of each scorer.",
+                    "type": ["object", "null"],
+                },
+            },
+            "allOf": branches,
+        })
+    }
 }
 
 /// A scorer's option that is wrong: where under `options` (a JSON pointer suffix) and why.
