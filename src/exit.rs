@@ -3,6 +3,7 @@
 
 use crate::adapters::eval_store::StoreError;
 use crate::adapters::fs::FsError;
+use crate::adapters::git::GitError;
 use crate::domain::eval::outcome::{EvalOutcome, TaskOutcome};
 use crate::domain::eval::record::Gate;
 use crate::domain::outcome::Outcome;
@@ -137,6 +138,9 @@ pub fn error_status(error: &anyhow::Error) -> (ExitStatus, Option<&str>) {
         }
         if let Some(store) = cause.downcast_ref::<StoreError>() {
             return (ExitStatus::Error, store.hint());
+        }
+        if cause.downcast_ref::<GitError>().is_some() {
+            return (ExitStatus::Error, None);
         }
     }
     (ExitStatus::Error, None)

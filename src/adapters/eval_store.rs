@@ -26,7 +26,10 @@ pub enum StoreError {
         source: serde_json::Error,
     },
     #[error("{}: {problem}", path.display())]
-    BadNames { path: PathBuf, problem: String },
+    BadNames {
+        path: PathBuf,
+        problem: crate::domain::eval::record::NameError,
+    },
     #[error("{}:{line} is not an eval record ({source}); the run cannot be resumed safely", path.display())]
     BadRecord {
         path: PathBuf,

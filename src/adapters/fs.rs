@@ -132,6 +132,8 @@ fn link_leaving(canonical_root: &Path, path: &Path) -> Option<String> {
     }
 }
 
+// Long on purpose: reads one file as its role asks; the cases (link, size limit, stream) share the
+// open file and its metadata.
 fn read(canonical_root: &Path, path: &Path, role: &Role) -> FileContent {
     let Some(limit) = role.size_limit() else {
         return FileContent::NotRead;
@@ -463,8 +465,12 @@ pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
         .persist(&path)
         .map_err(|error| error.error)
         .map_err(|error| FsError::io(format!("cannot replace {}", path.display()), error))?;
-    if durable && let Ok(folder) = std::fs::File::open(&folder) {
-        let _ = folder.sync_all();
+    if durable {
+        // The rename is done; syncing the folder makes it survive a power cut. A filesystem
+        // that cannot sync a folder still has the file.
+        if let Err(error) = std::fs::File::open(&folder).and_then(|folder| folder.sync_all()) {
+            tracing::debug!("cannot sync the folder {}: {error}", folder.display());
+        }
     }
     Ok(())
 }
@@ -482,11 +488,13 @@ fn temp_folder_for(folder: &Path) -> PathBuf {
     }
     PREPARED.call_once(|| {
         let ignore = temp.join(".gitignore");
-        if !ignore.exists() {
-            let _ = std::fs::write(
+        if !ignore.exists()
+            && let Err(error) = std::fs::write(
                 &ignore,
                 "# promptops' temp files; nothing here belongs in git\n*\n",
-            );
+            )
+        {
+            tracing::warn!("cannot write {}: {error}", ignore.display());
         }
         // Temp files of runs that were killed mid-write, here and (from older versions) at
         // the root.
@@ -511,8 +519,15 @@ fn remove_stale_temp_files(dir: &Path) {
             .file_name()
             .to_string_lossy()
             .starts_with(".promptops-");
-        if ours && stale && entry.file_type().is_ok_and(|t| t.is_file()) {
-            let _ = std::fs::remove_file(entry.path());
+        if ours
+            && stale
+            && entry.file_type().is_ok_and(|t| t.is_file())
+            && let Err(error) = std::fs::remove_file(entry.path())
+        {
+            tracing::debug!(
+                "cannot remove the stale {}: {error}",
+                entry.path().display()
+            );
         }
     }
 }

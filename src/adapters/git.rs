@@ -5,6 +5,11 @@ use std::path::{Path, PathBuf};
 
 use crate::domain::layout;
 
+/// A git operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("git: {0}")]
+pub struct GitError(#[from] git2::Error);
+
 /// The root of the prompt repository that contains `start`: the nearest folder at or above
 /// `start` (not above the git work tree) holding `prompt_registry.yaml`, `promptops.yaml` or
 /// `prompts/`; else the git work tree itself.
@@ -42,20 +47,27 @@ pub struct LastChange {
 }
 
 /// For each path (relative to `root`), the newest commit reachable from HEAD that changed it.
-/// Walks at most `limit` commits; paths not found there are absent from the answer.
-pub fn last_changes(root: &Path, paths: &[String], limit: usize) -> HashMap<String, LastChange> {
+/// Walks at most `limit` commits; paths not found there are absent from the answer, and so
+/// is everything outside a git repository or before its first commit.
+// Long on purpose: one history walk whose early exits (no repository, no commit yet) and loop
+// share the repository handle.
+pub fn last_changes(
+    root: &Path,
+    paths: &[String],
+    limit: usize,
+) -> Result<HashMap<String, LastChange>, GitError> {
     let mut found = HashMap::new();
     let Ok(repository) = git2::Repository::discover(root) else {
-        return found;
+        return Ok(found);
     };
-    let Some(work_tree) = repository
-        .workdir()
-        .and_then(|p| fs_err::canonicalize(p).ok())
-    else {
-        return found;
-    };
-    let Ok(root) = fs_err::canonicalize(root) else {
-        return found;
+    let (Some(work_tree), Ok(root)) = (
+        repository
+            .workdir()
+            .and_then(|p| fs_err::canonicalize(p).ok()),
+        fs_err::canonicalize(root),
+    ) else {
+        // A bare repository, or a folder that went away: no history to show.
+        return Ok(found);
     };
     let prefix = crate::adapters::fs::relative_path(&work_tree, &root);
     // Paths as git names them (from the work tree's top) -> as the caller named them.
@@ -72,28 +84,28 @@ pub fn last_changes(root: &Path, paths: &[String], limit: usize) -> HashMap<Stri
             )
         })
         .collect();
-    let Ok(mut walk) = repository.revwalk() else {
-        return found;
-    };
-    if walk.push_head().is_err() {
-        return found;
+    if repository.head().is_err() {
+        // No commit yet (an unborn branch): nothing has a last change.
+        return Ok(found);
     }
+    let mut walk = repository.revwalk()?;
+    walk.push_head()?;
     // Children before parents even when commits share a timestamp (scripts commit fast).
-    let _ = walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME);
-    for oid in walk.take(limit).flatten() {
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
+    for oid in walk.take(limit) {
         if wanted.is_empty() {
             break;
         }
-        let Ok(commit) = repository.find_commit(oid) else {
-            continue;
+        let oid = oid?;
+        let commit = repository.find_commit(oid)?;
+        let tree = commit.tree()?;
+        let parent_tree = match commit.parent(0) {
+            Ok(parent) => Some(parent.tree()?),
+            Err(_) => None,
         };
-        let Ok(tree) = commit.tree() else { continue };
-        let parent_tree = commit.parent(0).ok().and_then(|parent| parent.tree().ok());
         // A tree diff descends only into folders whose ids differ, so a commit costs what it
         // changed, not what the repository holds.
-        let Ok(diff) = repository.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None) else {
-            continue;
-        };
+        let diff = repository.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)?;
         for delta in diff.deltas() {
             if delta.status() == git2::Delta::Deleted {
                 continue;
@@ -118,11 +130,11 @@ pub fn last_changes(root: &Path, paths: &[String], limit: usize) -> HashMap<Stri
             }
         }
     }
-    found
+    Ok(found)
 }
 
 /// Creates a git repository at `path` unless it is already inside one.
-pub fn ensure_repository(path: &Path) -> anyhow::Result<bool> {
+pub fn ensure_repository(path: &Path) -> Result<bool, GitError> {
     if git2::Repository::discover(path).is_ok() {
         return Ok(false);
     }

@@ -65,6 +65,8 @@ const NEVER_LENIENT: [&str; 6] = [
 ];
 
 /// Analyses the files of a repository.
+// Long on purpose: the analysis's phases in the order they depend on each other (read, group,
+// cross-check); each phase is a call, and the function is their table of contents.
 pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
     let validators = Validators::new();
     let results = check_files(inputs, &validators, options.threads.max(1));
@@ -312,6 +314,8 @@ fn sparse_text(lines: &BTreeMap<usize, String>) -> String {
     text
 }
 
+// Long on purpose: one pass over a task's files making every cross-file check; split, each part
+// would need the same six borrowed values.
 fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<Diagnostic>) {
     let metadata_path = format!("{}/{}/{id}.yaml", layout::PROMPTS_DIR, layout::METADATA);
     let examples_path = format!("{}/{}/{id}.jsonl", layout::PROMPTS_DIR, layout::EXAMPLES);

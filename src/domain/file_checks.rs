@@ -324,6 +324,8 @@ fn id_mismatch(
     })
 }
 
+// Long on purpose: every check of one prompt file, in the order of the file's fields, so a reader
+// finds a check by the field it is about.
 fn check_prompt(
     path: &str,
     task: &str,
@@ -582,6 +584,8 @@ fn check_config(
 /// Checks an examples file line by line from `reader`: each line with the one example reader
 /// (`read_example`), ids unique, and, with the task's metadata, every example against its
 /// inputs and output type. Keeps no example, so a file of any size is checked in flat memory.
+// Long on purpose: one streaming loop over an examples file whose state (ids seen, line, counts)
+// every check shares.
 pub fn check_examples_stream(
     path: &str,
     reader: &mut dyn std::io::BufRead,

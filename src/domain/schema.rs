@@ -173,6 +173,8 @@ fn in_scorer_options(pointer: &str) -> bool {
         && (rest == "options" || rest.starts_with("options/"))
 }
 
+// Long on purpose: one match over every kind of schema error: the table of messages, kept whole so
+// no kind is missed.
 fn describe(
     kind: &ValidationErrorKind,
     pointer: &str,

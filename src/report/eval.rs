@@ -19,11 +19,7 @@ pub fn render(
     printer: &mut Printer<'_>,
 ) -> std::io::Result<()> {
     if let Some(shown) = &outcome.blocked {
-        write!(
-            printer.err,
-            "{}",
-            human::render(&shown.findings, &shown.sources, printer.color)
-        )?;
+        super::findings(printer, shown)?;
         return super::error(
             printer.err,
             &format!(
@@ -329,52 +325,63 @@ pub fn junit(
             writeln!(out, "/>")?;
         }
         for record in records {
-            let time = record.latency_ms.unwrap_or(0) as f64 / 1000.0;
-            write!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{time:.3}\"",
-                escape(&s.task),
-                escape(&record.id),
-                escape(&s.examples.path),
-                record.line
-            )?;
-            if let Some(error) = &record.error {
-                writeln!(
-                    out,
-                    ">\n      <error message=\"{}\"/>\n    </testcase>",
-                    escape(&error.message)
-                )?;
-            } else if !record.pass {
-                let reasons: Vec<String> = record
-                    .scores
-                    .iter()
-                    .filter(|score| !score.pass)
-                    .map(|score| format!("{}: {}", score.scorer, score.reason))
-                    .collect();
-                let message = format!("score {:.3}", record.score);
-                if examples_fail {
-                    writeln!(
-                        out,
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                        escape(&message),
-                        escape(&reasons.join("\n"))
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        ">\n      <system-out>{}</system-out>\n    </testcase>",
-                        escape(&format!(
-                            "{message} (below the example's pass mark)\n{}",
-                            reasons.join("\n")
-                        ))
-                    )?;
-                }
-            } else {
-                writeln!(out, "/>")?;
-            }
+            junit_example(&mut out, s, record, examples_fail)?;
         }
         writeln!(out, "  </testsuite>")?;
     }
     writeln!(out, "</testsuites>")?;
     Ok(out)
+}
+
+/// One example's test case: an error, a failure (with `examples_fail`) or a note.
+fn junit_example(
+    out: &mut Vec<u8>,
+    s: &RunSummary,
+    record: &ExampleRecord,
+    examples_fail: bool,
+) -> std::io::Result<()> {
+    let time = record.latency_ms.unwrap_or(0) as f64 / 1000.0;
+    write!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{time:.3}\"",
+        escape(&s.task),
+        escape(&record.id),
+        escape(&s.examples.path),
+        record.line
+    )?;
+    if let Some(error) = &record.error {
+        writeln!(
+            out,
+            ">\n      <error message=\"{}\"/>\n    </testcase>",
+            escape(&error.message)
+        )?;
+    } else if !record.pass {
+        let reasons: Vec<String> = record
+            .scores
+            .iter()
+            .filter(|score| !score.pass)
+            .map(|score| format!("{}: {}", score.scorer, score.reason))
+            .collect();
+        let message = format!("score {:.3}", record.score);
+        if examples_fail {
+            writeln!(
+                out,
+                ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                escape(&message),
+                escape(&reasons.join("\n"))
+            )?;
+        } else {
+            writeln!(
+                out,
+                ">\n      <system-out>{}</system-out>\n    </testcase>",
+                escape(&format!(
+                    "{message} (below the example's pass mark)\n{}",
+                    reasons.join("\n")
+                ))
+            )?;
+        }
+    } else {
+        writeln!(out, "/>")?;
+    }
+    Ok(())
 }

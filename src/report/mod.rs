@@ -23,6 +23,18 @@ pub struct Printer<'a> {
     pub color: bool,
 }
 
+/// Findings as people read them, with their source lines, on stderr.
+pub fn findings(
+    printer: &mut Printer<'_>,
+    shown: &crate::domain::diagnostic::Shown,
+) -> std::io::Result<()> {
+    write!(
+        printer.err,
+        "{}",
+        human::render(&shown.findings, &shown.sources, printer.color)
+    )
+}
+
 /// `error: ...` and `hint: ...` lines, as the binary prints a fatal error.
 pub fn error(err: &mut dyn Write, message: &str, hint: Option<&str>) -> std::io::Result<()> {
     writeln!(err, "error: {message}")?;

@@ -8,11 +8,7 @@ use super::{Printer, human};
 pub fn render(outcome: &RegistryOutcome, printer: &mut Printer<'_>) -> std::io::Result<()> {
     match outcome {
         RegistryOutcome::Unreadable { shown } => {
-            write!(
-                printer.err,
-                "{}",
-                human::render(&shown.findings, &shown.sources, printer.color)
-            )?;
+            super::findings(printer, shown)?;
             super::error(
                 printer.err,
                 &format!("{FILE} cannot be read, so the history it holds cannot be kept"),
@@ -22,11 +18,7 @@ pub fn render(outcome: &RegistryOutcome, printer: &mut Printer<'_>) -> std::io::
             )
         }
         RegistryOutcome::Blocked { shown, check } => {
-            write!(
-                printer.err,
-                "{}",
-                human::render(&shown.findings, &shown.sources, printer.color)
-            )?;
+            super::findings(printer, shown)?;
             super::error(
                 printer.err,
                 &format!(

@@ -31,11 +31,7 @@ pub fn render(
     let shown = &outcome.shown;
     match format {
         FindingsFormat::Human => {
-            write!(
-                printer.err,
-                "{}",
-                human::render(&shown.findings, &shown.sources, printer.color)
-            )?;
+            super::findings(printer, shown)?;
             writeln!(printer.err, "{}", headline(outcome))?;
         }
         FindingsFormat::Json => {

@@ -194,6 +194,11 @@ pub struct Settings {
     pub root: PathBuf,
 }
 
+/// The HTTP client could not be set up (no TLS roots, for one).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the HTTP client: {0}")]
+pub struct ClientError(#[from] reqwest::Error);
+
 /// Every provider a run may call, sharing one HTTP connection pool.
 pub struct Client {
     http: reqwest::Client,
@@ -211,7 +216,7 @@ impl Client {
         config: &ProjectConfig,
         settings: Settings,
         env: EnvLookup<'_>,
-    ) -> anyhow::Result<Client> {
+    ) -> Result<Client, ClientError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(settings.concurrency.max(1))

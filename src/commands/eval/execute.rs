@@ -235,6 +235,8 @@ struct Read {
 
 /// Streams the examples file, reading each line with the same reader as `validate`, and
 /// starts one evaluation per selected example, at most `concurrency` at a time.
+// Long on purpose: the producer's one loop: read, shard, skip, send; splitting it would split the
+// loop's state.
 async fn produce(
     engine: Arc<Engine>,
     prepared: Arc<Prepared>,
@@ -444,9 +446,12 @@ mod watchdog {
 
     pub(super) fn start(what: String) -> u64 {
         STARTED.call_once(|| {
-            let _ = std::thread::Builder::new()
+            if let Err(error) = std::thread::Builder::new()
                 .name("render-watchdog".into())
-                .spawn(watch);
+                .spawn(watch)
+            {
+                tracing::warn!("cannot start the render watchdog: {error}");
+            }
         });
         let ticket = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut running = RUNNING
@@ -518,6 +523,8 @@ async fn answer(
     }
 }
 
+// Long on purpose: one example against one prompt: render, ask (or replay), score, judge; every
+// step records into the same example record.
 async fn evaluate_side(
     engine: &Engine,
     prepared: &Prepared,

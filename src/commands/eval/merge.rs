@@ -28,6 +28,8 @@ struct ShardRun {
 
 /// Merges the shard runs found under the folders; returns the repository root and the merged
 /// runs.
+// Long on purpose: finds and groups the shard runs, merges each group and records the scores:
+// three steps sharing the groups.
 pub fn execute(settings: &Settings, args: &MergeArgs) -> anyhow::Result<(PathBuf, EvalOutcome)> {
     let root = super::super::root(settings)?;
     let mut groups: BTreeMap<GroupKey, Vec<ShardRun>> = BTreeMap::new();
@@ -146,6 +148,8 @@ fn baseline_half(
     Ok((baseline_path, baseline))
 }
 
+// Long on purpose: checks a group's shards for a complete, consistent set before writing anything;
+// the checks share the group.
 fn merge_group(
     root: &Path,
     key: &GroupKey,

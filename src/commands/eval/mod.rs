@@ -75,6 +75,8 @@ pub(super) fn render(
 }
 
 /// Runs the selected tasks' evals and records their scores.
+// Long on purpose: the eval from selection to recorded scores; each step is a call, and the
+// runtime's lifetime spans them.
 pub fn execute(
     settings: &Settings,
     root: &std::path::Path,

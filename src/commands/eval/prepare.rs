@@ -153,6 +153,8 @@ fn compile_scorers(
         .collect()
 }
 
+// Long on purpose: readies one task in the order the run needs it (prompts, metadata, scorers,
+// prices, examples); each step's error names what to add.
 pub(super) fn prepare(
     root: &Path,
     analysis: &Analysis,

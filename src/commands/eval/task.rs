@@ -42,6 +42,8 @@ enum Start {
     Done(TaskOutcome),
 }
 
+// Long on purpose: opens a run (new or resumed), streams it, and hands the result to `conclude`;
+// the summaries and the log files it sets up are shared by all three.
 pub(super) async fn run_task(
     context: &mut RunContext<'_>,
     prepared: Prepared,
@@ -103,21 +105,14 @@ pub(super) async fn run_task(
     }
     // Written with the first record, so a run killed outright can still be found and
     // resumed, and a run that produced nothing leaves nothing.
-    let sinks = Sinks {
-        main: eval_store::LogWriter::open(&files.log),
-        baseline: prepared
-            .baseline
-            .as_ref()
-            .map(|_| eval_store::LogWriter::open(&files.baseline_log)),
-        dir: dir.clone(),
-        pending_summaries: if previous.is_some() {
-            Vec::new()
-        } else {
-            std::iter::once(summary.clone())
-                .chain(baseline_summary.clone())
-                .collect()
-        },
+    let pending = if previous.is_some() {
+        Vec::new()
+    } else {
+        std::iter::once(summary.clone())
+            .chain(baseline_summary.clone())
+            .collect()
     };
+    let sinks = files.sinks(dir.clone(), prepared.baseline.is_some(), pending);
     let label = format!(
         "{} {} {}",
         prepared.task,
@@ -137,10 +132,31 @@ pub(super) async fn run_task(
     )
     .await?;
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    conclude(
+        context,
+        &dir,
+        &files,
+        previous.is_none(),
+        (summary, baseline_summary),
+        finish,
+        elapsed,
+    )
+}
 
+/// Writes the summaries of a run that ended (or removes what a start with no answer left)
+/// and says how it went.
+fn conclude(
+    context: &mut RunContext<'_>,
+    dir: &Path,
+    files: &RunFiles,
+    fresh: bool,
+    (mut summary, mut baseline_summary): (RunSummary, Option<RunSummary>),
+    finish: Finish,
+    elapsed: u64,
+) -> anyhow::Result<TaskOutcome> {
     // A start that failed before any example got an answer (no key, offline miss, server
     // down) is not a run: nothing of it is kept, and no score row is shown.
-    if previous.is_none() && finish.answered == 0 && !finish.interrupted {
+    if fresh && finish.answered == 0 && !finish.interrupted {
         files.remove()?;
         summary.set_totals(finish.main);
         if let (Some(baseline), Some(totals)) = (&mut baseline_summary, finish.baseline) {
@@ -166,9 +182,9 @@ pub(super) async fn run_task(
         &finished_at,
     );
     if let Some(baseline) = &baseline_summary {
-        eval_store::write_summary(&dir, baseline)?;
+        eval_store::write_summary(dir, baseline)?;
     }
-    let path = eval_store::write_summary(&dir, &summary)?;
+    let path = eval_store::write_summary(dir, &summary)?;
     if finish.interrupted {
         context.notes.push(format!(
             "{}: interrupted after {} examples; continue with `promptops eval {} --resume`",
@@ -251,6 +267,16 @@ impl RunFiles {
                 dir.join(format!("{baseline_name}{}", eval_store::SUMMARY_SUFFIX)),
             ],
             baseline_name,
+        }
+    }
+
+    /// Where the run's records and first summaries go.
+    fn sinks(&self, dir: PathBuf, paired: bool, pending_summaries: Vec<RunSummary>) -> Sinks {
+        Sinks {
+            main: eval_store::LogWriter::open(&self.log),
+            baseline: paired.then(|| eval_store::LogWriter::open(&self.baseline_log)),
+            dir,
+            pending_summaries,
         }
     }
 

@@ -256,23 +256,37 @@ pub fn is_run_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// A field of a summary that names a file but is not a name of its kind.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}` {value:?} is not {should_be}")]
+pub struct NameError {
+    pub field: &'static str,
+    pub value: String,
+    pub should_be: String,
+}
+
 impl RunSummary {
     /// Checks the fields that become file names: `task` is a task slug, `run` a run name,
     /// `log` is `<run>.jsonl` and `paired_with` a run name.
-    pub fn check_names(&self) -> Result<(), String> {
+    pub fn check_names(&self) -> Result<(), NameError> {
+        let bad = |field: &'static str, value: &str, should_be: String| NameError {
+            field,
+            value: value.to_owned(),
+            should_be,
+        };
         if !crate::domain::layout::is_slug(&self.task) {
-            return Err(format!("`task` {:?} is not a task id", self.task));
+            return Err(bad("task", &self.task, "a task id".to_owned()));
         }
         if !is_run_name(&self.run) {
-            return Err(format!("`run` {:?} is not a run name", self.run));
+            return Err(bad("run", &self.run, "a run name".to_owned()));
         }
         if self.log != format!("{}.jsonl", self.run) {
-            return Err(format!("`log` {:?} is not `{}.jsonl`", self.log, self.run));
+            return Err(bad("log", &self.log, format!("`{}.jsonl`", self.run)));
         }
         if let Some(other) = &self.paired_with
             && !is_run_name(other)
         {
-            return Err(format!("`paired_with` {other:?} is not a run name"));
+            return Err(bad("paired_with", other, "a run name".to_owned()));
         }
         Ok(())
     }

@@ -39,14 +39,26 @@ pub struct Renderer {
     roles: Vec<crate::domain::model::Role>,
 }
 
+/// A message of the prompt that does not compile as a template.
+#[derive(Debug, thiserror::Error)]
+#[error("message {number} does not compile: {source}")]
+pub struct CompileError {
+    /// 1-based, as people count messages.
+    pub number: usize,
+    pub source: minijinja::Error,
+}
+
 impl Renderer {
     /// Compiles every message; the error names the message that does not compile.
-    pub fn new(prompt: &PromptFile) -> Result<Renderer, String> {
+    pub fn new(prompt: &PromptFile) -> Result<Renderer, CompileError> {
         let mut environment = template::environment();
         for (index, message) in prompt.messages.iter().enumerate() {
             environment
                 .add_template_owned(index.to_string(), message.content.clone())
-                .map_err(|error| format!("message {} does not compile: {error}", index + 1))?;
+                .map_err(|source| CompileError {
+                    number: index + 1,
+                    source,
+                })?;
         }
         Ok(Renderer {
             environment,

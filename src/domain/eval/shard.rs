@@ -10,24 +10,35 @@ pub struct Shard {
     pub count: u32,
 }
 
+/// A `--shard` value that is not `K/N` with 1 ≤ K ≤ N.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("`{0}` is not K/N (for example 2/4)")]
+    Shape(String),
+    #[error("`{0}`: K is not a whole number")]
+    Index(String),
+    #[error("`{0}`: N is not a whole number")]
+    Count(String),
+    #[error("`{0}`: K must be between 1 and N, and N at least 1")]
+    Range(String),
+}
+
 impl Shard {
     /// Reads `K/N` with 1 ≤ K ≤ N.
-    pub fn parse(text: &str) -> Result<Shard, String> {
+    pub fn parse(text: &str) -> Result<Shard, ShardError> {
         let (index, count) = text
             .split_once('/')
-            .ok_or_else(|| format!("`{text}` is not K/N (for example 2/4)"))?;
+            .ok_or_else(|| ShardError::Shape(text.to_owned()))?;
         let index: u32 = index
             .trim()
             .parse()
-            .map_err(|_| format!("`{text}`: K is not a whole number"))?;
+            .map_err(|_| ShardError::Index(text.to_owned()))?;
         let count: u32 = count
             .trim()
             .parse()
-            .map_err(|_| format!("`{text}`: N is not a whole number"))?;
+            .map_err(|_| ShardError::Count(text.to_owned()))?;
         if count == 0 || index == 0 || index > count {
-            return Err(format!(
-                "`{text}`: K must be between 1 and N, and N at least 1"
-            ));
+            return Err(ShardError::Range(text.to_owned()));
         }
         Ok(Shard { index, count })
     }

@@ -164,12 +164,7 @@ fn compile_kind(
     at: &str,
 ) -> Result<Kind, OptionError> {
     Ok(match ScorerOptions::read(name, options, at)? {
-        ScorerOptions::Exact(options) => Kind::Exact(Normalize {
-            ignore_case: options.ignore_case,
-            trim: options.trim,
-            whitespace: options.normalize_whitespace,
-            punctuation: options.ignore_punctuation,
-        }),
+        ScorerOptions::Exact(options) => Kind::Exact(options.normalize()),
         ScorerOptions::Contains(options) => text::compile_contains(options, false, at)?,
         ScorerOptions::NotContains(options) => text::compile_contains(options, true, at)?,
         ScorerOptions::Regex(options) => text::compile_regex(&options, at)?,
@@ -178,12 +173,7 @@ fn compile_kind(
         ScorerOptions::JsonFields(options) => json::compile_fields(&options, at)?,
         ScorerOptions::Similarity(options) => Kind::Similarity {
             method: options.method,
-            normalize: Normalize {
-                ignore_case: options.ignore_case,
-                trim: options.trim,
-                whitespace: options.normalize_whitespace,
-                punctuation: options.ignore_punctuation,
-            },
+            normalize: options.normalize(),
             threshold: options.threshold.unwrap_or(0.8),
         },
         ScorerOptions::Numeric(options) => Kind::Numeric {

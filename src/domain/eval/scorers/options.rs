@@ -9,42 +9,64 @@ use serde_json::{Map, Value};
 
 use crate::domain::model::{ScorerName, ScorerSpec};
 
-/// `contains` and `not_contains`: the text to look for (default: the expected answer).
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContainsOptions {
-    /// One text to look for.
-    #[serde(default, deserialize_with = "text")]
-    pub value: Option<String>,
-    /// Texts to look for (all of them, or any with `any: true`).
-    #[serde(default)]
-    #[schemars(length(min = 1))]
-    pub values: Option<Vec<String>>,
-    /// Pass when any one of `values` is found.
-    #[serde(default, deserialize_with = "flag")]
-    pub any: bool,
-    #[serde(default, deserialize_with = "flag")]
-    pub ignore_case: bool,
-    #[serde(default, deserialize_with = "flag")]
-    pub trim: bool,
-    #[serde(default, deserialize_with = "flag")]
-    pub normalize_whitespace: bool,
-    #[serde(default, deserialize_with = "flag")]
-    pub ignore_punctuation: bool,
+/// Defines an options struct with the text normalisations (`ignore_case`, `trim`,
+/// `normalize_whitespace`, `ignore_punctuation`) after its own fields. serde cannot
+/// `flatten` into a struct that denies unknown fields, so the fields are written in by this
+/// macro, once.
+macro_rules! with_normalization {
+    ($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($body)*
+            /// Compare without regard to case.
+            #[serde(default, deserialize_with = "flag")]
+            pub ignore_case: bool,
+            /// Ignore leading and trailing whitespace.
+            #[serde(default, deserialize_with = "flag")]
+            pub trim: bool,
+            /// Collapse runs of whitespace to one space (and trim).
+            #[serde(default, deserialize_with = "flag")]
+            pub normalize_whitespace: bool,
+            /// Drop punctuation before comparing.
+            #[serde(default, deserialize_with = "flag")]
+            pub ignore_punctuation: bool,
+        }
+
+        impl $name {
+            /// How the text is normalised before it is compared.
+            pub fn normalize(&self) -> super::Normalize {
+                super::Normalize {
+                    ignore_case: self.ignore_case,
+                    trim: self.trim,
+                    whitespace: self.normalize_whitespace,
+                    punctuation: self.ignore_punctuation,
+                }
+            }
+        }
+    };
 }
 
-/// `exact`: the answer equals the expected one (JSON values compare as JSON).
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExactOptions {
-    #[serde(default, deserialize_with = "flag")]
-    pub ignore_case: bool,
-    #[serde(default, deserialize_with = "flag")]
-    pub trim: bool,
-    #[serde(default, deserialize_with = "flag")]
-    pub normalize_whitespace: bool,
-    #[serde(default, deserialize_with = "flag")]
-    pub ignore_punctuation: bool,
+with_normalization! {
+    /// `contains` and `not_contains`: the text to look for (default: the expected answer).
+    pub struct ContainsOptions {
+        /// One text to look for.
+        #[serde(default, deserialize_with = "text")]
+        pub value: Option<String>,
+        /// Texts to look for (all of them, or any with `any: true`).
+        #[serde(default)]
+        #[schemars(length(min = 1))]
+        pub values: Option<Vec<String>>,
+        /// Pass when any one of `values` is found.
+        #[serde(default, deserialize_with = "flag")]
+        pub any: bool,
+    }
+}
+
+with_normalization! {
+    /// `exact`: the answer equals the expected one (JSON values compare as JSON).
+    pub struct ExactOptions {}
 }
 
 /// `regex`: the answer matches a regular expression (Rust `regex` syntax).
@@ -86,24 +108,16 @@ pub enum SimilarityMethod {
     TokenF1,
 }
 
-/// `similarity`: how close the answer is to the expected text.
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SimilarityOptions {
-    #[serde(default)]
-    pub method: SimilarityMethod,
-    /// The similarity at which the answer passes (default 0.8).
-    #[serde(default, deserialize_with = "fraction")]
-    #[schemars(range(min = 0.0, max = 1.0))]
-    pub threshold: Option<f64>,
-    #[serde(default, deserialize_with = "flag")]
-    pub ignore_case: bool,
-    #[serde(default, deserialize_with = "flag")]
-    pub trim: bool,
-    #[serde(default, deserialize_with = "flag")]
-    pub normalize_whitespace: bool,
-    #[serde(default, deserialize_with = "flag")]
-    pub ignore_punctuation: bool,
+with_normalization! {
+    /// `similarity`: how close the answer is to the expected text.
+    pub struct SimilarityOptions {
+        #[serde(default)]
+        pub method: SimilarityMethod,
+        /// The similarity at which the answer passes (default 0.8).
+        #[serde(default, deserialize_with = "fraction")]
+        #[schemars(range(min = 0.0, max = 1.0))]
+        pub threshold: Option<f64>,
+    }
 }
 
 /// `numeric`: the first number in the answer is within a tolerance of the expected one.

@@ -13,21 +13,10 @@ pub(super) fn compile_contains(
     negate: bool,
     at: &str,
 ) -> Result<Kind, OptionError> {
+    let normalize = options.normalize();
     let ContainsOptions {
-        value,
-        values,
-        any,
-        ignore_case,
-        trim,
-        normalize_whitespace,
-        ignore_punctuation,
+        value, values, any, ..
     } = options;
-    let normalize = Normalize {
-        ignore_case,
-        trim,
-        whitespace: normalize_whitespace,
-        punctuation: ignore_punctuation,
-    };
     let needles = match (value, values) {
         (Some(_), Some(_)) => {
             return Err(OptionError::new(
