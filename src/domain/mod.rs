@@ -10,6 +10,7 @@ pub mod eval;
 pub mod file_checks;
 pub mod json;
 pub mod layout;
+pub mod lifecycle;
 pub mod model;
 pub mod outcome;
 pub mod parallel;
