@@ -6,7 +6,7 @@ use crate::adapters::fs::FsError;
 use crate::adapters::git::GitError;
 use crate::domain::eval::outcome::{EvalOutcome, TaskOutcome};
 use crate::domain::eval::record::Gate;
-use crate::domain::outcome::Outcome;
+use crate::domain::outcome::{Outcome, PromoteResult};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -90,6 +90,10 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
         },
         Outcome::Status(_) | Outcome::Init(_) | Outcome::Generated => ExitStatus::Success,
         Outcome::Eval(eval) => eval_status(eval),
+        Outcome::Promote(promote) => match promote.result {
+            PromoteResult::Refused => ExitStatus::Failure,
+            PromoteResult::DryRun | PromoteResult::Promoted { .. } => ExitStatus::Success,
+        },
     }
 }
 

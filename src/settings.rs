@@ -187,6 +187,13 @@ impl Settings {
         flag.or(config).unwrap_or(DEFAULT_CONCURRENCY) as usize
     }
 
+    /// Under GitHub Actions (`GITHUB_ACTIONS=true`), the user the run is for (`GITHUB_ACTOR`).
+    pub fn github_actor(&self) -> Option<String> {
+        (self.environment.get("GITHUB_ACTIONS").as_deref() == Some("true"))
+            .then(|| self.environment.get("GITHUB_ACTOR"))
+            .flatten()
+    }
+
     /// Whether progress may draw bars (a terminal, and not CI).
     pub fn progress_bars(&self) -> bool {
         self.interactive && !self.ci

@@ -157,3 +157,130 @@ pub fn head_commit(root: &Path) -> Option<String> {
     let head = repository.head().ok()?.peel_to_commit().ok()?;
     Some(head.id().to_string())
 }
+
+/// Who commits: the git identity (`user.name`, `user.email`), else `actor` (`GITHUB_ACTOR`
+/// under GitHub Actions) with its no-reply address; `None` when neither is known.
+pub fn identity(root: &Path, actor: Option<&str>) -> Option<(String, String)> {
+    let from_config = git2::Repository::discover(root)
+        .ok()
+        .and_then(|repository| repository.signature().ok())
+        .and_then(|signature| {
+            Some((
+                signature.name().ok()?.to_owned(),
+                signature.email().ok()?.to_owned(),
+            ))
+        });
+    from_config.or_else(|| {
+        actor.map(|actor| {
+            (
+                actor.to_owned(),
+                format!("{actor}@users.noreply.github.com"),
+            )
+        })
+    })
+}
+
+/// The work tree's top and the prefix of `root` inside it (empty at the top).
+fn open_at(root: &Path) -> Result<(git2::Repository, String), GitError> {
+    let repository = git2::Repository::discover(root)?;
+    let work_tree = repository
+        .workdir()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| git2::Error::from_str("a bare repository has no work tree"))?;
+    let work_tree = fs_err::canonicalize(work_tree)
+        .map_err(|error| git2::Error::from_str(&error.to_string()))?;
+    let root =
+        fs_err::canonicalize(root).map_err(|error| git2::Error::from_str(&error.to_string()))?;
+    let prefix = crate::adapters::fs::relative_path(&work_tree, &root);
+    Ok((repository, prefix))
+}
+
+fn in_work_tree(prefix: &str, path: &str) -> String {
+    if prefix.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{prefix}/{path}")
+    }
+}
+
+/// Paths (relative to `root`) staged in the index and not in `except`: a commit made now
+/// would take them in.
+pub fn staged_besides(root: &Path, except: &[String]) -> Result<Vec<String>, GitError> {
+    let (repository, prefix) = open_at(root)?;
+    let except: Vec<String> = except
+        .iter()
+        .map(|path| in_work_tree(&prefix, path))
+        .collect();
+    let mut options = git2::StatusOptions::new();
+    options.include_untracked(false);
+    let statuses = repository.statuses(Some(&mut options))?;
+    let staged = git2::Status::INDEX_NEW
+        | git2::Status::INDEX_MODIFIED
+        | git2::Status::INDEX_DELETED
+        | git2::Status::INDEX_RENAMED
+        | git2::Status::INDEX_TYPECHANGE;
+    Ok(statuses
+        .iter()
+        .filter(|entry| entry.status().intersects(staged))
+        .filter_map(|entry| entry.path().ok().map(str::to_owned))
+        .filter(|path| !except.contains(path))
+        .collect())
+}
+
+/// Whether the tag exists.
+pub fn tag_exists(root: &Path, tag: &str) -> Result<bool, GitError> {
+    let (repository, _) = open_at(root)?;
+    Ok(repository
+        .find_reference(&format!("refs/tags/{tag}"))
+        .is_ok())
+}
+
+/// Stages `paths` (relative to `root`): each as it is in the work tree, removed when gone.
+pub fn stage(root: &Path, paths: &[String]) -> Result<(), GitError> {
+    let (repository, prefix) = open_at(root)?;
+    let mut index = repository.index()?;
+    for path in paths {
+        let in_tree = in_work_tree(&prefix, path);
+        if root.join(path).exists() {
+            index.add_path(Path::new(&in_tree))?;
+        } else {
+            // Gone from the work tree: gone from the index (a file never tracked is no error).
+            let _ = index.remove_path(Path::new(&in_tree));
+        }
+    }
+    index.write()?;
+    Ok(())
+}
+
+/// Commits the index with `message` as `author` (name, email) at `time` (seconds), and makes
+/// the annotated `tag` on the commit; returns the commit's id.
+pub fn commit_and_tag(
+    root: &Path,
+    author: &(String, String),
+    time: i64,
+    message: &str,
+    tag: Option<(&str, &str)>,
+) -> Result<String, GitError> {
+    let (repository, _) = open_at(root)?;
+    let signature = git2::Signature::new(&author.0, &author.1, &git2::Time::new(time, 0))?;
+    let mut index = repository.index()?;
+    let tree = repository.find_tree(index.write_tree()?)?;
+    let parent = match repository.head() {
+        Ok(head) => Some(head.peel_to_commit()?),
+        Err(_) => None,
+    };
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    let id = repository.commit(
+        Some("HEAD"),
+        &signature,
+        &signature,
+        message,
+        &tree,
+        &parents,
+    )?;
+    if let Some((name, text)) = tag {
+        let object = repository.find_object(id, Some(git2::ObjectType::Commit))?;
+        repository.tag(name, &object, &signature, text, false)?;
+    }
+    Ok(id.to_string())
+}

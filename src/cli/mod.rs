@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// GitOps lifecycle for LLM prompts: validate and evaluate prompts kept in git.
+/// GitOps lifecycle for LLM prompts: validate, evaluate and promote prompts kept in git.
 #[derive(Debug, Parser)]
 #[command(
     name = "promptops",
@@ -74,6 +74,12 @@ pub enum Command {
         promptops eval summarize --candidate --baseline production\n  \
         promptops eval --shard 2/4 && promptops eval merge prompts/04-evals")]
     Eval(EvalArgs),
+    /// Move a task's candidate to production when every gate passes; archive, commit and tag
+    #[command(after_help = "Examples:\n  \
+        promptops promote summarize --dry-run    # every gate with its evidence, and the plan\n  \
+        promptops promote summarize\n  \
+        promptops promote summarize --force --reason \"hotfix, re-evaluated by hand\"")]
+    Promote(PromoteArgs),
     /// Scaffold a new prompt repository with a sample task that validates clean
     #[command(
         after_help = "Example:\n  promptops init my-prompts && cd my-prompts && promptops validate"
@@ -87,6 +93,27 @@ pub enum Command {
     /// Print the man page (roff)
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The task whose candidate (prompts/00-templates/TASK.yaml) to promote
+    pub task: String,
+    /// Print the gates and the plan; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Promote despite failed gates (never an invalid prompt); needs --reason
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why the gates are overridden (recorded in the registry history and the commit)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Write and stage the change but do not commit or tag it
+    #[arg(long)]
+    pub no_commit: bool,
+    /// How to print the gates and the plan
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TableFormat,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 pub mod eval;
 pub mod generate;
 pub mod init;
+pub mod promote;
 pub mod registry;
 pub mod status;
 pub mod validate;
@@ -31,6 +32,7 @@ pub fn run(
         Command::Status(args) => status::run(settings, &args, printer),
         Command::Eval(args) => eval::run(settings, args, printer),
         Command::Init(args) => init::run(settings, &args, printer),
+        Command::Promote(args) => promote::run(settings, &args, printer),
         Command::Completions(args) => generate::completions(&args, printer),
         Command::Man => generate::man(printer),
     }

@@ -447,7 +447,7 @@ pub struct ArchivedVersion {
     pub at: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryEvent {
     /// What happened: `promote`, `archive`, `rollback`, `override`, `deploy`…
@@ -459,4 +459,33 @@ pub struct HistoryEvent {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The version this event replaced (a promotion's previous production version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The eval evidence the decision was taken on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<PromotionEvidence>,
+}
+
+/// The eval evidence behind a promotion (or an override of its gates).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionEvidence {
+    pub score: f64,
+    pub threshold: f64,
+    /// Examples scored.
+    pub n: u64,
+    /// Mean of candidate − production on the same examples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<f64>,
+    /// 95% bootstrap interval of `delta`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_95: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcnemar_p: Option<f64>,
+    /// The eval summary, under `prompts/04-evals/`.
+    pub summary: String,
+    /// Gates that failed and were overridden by a person.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overridden: Vec<String>,
 }

@@ -14,6 +14,7 @@ pub enum Outcome {
     Status(StatusOutcome),
     Eval(EvalOutcome),
     Init(InitOutcome),
+    Promote(Box<PromoteOutcome>),
     /// A completion script or man page was printed.
     Generated,
 }
@@ -97,4 +98,31 @@ pub struct InitOutcome {
     pub git_initialised: bool,
     pub gitignore_updated: bool,
     pub sample_task: String,
+}
+
+/// `promote`: every gate with its evidence, what was decided, and the plan.
+#[derive(Debug, Serialize)]
+pub struct PromoteOutcome {
+    pub task: String,
+    /// The production version before, when there was one.
+    pub from: Option<String>,
+    pub to: String,
+    pub gates: Vec<super::lifecycle::gate::GateResult>,
+    pub result: PromoteResult,
+    /// What the promotion changes (with `--dry-run`: would change).
+    pub plan: Option<super::lifecycle::promote::Plan>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "decision")]
+pub enum PromoteResult {
+    /// A gate failed and nothing was forced: nothing changed.
+    Refused,
+    /// `--dry-run`: the plan, not applied.
+    DryRun,
+    /// Written; committed and tagged unless `--no-commit`.
+    Promoted {
+        commit: Option<String>,
+        tag: Option<String>,
+    },
 }

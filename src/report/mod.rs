@@ -9,6 +9,7 @@ pub mod eval;
 pub mod github;
 pub mod human;
 pub mod init;
+pub mod promote;
 pub mod registry;
 pub mod status;
 pub mod validate;

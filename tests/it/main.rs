@@ -6,6 +6,7 @@ mod checks;
 mod eval;
 mod fuzz;
 mod init;
+mod promote;
 mod registry;
 mod repair;
 mod reshape;

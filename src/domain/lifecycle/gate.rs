@@ -168,7 +168,7 @@ fn newer(facts: &PromotionFacts<'_>) -> GateResult {
             GateOutcome::Fail,
             format!("{candidate} is not greater than production's {current}"),
         )
-        .hint("raise the candidate's version, or pass --bump major|minor|patch"),
+        .hint("raise the candidate's version above production's"),
         _ => GateResult::new(
             GateName::Newer,
             GateOutcome::Fail,
@@ -197,7 +197,7 @@ fn evidence_gate(evidence: Option<&RunSummary>, passed_over: &[String]) -> GateR
         evidence.push_str(&format!(" (passed over: {})", passed_over.join("; ")));
     }
     GateResult::new(GateName::Evidence, GateOutcome::Fail, evidence)
-        .hint("run `promptops eval TASK --candidate --baseline production`, or promote with --eval")
+        .hint("run `promptops eval TASK --candidate --baseline production`")
 }
 
 fn threshold(facts: &PromotionFacts<'_>, evidence: Option<&RunSummary>) -> GateResult {
@@ -369,7 +369,7 @@ mod tests {
         older.production_version = Some("1.1.0");
         let results = promotion_gates(&older);
         assert_eq!(outcomes(&results)[1], ("newer", GateOutcome::Fail));
-        assert!(results[1].hint.as_deref().unwrap().contains("--bump"));
+        assert!(results[1].hint.as_deref().unwrap().contains("raise"));
 
         let other_prompt = [summary("r1", "other", 0.9, 40, -0.01)];
         let results = promotion_gates(&facts(&other_prompt));

@@ -5,3 +5,4 @@
 //! "Lifecycle") build on these.
 
 pub mod gate;
+pub mod promote;

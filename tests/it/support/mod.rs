@@ -174,6 +174,10 @@ impl TestRepo {
             "OPENAI_BASE_URL",
             "ANTHROPIC_API_KEY",
             "ANTHROPIC_BASE_URL",
+            "PROMPTOPS_NOW",
+            "PROMPTOPS_LOG",
+            "GITHUB_ACTIONS",
+            "GITHUB_ACTOR",
         ] {
             command.env_remove(name);
         }

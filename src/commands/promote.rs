@@ -1,0 +1,467 @@
+//! `promptops promote TASK`: the candidate in `00-templates/` becomes production when every
+//! gate passes (or a person overrides the failed ones with a reason). The change is planned
+//! in the pure core, checked by analysing the repository as it would be after it, shown with
+//! `--dry-run`, then written (registry last), committed and tagged.
+
+use std::path::Path;
+
+use crate::adapters::{self, eval_store, git};
+use crate::cli::{PromoteArgs, TableFormat};
+use crate::domain::analysis::{self, Analysis, Options};
+use crate::domain::diagnostic::{Code, Severity};
+use crate::domain::eval::record::RunSummary;
+use crate::domain::layout;
+use crate::domain::lifecycle::gate::{self, PromotionFacts};
+use crate::domain::lifecycle::promote::{self, Decision, FileWrite, Plan, TaskFiles};
+use crate::domain::model::LatestEval;
+use crate::domain::outcome::{PromoteOutcome, PromoteResult};
+use crate::domain::source::{FileContent, InputFile};
+use crate::domain::{registry, time};
+use crate::exit::{ExitStatus, UserError};
+use crate::report::{self, Printer};
+use crate::settings::Settings;
+
+use super::Outcome;
+
+pub fn run(
+    settings: &Settings,
+    args: &PromoteArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Outcome> {
+    let outcome = execute(settings, args)?;
+    let format = match args.format {
+        TableFormat::Table => report::TableFormat::Table,
+        TableFormat::Json => report::TableFormat::Json,
+    };
+    report::promote::render(&outcome, format, printer)?;
+    Ok(Outcome::Promote(Box::new(outcome)))
+}
+
+// Long on purpose: the promotion's steps in order (gather, decide, plan, check, apply); each
+// is a call, and they share the scanned files and the analysis.
+pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<PromoteOutcome> {
+    let reason = args.reason.as_deref().map(str::trim);
+    if args.force && reason.is_none_or(str::is_empty) {
+        return Err(UserError::new(ExitStatus::Error, "--force needs a --reason that says why")
+            .hint("e.g. --force --reason \"hotfix for the outage of 2 December; re-evaluated by hand\"")
+            .into());
+    }
+    let root = super::root(settings)?;
+    let threads = super::threads();
+    let inputs = adapters::fs::scan(&root, threads)?;
+    let before = analysis::analyze(
+        &inputs,
+        Options {
+            strict: true,
+            threads,
+        },
+    );
+    let files = gather(&root, &inputs, &before, &args.task)?;
+    let summaries = eval_store::summaries(&eval_store::task_dir(&root, &args.task))?;
+    let (summary_paths, summaries): (Vec<_>, Vec<RunSummary>) = summaries.into_iter().unzip();
+    let facts = PromotionFacts {
+        task: &args.task,
+        errors: files.errors.clone(),
+        candidate_version: &files.candidate_version,
+        candidate_sha256: &files.candidate_sha256,
+        production_version: files.production.as_ref().map(|(_, _, v)| v.as_str()),
+        examples_sha256: &files.examples_sha256,
+        threshold: files.threshold,
+        regression_tolerance: files.regression_tolerance,
+        summaries: &summaries,
+    };
+    let gates = gate::promotion_gates(&facts);
+    let (evidence, _) = gate::find_evidence(&facts);
+    let evidence_path = evidence.and_then(|found| {
+        summaries
+            .iter()
+            .position(|summary| std::ptr::eq(summary, found))
+            .map(|index| adapters::fs::relative_path(&root, &summary_paths[index]))
+    });
+    let base = PromoteOutcome {
+        task: args.task.clone(),
+        from: facts.production_version.map(str::to_owned),
+        to: files.candidate_version.clone(),
+        gates: gates.clone(),
+        result: PromoteResult::Refused,
+        plan: None,
+    };
+    if !promote::allowed(&gates, args.force) {
+        return Ok(base);
+    }
+    let at = time::rfc3339(settings.clock.now());
+    let identity = git::identity(&root, settings.github_actor().as_deref());
+    let by = identity.as_ref().map_or_else(
+        || "(no git identity)".to_owned(),
+        |(name, email)| format!("{name} <{email}>"),
+    );
+    let decision = Decision {
+        at: &at,
+        by: &by,
+        reason: reason.filter(|_| args.force),
+        gates: &gates,
+        evidence,
+        evidence_path: evidence_path.as_deref(),
+    };
+    let plan = plan(&root, &inputs, &files, &decision, threads)?;
+    if args.dry_run {
+        return Ok(PromoteOutcome {
+            result: PromoteResult::DryRun,
+            plan: Some(plan),
+            ..base
+        });
+    }
+    let identity = match identity {
+        _ if args.no_commit => None,
+        Some(identity) => Some(identity),
+        None => {
+            return Err(UserError::new(
+                ExitStatus::Error,
+                "no git identity to commit the promotion as",
+            )
+            .hint("set `git config user.name` and `user.email`, or run under GitHub Actions (GITHUB_ACTOR); or pass --no-commit")
+            .into());
+        }
+    };
+    let evidence_files = evidence_files(&root, evidence, evidence_path.as_deref());
+    let commit = apply(
+        &root,
+        &plan,
+        &evidence_files,
+        identity.as_ref(),
+        settings.clock.now(),
+    )?;
+    Ok(PromoteOutcome {
+        result: PromoteResult::Promoted {
+            commit: commit.clone(),
+            tag: commit.map(|_| plan.tag.clone()),
+        },
+        plan: Some(plan),
+        ..base
+    })
+}
+
+/// The task's files as the promotion needs them.
+struct Gathered {
+    candidate_path: String,
+    candidate_bytes: Vec<u8>,
+    candidate_sha256: String,
+    candidate_version: String,
+    production: Option<(String, Vec<u8>, String)>,
+    metadata_path: String,
+    metadata_text: String,
+    examples_sha256: String,
+    threshold: f64,
+    regression_tolerance: f64,
+    /// Errors in the files the promotion reads, as `file:line: message`.
+    errors: Vec<String>,
+}
+
+fn gather(
+    root: &Path,
+    inputs: &[InputFile],
+    analysis: &Analysis,
+    id: &str,
+) -> anyhow::Result<Gathered> {
+    let Some(task) = analysis.tasks.get(id) else {
+        let known: Vec<&str> = analysis.tasks.keys().map(String::as_str).collect();
+        return Err(UserError::new(ExitStatus::Error, format!("no task `{id}`"))
+            .hint(format!("the tasks are: {}", known.join(", ")))
+            .into());
+    };
+    let candidate = task.candidate.as_ref().ok_or_else(|| {
+        UserError::new(
+            ExitStatus::Error,
+            format!("task `{id}` has no candidate to promote"),
+        )
+        .hint(format!(
+            "write prompts/{}/{id}.yaml first",
+            layout::TEMPLATES
+        ))
+    })?;
+    let metadata = task.metadata.as_ref().ok_or_else(|| {
+        UserError::new(
+            ExitStatus::Error,
+            format!("task `{id}` has no task metadata"),
+        )
+        .hint(format!("create prompts/{}/{id}.yaml", layout::METADATA))
+    })?;
+    let examples = task.examples.as_ref().ok_or_else(|| {
+        UserError::new(ExitStatus::Error, format!("task `{id}` has no examples"))
+            .hint(format!("create prompts/{}/{id}.jsonl", layout::EXAMPLES))
+    })?;
+    let bytes_of = |path: &str| -> anyhow::Result<Vec<u8>> {
+        match inputs
+            .iter()
+            .find(|input| input.path == path)
+            .map(|input| &input.content)
+        {
+            Some(FileContent::Bytes(bytes)) => Ok(bytes.clone()),
+            _ => Ok(adapters::fs::read_regular(
+                &root.join(path),
+                layout::YAML_SIZE_LIMIT,
+            )?),
+        }
+    };
+    let used = [
+        candidate.path.as_str(),
+        metadata.path.as_str(),
+        examples.path.as_str(),
+    ];
+    let errors = analysis
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error && used.contains(&f.file.as_str()))
+        .map(|f| format!("{}:{}: {}", f.file, f.line, f.message))
+        .collect();
+    let metadata_parsed = metadata.parsed.as_ref();
+    let production = match &task.production {
+        None => None,
+        Some(entry) => Some((
+            entry.path.clone(),
+            bytes_of(&entry.path)?,
+            entry.version().unwrap_or("0.0.0").to_owned(),
+        )),
+    };
+    Ok(Gathered {
+        candidate_bytes: bytes_of(&candidate.path)?,
+        candidate_path: candidate.path.clone(),
+        candidate_sha256: candidate.sha256.clone(),
+        candidate_version: candidate.version().unwrap_or("0.0.0").to_owned(),
+        production,
+        metadata_text: String::from_utf8_lossy(&bytes_of(&metadata.path)?).into_owned(),
+        metadata_path: metadata.path.clone(),
+        examples_sha256: examples.sha256.clone(),
+        threshold: metadata_parsed.map_or(1.0, |m| m.metadata.threshold),
+        regression_tolerance: metadata_parsed.map_or(0.0, |m| m.metadata.regression_tolerance),
+        errors,
+    })
+}
+
+/// Plans the promotion and checks it: the repository as it would be after the plan must have
+/// no error.
+fn plan(
+    root: &Path,
+    inputs: &[InputFile],
+    files: &Gathered,
+    decision: &Decision<'_>,
+    threads: usize,
+) -> anyhow::Result<Plan> {
+    let task_files = TaskFiles {
+        task: files
+            .candidate_path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(".yaml"),
+        candidate_path: &files.candidate_path,
+        candidate_bytes: &files.candidate_bytes,
+        candidate_sha256: &files.candidate_sha256,
+        candidate_version: &files.candidate_version,
+        production: files
+            .production
+            .as_ref()
+            .map(|(path, bytes, version)| (path.as_str(), bytes.as_slice(), version.as_str())),
+        metadata_path: &files.metadata_path,
+        metadata_text: &files.metadata_text,
+    };
+    let (writes, removals) = promote::plan_files(&task_files, decision).map_err(|problem| {
+        UserError::new(
+            ExitStatus::Error,
+            format!("cannot plan the promotion: {problem}"),
+        )
+    })?;
+    for write in &writes {
+        if write.path != files.metadata_path
+            && root.join(&write.path).exists()
+            && Some(write.path.as_str()) != files.production.as_ref().map(|(p, _, _)| p.as_str())
+        {
+            return Err(UserError::new(
+                ExitStatus::Error,
+                format!(
+                    "{} already exists; the promotion would overwrite it",
+                    write.path
+                ),
+            )
+            .hint("an archived version is never replaced: raise the candidate's version")
+            .into());
+        }
+    }
+    let options = Options {
+        strict: false,
+        threads,
+    };
+    let first = analysis::analyze(&overlay(inputs, &writes, &removals, None), options);
+    let mut registry = first.expected_registry;
+    if let Some(entry) = registry.tasks.get_mut(task_files.task) {
+        entry.history.push(promote::event(&task_files, decision));
+        if let (Some(summary), Some(path)) = (decision.evidence, decision.evidence_path) {
+            entry.latest_eval = Some(LatestEval {
+                score: summary.score,
+                passed: summary.passed,
+                at: summary.finished_at.clone(),
+                summary: path.to_owned(),
+            });
+        }
+    }
+    let registry_text = registry::render(&registry);
+    let registry_write = FileWrite {
+        path: layout::REGISTRY_FILE.to_owned(),
+        sha256: crate::domain::source::sha256_hex(registry_text.as_bytes()),
+        bytes: registry_text.into_bytes(),
+    };
+    let after = analysis::analyze(
+        &overlay(inputs, &writes, &removals, Some(&registry_write)),
+        options,
+    );
+    let problems: Vec<String> = after
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| format!("{}:{}: {} [{}]", f.file, f.line, f.message, f.code))
+        .collect();
+    if !problems.is_empty() {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!(
+                "the repository would have {} error(s) after the promotion; nothing was changed:\n  {}",
+                problems.len(),
+                problems.iter().take(10).cloned().collect::<Vec<_>>().join("\n  ")
+            ),
+        )
+        .hint("fix them first (`promptops validate` lists every problem)")
+        .into());
+    }
+    debug_assert!(
+        after
+            .findings
+            .iter()
+            .all(|f| f.code != Code::RegistryStale.as_str())
+    );
+    let (commit_message, tag, tag_message) = promote::commit_and_tag(&task_files, decision);
+    let id = promote::plan_id(&writes, &removals, &registry_write, &commit_message);
+    Ok(Plan {
+        id,
+        writes,
+        removals,
+        adds: Vec::new(),
+        registry: registry_write,
+        commit_message,
+        tag,
+        tag_message,
+    })
+}
+
+/// The scanned files with the plan applied, for the check.
+fn overlay(
+    inputs: &[InputFile],
+    writes: &[FileWrite],
+    removals: &[promote::FileRemoval],
+    registry: Option<&FileWrite>,
+) -> Vec<InputFile> {
+    let replaced: Vec<&str> = writes
+        .iter()
+        .chain(registry)
+        .map(|write| write.path.as_str())
+        .chain(removals.iter().map(|removal| removal.path.as_str()))
+        .collect();
+    let mut files: Vec<InputFile> = inputs
+        .iter()
+        .filter(|input| !replaced.contains(&input.path.as_str()))
+        .cloned()
+        .collect();
+    files.extend(writes.iter().chain(registry).map(|write| InputFile {
+        path: write.path.clone(),
+        content: FileContent::Bytes(write.bytes.clone()),
+    }));
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
+}
+
+/// The evidence's eval files (summary and log, and the paired baseline's), committed with the
+/// promotion so the decision's evidence is in git.
+fn evidence_files(root: &Path, evidence: Option<&RunSummary>, path: Option<&str>) -> Vec<String> {
+    let (Some(summary), Some(path)) = (evidence, path) else {
+        return Vec::new();
+    };
+    let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
+    let mut files = vec![path.to_owned(), format!("{folder}/{}", summary.log)];
+    if let Some(baseline) = &summary.paired_with {
+        files.push(format!("{folder}/{baseline}{}", eval_store::SUMMARY_SUFFIX));
+        files.push(format!("{folder}/{baseline}.jsonl"));
+    }
+    files.retain(|file| root.join(file).is_file());
+    files
+}
+
+/// Writes the plan (registry last), stages it and, with an identity, commits and tags it.
+fn apply(
+    root: &Path,
+    plan: &Plan,
+    evidence_files: &[String],
+    identity: Option<&(String, String)>,
+    now: i64,
+) -> anyhow::Result<Option<String>> {
+    let mut touched: Vec<String> = plan
+        .writes
+        .iter()
+        .map(|write| write.path.clone())
+        .chain(plan.removals.iter().map(|removal| removal.path.clone()))
+        .chain([plan.registry.path.clone()])
+        .collect();
+    touched.extend(evidence_files.iter().cloned());
+    if identity.is_some() {
+        let staged = git::staged_besides(root, &touched)?;
+        if !staged.is_empty() {
+            return Err(UserError::new(
+                ExitStatus::Error,
+                format!(
+                    "other changes are staged ({}); the promotion's commit would take them in",
+                    staged.join(", ")
+                ),
+            )
+            .hint("commit or unstage them first (`git restore --staged PATH`), or pass --no-commit")
+            .into());
+        }
+        if git::tag_exists(root, &plan.tag)? {
+            return Err(UserError::new(
+                ExitStatus::Error,
+                format!("the tag {} already exists", plan.tag),
+            )
+            .hint("a version is promoted once: raise the candidate's version")
+            .into());
+        }
+    }
+    for removal in &plan.removals {
+        let bytes = adapters::fs::read_regular(&root.join(&removal.path), layout::YAML_SIZE_LIMIT)?;
+        if crate::domain::source::sha256_hex(&bytes) != removal.sha256 {
+            return Err(UserError::new(
+                ExitStatus::Error,
+                format!(
+                    "{} changed while the promotion was planned; nothing was changed",
+                    removal.path
+                ),
+            )
+            .into());
+        }
+    }
+    for write in &plan.writes {
+        adapters::fs::write_atomic(&root.join(&write.path), &write.bytes)?;
+    }
+    for removal in &plan.removals {
+        fs_err::remove_file(root.join(&removal.path))?;
+    }
+    adapters::fs::write_atomic(&root.join(&plan.registry.path), &plan.registry.bytes)?;
+    git::stage(root, &touched)?;
+    let Some(identity) = identity else {
+        return Ok(None);
+    };
+    let commit = git::commit_and_tag(
+        root,
+        identity,
+        now,
+        &plan.commit_message,
+        Some((&plan.tag, &plan.tag_message)),
+    )?;
+    Ok(Some(commit))
+}

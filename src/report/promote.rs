@@ -1,0 +1,87 @@
+//! `promote`: every gate with its evidence, then what was (or would be) done.
+
+use std::io::Write;
+
+use crate::domain::lifecycle::gate::GateOutcome;
+use crate::domain::outcome::{PromoteOutcome, PromoteResult};
+
+use super::{Printer, TableFormat};
+
+pub fn render(
+    outcome: &PromoteOutcome,
+    format: TableFormat,
+    printer: &mut Printer<'_>,
+) -> std::io::Result<()> {
+    if format == TableFormat::Json {
+        let text = serde_json::to_string_pretty(outcome).map_err(std::io::Error::other)?;
+        return writeln!(printer.out, "{text}");
+    }
+    let out = &mut printer.out;
+    writeln!(
+        out,
+        "promote {} {} -> {}",
+        outcome.task,
+        outcome.from.as_deref().unwrap_or("(no production yet)"),
+        outcome.to
+    )?;
+    for gate in &outcome.gates {
+        let mark = match gate.outcome {
+            GateOutcome::Pass => "✓",
+            GateOutcome::Fail => "✗",
+            GateOutcome::NotApplicable => "-",
+        };
+        writeln!(out, "  {mark} {:<10} {}", gate.gate.as_str(), gate.evidence)?;
+        if gate.outcome == GateOutcome::Fail
+            && let Some(hint) = &gate.hint
+        {
+            writeln!(out, "    hint: {hint}")?;
+        }
+    }
+    if let Some(plan) = &outcome.plan {
+        let verb = if matches!(outcome.result, PromoteResult::DryRun) {
+            "would change"
+        } else {
+            "changed"
+        };
+        writeln!(out, "plan {} {verb}:", &plan.id[..12])?;
+        for write in &plan.writes {
+            writeln!(out, "  write  {}", write.path)?;
+        }
+        for removal in &plan.removals {
+            writeln!(out, "  remove {}", removal.path)?;
+        }
+        writeln!(out, "  write  {} (last)", plan.registry.path)?;
+        writeln!(out, "  tag    {}", plan.tag)?;
+        writeln!(out, "commit message:")?;
+        for line in plan.commit_message.lines() {
+            writeln!(out, "  | {line}")?;
+        }
+    }
+    match &outcome.result {
+        PromoteResult::Refused => super::error(
+            printer.err,
+            &format!(
+                "{} {} was not promoted: a gate failed",
+                outcome.task, outcome.to
+            ),
+            Some("fix what the failed gates say, or override them with --force --reason \"why\""),
+        ),
+        PromoteResult::DryRun => writeln!(printer.err, "dry run: nothing was changed"),
+        PromoteResult::Promoted {
+            commit: Some(commit),
+            tag,
+        } => writeln!(
+            printer.err,
+            "promoted {} {}: commit {} tag {}",
+            outcome.task,
+            outcome.to,
+            &commit[..commit.len().min(12)],
+            tag.as_deref().unwrap_or("-")
+        ),
+        PromoteResult::Promoted { commit: None, .. } => writeln!(
+            printer.err,
+            "promoted {} {}: the change is staged, not committed (--no-commit)",
+            outcome.task, outcome.to
+        ),
+    }
+}

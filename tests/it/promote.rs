@@ -1,0 +1,457 @@
+//! `promptops promote`: gates with their evidence, refusal, override, dry run, and the
+//! promotion itself (files, registry history, commit trailers, tag), in real git repositories.
+
+use crate::eval::{KEY, repo, write_candidate};
+use crate::support::TestRepo;
+use crate::support::llm_server::{LlmServer, Seen};
+
+const NOW: &str = "2026-12-02T10:00:00Z";
+
+/// A repository with production 1.0.0 and candidate 1.1.0 of `summarize` on `count` examples,
+/// committed, with a git identity. The candidate is right on every example; production on
+/// every other one, unless `production_right` (then both are always right).
+fn promotable(count: usize, production_right: bool) -> (LlmServer, TestRepo) {
+    let server = LlmServer::start(move |seen: &Seen| {
+        let system = seen.body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        let number: u32 = seen
+            .user_text()
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if production_right || system.contains("Be precise.") || number.is_multiple_of(2) {
+            format!("summary {number}")
+        } else {
+            "no idea".to_owned()
+        }
+    });
+    let repo = repo(&server, count, "");
+    write_candidate(&repo, " Be precise.");
+    let config = git2::Repository::open(repo.path())
+        .unwrap()
+        .config()
+        .unwrap();
+    let mut config = config;
+    config.set_str("user.name", "Pat Doe").unwrap();
+    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.commit("the candidate", 1_795_437_296);
+    (server, repo)
+}
+
+fn run(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
+    repo.run_env(
+        args,
+        &[
+            ("TEST_LLM_KEY", KEY),
+            ("PROMPTOPS_RETRY_DELAY_SCALE", "0"),
+            ("PROMPTOPS_NOW", NOW),
+        ],
+    )
+}
+
+fn paired_eval(repo: &TestRepo) {
+    let output = run(
+        repo,
+        &[
+            "eval",
+            "summarize",
+            "--candidate",
+            "--baseline",
+            "production",
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+}
+
+/// `git status` of the prompt files and the registry (the response cache is not in git).
+fn git_status(repo: &TestRepo) -> Vec<String> {
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    let statuses = repository.statuses(None).unwrap();
+    statuses
+        .iter()
+        .filter(|entry| !entry.path().unwrap().starts_with(".promptops/"))
+        .map(|entry| format!("{:?} {}", entry.status(), entry.path().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_candidate_that_passes_every_gate_is_promoted_committed_and_tagged() {
+    let (_server, repo) = promotable(30, false);
+    paired_eval(&repo);
+    let production_before = repo.read("prompts/02-production/summarize.yaml");
+    let candidate = repo.read("prompts/00-templates/summarize.yaml");
+    let output = run(&repo, &["promote", "summarize"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    for gate in [
+        "✓ valid",
+        "✓ newer",
+        "✓ evidence",
+        "✓ threshold",
+        "✓ not-worse",
+    ] {
+        assert!(output.stdout.contains(gate), "{gate}: {output:?}");
+    }
+    // The files: candidate → production, old production → archive with its note, metadata
+    // version follows.
+    assert_eq!(repo.read("prompts/02-production/summarize.yaml"), candidate);
+    assert!(
+        !repo
+            .path()
+            .join("prompts/00-templates/summarize.yaml")
+            .exists()
+    );
+    let archived = repo.read("prompts/99-archive/summarize/1.0.0.yaml");
+    assert!(archived.starts_with(&production_before), "{archived}");
+    assert!(
+        archived.ends_with("archived:\n  reason: superseded by 1.1.0\n  at: \"2026-12-02T10:00:00Z\"\n  by: \"Pat Doe <pat@example.com>\"\n"),
+        "{archived}"
+    );
+    assert!(
+        repo.read("prompts/03-metadata/summarize.yaml")
+            .contains("\nversion: 1.1.0\n")
+    );
+    // The registry: the promote event with its evidence, latest_eval at the candidate's eval.
+    let registry = repo.read("prompt_registry.yaml");
+    assert!(
+        registry.contains("- event: promote\n        version: 1.1.0"),
+        "{registry}"
+    );
+    assert!(
+        registry.contains("from: 1.0.0") && registry.contains("delta: 0.5"),
+        "{registry}"
+    );
+    assert!(registry.contains("-candidate.summary.json"), "{registry}");
+    // The repository validates clean, and git has all of it: commit, trailers, tag.
+    assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
+    assert_eq!(git_status(&repo), Vec::<String>::new());
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    let head = repository.head().unwrap().peel_to_commit().unwrap();
+    let message = head.message().unwrap();
+    for trailer in [
+        "Promptops-Task: summarize",
+        "Promptops-From: 1.0.0",
+        "Promptops-To: 1.1.0",
+        "Promptops-Score: 1.0000",
+        "Promptops-Decision: promote",
+    ] {
+        assert!(message.contains(trailer), "{trailer}: {message}");
+    }
+    assert_eq!(head.author().name().unwrap(), "Pat Doe");
+    let tag = repository
+        .find_reference("refs/tags/prompt/summarize/v1.1.0")
+        .unwrap()
+        .peel_to_tag()
+        .unwrap();
+    assert_eq!(tag.target_id(), head.id());
+    // Promoting again finds no candidate.
+    let again = run(&repo, &["promote", "summarize"]);
+    assert_eq!(again.code, 2, "{again:?}");
+}
+
+#[test]
+fn a_failing_gate_refuses_with_every_gates_evidence_and_changes_nothing() {
+    let (_server, repo) = promotable(30, false);
+    // No eval yet: evidence, threshold and not-worse fail; valid and newer pass.
+    let before = repo.tree();
+    let output = run(&repo, &["promote", "summarize"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("✓ valid") && output.stdout.contains("✓ newer"));
+    assert!(output.stdout.contains("✗ evidence") && output.stdout.contains("✗ not-worse"));
+    assert!(output.stderr.contains("was not promoted"), "{output:?}");
+    assert_eq!(repo.tree(), before);
+}
+
+/// The threshold gate alone: a candidate better than production (3 in 4 right against 1 in 4)
+/// that still misses the task's threshold of 0.8.
+#[test]
+fn a_candidate_under_the_threshold_is_refused_by_that_gate_alone() {
+    let server = LlmServer::start(|seen: &Seen| {
+        let system = seen.body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        let number: u32 = seen
+            .user_text()
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let right = if system.contains("Be precise.") {
+            !number.is_multiple_of(4)
+        } else {
+            number.is_multiple_of(4)
+        };
+        if right {
+            format!("summary {number}")
+        } else {
+            "no idea".to_owned()
+        }
+    });
+    let repo = repo(&server, 40, "");
+    write_candidate(&repo, " Be precise.");
+    let output = run(
+        &repo,
+        &[
+            "eval",
+            "summarize",
+            "--candidate",
+            "--baseline",
+            "production",
+        ],
+    );
+    assert_eq!(
+        output.code, 1,
+        "the candidate misses the threshold: {output:?}"
+    );
+    let before = repo.tree();
+    let output = run(&repo, &["promote", "summarize", "--format", "json"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(json["result"]["decision"], "refused");
+    let outcomes: Vec<(&str, &str)> = json["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["gate"].as_str().unwrap(), g["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("valid", "pass"),
+            ("newer", "pass"),
+            ("evidence", "pass"),
+            ("threshold", "fail"),
+            ("not-worse", "pass")
+        ],
+        "{}",
+        output.stdout
+    );
+    assert!(
+        json["gates"][3]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("0.750 < threshold 0.8")
+    );
+    assert_eq!(repo.tree(), before);
+}
+
+#[test]
+fn a_candidate_no_better_than_production_is_refused_as_possibly_worse() {
+    // Both always right: Δ = 0 with a zero-width interval passes; make production better.
+    let server = LlmServer::start(|seen: &Seen| {
+        let system = seen.body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        let number: u32 = seen
+            .user_text()
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if !system.contains("Be precise.") || !number.is_multiple_of(4) {
+            format!("summary {number}")
+        } else {
+            "no idea".to_owned()
+        }
+    });
+    let repo = repo(&server, 40, "");
+    write_candidate(&repo, " Be precise.");
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "threshold: 0.8",
+        "threshold: 0.5",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    paired_eval(&repo);
+    let before = repo.tree();
+    let output = run(&repo, &["promote", "summarize"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("✗ not-worse"), "{output:?}");
+    assert!(
+        output
+            .stdout
+            .contains("cannot rule out a drop larger than the tolerance 0.02"),
+        "{output:?}"
+    );
+    assert_eq!(repo.tree(), before);
+}
+
+#[test]
+fn an_override_needs_a_reason_and_is_recorded() {
+    let (_server, repo) = promotable(30, false);
+    let before = repo.tree();
+    let output = run(&repo, &["promote", "summarize", "--force"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    let output = run(
+        &repo,
+        &["promote", "summarize", "--force", "--reason", "  "],
+    );
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains("--force needs a --reason"),
+        "{output:?}"
+    );
+    assert_eq!(repo.tree(), before);
+    let output = run(
+        &repo,
+        &[
+            "promote",
+            "summarize",
+            "--force",
+            "--reason",
+            "hotfix for the outage",
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    let registry = repo.read("prompt_registry.yaml");
+    assert!(registry.contains("- event: override"), "{registry}");
+    assert!(
+        registry.contains("reason: hotfix for the outage"),
+        "{registry}"
+    );
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    let message = repository
+        .head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .message()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("Promptops-Decision: override"),
+        "{message}"
+    );
+    assert!(
+        message
+            .contains("Promptops-Override: evidence, threshold, not-worse (hotfix for the outage)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_invalid_candidate_is_never_promoted_not_even_by_force() {
+    let (_server, repo) = promotable(30, false);
+    repo.edit(
+        "prompts/00-templates/summarize.yaml",
+        "{{ ticket }}",
+        "{{ tikcet }}",
+    );
+    let before = repo.tree();
+    let output = run(
+        &repo,
+        &["promote", "summarize", "--force", "--reason", "try"],
+    );
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("✗ valid"), "{output:?}");
+    assert_eq!(repo.tree(), before);
+}
+
+#[test]
+fn a_dry_run_shows_the_plan_and_changes_nothing() {
+    let (_server, repo) = promotable(30, false);
+    paired_eval(&repo);
+    let before = repo.tree();
+    let status = git_status(&repo);
+    let output = run(&repo, &["promote", "summarize", "--dry-run"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output
+            .stdout
+            .contains("write  prompts/99-archive/summarize/1.0.0.yaml"),
+        "{output:?}"
+    );
+    assert!(
+        output
+            .stdout
+            .contains("remove prompts/00-templates/summarize.yaml"),
+        "{output:?}"
+    );
+    assert!(output.stdout.contains("Promptops-To: 1.1.0"), "{output:?}");
+    assert_eq!(repo.tree(), before);
+    assert_eq!(git_status(&repo), status);
+}
+
+#[test]
+fn a_first_version_needs_no_comparison_and_no_commit_leaves_it_staged() {
+    let (_server, repo) = promotable(12, false);
+    // Make the task's first version: no production yet.
+    repo.remove("prompts/02-production/summarize.yaml");
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "version: 1.0.0",
+        "version: 1.1.0",
+    );
+    assert_eq!(
+        repo.run(&["registry"]).code,
+        0,
+        "{:?}",
+        repo.run(&["validate"])
+    );
+    let output = run(&repo, &["eval", "summarize", "--candidate"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let output = run(&repo, &["promote", "summarize", "--no-commit"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output.stdout.contains("- not-worse  no production prompt"),
+        "{output:?}"
+    );
+    assert!(
+        output.stderr.contains("staged, not committed"),
+        "{output:?}"
+    );
+    let status = git_status(&repo);
+    assert!(
+        status
+            .iter()
+            .any(|s| s.contains("INDEX") && s.ends_with("prompts/02-production/summarize.yaml")),
+        "{status:?}"
+    );
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    assert!(
+        repository
+            .find_reference("refs/tags/prompt/summarize/v1.1.0")
+            .is_err()
+    );
+}
+
+#[test]
+fn without_a_git_identity_the_promotion_asks_for_one_and_takes_the_actions_actor() {
+    let (_server, repo) = promotable(30, false);
+    paired_eval(&repo);
+    let config = git2::Repository::open(repo.path())
+        .unwrap()
+        .config()
+        .unwrap();
+    let mut local = config.open_level(git2::ConfigLevel::Local).unwrap();
+    local.remove("user.name").unwrap();
+    local.remove("user.email").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path().to_str().unwrap();
+    let base = [
+        ("TEST_LLM_KEY", KEY),
+        ("PROMPTOPS_NOW", NOW),
+        ("HOME", home),
+        ("XDG_CONFIG_HOME", home),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+    ];
+    let before = repo.tree();
+    let output = repo.run_env(&["promote", "summarize"], &base);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains("user.name") && output.stderr.contains("GITHUB_ACTOR"),
+        "{output:?}"
+    );
+    assert_eq!(repo.tree(), before);
+    let mut actions = base.to_vec();
+    actions.extend([("GITHUB_ACTIONS", "true"), ("GITHUB_ACTOR", "octocat")]);
+    let output = repo.run_env(&["promote", "summarize"], &actions);
+    assert_eq!(output.code, 0, "{output:?}");
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    let head = repository.head().unwrap().peel_to_commit().unwrap();
+    assert_eq!(
+        head.author().email().unwrap(),
+        "octocat@users.noreply.github.com"
+    );
+}
