@@ -111,6 +111,11 @@ pub struct PromoteArgs {
     /// Write and stage the change but do not commit or tag it
     #[arg(long)]
     pub no_commit: bool,
+    /// Evaluate the candidate now (paired with production) and take that run as the evidence
+    #[arg(long, conflicts_with = "dry_run")]
+    pub eval: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
     /// How to print the gates and the plan
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
@@ -195,6 +200,15 @@ pub struct EvalArgs {
     /// Continue the newest interrupted run of the same prompt and examples
     #[arg(long)]
     pub resume: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+    #[command(flatten)]
+    pub reports: EvalReports,
+}
+
+/// How an eval calls the models (`eval`, and `promote --eval`).
+#[derive(Debug, Default, Args)]
+pub struct RunOptions {
     /// Use stored responses only; a missing one is an error naming the task and example
     #[arg(long, conflicts_with = "no_cache")]
     pub offline: bool,
@@ -207,8 +221,6 @@ pub struct EvalArgs {
     /// Where stored responses live (or PROMPTOPS_CACHE_DIR) [default: .promptops/cache]
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    #[command(flatten)]
-    pub reports: EvalReports,
 }
 
 /// How `eval` and `eval merge` report the runs that gate.

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::adapters::{self, eval_store, git};
-use crate::cli::{PromoteArgs, TableFormat};
+use crate::cli::{Baseline, EvalArgs, EvalReports, PromoteArgs, RunOptions, TableFormat};
 use crate::domain::analysis::{self, Analysis, Options};
 use crate::domain::diagnostic::{Code, Severity};
 use crate::domain::eval::record::RunSummary;
@@ -46,6 +46,17 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
             .hint("e.g. --force --reason \"hotfix for the outage of 2 December; re-evaluated by hand\"")
             .into());
     }
+    let run = &args.run;
+    if !args.eval
+        && (run.offline || run.no_cache || run.concurrency.is_some() || run.cache_dir.is_some())
+    {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            "--offline, --no-cache, --concurrency and --cache-dir go with --eval",
+        )
+        .hint("add --eval to evaluate the candidate now, or drop them")
+        .into());
+    }
     let root = super::root(settings)?;
     let threads = super::threads();
     let inputs = adapters::fs::scan(&root, threads)?;
@@ -57,6 +68,11 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
         },
     );
     let files = gather(&root, &inputs, &before, &args.task)?;
+    let eval = if args.eval && files.errors.is_empty() {
+        Some(evaluate(settings, &root, args, files.production.is_some())?)
+    } else {
+        None
+    };
     let summaries = eval_store::summaries(&eval_store::task_dir(&root, &args.task))?;
     let (summary_paths, summaries): (Vec<_>, Vec<RunSummary>) = summaries.into_iter().unzip();
     let facts = PromotionFacts {
@@ -79,6 +95,7 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
             .map(|index| adapters::fs::relative_path(&root, &summary_paths[index]))
     });
     let base = PromoteOutcome {
+        eval,
         task: args.task.clone(),
         from: facts.production_version.map(str::to_owned),
         to: files.candidate_version.clone(),
@@ -139,6 +156,45 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
         plan: Some(plan),
         ..base
     })
+}
+
+/// `--eval`: the candidate's paired eval, run now; its run becomes the evidence.
+fn evaluate(
+    settings: &Settings,
+    root: &Path,
+    args: &PromoteArgs,
+    paired: bool,
+) -> anyhow::Result<crate::domain::eval::outcome::EvalOutcome> {
+    let eval_args = EvalArgs {
+        command: None,
+        tasks: vec![args.task.clone()],
+        candidate: true,
+        baseline: paired.then_some(Baseline::Production),
+        shard: None,
+        resume: false,
+        run: RunOptions {
+            offline: args.run.offline,
+            no_cache: args.run.no_cache,
+            concurrency: args.run.concurrency,
+            cache_dir: args.run.cache_dir.clone(),
+        },
+        reports: EvalReports {
+            format: TableFormat::Table,
+            junit: None,
+            summary_md: None,
+            junit_examples_fail: false,
+        },
+    };
+    let outcome = super::eval::execute(settings, root, &eval_args)?;
+    if outcome.blocked.is_some() {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            "the files the eval needs have errors; nothing was sent",
+        )
+        .hint("`promptops validate` lists them")
+        .into());
+    }
+    Ok(outcome)
 }
 
 /// The task's files as the promotion needs them.

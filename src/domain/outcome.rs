@@ -103,6 +103,9 @@ pub struct InitOutcome {
 /// `promote`: every gate with its evidence, what was decided, and the plan.
 #[derive(Debug, Serialize)]
 pub struct PromoteOutcome {
+    /// `--eval`: the run made for the evidence.
+    #[serde(skip)]
+    pub eval: Option<EvalOutcome>,
     pub task: String,
     /// The production version before, when there was one.
     pub from: Option<String>,

@@ -61,7 +61,7 @@ pub fn render(
 }
 
 /// What went wrong in one task's run, and a shard's score that gates only when merged.
-fn messages(task: &TaskOutcome, err: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub(super) fn messages(task: &TaskOutcome, err: &mut dyn std::io::Write) -> std::io::Result<()> {
     let summary = &task.summary;
     if let Some(fatal) = &task.fatal {
         writeln!(err, "error: {}: {}", summary.task, fatal.message)?;

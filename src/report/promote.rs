@@ -12,6 +12,22 @@ pub fn render(
     format: TableFormat,
     printer: &mut Printer<'_>,
 ) -> std::io::Result<()> {
+    if let Some(eval) = &outcome.eval {
+        // The eval's table and messages go to stderr: stdout carries the promotion alone.
+        let mut sink = std::io::sink();
+        let mut eval_printer = Printer {
+            out: &mut *printer.err,
+            err: &mut sink,
+            color: printer.color,
+        };
+        super::eval::render(eval, TableFormat::Table, &mut eval_printer)?;
+        for task in &eval.tasks {
+            super::eval::messages(task, printer.err)?;
+        }
+        for note in &eval.notes {
+            writeln!(printer.err, "{note}")?;
+        }
+    }
     if format == TableFormat::Json {
         let text = serde_json::to_string_pretty(outcome).map_err(std::io::Error::other)?;
         return writeln!(printer.out, "{text}");

@@ -455,3 +455,30 @@ fn without_a_git_identity_the_promotion_asks_for_one_and_takes_the_actions_actor
         "octocat@users.noreply.github.com"
     );
 }
+
+#[test]
+fn promote_eval_runs_the_paired_eval_and_takes_it_as_evidence() {
+    let (server, repo) = promotable(30, false);
+    for wrong in [
+        &["promote", "summarize", "--offline"][..],
+        &["promote", "summarize", "--eval", "--dry-run"][..],
+    ] {
+        let output = run(&repo, wrong);
+        assert_eq!(output.code, 2, "{wrong:?}: {output:?}");
+    }
+    assert_eq!(server.count(), 0);
+    let output = run(&repo, &["promote", "summarize", "--eval"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    // Both prompts on every example: the paired run.
+    assert_eq!(server.count(), 60);
+    assert!(output.stdout.contains("✓ not-worse"), "{output:?}");
+    assert!(
+        output.stderr.contains("candidate − production 1.0.0"),
+        "{output:?}"
+    );
+    assert!(
+        repo.read("prompt_registry.yaml")
+            .contains("- event: promote")
+    );
+    assert_eq!(git_status(&repo), Vec::<String>::new());
+}

@@ -107,7 +107,8 @@ pub fn execute(
         .iter()
         .map(|id| prepare::prepare(root, &analysis, id, variant, baseline, shard))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let concurrency = Settings::concurrency(args.concurrency, analysis.config.defaults.concurrency);
+    let concurrency =
+        Settings::concurrency(args.run.concurrency, analysis.config.defaults.concurrency);
     let client = llm::Client::new(
         &analysis.config,
         llm::Settings {
@@ -119,9 +120,9 @@ pub fn execute(
     )?;
     let engine = Arc::new(Engine {
         client,
-        cache: (!args.no_cache)
-            .then(|| Cache::new(settings.cache_dir(args.cache_dir.as_deref(), root))),
-        offline: args.offline,
+        cache: (!args.run.no_cache)
+            .then(|| Cache::new(settings.cache_dir(args.run.cache_dir.as_deref(), root))),
+        offline: args.run.offline,
         concurrency,
         validators: crate::domain::schema::Validators::new(),
     });
