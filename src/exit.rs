@@ -88,7 +88,9 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
             Some(false) => ExitStatus::Failure,
             Some(true) => ExitStatus::Success,
         },
-        Outcome::Status(_) | Outcome::Init(_) | Outcome::Generated => ExitStatus::Success,
+        Outcome::Status(_) | Outcome::Init(_) | Outcome::History(_) | Outcome::Generated => {
+            ExitStatus::Success
+        }
         Outcome::Eval(eval) => eval_status(eval),
         Outcome::Promote(promote) => match promote.result {
             PromoteResult::Refused => ExitStatus::Failure,

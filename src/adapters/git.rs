@@ -284,3 +284,44 @@ pub fn commit_and_tag(
     }
     Ok(id.to_string())
 }
+
+/// A commit that carried out a plan.
+#[derive(Clone, Debug)]
+pub struct PlanCommit {
+    pub id: String,
+    pub time: i64,
+    pub summary: String,
+}
+
+/// The commits reachable from HEAD that carry a `Promptops-Plan` trailer, by plan id (at most
+/// `limit` commits are read). Outside a repository, or before its first commit, there are none.
+pub fn plan_commits(root: &Path, limit: usize) -> Result<HashMap<String, PlanCommit>, GitError> {
+    let mut found = HashMap::new();
+    let Ok((repository, _)) = open_at(root) else {
+        return Ok(found);
+    };
+    if repository.head().is_err() {
+        return Ok(found);
+    }
+    let mut walk = repository.revwalk()?;
+    walk.push_head()?;
+    for oid in walk.take(limit) {
+        let commit = repository.find_commit(oid?)?;
+        let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+        for line in message.lines() {
+            if let Some(plan) = line.strip_prefix("Promptops-Plan: ") {
+                found
+                    .entry(plan.trim().to_owned())
+                    .or_insert_with(|| PlanCommit {
+                        id: commit.id().to_string(),
+                        time: commit.time().seconds(),
+                        summary: String::from_utf8_lossy(
+                            commit.summary_bytes().unwrap_or_default(),
+                        )
+                        .into_owned(),
+                    });
+            }
+        }
+    }
+    Ok(found)
+}

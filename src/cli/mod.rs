@@ -80,6 +80,11 @@ pub enum Command {
         promptops promote summarize\n  \
         promptops promote summarize --force --reason \"hotfix, re-evaluated by hand\"")]
     Promote(PromoteArgs),
+    /// Every version of a task: dates, scores, decisions, who, why and the commit
+    #[command(after_help = "Examples:\n  \
+        promptops history summarize\n  \
+        promptops history summarize --format json | jq '.rows[] | select(.event == \"override\")'")]
+    History(HistoryArgs),
     /// Scaffold a new prompt repository with a sample task that validates clean
     #[command(
         after_help = "Example:\n  promptops init my-prompts && cd my-prompts && promptops validate"
@@ -117,6 +122,15 @@ pub struct PromoteArgs {
     #[command(flatten)]
     pub run: RunOptions,
     /// How to print the gates and the plan
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The task
+    pub task: String,
+    /// How to print the history
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
 }

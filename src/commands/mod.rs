@@ -4,6 +4,7 @@
 
 pub mod eval;
 pub mod generate;
+pub mod history;
 pub mod init;
 pub mod promote;
 pub mod registry;
@@ -33,6 +34,7 @@ pub fn run(
         Command::Eval(args) => eval::run(settings, args, printer),
         Command::Init(args) => init::run(settings, &args, printer),
         Command::Promote(args) => promote::run(settings, &args, printer),
+        Command::History(args) => history::run(settings, &args, printer),
         Command::Completions(args) => generate::completions(&args, printer),
         Command::Man => generate::man(printer),
     }

@@ -343,6 +343,9 @@ fn plan(
             .into());
         }
     }
+    let (commit_message, tag, tag_message) = promote::commit_and_tag(&task_files, decision);
+    let id = promote::plan_id(&writes, &removals, &commit_message);
+    let commit_message = format!("{commit_message}Promptops-Plan: {id}\n");
     let options = Options {
         strict: false,
         threads,
@@ -350,7 +353,9 @@ fn plan(
     let first = analysis::analyze(&overlay(inputs, &writes, &removals, None), options);
     let mut registry = first.expected_registry;
     if let Some(entry) = registry.tasks.get_mut(task_files.task) {
-        entry.history.push(promote::event(&task_files, decision));
+        entry
+            .history
+            .push(promote::event(&task_files, decision, &id));
         if let (Some(summary), Some(path)) = (decision.evidence, decision.evidence_path) {
             entry.latest_eval = Some(LatestEval {
                 score: summary.score,
@@ -394,8 +399,6 @@ fn plan(
             .iter()
             .all(|f| f.code != Code::RegistryStale.as_str())
     );
-    let (commit_message, tag, tag_message) = promote::commit_and_tag(&task_files, decision);
-    let id = promote::plan_id(&writes, &removals, &registry_write, &commit_message);
     Ok(Plan {
         id,
         writes,

@@ -465,6 +465,10 @@ pub struct HistoryEvent {
     /// The eval evidence the decision was taken on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<PromotionEvidence>,
+    /// The id of the plan that made this change; its commit carries it as the
+    /// `Promptops-Plan` trailer (the commit's own hash cannot be written into it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }
 
 /// The eval evidence behind a promotion (or an override of its gates).

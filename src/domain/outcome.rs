@@ -15,6 +15,7 @@ pub enum Outcome {
     Eval(EvalOutcome),
     Init(InitOutcome),
     Promote(Box<PromoteOutcome>),
+    History(HistoryOutcome),
     /// A completion script or man page was printed.
     Generated,
 }
@@ -128,4 +129,25 @@ pub enum PromoteResult {
         commit: Option<String>,
         tag: Option<String>,
     },
+}
+
+/// `history`: every recorded decision about a task's versions, oldest first.
+#[derive(Debug, Serialize)]
+pub struct HistoryOutcome {
+    pub task: String,
+    pub rows: Vec<HistoryRow>,
+}
+
+/// One decision (or an archived version the registry holds no decision for).
+#[derive(Debug, Serialize)]
+pub struct HistoryRow {
+    pub version: String,
+    pub event: String,
+    pub at: String,
+    pub by: Option<String>,
+    pub from: Option<String>,
+    pub score: Option<f64>,
+    pub reason: Option<String>,
+    /// The commit that carried it out (found by its `Promptops-Plan` trailer).
+    pub commit: Option<String>,
 }

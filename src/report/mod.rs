@@ -7,6 +7,7 @@
 
 pub mod eval;
 pub mod github;
+pub mod history;
 pub mod human;
 pub mod init;
 pub mod promote;

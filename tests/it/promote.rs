@@ -148,6 +148,23 @@ fn a_candidate_that_passes_every_gate_is_promoted_committed_and_tagged() {
     // Promoting again finds no candidate.
     let again = run(&repo, &["promote", "summarize"]);
     assert_eq!(again.code, 2, "{again:?}");
+    // The history joins the registry's event with the commit that carried it out.
+    let history = run(&repo, &["history", "summarize", "--format", "json"]);
+    assert_eq!(history.code, 0, "{history:?}");
+    let json: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{json}");
+    assert_eq!(rows[0]["event"], "promote");
+    assert_eq!(rows[0]["from"], "1.0.0");
+    assert_eq!(rows[0]["version"], "1.1.0");
+    assert_eq!(rows[0]["by"], "Pat Doe <pat@example.com>");
+    assert_eq!(rows[0]["commit"], head.id().to_string()[..12]);
+    let table = run(&repo, &["history", "summarize"]);
+    assert!(
+        table.stdout.contains("promote  1.0.0 -> 1.1.0  1.000"),
+        "{table:?}"
+    );
+    assert_eq!(run(&repo, &["history", "nope"]).code, 2);
 }
 
 #[test]

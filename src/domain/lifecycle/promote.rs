@@ -161,8 +161,8 @@ fn set_version(text: &str, version: &str) -> Result<String, String> {
     }
 }
 
-/// The history event of the promotion, with the evidence that decided it.
-pub fn event(files: &TaskFiles<'_>, decision: &Decision<'_>) -> HistoryEvent {
+/// The history event of the promotion, with the evidence that decided it and the plan's id.
+pub fn event(files: &TaskFiles<'_>, decision: &Decision<'_>, plan: &str) -> HistoryEvent {
     let failed = decision.failed();
     let evidence = decision.evidence.map(|summary| {
         let comparison = summary.comparison.as_ref();
@@ -190,6 +190,7 @@ pub fn event(files: &TaskFiles<'_>, decision: &Decision<'_>) -> HistoryEvent {
         commit: None,
         from: files.production.map(|(_, _, version)| version.to_owned()),
         evidence,
+        plan: Some(plan.to_owned()),
     }
 }
 
@@ -232,15 +233,11 @@ pub fn commit_and_tag(files: &TaskFiles<'_>, decision: &Decision<'_>) -> (String
     (message, tag, tag_message)
 }
 
-/// The plan's id: a sha256 over what it changes, in order.
-pub fn plan_id(
-    writes: &[FileWrite],
-    removals: &[FileRemoval],
-    registry: &FileWrite,
-    message: &str,
-) -> String {
+/// The plan's id: a sha256 over the files it changes and its commit message (the registry,
+/// which records the id, is not part of it).
+pub fn plan_id(writes: &[FileWrite], removals: &[FileRemoval], message: &str) -> String {
     let mut hasher = Sha256::new();
-    for write in writes.iter().chain(std::iter::once(registry)) {
+    for write in writes {
         hasher.update(write.path.as_bytes());
         hasher.update([0]);
         hasher.update(write.sha256.as_bytes());
