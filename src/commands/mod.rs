@@ -6,6 +6,7 @@ pub mod eval;
 pub mod generate;
 pub mod history;
 pub mod init;
+mod lifecycle;
 pub mod promote;
 pub mod registry;
 pub mod status;

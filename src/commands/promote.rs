@@ -8,15 +8,15 @@ use std::path::Path;
 use crate::adapters::{self, eval_store, git};
 use crate::cli::{Baseline, EvalArgs, EvalReports, PromoteArgs, RunOptions, TableFormat};
 use crate::domain::analysis::{self, Analysis, Options};
-use crate::domain::diagnostic::{Code, Severity};
+use crate::domain::diagnostic::Severity;
 use crate::domain::eval::record::RunSummary;
 use crate::domain::layout;
 use crate::domain::lifecycle::gate::{self, PromotionFacts};
-use crate::domain::lifecycle::promote::{self, Decision, FileWrite, Plan, TaskFiles};
+use crate::domain::lifecycle::promote::{self, Decision, Plan, TaskFiles};
 use crate::domain::model::LatestEval;
 use crate::domain::outcome::{PromoteOutcome, PromoteResult};
 use crate::domain::source::{FileContent, InputFile};
-use crate::domain::{registry, time};
+use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
 use crate::settings::Settings;
@@ -141,7 +141,7 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
         }
     };
     let evidence_files = evidence_files(&root, evidence, evidence_path.as_deref());
-    let commit = apply(
+    let commit = super::lifecycle::apply(
         &root,
         &plan,
         &evidence_files,
@@ -151,7 +151,7 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
     Ok(PromoteOutcome {
         result: PromoteResult::Promoted {
             commit: commit.clone(),
-            tag: commit.map(|_| plan.tag.clone()),
+            tag: commit.and(plan.tag.clone()),
         },
         plan: Some(plan),
         ..base
@@ -346,59 +346,28 @@ fn plan(
     let (commit_message, tag, tag_message) = promote::commit_and_tag(&task_files, decision);
     let id = promote::plan_id(&writes, &removals, &commit_message);
     let commit_message = format!("{commit_message}Promptops-Plan: {id}\n");
-    let options = Options {
-        strict: false,
+    let registry_write = super::lifecycle::checked_registry(
+        inputs,
+        &writes,
+        &removals,
         threads,
-    };
-    let first = analysis::analyze(&overlay(inputs, &writes, &removals, None), options);
-    let mut registry = first.expected_registry;
-    if let Some(entry) = registry.tasks.get_mut(task_files.task) {
-        entry
-            .history
-            .push(promote::event(&task_files, decision, &id));
-        if let (Some(summary), Some(path)) = (decision.evidence, decision.evidence_path) {
-            entry.latest_eval = Some(LatestEval {
-                score: summary.score,
-                passed: summary.passed,
-                at: summary.finished_at.clone(),
-                summary: path.to_owned(),
-            });
-        }
-    }
-    let registry_text = registry::render(&registry);
-    let registry_write = FileWrite {
-        path: layout::REGISTRY_FILE.to_owned(),
-        sha256: crate::domain::source::sha256_hex(registry_text.as_bytes()),
-        bytes: registry_text.into_bytes(),
-    };
-    let after = analysis::analyze(
-        &overlay(inputs, &writes, &removals, Some(&registry_write)),
-        options,
-    );
-    let problems: Vec<String> = after
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| format!("{}:{}: {} [{}]", f.file, f.line, f.message, f.code))
-        .collect();
-    if !problems.is_empty() {
-        return Err(UserError::new(
-            ExitStatus::Error,
-            format!(
-                "the repository would have {} error(s) after the promotion; nothing was changed:\n  {}",
-                problems.len(),
-                problems.iter().take(10).cloned().collect::<Vec<_>>().join("\n  ")
-            ),
-        )
-        .hint("fix them first (`promptops validate` lists every problem)")
-        .into());
-    }
-    debug_assert!(
-        after
-            .findings
-            .iter()
-            .all(|f| f.code != Code::RegistryStale.as_str())
-    );
+        "the promotion",
+        |registry| {
+            if let Some(entry) = registry.tasks.get_mut(task_files.task) {
+                entry
+                    .history
+                    .push(promote::event(&task_files, decision, &id));
+                if let (Some(summary), Some(path)) = (decision.evidence, decision.evidence_path) {
+                    entry.latest_eval = Some(LatestEval {
+                        score: summary.score,
+                        passed: summary.passed,
+                        at: summary.finished_at.clone(),
+                        summary: path.to_owned(),
+                    });
+                }
+            }
+        },
+    )?;
     Ok(Plan {
         id,
         writes,
@@ -406,35 +375,9 @@ fn plan(
         adds: Vec::new(),
         registry: registry_write,
         commit_message,
-        tag,
+        tag: Some(tag),
         tag_message,
     })
-}
-
-/// The scanned files with the plan applied, for the check.
-fn overlay(
-    inputs: &[InputFile],
-    writes: &[FileWrite],
-    removals: &[promote::FileRemoval],
-    registry: Option<&FileWrite>,
-) -> Vec<InputFile> {
-    let replaced: Vec<&str> = writes
-        .iter()
-        .chain(registry)
-        .map(|write| write.path.as_str())
-        .chain(removals.iter().map(|removal| removal.path.as_str()))
-        .collect();
-    let mut files: Vec<InputFile> = inputs
-        .iter()
-        .filter(|input| !replaced.contains(&input.path.as_str()))
-        .cloned()
-        .collect();
-    files.extend(writes.iter().chain(registry).map(|write| InputFile {
-        path: write.path.clone(),
-        content: FileContent::Bytes(write.bytes.clone()),
-    }));
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    files
 }
 
 /// The evidence's eval files (summary and log, and the paired baseline's), committed with the
@@ -451,76 +394,4 @@ fn evidence_files(root: &Path, evidence: Option<&RunSummary>, path: Option<&str>
     }
     files.retain(|file| root.join(file).is_file());
     files
-}
-
-/// Writes the plan (registry last), stages it and, with an identity, commits and tags it.
-fn apply(
-    root: &Path,
-    plan: &Plan,
-    evidence_files: &[String],
-    identity: Option<&(String, String)>,
-    now: i64,
-) -> anyhow::Result<Option<String>> {
-    let mut touched: Vec<String> = plan
-        .writes
-        .iter()
-        .map(|write| write.path.clone())
-        .chain(plan.removals.iter().map(|removal| removal.path.clone()))
-        .chain([plan.registry.path.clone()])
-        .collect();
-    touched.extend(evidence_files.iter().cloned());
-    if identity.is_some() {
-        let staged = git::staged_besides(root, &touched)?;
-        if !staged.is_empty() {
-            return Err(UserError::new(
-                ExitStatus::Error,
-                format!(
-                    "other changes are staged ({}); the promotion's commit would take them in",
-                    staged.join(", ")
-                ),
-            )
-            .hint("commit or unstage them first (`git restore --staged PATH`), or pass --no-commit")
-            .into());
-        }
-        if git::tag_exists(root, &plan.tag)? {
-            return Err(UserError::new(
-                ExitStatus::Error,
-                format!("the tag {} already exists", plan.tag),
-            )
-            .hint("a version is promoted once: raise the candidate's version")
-            .into());
-        }
-    }
-    for removal in &plan.removals {
-        let bytes = adapters::fs::read_regular(&root.join(&removal.path), layout::YAML_SIZE_LIMIT)?;
-        if crate::domain::source::sha256_hex(&bytes) != removal.sha256 {
-            return Err(UserError::new(
-                ExitStatus::Error,
-                format!(
-                    "{} changed while the promotion was planned; nothing was changed",
-                    removal.path
-                ),
-            )
-            .into());
-        }
-    }
-    for write in &plan.writes {
-        adapters::fs::write_atomic(&root.join(&write.path), &write.bytes)?;
-    }
-    for removal in &plan.removals {
-        fs_err::remove_file(root.join(&removal.path))?;
-    }
-    adapters::fs::write_atomic(&root.join(&plan.registry.path), &plan.registry.bytes)?;
-    git::stage(root, &touched)?;
-    let Some(identity) = identity else {
-        return Ok(None);
-    };
-    let commit = git::commit_and_tag(
-        root,
-        identity,
-        now,
-        &plan.commit_message,
-        Some((&plan.tag, &plan.tag_message)),
-    )?;
-    Ok(Some(commit))
 }

@@ -347,9 +347,12 @@ fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<
             );
         }
     }
+    // A task with archived versions and no prompt is retired (`promptops archive`): its
+    // metadata and examples stay, for the history and a rollback.
     if let Some(metadata) = &task.metadata
         && task.production.is_none()
         && task.candidate.is_none()
+        && task.archived.is_empty()
     {
         findings.push(
             Diagnostic::error(

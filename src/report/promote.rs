@@ -67,7 +67,9 @@ pub fn render(
             writeln!(out, "  remove {}", removal.path)?;
         }
         writeln!(out, "  write  {} (last)", plan.registry.path)?;
-        writeln!(out, "  tag    {}", plan.tag)?;
+        if let Some(tag) = &plan.tag {
+            writeln!(out, "  tag    {tag}")?;
+        }
         writeln!(out, "commit message:")?;
         for line in plan.commit_message.lines() {
             writeln!(out, "  | {line}")?;

@@ -47,7 +47,8 @@ pub struct Plan {
     pub adds: Vec<String>,
     pub registry: FileWrite,
     pub commit_message: String,
-    pub tag: String,
+    /// The annotated tag on the commit (a promotion's `prompt/<task>/v<version>`).
+    pub tag: Option<String>,
     pub tag_message: String,
 }
 
