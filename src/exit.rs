@@ -88,9 +88,11 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
             Some(false) => ExitStatus::Failure,
             Some(true) => ExitStatus::Success,
         },
-        Outcome::Status(_) | Outcome::Init(_) | Outcome::History(_) | Outcome::Generated => {
-            ExitStatus::Success
-        }
+        Outcome::Status(_)
+        | Outcome::Init(_)
+        | Outcome::History(_)
+        | Outcome::Archive(_)
+        | Outcome::Generated => ExitStatus::Success,
         Outcome::Eval(eval) => eval_status(eval),
         Outcome::Promote(promote) => match promote.result {
             PromoteResult::Refused => ExitStatus::Failure,

@@ -80,6 +80,11 @@ pub enum Command {
         promptops promote summarize\n  \
         promptops promote summarize --force --reason \"hotfix, re-evaluated by hand\"")]
     Promote(PromoteArgs),
+    /// Retire the production prompt (the task is then retired) or a candidate to 99-archive/
+    #[command(after_help = "Examples:\n  \
+        promptops archive summarize --candidate --reason \"scored below production\"\n  \
+        promptops archive summarize --reason \"the feature was removed\" --dry-run")]
+    Archive(ArchiveArgs),
     /// Every version of a task: dates, scores, decisions, who, why and the commit
     #[command(after_help = "Examples:\n  \
         promptops history summarize\n  \
@@ -122,6 +127,27 @@ pub struct PromoteArgs {
     #[command(flatten)]
     pub run: RunOptions,
     /// How to print the gates and the plan
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// The task
+    pub task: String,
+    /// Why (recorded in the archived file, the registry history and the commit)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Archive the candidate in prompts/00-templates/ instead of the production prompt
+    #[arg(long)]
+    pub candidate: bool,
+    /// Print the plan; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write and stage the change but do not commit it
+    #[arg(long)]
+    pub no_commit: bool,
+    /// How to print the plan
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
 }

@@ -75,9 +75,10 @@ pub fn execute(settings: &Settings, args: &HistoryArgs) -> anyhow::Result<Histor
         .collect();
     // Versions archived before promptops recorded decisions still belong to the story.
     for archived in &entry.archived {
-        let recorded = rows
-            .iter()
-            .any(|row| row.from.as_deref() == Some(archived.version.as_str()));
+        let recorded = rows.iter().any(|row| {
+            row.from.as_deref() == Some(archived.version.as_str())
+                || (row.event == "archive" && row.version == archived.version)
+        });
         if !recorded {
             rows.push(HistoryRow {
                 version: archived.version.clone(),

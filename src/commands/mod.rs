@@ -2,6 +2,7 @@
 //! adapters, decide in the domain, apply through the adapters, print nothing. `run` renders
 //! the outcome through `report/`; `exit::status` maps it to the exit status.
 
+pub mod archive;
 pub mod eval;
 pub mod generate;
 pub mod history;
@@ -36,6 +37,7 @@ pub fn run(
         Command::Init(args) => init::run(settings, &args, printer),
         Command::Promote(args) => promote::run(settings, &args, printer),
         Command::History(args) => history::run(settings, &args, printer),
+        Command::Archive(args) => archive::run(settings, &args, printer),
         Command::Completions(args) => generate::completions(&args, printer),
         Command::Man => generate::man(printer),
     }

@@ -110,6 +110,9 @@ pub fn execute(settings: &Settings) -> anyhow::Result<StatusOutcome> {
                 last_change: from_history.or(from_git),
                 errors,
                 warnings,
+                retired: task.production.is_none()
+                    && task.candidate.is_none()
+                    && !task.archived.is_empty(),
             }
         })
         .collect();

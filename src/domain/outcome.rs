@@ -16,6 +16,7 @@ pub enum Outcome {
     Init(InitOutcome),
     Promote(Box<PromoteOutcome>),
     History(HistoryOutcome),
+    Archive(Box<ArchiveOutcome>),
     /// A completion script or man page was printed.
     Generated,
 }
@@ -89,6 +90,8 @@ pub struct TaskStatus {
     pub last_change: Option<String>,
     pub errors: usize,
     pub warnings: usize,
+    /// No prompt, only archived versions (`promptops archive`).
+    pub retired: bool,
 }
 
 /// `init`: the repository that was created.
@@ -150,4 +153,16 @@ pub struct HistoryRow {
     pub reason: Option<String>,
     /// The commit that carried it out (found by its `Promptops-Plan` trailer).
     pub commit: Option<String>,
+}
+
+/// `archive`: the prompt archived (or, with `--dry-run`, the plan).
+#[derive(Debug, Serialize)]
+pub struct ArchiveOutcome {
+    pub task: String,
+    pub version: String,
+    /// `production` or `candidate`.
+    pub which: String,
+    /// `DryRun`, or `Promoted` (carried out; committed unless `--no-commit`).
+    pub result: PromoteResult,
+    pub plan: Option<super::lifecycle::promote::Plan>,
 }

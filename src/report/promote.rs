@@ -3,7 +3,8 @@
 use std::io::Write;
 
 use crate::domain::lifecycle::gate::GateOutcome;
-use crate::domain::outcome::{PromoteOutcome, PromoteResult};
+use crate::domain::lifecycle::promote::Plan;
+use crate::domain::outcome::{ArchiveOutcome, PromoteOutcome, PromoteResult};
 
 use super::{Printer, TableFormat};
 
@@ -54,26 +55,7 @@ pub fn render(
         }
     }
     if let Some(plan) = &outcome.plan {
-        let verb = if matches!(outcome.result, PromoteResult::DryRun) {
-            "would change"
-        } else {
-            "changed"
-        };
-        writeln!(out, "plan {} {verb}:", &plan.id[..12])?;
-        for write in &plan.writes {
-            writeln!(out, "  write  {}", write.path)?;
-        }
-        for removal in &plan.removals {
-            writeln!(out, "  remove {}", removal.path)?;
-        }
-        writeln!(out, "  write  {} (last)", plan.registry.path)?;
-        if let Some(tag) = &plan.tag {
-            writeln!(out, "  tag    {tag}")?;
-        }
-        writeln!(out, "commit message:")?;
-        for line in plan.commit_message.lines() {
-            writeln!(out, "  | {line}")?;
-        }
+        plan_text(out, plan, matches!(outcome.result, PromoteResult::DryRun))?;
     }
     match &outcome.result {
         PromoteResult::Refused => super::error(
@@ -100,6 +82,69 @@ pub fn render(
             printer.err,
             "promoted {} {}: the change is staged, not committed (--no-commit)",
             outcome.task, outcome.to
+        ),
+    }
+}
+
+/// The plan's changes and its commit message.
+fn plan_text(out: &mut dyn Write, plan: &Plan, dry_run: bool) -> std::io::Result<()> {
+    let verb = if dry_run { "would change" } else { "changed" };
+    writeln!(out, "plan {} {verb}:", &plan.id[..12])?;
+    for write in &plan.writes {
+        writeln!(out, "  write  {}", write.path)?;
+    }
+    for removal in &plan.removals {
+        writeln!(out, "  remove {}", removal.path)?;
+    }
+    writeln!(out, "  write  {} (last)", plan.registry.path)?;
+    if let Some(tag) = &plan.tag {
+        writeln!(out, "  tag    {tag}")?;
+    }
+    writeln!(out, "commit message:")?;
+    for line in plan.commit_message.lines() {
+        writeln!(out, "  | {line}")?;
+    }
+    Ok(())
+}
+
+/// `archive`: the plan, then what was done.
+pub fn render_archive(
+    outcome: &ArchiveOutcome,
+    format: TableFormat,
+    printer: &mut Printer<'_>,
+) -> std::io::Result<()> {
+    if format == TableFormat::Json {
+        let text = serde_json::to_string_pretty(outcome).map_err(std::io::Error::other)?;
+        return writeln!(printer.out, "{text}");
+    }
+    writeln!(
+        printer.out,
+        "archive {} {} ({})",
+        outcome.task, outcome.version, outcome.which
+    )?;
+    if let Some(plan) = &outcome.plan {
+        plan_text(
+            printer.out,
+            plan,
+            matches!(outcome.result, PromoteResult::DryRun),
+        )?;
+    }
+    match &outcome.result {
+        PromoteResult::DryRun => writeln!(printer.err, "dry run: nothing was changed"),
+        PromoteResult::Promoted {
+            commit: Some(commit),
+            ..
+        } => writeln!(
+            printer.err,
+            "archived {} {}: commit {}",
+            outcome.task,
+            outcome.version,
+            &commit[..commit.len().min(12)]
+        ),
+        _ => writeln!(
+            printer.err,
+            "archived {} {}: the change is staged, not committed (--no-commit)",
+            outcome.task, outcome.version
         ),
     }
 }

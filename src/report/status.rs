@@ -32,7 +32,11 @@ pub fn render(
         .map(|row| {
             vec![
                 row.task.clone(),
-                row.production.clone().unwrap_or_else(dash),
+                if row.retired {
+                    "retired".to_owned()
+                } else {
+                    row.production.clone().unwrap_or_else(dash)
+                },
                 row.candidate.clone().unwrap_or_else(dash),
                 row.threshold.map_or_else(dash, |t| format!("{t:.2}")),
                 match (row.latest_score, row.latest_passed) {

@@ -499,3 +499,108 @@ fn promote_eval_runs_the_paired_eval_and_takes_it_as_evidence() {
     );
     assert_eq!(git_status(&repo), Vec::<String>::new());
 }
+
+#[test]
+fn archive_retires_a_candidate_or_the_production_prompt_with_its_note() {
+    let (_server, repo) = promotable(12, false);
+    let before = repo.tree();
+    for wrong in [
+        &["archive", "summarize", "--reason", " "][..],
+        &["archive", "summarize"][..],
+        &["archive", "nope", "--reason", "x"][..],
+    ] {
+        let output = run(&repo, wrong);
+        assert_eq!(output.code, 2, "{wrong:?}: {output:?}");
+    }
+    let output = run(
+        &repo,
+        &[
+            "archive",
+            "summarize",
+            "--candidate",
+            "--reason",
+            "no better",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output
+            .stdout
+            .contains("write  prompts/99-archive/summarize/1.1.0.yaml")
+    );
+    assert_eq!(repo.tree(), before);
+
+    let candidate = repo.read("prompts/00-templates/summarize.yaml");
+    let output = run(
+        &repo,
+        &[
+            "archive",
+            "summarize",
+            "--candidate",
+            "--reason",
+            "no better",
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        !repo
+            .path()
+            .join("prompts/00-templates/summarize.yaml")
+            .exists()
+    );
+    let archived = repo.read("prompts/99-archive/summarize/1.1.0.yaml");
+    assert!(archived.starts_with(&candidate));
+    assert!(
+        archived.contains("archived:\n  reason: no better\n"),
+        "{archived}"
+    );
+    assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
+    let output = run(
+        &repo,
+        &["archive", "summarize", "--candidate", "--reason", "again"],
+    );
+    assert_eq!(output.code, 2, "{output:?}");
+
+    // The production prompt: the task is retired, and still validates clean.
+    let output = run(
+        &repo,
+        &["archive", "summarize", "--reason", "feature removed"],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        repo.path()
+            .join("prompts/99-archive/summarize/1.0.0.yaml")
+            .exists()
+    );
+    assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
+    let status = run(&repo, &["status", "--format", "json"]);
+    assert!(status.stdout.contains("\"retired\": true"), "{status:?}");
+    let history = run(&repo, &["history", "summarize", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let events: Vec<(&str, &str)> = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["event"].as_str().unwrap(), r["version"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        events,
+        [("archive", "1.1.0"), ("archive", "1.0.0")],
+        "{json}"
+    );
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    let message = repository
+        .head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .message()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("Promptops-Decision: archive-production"),
+        "{message}"
+    );
+    assert_eq!(git_status(&repo), Vec::<String>::new());
+}

@@ -20,7 +20,7 @@ pub struct FileWrite {
 }
 
 impl FileWrite {
-    fn new(path: String, bytes: Vec<u8>) -> FileWrite {
+    pub fn new(path: String, bytes: Vec<u8>) -> FileWrite {
         let sha256 = crate::domain::source::sha256_hex(&bytes);
         FileWrite {
             path,
@@ -98,31 +98,13 @@ pub fn plan_files(
         files.candidate_bytes.to_vec(),
     )];
     if let Some((_, bytes, version)) = files.production {
-        let mut archived = String::from_utf8(bytes.to_vec())
-            .map_err(|_| "the production prompt is not UTF-8".to_owned())?;
-        if archived.lines().any(|line| line.starts_with("archived:")) {
-            return Err("the production prompt already has an `archived:` note".to_owned());
-        }
-        if !archived.ends_with('\n') {
-            archived.push('\n');
-        }
-        archived.push_str(&format!(
-            "archived:\n  reason: {}\n  at: {}\n  by: {}\n",
-            crate::domain::yaml_write::string(&format!(
-                "superseded by {}",
-                files.candidate_version
-            )),
-            crate::domain::yaml_write::string(decision.at),
-            crate::domain::yaml_write::string(decision.by),
-        ));
-        writes.push(FileWrite::new(
-            format!(
-                "{}/{}/{task}/{version}.yaml",
-                layout::PROMPTS_DIR,
-                layout::ARCHIVE
-            ),
-            archived.into_bytes(),
-        ));
+        let archived = super::archived_copy(
+            bytes,
+            &format!("superseded by {}", files.candidate_version),
+            decision.at,
+            decision.by,
+        )?;
+        writes.push(FileWrite::new(super::archive_path(task, version), archived));
     }
     writes.push(FileWrite::new(
         files.metadata_path.to_owned(),

@@ -1,0 +1,178 @@
+//! `promptops archive TASK --reason "..."`: retire the production prompt (the task is then
+//! retired) or, with `--candidate`, a failed candidate, to `99-archive/` with a note; planned,
+//! checked, written, committed.
+
+use crate::adapters::{self, git};
+use crate::cli::{ArchiveArgs, TableFormat};
+use crate::domain::analysis::{self, Options};
+use crate::domain::layout;
+use crate::domain::lifecycle::archive::{self, Archived};
+use crate::domain::lifecycle::promote::{Plan, plan_id};
+use crate::domain::outcome::{ArchiveOutcome, PromoteResult};
+use crate::domain::source::FileContent;
+use crate::domain::time;
+use crate::exit::{ExitStatus, UserError};
+use crate::report::{self, Printer};
+use crate::settings::Settings;
+
+use super::Outcome;
+
+pub fn run(
+    settings: &Settings,
+    args: &ArchiveArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Outcome> {
+    let outcome = execute(settings, args)?;
+    let format = match args.format {
+        TableFormat::Table => report::TableFormat::Table,
+        TableFormat::Json => report::TableFormat::Json,
+    };
+    report::promote::render_archive(&outcome, format, printer)?;
+    Ok(Outcome::Archive(Box::new(outcome)))
+}
+
+pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<ArchiveOutcome> {
+    let reason = args.reason.trim();
+    if reason.is_empty() {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            "--reason must say why the prompt is archived",
+        )
+        .into());
+    }
+    let root = super::root(settings)?;
+    let threads = super::threads();
+    let inputs = adapters::fs::scan(&root, threads)?;
+    let analysis = analysis::analyze(
+        &inputs,
+        Options {
+            strict: false,
+            threads,
+        },
+    );
+    let Some(task) = analysis.tasks.get(&args.task) else {
+        let known: Vec<&str> = analysis.tasks.keys().map(String::as_str).collect();
+        return Err(
+            UserError::new(ExitStatus::Error, format!("no task `{}`", args.task))
+                .hint(format!("the tasks are: {}", known.join(", ")))
+                .into(),
+        );
+    };
+    let which = if args.candidate {
+        "candidate"
+    } else {
+        "production"
+    };
+    let entry = if args.candidate {
+        task.candidate.as_ref()
+    } else {
+        task.production.as_ref()
+    };
+    let Some(entry) = entry else {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!("task `{}` has no {which} prompt to archive", args.task),
+        )
+        .into());
+    };
+    let Some(version) = entry.version() else {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!("{} cannot be read, so its version is unknown", entry.path),
+        )
+        .hint("fix it first (`promptops validate` says what is wrong)")
+        .into());
+    };
+    let bytes = match inputs.iter().find(|input| input.path == entry.path) {
+        Some(input) if matches!(input.content, FileContent::Bytes(_)) => match &input.content {
+            FileContent::Bytes(bytes) => bytes.clone(),
+            _ => unreachable!("matched above"),
+        },
+        _ => adapters::fs::read_regular(&root.join(&entry.path), layout::YAML_SIZE_LIMIT)?,
+    };
+    let prompt = Archived {
+        task: &args.task,
+        path: &entry.path,
+        bytes: &bytes,
+        sha256: &entry.sha256,
+        version,
+        which,
+    };
+    let at = time::rfc3339(settings.clock.now());
+    let identity = git::identity(&root, settings.github_actor().as_deref());
+    let by = identity.as_ref().map_or_else(
+        || "(no git identity)".to_owned(),
+        |(name, email)| format!("{name} <{email}>"),
+    );
+    let (writes, removals) = archive::plan_files(&prompt, reason, &at, &by).map_err(|problem| {
+        UserError::new(
+            ExitStatus::Error,
+            format!("cannot archive {}: {problem}", entry.path),
+        )
+    })?;
+    if let Some(existing) = writes.iter().find(|write| root.join(&write.path).exists()) {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!(
+                "{} already exists; an archived version is never replaced",
+                existing.path
+            ),
+        )
+        .into());
+    }
+    let message = archive::commit_message(&prompt, reason);
+    let id = plan_id(&writes, &removals, &message);
+    let registry = super::lifecycle::checked_registry(
+        &inputs,
+        &writes,
+        &removals,
+        threads,
+        "archiving",
+        |registry| {
+            if let Some(entry) = registry.tasks.get_mut(&args.task) {
+                entry
+                    .history
+                    .push(archive::event(&prompt, reason, &at, &by, &id));
+            }
+        },
+    )?;
+    let plan = Plan {
+        commit_message: format!("{message}Promptops-Plan: {id}\n"),
+        id,
+        writes,
+        removals,
+        adds: Vec::new(),
+        registry,
+        tag: None,
+        tag_message: String::new(),
+    };
+    let base = ArchiveOutcome {
+        task: args.task.clone(),
+        version: version.to_owned(),
+        which: which.to_owned(),
+        result: PromoteResult::DryRun,
+        plan: None,
+    };
+    if args.dry_run {
+        return Ok(ArchiveOutcome {
+            plan: Some(plan),
+            ..base
+        });
+    }
+    let identity = match identity {
+        _ if args.no_commit => None,
+        Some(identity) => Some(identity),
+        None => {
+            return Err(UserError::new(ExitStatus::Error, "no git identity to commit the archive as")
+                .hint("set `git config user.name` and `user.email`, or run under GitHub Actions (GITHUB_ACTOR); or pass --no-commit")
+                .into());
+        }
+    };
+    let commit =
+        super::lifecycle::apply(&root, &plan, &[], identity.as_ref(), settings.clock.now())?;
+    Ok(ArchiveOutcome {
+        result: PromoteResult::Promoted { commit, tag: None },
+        plan: Some(plan),
+        ..base
+    })
+}
