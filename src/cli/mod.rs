@@ -85,6 +85,11 @@ pub enum Command {
         promptops archive summarize --candidate --reason \"scored below production\"\n  \
         promptops archive summarize --reason \"the feature was removed\" --dry-run")]
     Archive(ArchiveArgs),
+    /// Restore an archived version to production; the current production is archived
+    #[command(after_help = "Examples:\n  \
+        promptops rollback summarize --reason \"answers got worse after 1.3.0\"   # newest archived version that passed\n  \
+        promptops rollback summarize --to 1.1.0 --reason \"...\" --dry-run")]
+    Rollback(RollbackArgs),
     /// Every version of a task: dates, scores, decisions, who, why and the commit
     #[command(after_help = "Examples:\n  \
         promptops history summarize\n  \
@@ -141,6 +146,27 @@ pub struct ArchiveArgs {
     /// Archive the candidate in prompts/00-templates/ instead of the production prompt
     #[arg(long)]
     pub candidate: bool,
+    /// Print the plan; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write and stage the change but do not commit it
+    #[arg(long)]
+    pub no_commit: bool,
+    /// How to print the plan
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The task
+    pub task: String,
+    /// The archived version to restore [default: the newest archived version whose recorded eval passed]
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// Why (recorded in the archived file, the registry history and the commit)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
     /// Print the plan; change nothing
     #[arg(long)]
     pub dry_run: bool,

@@ -10,6 +10,7 @@ pub mod init;
 mod lifecycle;
 pub mod promote;
 pub mod registry;
+pub mod rollback;
 pub mod status;
 pub mod validate;
 
@@ -38,6 +39,7 @@ pub fn run(
         Command::Promote(args) => promote::run(settings, &args, printer),
         Command::History(args) => history::run(settings, &args, printer),
         Command::Archive(args) => archive::run(settings, &args, printer),
+        Command::Rollback(args) => rollback::run(settings, &args, printer),
         Command::Completions(args) => generate::completions(&args, printer),
         Command::Man => generate::man(printer),
     }

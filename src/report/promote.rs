@@ -119,7 +119,7 @@ pub fn render_archive(
     }
     writeln!(
         printer.out,
-        "archive {} {} ({})",
+        "{} {} ({})",
         outcome.task, outcome.version, outcome.which
     )?;
     if let Some(plan) = &outcome.plan {

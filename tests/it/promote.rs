@@ -604,3 +604,89 @@ fn archive_retires_a_candidate_or_the_production_prompt_with_its_note() {
     );
     assert_eq!(git_status(&repo), Vec::<String>::new());
 }
+
+#[test]
+fn rollback_restores_an_archived_version_and_archives_production() {
+    let (_server, repo) = promotable(12, false);
+    let original = repo.read("prompts/02-production/summarize.yaml");
+    paired_eval(&repo);
+    assert_eq!(run(&repo, &["promote", "summarize"]).code, 0);
+    let promoted = repo.read("prompts/02-production/summarize.yaml");
+    // 1.0.0 came before promptops recorded evals: no default target, and --to names it.
+    let output = run(
+        &repo,
+        &["rollback", "summarize", "--reason", "worse in production"],
+    );
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains("--to") && output.stderr.contains("1.0.0"),
+        "{output:?}"
+    );
+    let before = repo.tree();
+    let output = run(
+        &repo,
+        &[
+            "rollback",
+            "summarize",
+            "--to",
+            "1.0.0",
+            "--reason",
+            "worse in production",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    assert_eq!(repo.tree(), before);
+    let output = run(
+        &repo,
+        &[
+            "rollback",
+            "summarize",
+            "--to",
+            "1.0.0",
+            "--reason",
+            "worse in production",
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    // Production is byte for byte what it was; 1.1.0 is archived with the reason.
+    assert_eq!(repo.read("prompts/02-production/summarize.yaml"), original);
+    assert!(
+        !repo
+            .path()
+            .join("prompts/99-archive/summarize/1.0.0.yaml")
+            .exists()
+    );
+    let archived = repo.read("prompts/99-archive/summarize/1.1.0.yaml");
+    assert!(archived.starts_with(&promoted), "{archived}");
+    assert!(
+        archived.contains("reason: \"rolled back: worse in production\""),
+        "{archived}"
+    );
+    assert!(
+        repo.read("prompts/03-metadata/summarize.yaml")
+            .contains("\nversion: 1.0.0\n")
+    );
+    assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
+    assert_eq!(git_status(&repo), Vec::<String>::new());
+    let history = run(&repo, &["history", "summarize", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let last = json["rows"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"], "rollback");
+    assert_eq!(last["from"], "1.1.0");
+    assert_eq!(last["version"], "1.0.0");
+    assert!(last["commit"].is_string(), "{json}");
+    // Now 1.1.0 has a recorded eval that passed: it is the default target.
+    let output = run(
+        &repo,
+        &[
+            "rollback",
+            "summarize",
+            "--reason",
+            "back again",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(output.stdout.contains("Promptops-To: 1.1.0"), "{output:?}");
+}

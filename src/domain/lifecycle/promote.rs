@@ -119,7 +119,7 @@ pub fn plan_files(
 
 /// The metadata text with its top-level `version:` set, everything else (comments included)
 /// left as it is.
-fn set_version(text: &str, version: &str) -> Result<String, String> {
+pub(super) fn set_version(text: &str, version: &str) -> Result<String, String> {
     let mut found = false;
     let mut out = String::with_capacity(text.len() + 8);
     for line in text.split_inclusive('\n') {

@@ -1,0 +1,220 @@
+//! `promptops rollback TASK [--to VERSION] --reason "..."`: an archived version goes back to
+//! production and the current production is archived; the restored prompt must validate
+//! against today's metadata and examples.
+
+use crate::adapters::{self, git};
+use crate::cli::{RollbackArgs, TableFormat};
+use crate::domain::analysis::{self, Options, RegistryState};
+use crate::domain::layout;
+use crate::domain::lifecycle::promote::{Plan, plan_id};
+use crate::domain::lifecycle::rollback::{self, Rollback};
+use crate::domain::outcome::{ArchiveOutcome, PromoteResult};
+use crate::domain::source::FileContent;
+use crate::domain::time;
+use crate::exit::{ExitStatus, UserError};
+use crate::report::{self, Printer};
+use crate::settings::Settings;
+
+use super::Outcome;
+
+pub fn run(
+    settings: &Settings,
+    args: &RollbackArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Outcome> {
+    let outcome = execute(settings, args)?;
+    let format = match args.format {
+        TableFormat::Table => report::TableFormat::Table,
+        TableFormat::Json => report::TableFormat::Json,
+    };
+    report::promote::render_archive(&outcome, format, printer)?;
+    Ok(Outcome::Archive(Box::new(outcome)))
+}
+
+// Long on purpose: find the target, plan, check, apply, in order; they share the scan.
+pub fn execute(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ArchiveOutcome> {
+    let reason = args.reason.trim();
+    if reason.is_empty() {
+        return Err(UserError::new(ExitStatus::Error, "--reason must say why").into());
+    }
+    let root = super::root(settings)?;
+    let threads = super::threads();
+    let inputs = adapters::fs::scan(&root, threads)?;
+    let analysis = analysis::analyze(
+        &inputs,
+        Options {
+            strict: false,
+            threads,
+        },
+    );
+    let task_id = args.task.as_str();
+    let Some(task) = analysis.tasks.get(task_id) else {
+        let known: Vec<&str> = analysis.tasks.keys().map(String::as_str).collect();
+        return Err(
+            UserError::new(ExitStatus::Error, format!("no task `{task_id}`"))
+                .hint(format!("the tasks are: {}", known.join(", ")))
+                .into(),
+        );
+    };
+    let (Some(production), Some(metadata)) = (&task.production, &task.metadata) else {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!("task `{task_id}` has no production prompt (and metadata) to roll back"),
+        )
+        .into());
+    };
+    let target_version = if let Some(version) = &args.to {
+        version.clone()
+    } else {
+        let RegistryState::Parsed { registry, .. } = &analysis.registry else {
+            return Err(UserError::new(
+                ExitStatus::Error,
+                "the registry cannot be read, so no eval is recorded",
+            )
+            .hint("name the version with --to")
+            .into());
+        };
+        registry
+            .tasks
+            .get(task_id)
+            .and_then(rollback::default_target)
+            .ok_or_else(|| {
+                let archived: Vec<String> = task
+                    .archived
+                    .iter()
+                    .filter_map(|entry| entry.version().map(str::to_owned))
+                    .collect();
+                UserError::new(
+                    ExitStatus::Error,
+                    format!("no archived version of `{task_id}` has a recorded eval that passed"),
+                )
+                .hint(format!(
+                    "name the version with --to (archived: {})",
+                    if archived.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        archived.join(", ")
+                    }
+                ))
+            })?
+    };
+    let Some(target) = task
+        .archived
+        .iter()
+        .find(|entry| entry.version() == Some(target_version.as_str()))
+    else {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!("`{task_id}` has no archived version {target_version}"),
+        )
+        .into());
+    };
+    let bytes_of = |path: &str| -> anyhow::Result<Vec<u8>> {
+        match inputs
+            .iter()
+            .find(|input| input.path == path)
+            .map(|input| &input.content)
+        {
+            Some(FileContent::Bytes(bytes)) => Ok(bytes.clone()),
+            _ => Ok(adapters::fs::read_regular(
+                &root.join(path),
+                layout::YAML_SIZE_LIMIT,
+            )?),
+        }
+    };
+    let production_bytes = bytes_of(&production.path)?;
+    let target_bytes = bytes_of(&target.path)?;
+    let metadata_text = String::from_utf8_lossy(&bytes_of(&metadata.path)?).into_owned();
+    let production_version = production.version().unwrap_or("0.0.0").to_owned();
+    let plan_input = Rollback {
+        task: task_id,
+        production_path: &production.path,
+        production_bytes: &production_bytes,
+        production_version: &production_version,
+        target_path: &target.path,
+        target_bytes: &target_bytes,
+        target_sha256: &target.sha256,
+        target_version: &target_version,
+        metadata_path: &metadata.path,
+        metadata_text: &metadata_text,
+    };
+    let at = time::rfc3339(settings.clock.now());
+    let identity = git::identity(&root, settings.github_actor().as_deref());
+    let by = identity.as_ref().map_or_else(
+        || "(no git identity)".to_owned(),
+        |(name, email)| format!("{name} <{email}>"),
+    );
+    let (writes, removals) =
+        rollback::plan_files(&plan_input, reason, &at, &by).map_err(|problem| {
+            UserError::new(
+                ExitStatus::Error,
+                format!("cannot plan the rollback: {problem}"),
+            )
+        })?;
+    let archive_write = &writes[1];
+    if root.join(&archive_write.path).exists() {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!(
+                "{} already exists; an archived version is never replaced",
+                archive_write.path
+            ),
+        )
+        .into());
+    }
+    let message = rollback::commit_message(&plan_input, reason);
+    let id = plan_id(&writes, &removals, &message);
+    let registry = super::lifecycle::checked_registry(
+        &inputs,
+        &writes,
+        &removals,
+        threads,
+        &format!("restoring {target_version} (it must still fit today's metadata and examples)"),
+        |registry| {
+            if let Some(entry) = registry.tasks.get_mut(task_id) {
+                entry
+                    .history
+                    .push(rollback::event(&plan_input, reason, &at, &by, &id));
+            }
+        },
+    )?;
+    let plan = Plan {
+        commit_message: format!("{message}Promptops-Plan: {id}\n"),
+        id,
+        writes,
+        removals,
+        adds: Vec::new(),
+        registry,
+        tag: None,
+        tag_message: String::new(),
+    };
+    let base = ArchiveOutcome {
+        task: task_id.to_owned(),
+        version: target_version.clone(),
+        which: format!("rollback from {production_version}"),
+        result: PromoteResult::DryRun,
+        plan: None,
+    };
+    if args.dry_run {
+        return Ok(ArchiveOutcome {
+            plan: Some(plan),
+            ..base
+        });
+    }
+    let identity = match identity {
+        _ if args.no_commit => None,
+        Some(identity) => Some(identity),
+        None => {
+            return Err(UserError::new(ExitStatus::Error, "no git identity to commit the rollback as")
+                .hint("set `git config user.name` and `user.email`, or run under GitHub Actions (GITHUB_ACTOR); or pass --no-commit")
+                .into());
+        }
+    };
+    let commit =
+        super::lifecycle::apply(&root, &plan, &[], identity.as_ref(), settings.clock.now())?;
+    Ok(ArchiveOutcome {
+        result: PromoteResult::Promoted { commit, tag: None },
+        plan: Some(plan),
+        ..base
+    })
+}
