@@ -349,7 +349,10 @@ pub fn compare(
     resamples: u32,
     seed: u64,
 ) -> Comparison {
-    let differences: Vec<f64> = pairs.iter().map(|(c, _, b, _)| c - b).collect();
+    // The bootstrap resamples by position: sorted, the same examples give the same interval
+    // whatever order their answers arrived in (concurrency, shards, a resumed run).
+    let mut differences: Vec<f64> = pairs.iter().map(|(c, _, b, _)| c - b).collect();
+    differences.sort_by(f64::total_cmp);
     let (low, high) = super::stats::bootstrap_interval(&differences, resamples as usize, seed);
     let candidate_only = pairs.iter().filter(|(_, c, _, b)| *c && !*b).count() as u64;
     let baseline_only = pairs.iter().filter(|(_, c, _, b)| !*c && *b).count() as u64;
@@ -367,6 +370,30 @@ pub fn compare(
         candidate_only_passed: candidate_only,
         baseline_only_passed: baseline_only,
         mcnemar_p: super::stats::mcnemar_exact(candidate_only, baseline_only),
+    }
+}
+
+#[cfg(test)]
+mod comparison_order_tests {
+    use super::*;
+
+    /// Regression: the interval depended on the order the answers arrived in, so two runs
+    /// of the same prompts on the same examples reported different intervals.
+    #[test]
+    fn the_interval_does_not_depend_on_the_order_of_the_pairs() {
+        let baseline = PromptRef {
+            path: "p".into(),
+            version: "1.0.0".into(),
+            sha256: "s".into(),
+        };
+        let mut pairs: Vec<(f64, bool, f64, bool)> = (0..40)
+            .map(|i| (f64::from(i % 3) / 2.0, i % 3 != 0, f64::from(i % 5) / 4.0, i % 5 > 1))
+            .collect();
+        let first = compare(baseline.clone(), &pairs, 2000, 7);
+        pairs.reverse();
+        pairs.swap(3, 17);
+        let second = compare(baseline, &pairs, 2000, 7);
+        assert_eq!(first.interval_95, second.interval_95);
     }
 }
 
