@@ -387,13 +387,24 @@ mod comparison_order_tests {
             sha256: "s".into(),
         };
         let mut pairs: Vec<(f64, bool, f64, bool)> = (0..40)
-            .map(|i| (f64::from(i % 3) / 2.0, i % 3 != 0, f64::from(i % 5) / 4.0, i % 5 > 1))
+            .map(|i| {
+                (
+                    f64::from(i % 3) / 2.0,
+                    i % 3 != 0,
+                    f64::from(i % 5) / 4.0,
+                    i % 5 > 1,
+                )
+            })
             .collect();
         let first = compare(baseline.clone(), &pairs, 2000, 7);
         pairs.reverse();
         pairs.swap(3, 17);
         let second = compare(baseline, &pairs, 2000, 7);
-        assert_eq!(first.interval_95, second.interval_95);
+        // Bit for bit: the same numbers, not merely close ones.
+        assert_eq!(
+            first.interval_95.map(f64::to_bits),
+            second.interval_95.map(f64::to_bits)
+        );
     }
 }
 
