@@ -559,6 +559,50 @@ fn check_prompt_against_metadata(
     }
 }
 
+/// Production is locked: a production prompt whose version the registry records with other
+/// content was edited in place instead of promoted.
+fn production_changed(analysis: &Analysis, registry: &Registry) -> Vec<Diagnostic> {
+    let mut findings = Vec::new();
+    for (id, task) in &analysis.tasks {
+        let Some(entry) = &task.production else {
+            continue;
+        };
+        let Some(parsed) = &entry.parsed else {
+            continue;
+        };
+        let recorded = registry
+            .tasks
+            .get(id)
+            .and_then(|recorded| recorded.production.as_ref());
+        let Some(recorded) = recorded.filter(|recorded| recorded.version == parsed.prompt.version)
+        else {
+            continue;
+        };
+        if recorded.sha256 == entry.sha256 {
+            continue;
+        }
+        findings.push(
+            Diagnostic::error(
+                Code::ProductionChanged,
+                &entry.path,
+                parsed.document.key_position("/version"),
+                format!(
+                    "production version {} was changed in place: the registry records sha256 {}…, the file now has {}…",
+                    recorded.version,
+                    recorded.sha256.get(..12).unwrap_or(&recorded.sha256),
+                    entry.sha256.get(..12).unwrap_or(&entry.sha256)
+                ),
+            )
+            .for_task(id)
+            .with_hint(format!(
+                "production is locked: put the change in prompts/{}/{id}.yaml with a higher version and `promptops promote {id}` it (a hotfix: `promote --force --reason`), or restore the file with `git checkout`",
+                layout::TEMPLATES
+            )),
+        );
+    }
+    findings
+}
+
 fn check_registry(analysis: &Analysis) -> Vec<Diagnostic> {
     let file = layout::REGISTRY_FILE;
     match &analysis.registry {
@@ -584,15 +628,23 @@ fn check_registry(analysis: &Analysis) -> Vec<Diagnostic> {
                 .filter(|finding| finding.severity == Severity::Error)
                 .filter_map(|finding| finding.task.as_deref())
                 .collect();
-            registry::compare(&analysis.expected_registry, registry, document, file)
+            let changed = production_changed(analysis, registry);
+            let broken: BTreeSet<&str> = broken
                 .into_iter()
-                .filter(|finding| {
-                    finding
-                        .task
-                        .as_deref()
-                        .is_none_or(|task| !broken.contains(task))
-                })
-                .collect()
+                .chain(changed.iter().filter_map(|finding| finding.task.as_deref()))
+                .collect();
+            let mut findings: Vec<Diagnostic> =
+                registry::compare(&analysis.expected_registry, registry, document, file)
+                    .into_iter()
+                    .filter(|finding| {
+                        finding
+                            .task
+                            .as_deref()
+                            .is_none_or(|task| !broken.contains(task))
+                    })
+                    .collect();
+            findings.extend(changed);
+            findings
         }
     }
 }

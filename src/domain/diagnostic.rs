@@ -90,6 +90,7 @@ codes! {
     RegistryMissing => "registry-missing",
     RegistryStale => "registry-stale",
     InvalidScorerOptions => "invalid-scorer-options",
+    ProductionChanged => "production-changed",
 }
 
 /// A place in a file: 1-based line and column (columns count characters).

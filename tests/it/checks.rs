@@ -216,7 +216,7 @@ fn unknown_provider_is_an_error_unless_configured() {
         "promptops.yaml",
         "providers:\n  local-llm:\n    kind: openai\n    base_url: http://127.0.0.1:8000/v1\n",
     );
-    repo.run(&["registry"]);
+    repo.rebuild_registry();
     let output = validate(&repo);
     assert_eq!(findings(&output), vec![], "{output:?}");
 }

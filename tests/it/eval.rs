@@ -348,6 +348,7 @@ fn the_anthropic_messages_api_is_spoken_too() {
         "temperature: 0",
         "temperature: 0\n    max_tokens: 50",
     );
+    repo.rebuild_registry();
     let output = repo.run_env(
         &["eval"],
         &[

@@ -690,3 +690,39 @@ fn rollback_restores_an_archived_version_and_archives_production() {
     assert_eq!(output.code, 0, "{output:?}");
     assert!(output.stdout.contains("Promptops-To: 1.1.0"), "{output:?}");
 }
+
+/// Production is locked: an in-place edit of a production version the registry records is an
+/// error that `registry` refuses to record; the way out is a candidate and `promote`.
+#[test]
+fn production_edited_in_place_is_an_error_until_promoted_properly() {
+    let (_server, repo) = promotable(12, false);
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "Summarise",
+        "Summarize",
+    );
+    let output = run(&repo, &["validate", "--format", "json"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    crate::support::expect_finding(
+        &output,
+        "production-changed",
+        "prompts/02-production/summarize.yaml",
+        3,
+    );
+    assert!(
+        output.stdout.contains("promptops promote summarize"),
+        "{output:?}"
+    );
+    // The registry keeps its record; the eval refuses to spend calls on it.
+    let registry = repo.read("prompt_registry.yaml");
+    assert_eq!(run(&repo, &["registry"]).code, 1);
+    assert_eq!(repo.read("prompt_registry.yaml"), registry);
+    assert_eq!(run(&repo, &["eval", "summarize"]).code, 2);
+    // Restored, it is clean again.
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "Summarize",
+        "Summarise",
+    );
+    assert_eq!(run(&repo, &["validate"]).code, 0);
+}

@@ -797,7 +797,7 @@ fn openai_gets_max_completion_tokens_and_validate_knows_reasoning_models() {
         "    temperature: 0\n",
         "    temperature: 0\n    max_tokens: 200\n",
     );
-    assert_eq!(repo.run(&["registry"]).code, 0);
+    repo.rebuild_registry();
     assert_eq!(eval(&repo, &[]).code, 0);
     let body = &server.seen()[0].body;
     assert_eq!(body["max_completion_tokens"], 200, "{body}");
@@ -810,7 +810,7 @@ fn openai_gets_max_completion_tokens_and_validate_knows_reasoning_models() {
         "    temperature: 0\n",
         "    temperature: 0\n    max_tokens: 200\n",
     );
-    assert_eq!(repo.run(&["registry"]).code, 0);
+    repo.rebuild_registry();
     assert_eq!(eval(&repo, &[]).code, 0);
     assert_eq!(server.seen()[0].body["max_tokens"], 200);
 
@@ -844,7 +844,7 @@ fn a_runaway_template_stops_the_eval_quickly() {
         "content: \"Ticket: {{ ticket }}\"",
         "content: \"{% set ns = namespace(s=[1]) %}{% for i in range(33) %}{% set ns.s = ns.s + ns.s %}{% endfor %}Ticket: {{ ticket }}\"",
     );
-    assert_eq!(repo.run(&["registry"]).code, 0);
+    repo.rebuild_registry();
     let started = std::time::Instant::now();
     let output = eval(&repo, &[]);
     assert!(

@@ -31,7 +31,8 @@ fn json_output_lists_findings_and_a_summary() {
     let output = repo.run(&["validate", "--format", "json"]);
     assert_eq!(output.code, 1);
     let document: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
-    assert_eq!(document["summary"]["errors"], 4, "{output:?}");
+    // The two planted problems, what they cause, and the in-place edit of production.
+    assert_eq!(document["summary"]["errors"], 5, "{output:?}");
     let first = &document["findings"][0];
     for field in [
         "code", "severity", "file", "line", "column", "message", "hint",
@@ -47,7 +48,7 @@ fn github_output_is_one_annotation_per_finding() {
     let output = repo.run(&["validate", "--format", "github"]);
     assert_eq!(output.code, 1);
     let lines: Vec<&str> = output.stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{output:?}");
+    assert_eq!(lines.len(), 5, "{output:?}");
     assert!(
         lines.contains(&"::error file=prompts/02-production/summarize.yaml,line=6,col=13,title=unknown-provider::unknown provider `nowhere`%0Ahint: use a provider kind (openai, anthropic, exec) or define `providers.nowhere` in promptops.yaml"),
         "{output:?}"
@@ -75,7 +76,7 @@ fn github_format_appends_a_step_summary() {
         text.contains("| error | `unknown-provider` | `prompts/02-production/summarize.yaml:6:13` | unknown provider `nowhere` |"),
         "{text}"
     );
-    assert_eq!(text.matches("| error |").count(), 4, "{text}");
+    assert_eq!(text.matches("| error |").count(), 5, "{text}");
 }
 
 #[test]

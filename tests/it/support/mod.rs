@@ -87,6 +87,15 @@ impl TestRepo {
         repo
     }
 
+    /// Writes a new registry from the files as they are, dropping the old one: test setups
+    /// edit production in place, which `validate` otherwise reports as `production-changed`
+    /// (production is locked against the registry's record).
+    pub(crate) fn rebuild_registry(&self) {
+        self.remove("prompt_registry.yaml");
+        let output = self.run(&["registry"]);
+        assert_eq!(output.code, 0, "{output:?}");
+    }
+
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
