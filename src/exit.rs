@@ -4,6 +4,7 @@
 use crate::adapters::eval_store::StoreError;
 use crate::adapters::fs::FsError;
 use crate::adapters::git::GitError;
+use crate::adapters::journal::JournalError;
 use crate::domain::eval::outcome::{EvalOutcome, TaskOutcome};
 use crate::domain::eval::record::Gate;
 use crate::domain::outcome::{Outcome, PromoteResult};
@@ -146,6 +147,9 @@ pub fn error_status(error: &anyhow::Error) -> (ExitStatus, Option<&str>) {
         }
         if let Some(store) = cause.downcast_ref::<StoreError>() {
             return (ExitStatus::Error, store.hint());
+        }
+        if let Some(journal) = cause.downcast_ref::<JournalError>() {
+            return (ExitStatus::Error, journal.hint());
         }
         if cause.downcast_ref::<GitError>().is_some() {
             return (ExitStatus::Error, None);

@@ -109,6 +109,9 @@ pub struct Settings {
     pub clock: Clock,
     /// The environment, for the variables `promptops.yaml` names (API keys).
     pub environment: Environment,
+    /// `PROMPTOPS_FAIL_AT` (debug builds only): a test switch that aborts a mutating command
+    /// at a named step, as a killed process would stop.
+    pub fail_at: Option<String>,
 }
 
 impl Settings {
@@ -163,6 +166,11 @@ impl Settings {
                 .unwrap_or_else(|| "warn".to_owned()),
             clock,
             current_dir,
+            fail_at: if cfg!(debug_assertions) {
+                environment.get("PROMPTOPS_FAIL_AT")
+            } else {
+                None
+            },
             environment,
         })
     }

@@ -325,3 +325,35 @@ pub fn plan_commits(root: &Path, limit: usize) -> Result<HashMap<String, PlanCom
     }
     Ok(found)
 }
+
+/// HEAD's id when its message carries the trailer `key: value`.
+pub fn head_with_trailer(root: &Path, key: &str, value: &str) -> Result<Option<String>, GitError> {
+    let (repository, _) = open_at(root)?;
+    let Ok(head) = repository.head() else {
+        return Ok(None);
+    };
+    let commit = head.peel_to_commit()?;
+    let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+    let wanted = format!("{key}: {value}");
+    Ok(message
+        .lines()
+        .any(|line| line.trim() == wanted)
+        .then(|| commit.id().to_string()))
+}
+
+/// Makes the annotated `tag` on the commit `id`.
+pub fn tag_commit(
+    root: &Path,
+    id: &str,
+    tag: &str,
+    author: &(String, String),
+    time: i64,
+    message: &str,
+) -> Result<(), GitError> {
+    let (repository, _) = open_at(root)?;
+    let signature = git2::Signature::new(&author.0, &author.1, &git2::Time::new(time, 0))?;
+    let object =
+        repository.find_object(git2::Oid::from_str(id)?, Some(git2::ObjectType::Commit))?;
+    repository.tag(tag, &object, &signature, message, false)?;
+    Ok(())
+}

@@ -4,4 +4,5 @@ pub mod cache;
 pub mod eval_store;
 pub mod fs;
 pub mod git;
+pub mod journal;
 pub mod llm;

@@ -123,6 +123,9 @@ pub struct PromoteArgs {
     /// Why the gates are overridden (recorded in the registry history and the commit)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Seconds to wait for another promptops command's lock on the repository
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub lock_timeout: u64,
     /// Write and stage the change but do not commit or tag it
     #[arg(long)]
     pub no_commit: bool,
@@ -149,6 +152,9 @@ pub struct ArchiveArgs {
     /// Print the plan; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Seconds to wait for another promptops command's lock on the repository
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub lock_timeout: u64,
     /// Write and stage the change but do not commit it
     #[arg(long)]
     pub no_commit: bool,
@@ -170,6 +176,9 @@ pub struct RollbackArgs {
     /// Print the plan; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Seconds to wait for another promptops command's lock on the repository
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub lock_timeout: u64,
     /// Write and stage the change but do not commit it
     #[arg(long)]
     pub no_commit: bool,

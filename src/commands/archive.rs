@@ -168,8 +168,18 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
                 .into());
         }
     };
-    let commit =
-        super::lifecycle::apply(&root, &plan, &[], identity.as_ref(), settings.clock.now())?;
+    let commit = super::lifecycle::apply(
+        &root,
+        &plan,
+        &[],
+        &super::lifecycle::Apply {
+            identity: identity.as_ref(),
+            now: settings.clock.now(),
+            what: format!("archive {} {}", args.task, version),
+            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
+            fail_at: settings.fail_at.as_deref(),
+        },
+    )?;
     Ok(ArchiveOutcome {
         result: PromoteResult::Promoted { commit, tag: None },
         plan: Some(plan),

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::adapters::journal::{self, Journal, PendingCommit, Step};
 use crate::adapters::{self, git};
 use crate::domain::analysis::{self, Options};
 use crate::domain::diagnostic::Severity;
@@ -94,13 +95,26 @@ fn overlay(
 }
 
 /// Writes the plan (registry last), stages it and, with an identity, commits and tags it.
+/// How a plan is carried out: who commits (none: `--no-commit`), when, how long to wait for
+/// the repository lock, and the test switch that aborts at a named step.
+pub(super) struct Apply<'a> {
+    pub identity: Option<&'a (String, String)>,
+    pub now: i64,
+    pub what: String,
+    pub lock_timeout: std::time::Duration,
+    pub fail_at: Option<&'a str>,
+}
+
+/// Carries out the plan under the repository lock: the journal first, then every file (the
+/// registry last), then the commit and tag; the journal goes last. A run killed part way is
+/// finished by the next promptops command (`journal::recover`).
 pub(super) fn apply(
     root: &Path,
     plan: &Plan,
     evidence_files: &[String],
-    identity: Option<&(String, String)>,
-    now: i64,
+    how: &Apply<'_>,
 ) -> anyhow::Result<Option<String>> {
+    let _lock = journal::lock(root, how.lock_timeout, &how.what)?;
     let mut touched: Vec<String> = plan
         .writes
         .iter()
@@ -109,13 +123,13 @@ pub(super) fn apply(
         .chain([plan.registry.path.clone()])
         .collect();
     touched.extend(evidence_files.iter().cloned());
-    if identity.is_some() {
+    if how.identity.is_some() {
         let staged = git::staged_besides(root, &touched)?;
         if !staged.is_empty() {
             return Err(UserError::new(
                 ExitStatus::Error,
                 format!(
-                    "other changes are staged ({}); the promotion's commit would take them in",
+                    "other changes are staged ({}); the commit would take them in",
                     staged.join(", ")
                 ),
             )
@@ -132,38 +146,57 @@ pub(super) fn apply(
             );
         }
     }
+    let mut steps = Vec::new();
+    for write in plan.writes.iter().chain(std::iter::once(&plan.registry)) {
+        let path = root.join(&write.path);
+        let old = if path.exists() {
+            Some(adapters::fs::read_regular(&path, 1 << 30)?)
+        } else {
+            None
+        };
+        steps.push(Step::write(&write.path, &write.bytes, old.as_deref()));
+    }
     for removal in &plan.removals {
         let bytes = adapters::fs::read_regular(&root.join(&removal.path), layout::YAML_SIZE_LIMIT)?;
         if crate::domain::source::sha256_hex(&bytes) != removal.sha256 {
             return Err(UserError::new(
                 ExitStatus::Error,
                 format!(
-                    "{} changed while the promotion was planned; nothing was changed",
+                    "{} changed while the change was planned; nothing was changed",
                     removal.path
                 ),
             )
             .into());
         }
+        // Removals before the registry: the registry is the last file step.
+        steps.insert(
+            steps.len() - 1,
+            Step::remove(&removal.path, &removal.sha256),
+        );
     }
-    for write in &plan.writes {
-        adapters::fs::write_atomic(&root.join(&write.path), &write.bytes)?;
-    }
-    for removal in &plan.removals {
-        fs_err::remove_file(root.join(&removal.path))?;
-    }
-    adapters::fs::write_atomic(&root.join(&plan.registry.path), &plan.registry.bytes)?;
-    git::stage(root, &touched)?;
-    let Some(identity) = identity else {
-        return Ok(None);
+    let journal = Journal {
+        plan: plan.id.clone(),
+        what: how.what.clone(),
+        steps,
+        stage: touched.clone(),
+        commit: how.identity.map(|identity| PendingCommit {
+            message: plan.commit_message.clone(),
+            tag: plan.tag.clone(),
+            tag_message: plan.tag_message.clone(),
+            author: identity.clone(),
+            time: how.now,
+            stage: touched.clone(),
+        }),
     };
-    let commit = git::commit_and_tag(
-        root,
-        identity,
-        now,
-        &plan.commit_message,
-        plan.tag
-            .as_deref()
-            .map(|tag| (tag, plan.tag_message.as_str())),
-    )?;
-    Ok(Some(commit))
+    let fail = |point: &str| {
+        if how.fail_at == Some(point) {
+            // A test switch (debug builds only): die here as a killed process would.
+            std::process::abort();
+        }
+    };
+    journal::begin(root, &journal)?;
+    fail("journal");
+    let commit = journal::carry_out(root, &journal, &fail)?;
+    journal::end(root)?;
+    Ok(commit)
 }

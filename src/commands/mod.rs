@@ -46,9 +46,13 @@ pub fn run(
 }
 
 /// The prompt repository's root: `--repo`, or found from the current folder.
+/// A plan that a killed command left half done is finished first (`adapters::journal`).
 pub fn root(settings: &Settings) -> anyhow::Result<PathBuf> {
     let root = find_root(settings)?;
     adapters::fs::set_root(&root);
+    if let Some(note) = adapters::journal::recover(&root)? {
+        tracing::warn!("{note}");
+    }
     Ok(root)
 }
 

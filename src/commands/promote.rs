@@ -145,8 +145,13 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
         &root,
         &plan,
         &evidence_files,
-        identity.as_ref(),
-        settings.clock.now(),
+        &super::lifecycle::Apply {
+            identity: identity.as_ref(),
+            now: settings.clock.now(),
+            what: format!("promote {} {}", args.task, files.candidate_version),
+            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
+            fail_at: settings.fail_at.as_deref(),
+        },
     )?;
     Ok(PromoteOutcome {
         result: PromoteResult::Promoted {

@@ -726,3 +726,90 @@ fn production_edited_in_place_is_an_error_until_promoted_properly() {
     );
     assert_eq!(run(&repo, &["validate"]).code, 0);
 }
+
+/// A promotion killed after any of its steps (journal written, each file, the commit) leaves
+/// a journal; the next command finishes it, and the repository ends exactly as a promotion
+/// that was never interrupted.
+#[test]
+fn a_promotion_killed_at_any_step_is_finished_by_the_next_command() {
+    for point in [
+        "journal", "step-1", "step-2", "step-3", "step-4", "step-5", "commit",
+    ] {
+        let (_server, repo) = promotable(12, false);
+        paired_eval(&repo);
+        let killed = repo.run_env(
+            &["promote", "summarize"],
+            &[("PROMPTOPS_NOW", NOW), ("PROMPTOPS_FAIL_AT", point)],
+        );
+        assert_ne!(killed.code, 0, "{point}: {killed:?}");
+        assert!(
+            repo.path().join(".promptops/journal.json").is_file(),
+            "{point}: no journal"
+        );
+        let status = run(&repo, &["status"]);
+        assert_eq!(status.code, 0, "{point}: {status:?}");
+        assert!(
+            status
+                .stderr
+                .contains("finished an interrupted promote summarize 1.1.0"),
+            "{point}: {status:?}"
+        );
+        assert!(
+            !repo.path().join(".promptops/journal.json").exists(),
+            "{point}"
+        );
+        assert!(
+            !repo
+                .path()
+                .join("prompts/00-templates/summarize.yaml")
+                .exists()
+        );
+        assert!(
+            repo.path()
+                .join("prompts/99-archive/summarize/1.0.0.yaml")
+                .exists()
+        );
+        assert_eq!(run(&repo, &["validate", "--strict"]).code, 0, "{point}");
+        assert_eq!(git_status(&repo), Vec::<String>::new(), "{point}");
+        let repository = git2::Repository::open(repo.path()).unwrap();
+        let head = repository.head().unwrap().peel_to_commit().unwrap();
+        assert!(
+            head.message().unwrap().contains("Promptops-To: 1.1.0"),
+            "{point}"
+        );
+        // Exactly one promotion commit on top of the setup's.
+        assert_eq!(head.parent(0).unwrap().message().unwrap(), "the candidate");
+        assert!(
+            repository
+                .find_reference("refs/tags/prompt/summarize/v1.1.0")
+                .is_ok(),
+            "{point}: no tag"
+        );
+    }
+}
+
+/// A second command waits for the repository lock, then gives up naming the holder.
+#[test]
+fn a_promotion_waits_for_the_repository_lock() {
+    let (_server, repo) = promotable(12, false);
+    paired_eval(&repo);
+    std::fs::create_dir_all(repo.path().join(".promptops")).unwrap();
+    let mut held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(repo.path().join(".promptops/lock"))
+        .unwrap();
+    held.lock().unwrap();
+    std::io::Write::write_all(&mut held, b"pid 1: a test\n").unwrap();
+    let before = repo.tree();
+    let started = std::time::Instant::now();
+    let output = run(&repo, &["promote", "summarize", "--lock-timeout", "1"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert!(output.stderr.contains("pid 1: a test"), "{output:?}");
+    assert_eq!(repo.tree(), before);
+    held.unlock().unwrap();
+    let output = run(&repo, &["promote", "summarize"]);
+    assert_eq!(output.code, 0, "{output:?}");
+}

@@ -1,0 +1,266 @@
+//! The repository lock and the journal of a plan being applied (`LIFECYCLE.md` §2).
+//!
+//! A mutating command holds `.promptops/lock` (an OS file lock: the OS releases it when the
+//! process dies) and writes `.promptops/journal.json` (every file step with its new bytes, and
+//! the commit to make) before its first change. A run killed part way leaves the journal; the
+//! next promptops command in the repository finishes it, so the repository is only ever in
+//! the old state or the new one.
+
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use super::fs::{self as adapters_fs, FsError};
+use super::git::{self, GitError};
+
+const LOCK_FILE: &str = ".promptops/lock";
+const JOURNAL_FILE: &str = ".promptops/journal.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("another promptops command holds the repository lock ({holder}); waited {seconds} s")]
+    Busy { holder: String, seconds: u64 },
+    #[error("{} cannot be read: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("an interrupted {what} (plan {plan}) cannot be finished: {path} has changed since")]
+    Diverged {
+        what: String,
+        plan: String,
+        path: String,
+    },
+}
+
+impl JournalError {
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            JournalError::Busy { .. } => {
+                Some("wait for it to finish, or pass a longer --lock-timeout")
+            }
+            JournalError::Diverged { .. } | JournalError::Unreadable { .. } => Some(
+                "restore the files from git (`git status` shows them) and delete .promptops/journal.json, then run the command again",
+            ),
+            JournalError::Fs(error) => error.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// The repository lock, held until dropped.
+pub struct RepoLock {
+    _file: std::fs::File,
+}
+
+fn open_lock(root: &Path) -> Result<std::fs::File, JournalError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = root.join(LOCK_FILE);
+    adapters_fs::create_dir_safe(path.parent().unwrap_or(root))?;
+    Ok(std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o666)
+        .open(&path)?)
+}
+
+/// Takes the lock, waiting up to `timeout`; says who holds it when the wait runs out.
+pub fn lock(root: &Path, timeout: Duration, what: &str) -> Result<RepoLock, JournalError> {
+    let mut file = open_lock(root)?;
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if started.elapsed() >= timeout {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    return Err(JournalError::Busy {
+                        holder: holder.trim().to_owned(),
+                        seconds: timeout.as_secs(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::Error(error)) => return Err(error.into()),
+        }
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "pid {}: {what}", std::process::id())?;
+    Ok(RepoLock { _file: file })
+}
+
+/// One file step: the new bytes to write, or `None` to remove the file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Step {
+    pub path: String,
+    /// Base64 of the new bytes; absent for a removal.
+    pub new: Option<String>,
+    pub new_sha256: Option<String>,
+    /// The sha256 the file had before (absent when it did not exist).
+    pub old_sha256: Option<String>,
+}
+
+/// The commit (and tag) that ends the plan.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingCommit {
+    pub message: String,
+    pub tag: Option<String>,
+    pub tag_message: String,
+    pub author: (String, String),
+    pub time: i64,
+    pub stage: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Journal {
+    pub plan: String,
+    /// What the plan does (`promote summarize 1.1.0`), for messages.
+    pub what: String,
+    pub steps: Vec<Step>,
+    /// Paths to stage when there is no commit (`--no-commit`).
+    pub stage: Vec<String>,
+    pub commit: Option<PendingCommit>,
+}
+
+impl Step {
+    pub fn write(path: &str, bytes: &[u8], old: Option<&[u8]>) -> Step {
+        Step {
+            path: path.to_owned(),
+            new: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            new_sha256: Some(crate::domain::source::sha256_hex(bytes)),
+            old_sha256: old.map(crate::domain::source::sha256_hex),
+        }
+    }
+
+    pub fn remove(path: &str, old_sha256: &str) -> Step {
+        Step {
+            path: path.to_owned(),
+            new: None,
+            new_sha256: None,
+            old_sha256: Some(old_sha256.to_owned()),
+        }
+    }
+}
+
+/// Writes the journal (before the first change).
+pub fn begin(root: &Path, journal: &Journal) -> Result<(), JournalError> {
+    let bytes = serde_json::to_vec(journal).map_err(std::io::Error::other)?;
+    adapters_fs::write_atomic(&root.join(JOURNAL_FILE), &bytes)?;
+    Ok(())
+}
+
+/// Removes the journal (after the last step).
+pub fn end(root: &Path) -> Result<(), JournalError> {
+    match std::fs::remove_file(root.join(JOURNAL_FILE)) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Carries out the journal's steps, each one skipped when it is already done, then its
+/// commit and tag (skipped when HEAD already carries the plan). `fail` is a test switch:
+/// the process aborts at the named point.
+pub fn carry_out(
+    root: &Path,
+    journal: &Journal,
+    fail: &dyn Fn(&str),
+) -> Result<Option<String>, JournalError> {
+    for (index, step) in journal.steps.iter().enumerate() {
+        let path = root.join(&step.path);
+        let current = match adapters_fs::read_regular(&path, 1 << 30) {
+            Ok(bytes) => Some(crate::domain::source::sha256_hex(&bytes)),
+            Err(FsError::Context { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                None
+            }
+            Err(error) => return Err(error.into()),
+        };
+        if current == step.new_sha256 {
+            continue;
+        }
+        if current != step.old_sha256 {
+            return Err(JournalError::Diverged {
+                what: journal.what.clone(),
+                plan: journal.plan.clone(),
+                path: step.path.clone(),
+            });
+        }
+        match &step.new {
+            Some(encoded) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|error| JournalError::Unreadable {
+                        path: root.join(JOURNAL_FILE),
+                        reason: error.to_string(),
+                    })?;
+                adapters_fs::write_atomic(&path, &bytes)?;
+            }
+            None => std::fs::remove_file(&path)?,
+        }
+        fail(&format!("step-{}", index + 1));
+    }
+    let Some(commit) = &journal.commit else {
+        git::stage(root, &journal.stage)?;
+        return Ok(None);
+    };
+    git::stage(root, &commit.stage)?;
+    let id = if let Some(id) = git::head_with_trailer(root, "Promptops-Plan", &journal.plan)? {
+        id
+    } else {
+        let id = git::commit_and_tag(root, &commit.author, commit.time, &commit.message, None)?;
+        fail("commit");
+        id
+    };
+    if let Some(tag) = &commit.tag
+        && !git::tag_exists(root, tag)?
+    {
+        git::tag_commit(
+            root,
+            &id,
+            tag,
+            &commit.author,
+            commit.time,
+            &commit.tag_message,
+        )?;
+    }
+    Ok(Some(id))
+}
+
+/// Finishes a plan that a killed command left, unless another command holds the lock (it is
+/// running). Returns what was finished, for a message.
+pub fn recover(root: &Path) -> Result<Option<String>, JournalError> {
+    let path = root.join(JOURNAL_FILE);
+    if adapters_fs::is_symlink(&path) || !path.is_file() {
+        return Ok(None);
+    }
+    let file = open_lock(root)?;
+    if file.try_lock().is_err() {
+        return Ok(None);
+    }
+    let bytes = adapters_fs::read_regular(&path, 1 << 30)?;
+    let journal: Journal =
+        serde_json::from_slice(&bytes).map_err(|error| JournalError::Unreadable {
+            path: path.clone(),
+            reason: error.to_string(),
+        })?;
+    carry_out(root, &journal, &|_| {})?;
+    end(root)?;
+    drop(file);
+    Ok(Some(format!(
+        "finished an interrupted {} (plan {})",
+        journal.what,
+        journal.plan.get(..12).unwrap_or(&journal.plan)
+    )))
+}
