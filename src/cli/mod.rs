@@ -129,6 +129,9 @@ pub struct PromoteArgs {
     /// Write and stage the change but do not commit or tag it
     #[arg(long)]
     pub no_commit: bool,
+    /// Set the candidate's version to production's, raised (rewrites the candidate's file)
+    #[arg(long, value_enum, value_name = "PART")]
+    pub bump: Option<Bump>,
     /// Evaluate the candidate now (paired with production) and take that run as the evidence
     #[arg(long, conflicts_with = "dry_run")]
     pub eval: bool,
@@ -194,6 +197,14 @@ pub struct HistoryArgs {
     /// How to print the history
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
+}
+
+/// Which part of a semantic version to raise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Bump {
+    Major,
+    Minor,
+    Patch,
 }
 
 #[derive(Debug, Args)]

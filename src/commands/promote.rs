@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::adapters::{self, eval_store, git};
-use crate::cli::{Baseline, EvalArgs, EvalReports, PromoteArgs, RunOptions, TableFormat};
+use crate::cli::{Baseline, Bump, EvalArgs, EvalReports, PromoteArgs, RunOptions, TableFormat};
 use crate::domain::analysis::{self, Analysis, Options};
 use crate::domain::diagnostic::Severity;
 use crate::domain::eval::record::RunSummary;
@@ -59,7 +59,10 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
     }
     let root = super::root(settings)?;
     let threads = super::threads();
-    let inputs = adapters::fs::scan(&root, threads)?;
+    let mut inputs = adapters::fs::scan(&root, threads)?;
+    if let Some(bump) = args.bump {
+        bump_candidate(&root, &mut inputs, &args.task, bump, !args.dry_run, threads)?;
+    }
     let before = analysis::analyze(
         &inputs,
         Options {
@@ -161,6 +164,78 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
         plan: Some(plan),
         ..base
     })
+}
+
+/// `--bump`: the candidate's version becomes production's, raised; its file is rewritten (in
+/// the scanned files only, with `--dry-run`), so the evidence must be an eval of the bumped
+/// candidate (`--eval` makes one).
+fn bump_candidate(
+    root: &Path,
+    inputs: &mut [InputFile],
+    task: &str,
+    bump: Bump,
+    write: bool,
+    threads: usize,
+) -> anyhow::Result<()> {
+    let analysis = analysis::analyze(
+        inputs,
+        Options {
+            strict: false,
+            threads,
+        },
+    );
+    let entry = analysis.tasks.get(task);
+    let production = entry
+        .and_then(|task| task.production.as_ref())
+        .and_then(|entry| entry.version())
+        .and_then(|version| semver::Version::parse(version).ok())
+        .ok_or_else(|| {
+            UserError::new(
+                ExitStatus::Error,
+                format!("--bump raises production's version, and `{task}` has no readable production prompt"),
+            )
+            .hint("set the candidate's version by hand")
+        })?;
+    let candidate = entry
+        .and_then(|task| task.candidate.as_ref())
+        .ok_or_else(|| {
+            UserError::new(
+                ExitStatus::Error,
+                format!("task `{task}` has no candidate to promote"),
+            )
+        })?;
+    let next = match bump {
+        Bump::Major => semver::Version::new(production.major + 1, 0, 0),
+        Bump::Minor => semver::Version::new(production.major, production.minor + 1, 0),
+        Bump::Patch => {
+            semver::Version::new(production.major, production.minor, production.patch + 1)
+        }
+    };
+    let input = inputs
+        .iter_mut()
+        .find(|input| input.path == candidate.path)
+        .ok_or_else(|| {
+            UserError::new(
+                ExitStatus::Error,
+                format!("{} was not read", candidate.path),
+            )
+        })?;
+    let FileContent::Bytes(bytes) = &input.content else {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!("{} was not read", candidate.path),
+        )
+        .into());
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let bumped = promote::set_version(&text, &next.to_string()).map_err(|problem| {
+        UserError::new(ExitStatus::Error, format!("{}: {problem}", candidate.path))
+    })?;
+    if write {
+        adapters::fs::write_atomic(&root.join(&candidate.path), bumped.as_bytes())?;
+    }
+    input.content = FileContent::Bytes(bumped.into_bytes());
+    Ok(())
 }
 
 /// `--eval`: the candidate's paired eval, run now; its run becomes the evidence.

@@ -813,3 +813,41 @@ fn a_promotion_waits_for_the_repository_lock() {
     let output = run(&repo, &["promote", "summarize"]);
     assert_eq!(output.code, 0, "{output:?}");
 }
+
+/// `--bump` sets the candidate's version from production's; the evidence must be of the
+/// bumped candidate, which `--eval` provides.
+#[test]
+fn bump_raises_the_candidate_from_productions_version() {
+    let (_server, repo) = promotable(12, false);
+    paired_eval(&repo);
+    let before = repo.tree();
+    let output = run(
+        &repo,
+        &["promote", "summarize", "--bump", "patch", "--dry-run"],
+    );
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("1.0.0 -> 1.0.1"), "{output:?}");
+    // The earlier eval was of the unbumped content: it is not evidence for this one.
+    assert!(output.stdout.contains("✗ evidence"), "{output:?}");
+    assert_eq!(repo.tree(), before);
+    let output = run(
+        &repo,
+        &["promote", "summarize", "--bump", "major", "--eval"],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        repo.read("prompts/02-production/summarize.yaml")
+            .contains("\nversion: 2.0.0\n")
+    );
+    assert!(
+        repo.read("prompts/03-metadata/summarize.yaml")
+            .contains("\nversion: 2.0.0\n")
+    );
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    assert!(
+        repository
+            .find_reference("refs/tags/prompt/summarize/v2.0.0")
+            .is_ok()
+    );
+    assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
+}

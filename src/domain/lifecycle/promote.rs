@@ -117,9 +117,9 @@ pub fn plan_files(
     Ok((writes, removals))
 }
 
-/// The metadata text with its top-level `version:` set, everything else (comments included)
+/// A YAML text (metadata or prompt) with its top-level `version:` set, everything else (comments included)
 /// left as it is.
-pub(super) fn set_version(text: &str, version: &str) -> Result<String, String> {
+pub fn set_version(text: &str, version: &str) -> Result<String, String> {
     let mut found = false;
     let mut out = String::with_capacity(text.len() + 8);
     for line in text.split_inclusive('\n') {
