@@ -357,3 +357,33 @@ pub fn tag_commit(
     repository.tag(tag, &object, &signature, message, false)?;
     Ok(())
 }
+
+/// The files (relative to `root`) that differ between the revision `since` and the work tree:
+/// changed, added (untracked included), removed or renamed.
+pub fn changed_since(
+    root: &Path,
+    since: &str,
+) -> Result<std::collections::BTreeSet<String>, GitError> {
+    let (repository, prefix) = open_at(root)?;
+    let tree = repository.revparse_single(since)?.peel_to_tree()?;
+    let mut options = git2::DiffOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true);
+    let diff = repository.diff_tree_to_workdir_with_index(Some(&tree), Some(&mut options))?;
+    let mut changed = std::collections::BTreeSet::new();
+    for delta in diff.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            let Some(path) = file.path().and_then(Path::to_str) else {
+                continue;
+            };
+            let relative = if prefix.is_empty() {
+                Some(path)
+            } else {
+                path.strip_prefix(&format!("{prefix}/"))
+            };
+            if let Some(relative) = relative {
+                changed.insert(relative.to_owned());
+            }
+        }
+    }
+    Ok(changed)
+}

@@ -221,6 +221,9 @@ pub struct ValidateArgs {
     /// Treat problems in prompts/00-templates/ as errors, not warnings
     #[arg(long)]
     pub strict: bool,
+    /// Only the tasks with a file that differs between REF and the work tree (e.g. origin/main)
+    #[arg(long, value_name = "REF", conflicts_with = "paths")]
+    pub changed_since: Option<String>,
     /// How to print findings
     #[arg(long, value_enum, default_value_t)]
     pub format: FindingsFormat,
@@ -249,6 +252,9 @@ pub struct RegistryArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Only the tasks with a file that differs between REF and the work tree
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
     /// How to print the table
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
@@ -286,6 +292,9 @@ pub struct EvalArgs {
     /// Continue the newest interrupted run of the same prompt and examples
     #[arg(long)]
     pub resume: bool,
+    /// Only the tasks with a file that differs between REF and the work tree (e.g. origin/main)
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]

@@ -252,6 +252,7 @@ fn evaluate(
         baseline: paired.then_some(Baseline::Production),
         shard: None,
         resume: false,
+        changed_since: None,
         run: RunOptions {
             offline: args.run.offline,
             no_cache: args.run.no_cache,

@@ -18,7 +18,7 @@ pub fn run(
     args: &StatusArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
-    let outcome = execute(settings)?;
+    let outcome = execute(settings, args.changed_since.as_deref())?;
     let format = match args.format {
         TableFormat::Table => report::TableFormat::Table,
         TableFormat::Json => report::TableFormat::Json,
@@ -30,7 +30,8 @@ pub fn run(
 /// One row per task: versions, threshold, latest score, checks and the last change.
 // Long on purpose: gathers each task's row from four sources (files, registry, findings, git) in
 // one pass.
-pub fn execute(settings: &Settings) -> anyhow::Result<StatusOutcome> {
+/// With `changed_since`, only the tasks changed since that revision.
+pub fn execute(settings: &Settings, changed_since: Option<&str>) -> anyhow::Result<StatusOutcome> {
     let root = super::root(settings)?;
     let analysis = super::load(&root, false)?;
     let registry = match &analysis.registry {
@@ -116,5 +117,14 @@ pub fn execute(settings: &Settings) -> anyhow::Result<StatusOutcome> {
             }
         })
         .collect();
+    let rows = match changed_since {
+        None => rows,
+        Some(since) => {
+            let touched = super::changed_tasks(&root, &analysis, since)?;
+            rows.into_iter()
+                .filter(|row| touched.contains(&row.task))
+                .collect()
+        }
+    };
     Ok(StatusOutcome { tasks: rows })
 }

@@ -44,6 +44,12 @@ pub fn execute(settings: &Settings, args: &ValidateArgs) -> anyhow::Result<Valid
     if let Some(selection) = &mut selection {
         selection.add_tasks_under_folders(&analysis);
     }
+    if let Some(since) = &args.changed_since {
+        selection = Some(Selection {
+            paths: Vec::new(),
+            tasks: super::changed_tasks(&root, &analysis, since)?,
+        });
+    }
     let findings: Vec<Diagnostic> = analysis
         .findings
         .iter()

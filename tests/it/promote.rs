@@ -851,3 +851,68 @@ fn bump_raises_the_candidate_from_productions_version() {
     );
     assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
 }
+
+/// `--changed-since REF`: a pull request checks and evaluates only what it touched.
+#[test]
+fn changed_since_limits_validate_eval_and_status_to_the_changed_tasks() {
+    let repo = crate::support::bundled_example();
+    repo.commit("the example", 1_795_437_296);
+    let base = git2::Repository::open(repo.path())
+        .unwrap()
+        .head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .id()
+        .to_string();
+    let status = run(
+        &repo,
+        &["status", "--changed-since", &base, "--format", "json"],
+    );
+    assert_eq!(status.code, 0, "{status:?}");
+    assert!(status.stdout.contains("\"tasks\": []"), "{status:?}");
+    let output = run(&repo, &["eval", "--offline", "--changed-since", &base]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(output.stderr.contains("nothing to evaluate"), "{output:?}");
+    // Touch one task's examples: only that task is checked, evaluated and shown.
+    let examples = "prompts/01-examples/classify-product-category.jsonl";
+    let text = repo.read(examples);
+    repo.write(examples, &format!("{text}\n"));
+    let status = run(
+        &repo,
+        &["status", "--changed-since", &base, "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let tasks: Vec<&str> = json["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task"].as_str().unwrap())
+        .collect();
+    assert_eq!(tasks, ["classify-product-category"]);
+    let validate = run(&repo, &["validate", "--changed-since", &base]);
+    assert!(validate.stderr.contains("(1 task)"), "{validate:?}");
+    let output = run(
+        &repo,
+        &[
+            "eval",
+            "--offline",
+            "--changed-since",
+            &base,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    let runs: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!(
+        runs["runs"][0]["summary"]["task"],
+        "classify-product-category"
+    );
+    // An unknown revision is a usage error.
+    assert_eq!(
+        run(&repo, &["status", "--changed-since", "no-such-ref"]).code,
+        2
+    );
+}

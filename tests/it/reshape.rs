@@ -28,6 +28,7 @@ fn validate_runs_as_a_function_that_returns_its_findings() {
     let args = promptops::cli::ValidateArgs {
         paths: Vec::new(),
         strict: false,
+        changed_since: None,
         format: promptops::cli::FindingsFormat::Json,
     };
     let outcome = promptops::commands::validate::execute(&settings, &args).unwrap();
@@ -190,7 +191,7 @@ fn help_completions_and_man_page_describe_the_real_cli() {
             "backticks in help:\n{}",
             help.stdout
         );
-        for missing in ["deploy", "on-regression", "changed-since"] {
+        for missing in ["deploy", "on-regression"] {
             assert!(
                 !help.stdout.to_lowercase().contains(missing),
                 "help mentions `{missing}`:\n{}",

@@ -95,7 +95,24 @@ pub fn execute(
     };
     let baseline = args.baseline.is_some();
     let analysis = super::load(root, false)?;
-    let selected = prepare::select_tasks(&analysis, &args.tasks, variant)?;
+    let mut selected = prepare::select_tasks(&analysis, &args.tasks, variant)?;
+    if let Some(since) = &args.changed_since {
+        let changed = super::changed_tasks(root, &analysis, since)?;
+        selected.retain(|task| changed.contains(task));
+        if selected.is_empty() {
+            return Ok(EvalOutcome {
+                notes: vec![format!(
+                    "no task with a {} changed since {since}; nothing to evaluate",
+                    if args.candidate {
+                        "candidate"
+                    } else {
+                        "production prompt"
+                    }
+                )],
+                ..EvalOutcome::default()
+            });
+        }
+    }
     let blocking = prepare::blocking_findings(&analysis, &selected, variant, baseline);
     if !blocking.is_empty() {
         return Ok(EvalOutcome {
