@@ -387,3 +387,22 @@ pub fn changed_since(
     }
     Ok(changed)
 }
+
+/// Which of `paths` (relative to `root`) differ from HEAD: modified, staged, new or deleted.
+pub fn dirty(root: &Path, paths: &[String]) -> Result<Vec<String>, GitError> {
+    let (repository, prefix) = open_at(root)?;
+    let mut found = Vec::new();
+    for path in paths {
+        let in_tree = in_work_tree(&prefix, path);
+        let status = match repository.status_file(Path::new(&in_tree)) {
+            Ok(status) => status,
+            // Neither in HEAD, the index nor the work tree: nothing to lose.
+            Err(error) if error.code() == git2::ErrorCode::NotFound => continue,
+            Err(error) => return Err(error.into()),
+        };
+        if !status.is_empty() && !status.contains(git2::Status::IGNORED) {
+            found.push(path.clone());
+        }
+    }
+    Ok(found)
+}

@@ -126,6 +126,9 @@ pub struct PromoteArgs {
     /// Seconds to wait for another promptops command's lock on the repository
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub lock_timeout: u64,
+    /// Go ahead even when the files it changes hold uncommitted work
+    #[arg(long)]
+    pub allow_dirty: bool,
     /// Write and stage the change but do not commit or tag it
     #[arg(long)]
     pub no_commit: bool,
@@ -158,6 +161,9 @@ pub struct ArchiveArgs {
     /// Seconds to wait for another promptops command's lock on the repository
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub lock_timeout: u64,
+    /// Go ahead even when the files it changes hold uncommitted work
+    #[arg(long)]
+    pub allow_dirty: bool,
     /// Write and stage the change but do not commit it
     #[arg(long)]
     pub no_commit: bool,
@@ -182,6 +188,9 @@ pub struct RollbackArgs {
     /// Seconds to wait for another promptops command's lock on the repository
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub lock_timeout: u64,
+    /// Go ahead even when the files it changes hold uncommitted work
+    #[arg(long)]
+    pub allow_dirty: bool,
     /// Write and stage the change but do not commit it
     #[arg(long)]
     pub no_commit: bool,

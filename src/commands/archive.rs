@@ -136,6 +136,15 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
             }
         },
     )?;
+    if !args.dry_run {
+        let paths: Vec<String> = writes
+            .iter()
+            .map(|write| write.path.clone())
+            .chain(removals.iter().map(|removal| removal.path.clone()))
+            .chain([layout::REGISTRY_FILE.to_owned()])
+            .collect();
+        super::lifecycle::refuse_dirty(&root, &paths, args.allow_dirty)?;
+    }
     let plan = Plan {
         commit_message: format!("{message}Promptops-Plan: {id}\n"),
         id,

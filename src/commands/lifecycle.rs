@@ -95,6 +95,30 @@ fn overlay(
 }
 
 /// Writes the plan (registry last), stages it and, with an identity, commits and tags it.
+/// Refuses to change files that hold uncommitted work, unless `--allow-dirty`.
+pub(super) fn refuse_dirty(root: &Path, paths: &[String], allow: bool) -> anyhow::Result<()> {
+    if allow {
+        return Ok(());
+    }
+    refuse_dirty_list(&git::dirty(root, paths)?)
+}
+
+/// The refusal for files found dirty (none: no refusal).
+pub(super) fn refuse_dirty_list(dirty: &[String]) -> anyhow::Result<()> {
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    Err(UserError::new(
+        ExitStatus::Error,
+        format!(
+            "uncommitted changes in the files this would change: {}",
+            dirty.join(", ")
+        ),
+    )
+    .hint("commit them first (the change is then one reviewable commit), or pass --allow-dirty")
+    .into())
+}
+
 /// How a plan is carried out: who commits (none: `--no-commit`), when, how long to wait for
 /// the repository lock, and the test switch that aborts at a named step.
 pub(super) struct Apply<'a> {

@@ -59,6 +59,17 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
     }
     let root = super::root(settings)?;
     let threads = super::threads();
+    // Taken before `--bump` rewrites the candidate; refused only when the promotion goes ahead.
+    let dirty_paths: Vec<String> = if args.dry_run || args.allow_dirty {
+        Vec::new()
+    } else {
+        let task = &args.task;
+        let mut paths = vec![layout::REGISTRY_FILE.to_owned()];
+        for layer in [layout::TEMPLATES, layout::PRODUCTION, layout::METADATA] {
+            paths.push(format!("{}/{layer}/{task}.yaml", layout::PROMPTS_DIR));
+        }
+        git::dirty(&root, &paths)?
+    };
     let mut inputs = adapters::fs::scan(&root, threads)?;
     if let Some(bump) = args.bump {
         bump_candidate(&root, &mut inputs, &args.task, bump, !args.dry_run, threads)?;
@@ -143,6 +154,7 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
             .into());
         }
     };
+    super::lifecycle::refuse_dirty_list(&dirty_paths)?;
     let evidence_files = evidence_files(&root, evidence, evidence_path.as_deref());
     let commit = super::lifecycle::apply(
         &root,

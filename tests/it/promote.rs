@@ -408,7 +408,10 @@ fn a_first_version_needs_no_comparison_and_no_commit_leaves_it_staged() {
     );
     let output = run(&repo, &["eval", "summarize", "--candidate"]);
     assert_eq!(output.code, 0, "{output:?}");
-    let output = run(&repo, &["promote", "summarize", "--no-commit"]);
+    let output = run(
+        &repo,
+        &["promote", "summarize", "--no-commit", "--allow-dirty"],
+    );
     assert_eq!(output.code, 0, "{output:?}");
     assert!(
         output.stdout.contains("- not-worse  no production prompt"),
@@ -915,4 +918,32 @@ fn changed_since_limits_validate_eval_and_status_to_the_changed_tasks() {
         run(&repo, &["status", "--changed-since", "no-such-ref"]).code,
         2
     );
+}
+
+/// Uncommitted work in the files a change would touch is refused unless --allow-dirty.
+#[test]
+fn uncommitted_work_in_the_files_a_change_touches_is_refused() {
+    let (_server, repo) = promotable(12, false);
+    paired_eval(&repo);
+    // A comment added to the metadata and not committed: the promotion would rewrite it.
+    let metadata = "prompts/03-metadata/summarize.yaml";
+    repo.write(metadata, &format!("# note\n{}", repo.read(metadata)));
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    let before = repo.tree();
+    let output = run(&repo, &["promote", "summarize"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains("uncommitted changes") && output.stderr.contains(metadata),
+        "{output:?}"
+    );
+    assert_eq!(repo.tree(), before);
+    let output = run(
+        &repo,
+        &["archive", "summarize", "--candidate", "--reason", "x"],
+    );
+    assert_eq!(output.code, 2, "{output:?}");
+    // A dry run shows the plan whatever the work tree holds.
+    assert_eq!(run(&repo, &["promote", "summarize", "--dry-run"]).code, 0);
+    let output = run(&repo, &["promote", "summarize", "--allow-dirty"]);
+    assert_eq!(output.code, 0, "{output:?}");
 }
