@@ -947,3 +947,42 @@ fn uncommitted_work_in_the_files_a_change_touches_is_refused() {
     let output = run(&repo, &["promote", "summarize", "--allow-dirty"]);
     assert_eq!(output.code, 0, "{output:?}");
 }
+
+/// A paired eval run as shards (a CI matrix) and merged is evidence like one run.
+#[test]
+fn a_merged_sharded_paired_eval_is_promotion_evidence() {
+    let (_server, repo) = promotable(30, false);
+    for shard in ["1/2", "2/2"] {
+        let output = run(
+            &repo,
+            &[
+                "eval",
+                "summarize",
+                "--candidate",
+                "--baseline",
+                "production",
+                "--shard",
+                shard,
+            ],
+        );
+        assert_eq!(output.code, 0, "{shard}: {output:?}");
+    }
+    // Shards alone are not evidence.
+    let output = run(&repo, &["promote", "summarize", "--dry-run"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("one shard"), "{output:?}");
+    let output = run(&repo, &["eval", "merge", "prompts/04-evals"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let output = run(&repo, &["promote", "summarize"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output
+            .stdout
+            .contains("-candidate-merged: complete, 30 examples"),
+        "{output:?}"
+    );
+    assert!(
+        output.stdout.contains("✓ not-worse") && output.stdout.contains("n = 30"),
+        "{output:?}"
+    );
+}
