@@ -7,8 +7,8 @@ use crate::cli::{ArchiveArgs, TableFormat};
 use crate::domain::analysis::{self, Options};
 use crate::domain::layout;
 use crate::domain::lifecycle::archive::{self, Archived};
-use crate::domain::lifecycle::promote::{Plan, plan_id};
-use crate::domain::outcome::{ArchiveOutcome, PromoteResult};
+use crate::domain::lifecycle::promote::plan_id;
+use crate::domain::outcome::ArchiveOutcome;
 use crate::domain::source::FileContent;
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
@@ -136,62 +136,24 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
             }
         },
     )?;
-    if !args.dry_run {
-        let paths: Vec<String> = writes
-            .iter()
-            .map(|write| write.path.clone())
-            .chain(removals.iter().map(|removal| removal.path.clone()))
-            .chain([layout::REGISTRY_FILE.to_owned()])
-            .collect();
-        super::lifecycle::refuse_dirty(&root, &paths, args.allow_dirty)?;
-    }
-    let plan = Plan {
-        commit_message: format!("{message}Promptops-Plan: {id}\n"),
-        id,
-        writes,
-        removals,
-        adds: Vec::new(),
-        registry,
-        tag: None,
-        tag_message: String::new(),
-    };
-    let base = ArchiveOutcome {
+    let (plan, result) = super::lifecycle::finish(
+        &root,
+        settings,
+        &super::lifecycle::Flags {
+            dry_run: args.dry_run,
+            allow_dirty: args.allow_dirty,
+            no_commit: args.no_commit,
+            lock_timeout: args.lock_timeout,
+        },
+        (writes, removals, registry),
+        (message, id),
+        (format!("archive {} {}", args.task, version), identity),
+    )?;
+    Ok(ArchiveOutcome {
         task: args.task.clone(),
         version: version.to_owned(),
         which: which.to_owned(),
-        result: PromoteResult::DryRun,
-        plan: None,
-    };
-    if args.dry_run {
-        return Ok(ArchiveOutcome {
-            plan: Some(plan),
-            ..base
-        });
-    }
-    let identity = match identity {
-        _ if args.no_commit => None,
-        Some(identity) => Some(identity),
-        None => {
-            return Err(UserError::new(ExitStatus::Error, "no git identity to commit the archive as")
-                .hint("set `git config user.name` and `user.email`, or run under GitHub Actions (GITHUB_ACTOR); or pass --no-commit")
-                .into());
-        }
-    };
-    let commit = super::lifecycle::apply(
-        &root,
-        &plan,
-        &[],
-        &super::lifecycle::Apply {
-            identity: identity.as_ref(),
-            now: settings.clock.now(),
-            what: format!("archive {} {}", args.task, version),
-            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
-            fail_at: settings.fail_at.as_deref(),
-        },
-    )?;
-    Ok(ArchiveOutcome {
-        result: PromoteResult::Promoted { commit, tag: None },
+        result,
         plan: Some(plan),
-        ..base
     })
 }

@@ -95,6 +95,80 @@ fn overlay(
 }
 
 /// Writes the plan (registry last), stages it and, with an identity, commits and tags it.
+/// Who commits: the identity, none with `--no-commit`, else an error naming both ways.
+pub(super) fn committer(
+    identity: Option<(String, String)>,
+    no_commit: bool,
+    what: &str,
+) -> anyhow::Result<Option<(String, String)>> {
+    match identity {
+        _ if no_commit => Ok(None),
+        Some(identity) => Ok(Some(identity)),
+        None => Err(UserError::new(
+            ExitStatus::Error,
+            format!("no git identity to commit the {what} as"),
+        )
+        .hint("set `git config user.name` and `user.email`, or run under GitHub Actions (GITHUB_ACTOR); or pass --no-commit")
+        .into()),
+    }
+}
+
+/// The flags every mutating command shares.
+pub(super) struct Flags {
+    pub dry_run: bool,
+    pub allow_dirty: bool,
+    pub no_commit: bool,
+    pub lock_timeout: u64,
+}
+
+/// An untagged change (archive, rollback) from its checked parts: the plan, then, unless a
+/// dry run, the dirty-files check and its application. Returns the plan and what was done.
+pub(super) fn finish(
+    root: &Path,
+    settings: &crate::settings::Settings,
+    flags: &Flags,
+    (writes, removals, registry): (Vec<FileWrite>, Vec<FileRemoval>, FileWrite),
+    (message, id): (String, String),
+    (what, identity): (String, Option<(String, String)>),
+) -> anyhow::Result<(Plan, crate::domain::outcome::PromoteResult)> {
+    use crate::domain::outcome::PromoteResult;
+    let paths: Vec<String> = writes
+        .iter()
+        .map(|write| write.path.clone())
+        .chain(removals.iter().map(|removal| removal.path.clone()))
+        .chain([layout::REGISTRY_FILE.to_owned()])
+        .collect();
+    let plan = Plan {
+        commit_message: format!("{message}Promptops-Plan: {id}\n"),
+        id,
+        writes,
+        removals,
+        adds: Vec::new(),
+        registry,
+        tag: None,
+        tag_message: String::new(),
+    };
+    if flags.dry_run {
+        return Ok((plan, PromoteResult::DryRun));
+    }
+    refuse_dirty(root, &paths, flags.allow_dirty)?;
+    let kind = what.split(' ').next().unwrap_or("change").to_owned();
+    let identity = committer(identity, flags.no_commit, &kind)?;
+    let commit = apply(
+        root,
+        &plan,
+        &[],
+        &Apply {
+            identity: identity.as_ref(),
+            now: settings.clock.now(),
+            what,
+            lock_timeout: std::time::Duration::from_secs(flags.lock_timeout),
+            fail_at: settings.fail_at.as_deref(),
+        },
+    )?;
+    Ok((plan, PromoteResult::Promoted { commit, tag: None }))
+}
+
 /// Refuses to change files that hold uncommitted work, unless `--allow-dirty`.
 pub(super) fn refuse_dirty(root: &Path, paths: &[String], allow: bool) -> anyhow::Result<()> {
     if allow {

@@ -142,18 +142,7 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
             ..base
         });
     }
-    let identity = match identity {
-        _ if args.no_commit => None,
-        Some(identity) => Some(identity),
-        None => {
-            return Err(UserError::new(
-                ExitStatus::Error,
-                "no git identity to commit the promotion as",
-            )
-            .hint("set `git config user.name` and `user.email`, or run under GitHub Actions (GITHUB_ACTOR); or pass --no-commit")
-            .into());
-        }
-    };
+    let identity = super::lifecycle::committer(identity, args.no_commit, "promotion")?;
     super::lifecycle::refuse_dirty_list(&dirty_paths)?;
     let evidence_files = evidence_files(&root, evidence, evidence_path.as_deref());
     let commit = super::lifecycle::apply(

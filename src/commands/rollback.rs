@@ -6,9 +6,9 @@ use crate::adapters::{self, git};
 use crate::cli::{RollbackArgs, TableFormat};
 use crate::domain::analysis::{self, Options, RegistryState};
 use crate::domain::layout;
-use crate::domain::lifecycle::promote::{Plan, plan_id};
+use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::lifecycle::rollback::{self, Rollback};
-use crate::domain::outcome::{ArchiveOutcome, PromoteResult};
+use crate::domain::outcome::ArchiveOutcome;
 use crate::domain::source::FileContent;
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
@@ -178,62 +178,24 @@ pub fn execute(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Archi
             }
         },
     )?;
-    if !args.dry_run {
-        let paths: Vec<String> = writes
-            .iter()
-            .map(|write| write.path.clone())
-            .chain(removals.iter().map(|removal| removal.path.clone()))
-            .chain([layout::REGISTRY_FILE.to_owned()])
-            .collect();
-        super::lifecycle::refuse_dirty(&root, &paths, args.allow_dirty)?;
-    }
-    let plan = Plan {
-        commit_message: format!("{message}Promptops-Plan: {id}\n"),
-        id,
-        writes,
-        removals,
-        adds: Vec::new(),
-        registry,
-        tag: None,
-        tag_message: String::new(),
-    };
-    let base = ArchiveOutcome {
+    let (plan, result) = super::lifecycle::finish(
+        &root,
+        settings,
+        &super::lifecycle::Flags {
+            dry_run: args.dry_run,
+            allow_dirty: args.allow_dirty,
+            no_commit: args.no_commit,
+            lock_timeout: args.lock_timeout,
+        },
+        (writes, removals, registry),
+        (message, id),
+        (format!("rollback {task_id} {target_version}"), identity),
+    )?;
+    Ok(ArchiveOutcome {
         task: task_id.to_owned(),
         version: target_version.clone(),
         which: format!("rollback from {production_version}"),
-        result: PromoteResult::DryRun,
-        plan: None,
-    };
-    if args.dry_run {
-        return Ok(ArchiveOutcome {
-            plan: Some(plan),
-            ..base
-        });
-    }
-    let identity = match identity {
-        _ if args.no_commit => None,
-        Some(identity) => Some(identity),
-        None => {
-            return Err(UserError::new(ExitStatus::Error, "no git identity to commit the rollback as")
-                .hint("set `git config user.name` and `user.email`, or run under GitHub Actions (GITHUB_ACTOR); or pass --no-commit")
-                .into());
-        }
-    };
-    let commit = super::lifecycle::apply(
-        &root,
-        &plan,
-        &[],
-        &super::lifecycle::Apply {
-            identity: identity.as_ref(),
-            now: settings.clock.now(),
-            what: format!("rollback {task_id} {target_version}"),
-            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
-            fail_at: settings.fail_at.as_deref(),
-        },
-    )?;
-    Ok(ArchiveOutcome {
-        result: PromoteResult::Promoted { commit, tag: None },
+        result,
         plan: Some(plan),
-        ..base
     })
 }
