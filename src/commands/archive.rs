@@ -3,7 +3,7 @@
 //! checked, written, committed.
 
 use crate::adapters::{self, git};
-use crate::cli::{ArchiveArgs, TableFormat};
+use crate::cli::ArchiveArgs;
 use crate::domain::analysis::{self, Options};
 use crate::domain::layout;
 use crate::domain::lifecycle::archive::{self, Archived};
@@ -23,10 +23,7 @@ pub fn run(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
     let outcome = execute(settings, args)?;
-    let format = match args.format {
-        TableFormat::Table => report::TableFormat::Table,
-        TableFormat::Json => report::TableFormat::Json,
-    };
+    let format = super::table_format(args.format);
     report::promote::render_archive(&outcome, format, printer)?;
     Ok(Outcome::Archive(Box::new(outcome)))
 }

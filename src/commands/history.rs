@@ -2,7 +2,7 @@
 //! commits that carried each decision out.
 
 use crate::adapters::git;
-use crate::cli::{HistoryArgs, TableFormat};
+use crate::cli::HistoryArgs;
 use crate::domain::analysis::RegistryState;
 use crate::domain::layout;
 use crate::domain::outcome::{HistoryOutcome, HistoryRow};
@@ -18,10 +18,7 @@ pub fn run(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
     let outcome = execute(settings, args)?;
-    let format = match args.format {
-        TableFormat::Table => report::TableFormat::Table,
-        TableFormat::Json => report::TableFormat::Json,
-    };
+    let format = super::table_format(args.format);
     report::history::render(&outcome, format, printer)?;
     Ok(Outcome::History(outcome))
 }

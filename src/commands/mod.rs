@@ -45,6 +45,14 @@ pub fn run(
     }
 }
 
+/// The table format a command's `--format` asks for.
+pub fn table_format(format: crate::cli::TableFormat) -> crate::report::TableFormat {
+    match format {
+        crate::cli::TableFormat::Table => crate::report::TableFormat::Table,
+        crate::cli::TableFormat::Json => crate::report::TableFormat::Json,
+    }
+}
+
 /// The prompt repository's root: `--repo`, or found from the current folder.
 /// A plan that a killed command left half done is finished first (`adapters::journal`).
 pub fn root(settings: &Settings) -> anyhow::Result<PathBuf> {

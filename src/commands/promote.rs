@@ -29,10 +29,7 @@ pub fn run(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
     let outcome = execute(settings, args)?;
-    let format = match args.format {
-        TableFormat::Table => report::TableFormat::Table,
-        TableFormat::Json => report::TableFormat::Json,
-    };
+    let format = super::table_format(args.format);
     report::promote::render(&outcome, format, printer)?;
     Ok(Outcome::Promote(Box::new(outcome)))
 }

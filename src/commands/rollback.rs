@@ -3,7 +3,7 @@
 //! against today's metadata and examples.
 
 use crate::adapters::{self, git};
-use crate::cli::{RollbackArgs, TableFormat};
+use crate::cli::RollbackArgs;
 use crate::domain::analysis::{self, Options, RegistryState};
 use crate::domain::layout;
 use crate::domain::lifecycle::promote::plan_id;
@@ -23,10 +23,7 @@ pub fn run(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
     let outcome = execute(settings, args)?;
-    let format = match args.format {
-        TableFormat::Table => report::TableFormat::Table,
-        TableFormat::Json => report::TableFormat::Json,
-    };
+    let format = super::table_format(args.format);
     report::promote::render_archive(&outcome, format, printer)?;
     Ok(Outcome::Archive(Box::new(outcome)))
 }

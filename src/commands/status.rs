@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::adapters::git;
-use crate::cli::{StatusArgs, TableFormat};
+use crate::cli::StatusArgs;
 use crate::domain::analysis::{PromptEntry, RegistryState};
 use crate::domain::diagnostic::Severity;
 use crate::domain::outcome::{StatusOutcome, TaskStatus};
@@ -19,10 +19,7 @@ pub fn run(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
     let outcome = execute(settings, args.changed_since.as_deref())?;
-    let format = match args.format {
-        TableFormat::Table => report::TableFormat::Table,
-        TableFormat::Json => report::TableFormat::Json,
-    };
+    let format = super::table_format(args.format);
     report::status::render(&outcome, format, printer)?;
     Ok(Outcome::Status(outcome))
 }

@@ -15,7 +15,7 @@ pub mod task;
 use std::sync::Arc;
 
 use crate::adapters::{self, cache::Cache, eval_store, llm};
-use crate::cli::{EvalArgs, EvalCommand, EvalReports, TableFormat};
+use crate::cli::{EvalArgs, EvalCommand, EvalReports};
 use crate::domain::diagnostic::Shown;
 use crate::domain::eval::outcome::EvalOutcome;
 use crate::domain::eval::record::Variant;
@@ -51,10 +51,7 @@ pub(super) fn render(
     options: &EvalReports,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<()> {
-    let format = match options.format {
-        TableFormat::Table => report::TableFormat::Table,
-        TableFormat::Json => report::TableFormat::Json,
-    };
+    let format = super::table_format(options.format);
     report::eval::render(outcome, format, printer)?;
     if outcome.blocked.is_some() {
         return Ok(());
