@@ -169,6 +169,8 @@ pub fn execute(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Archi
         &format!("restoring {target_version} (it must still fit today's metadata and examples)"),
         |registry| {
             if let Some(entry) = registry.tasks.get_mut(task_id) {
+                // The restored version's recorded eval is its latest again.
+                entry.latest_eval = rollback::recorded_eval(&entry.history, &target_version);
                 entry
                     .history
                     .push(rollback::event(&plan_input, reason, &at, &by, &id));

@@ -679,7 +679,8 @@ fn rollback_restores_an_archived_version_and_archives_production() {
     assert_eq!(last["from"], "1.1.0");
     assert_eq!(last["version"], "1.0.0");
     assert!(last["commit"].is_string(), "{json}");
-    // Now 1.1.0 has a recorded eval that passed: it is the default target.
+    // Now 1.1.0 has a recorded eval that passed: it is the default target, and once restored
+    // its eval is the latest again.
     let output = run(
         &repo,
         &[

@@ -3,7 +3,7 @@
 //! version whose recorded eval passed.
 
 use super::promote::{FileRemoval, FileWrite};
-use crate::domain::model::{HistoryEvent, RegistryTask};
+use crate::domain::model::{HistoryEvent, LatestEval, RegistryTask};
 
 /// The archived file without its `archived:` note: the prompt as it was in production.
 pub fn restored(bytes: &[u8]) -> Result<Vec<u8>, String> {
@@ -54,6 +54,24 @@ pub fn default_target(entry: &RegistryTask) -> Option<String> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, version)| version)
+}
+
+/// The eval recorded for `version` when it was made production (its newest decision with
+/// evidence), as the registry's latest eval.
+pub fn recorded_eval(history: &[HistoryEvent], version: &str) -> Option<LatestEval> {
+    history
+        .iter()
+        .rev()
+        .filter(|event| event.version == version)
+        .find_map(|event| {
+            let evidence = event.evidence.as_ref()?;
+            Some(LatestEval {
+                score: evidence.score,
+                passed: evidence.score + 1e-12 >= evidence.threshold,
+                at: event.at.clone(),
+                summary: evidence.summary.clone(),
+            })
+        })
 }
 
 /// What the rollback moves.
