@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::adapters::{self, cache::Cache, eval_store, llm};
 use crate::cli::{EvalArgs, EvalCommand, EvalReports};
 use crate::domain::diagnostic::Shown;
-use crate::domain::eval::outcome::EvalOutcome;
+use crate::domain::eval::outcome::{EvalOutcome, TaskOutcome};
 use crate::domain::eval::record::Variant;
 use crate::domain::eval::shard::Shard;
 use crate::exit::{ExitStatus, UserError};
@@ -121,10 +121,40 @@ pub fn execute(
         .iter()
         .map(|id| prepare::prepare(root, &analysis, id, variant, baseline, shard))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let concurrency =
-        Settings::concurrency(args.run.concurrency, analysis.config.defaults.concurrency);
+    let config = analysis.config.clone();
+    // Only the registry to record scores in outlives the analysis: the parsed examples are
+    // freed before the run, which streams them from the file instead.
+    let registry = scores::registry_for_scores(analysis, &selected);
+    let (tasks, mut notes) =
+        run_prepared(settings, root, &config, prepared, &args.run, args.resume)?;
+    notes.extend(scores::record_latest(
+        root,
+        registry,
+        tasks
+            .iter()
+            .filter(|task| task.ran)
+            .map(|task| (&task.summary, task.summary_path.as_str())),
+    )?);
+    Ok(EvalOutcome {
+        tasks,
+        blocked: None,
+        notes,
+    })
+}
+
+/// Runs prepared tasks through one engine, in order, until one is interrupted; returns their
+/// outcomes and the notes about how they went.
+fn run_prepared(
+    settings: &Settings,
+    root: &std::path::Path,
+    config: &crate::domain::model::ProjectConfig,
+    prepared: Vec<execute::Prepared>,
+    run: &crate::cli::RunOptions,
+    resume: bool,
+) -> anyhow::Result<(Vec<TaskOutcome>, Vec<String>)> {
+    let concurrency = Settings::concurrency(run.concurrency, config.defaults.concurrency);
     let client = llm::Client::new(
-        &analysis.config,
+        config,
         llm::Settings {
             delay_scale: settings.retry_delay_scale,
             concurrency,
@@ -134,26 +164,22 @@ pub fn execute(
     )?;
     let engine = Arc::new(Engine {
         client,
-        cache: (!args.run.no_cache)
-            .then(|| Cache::new(settings.cache_dir(args.run.cache_dir.as_deref(), root))),
-        offline: args.run.offline,
+        cache: (!run.no_cache)
+            .then(|| Cache::new(settings.cache_dir(run.cache_dir.as_deref(), root))),
+        offline: run.offline,
         concurrency,
         validators: crate::domain::schema::Validators::new(),
     });
-    // Only the registry to record scores in outlives the analysis: the parsed examples are
-    // freed before the run, which streams them from the file instead.
-    let registry = scores::registry_for_scores(analysis, &selected);
     let commit = adapters::git::head_commit(root);
     let mut context = RunContext {
         root,
         engine: &engine,
-        resume: args.resume,
+        resume,
         commit: commit.as_deref(),
         clock: settings.clock,
         progress_bars: settings.progress_bars(),
         notes: Vec::new(),
     };
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(super::threads().clamp(1, 4))
         .enable_all()
@@ -172,20 +198,49 @@ pub fn execute(
         anyhow::Ok(())
     })?;
     runtime.shutdown_background();
-    let mut notes = context.notes;
-    notes.extend(scores::record_latest(
+    Ok((tasks, context.notes))
+}
+
+/// Evaluates an archived version of a task on today's examples (a rollback target, checked
+/// before a rollback on a score regression). The run is logged as a candidate run of that
+/// file; no score is recorded in the registry.
+pub fn evaluate_archived(
+    settings: &Settings,
+    root: &std::path::Path,
+    task: &str,
+    version: &str,
+    run: &crate::cli::RunOptions,
+) -> anyhow::Result<TaskOutcome> {
+    let analysis = super::load(root, false)?;
+    let entry = analysis
+        .tasks
+        .get(task)
+        .and_then(|entry| {
+            entry
+                .archived
+                .iter()
+                .find(|file| file.version() == Some(version))
+        })
+        .ok_or_else(|| {
+            UserError::new(
+                ExitStatus::Error,
+                format!("`{task}` has no archived version {version}"),
+            )
+        })?;
+    let prepared = prepare::prepare_entry(
         root,
-        registry,
-        tasks
-            .iter()
-            .filter(|task| task.ran)
-            .map(|task| (&task.summary, task.summary_path.as_str())),
-    )?);
-    Ok(EvalOutcome {
-        tasks,
-        blocked: None,
-        notes,
-    })
+        &analysis,
+        task,
+        entry,
+        Variant::Candidate,
+        false,
+        None,
+    )?;
+    let config = analysis.config.clone();
+    let (mut tasks, _) = run_prepared(settings, root, &config, vec![prepared], run, false)?;
+    tasks
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("the eval of {task} {version} did not run"))
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.

@@ -165,6 +165,21 @@ pub(super) fn prepare(
 ) -> anyhow::Result<Prepared> {
     let task = &analysis.tasks[id];
     let entry = prompt_of(task, variant).expect("selected tasks have the prompt");
+    prepare_entry(root, analysis, id, entry, variant, baseline, shard)
+}
+
+/// `prepare` for a given prompt file of the task (an archived version, for a rollback's
+/// check), logged as `variant`.
+pub(super) fn prepare_entry(
+    root: &Path,
+    analysis: &Analysis,
+    id: &str,
+    entry: &PromptEntry,
+    variant: Variant,
+    baseline: bool,
+    shard: Option<Shard>,
+) -> anyhow::Result<Prepared> {
+    let task = &analysis.tasks[id];
     let main = side(entry, &analysis.config)?;
     let baseline = if baseline {
         let production = task.production.as_ref().ok_or_else(|| {
