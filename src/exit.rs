@@ -95,6 +95,17 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
         | Outcome::Archive(_)
         | Outcome::Generated => ExitStatus::Success,
         Outcome::Eval(eval) => eval_status(eval),
+        Outcome::Regression(regression) => {
+            if regression
+                .decisions
+                .iter()
+                .any(|decision| decision.regressed)
+            {
+                ExitStatus::Failure
+            } else {
+                ExitStatus::Success
+            }
+        }
         Outcome::Promote(promote) => match promote.result {
             PromoteResult::Refused => ExitStatus::Failure,
             PromoteResult::DryRun | PromoteResult::Promoted { .. } => ExitStatus::Success,

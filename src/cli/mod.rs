@@ -174,14 +174,21 @@ pub struct ArchiveArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// The task
-    pub task: String,
+    /// The task (with --on-regression: the tasks to check [default: every task in production])
+    #[arg(required_unless_present = "on_regression")]
+    pub tasks: Vec<String>,
     /// The archived version to restore [default: the newest archived version whose recorded eval passed]
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", conflicts_with = "on_regression")]
     pub to: Option<String>,
     /// Why (recorded in the archived file, the registry history and the commit)
-    #[arg(long, value_name = "TEXT")]
-    pub reason: String,
+    #[arg(long, value_name = "TEXT", required_unless_present = "on_regression")]
+    pub reason: Option<String>,
+    /// Read each task's newest production eval; where it fell below the threshold or dropped
+    /// beyond the tolerance, evaluate the rollback target and roll back when it does better
+    #[arg(long)]
+    pub on_regression: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
     /// Print the plan; change nothing
     #[arg(long)]
     pub dry_run: bool,

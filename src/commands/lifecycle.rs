@@ -136,7 +136,6 @@ pub(super) fn finish(
         .iter()
         .map(|write| write.path.clone())
         .chain(removals.iter().map(|removal| removal.path.clone()))
-        .chain([layout::REGISTRY_FILE.to_owned()])
         .collect();
     let plan = Plan {
         commit_message: format!("{message}Promptops-Plan: {id}\n"),

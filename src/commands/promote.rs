@@ -61,7 +61,9 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
         Vec::new()
     } else {
         let task = &args.task;
-        let mut paths = vec![layout::REGISTRY_FILE.to_owned()];
+        // The registry is not checked: it is derived (an eval rewrites its latest scores),
+        // and the plan rewrites it from the files and its history.
+        let mut paths = Vec::new();
         for layer in [layout::TEMPLATES, layout::PRODUCTION, layout::METADATA] {
             paths.push(format!("{}/{layer}/{task}.yaml", layout::PROMPTS_DIR));
         }

@@ -2,13 +2,15 @@
 //! production and the current production is archived; the restored prompt must validate
 //! against today's metadata and examples.
 
+use crate::adapters::eval_store;
 use crate::adapters::{self, git};
 use crate::cli::RollbackArgs;
 use crate::domain::analysis::{self, Options, RegistryState};
+use crate::domain::eval::record::Variant;
 use crate::domain::layout;
 use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::lifecycle::rollback::{self, Rollback};
-use crate::domain::outcome::ArchiveOutcome;
+use crate::domain::outcome::{ArchiveOutcome, RegressionDecision, RegressionOutcome};
 use crate::domain::source::FileContent;
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
@@ -22,15 +24,32 @@ pub fn run(
     args: &RollbackArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
-    let outcome = execute(settings, args)?;
+    if args.on_regression {
+        let outcome = on_regression(settings, args)?;
+        report::promote::render_regression(&outcome, super::table_format(args.format), printer)?;
+        return Ok(Outcome::Regression(outcome));
+    }
+    let [task] = args.tasks.as_slice() else {
+        return Err(UserError::new(ExitStatus::Error, "rollback takes one task")
+            .hint("name one task, or check several with --on-regression")
+            .into());
+    };
+    let reason = args.reason.as_deref().unwrap_or_default();
+    let outcome = execute(settings, args, task, reason, args.to.clone())?;
     let format = super::table_format(args.format);
     report::promote::render_archive(&outcome, format, printer)?;
     Ok(Outcome::Archive(Box::new(outcome)))
 }
 
 // Long on purpose: find the target, plan, check, apply, in order; they share the scan.
-pub fn execute(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ArchiveOutcome> {
-    let reason = args.reason.trim();
+pub fn execute(
+    settings: &Settings,
+    args: &RollbackArgs,
+    task_id: &str,
+    reason: &str,
+    to: Option<String>,
+) -> anyhow::Result<ArchiveOutcome> {
+    let reason = reason.trim();
     if reason.is_empty() {
         return Err(UserError::new(ExitStatus::Error, "--reason must say why").into());
     }
@@ -44,7 +63,6 @@ pub fn execute(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Archi
             threads,
         },
     );
-    let task_id = args.task.as_str();
     let Some(task) = analysis.tasks.get(task_id) else {
         let known: Vec<&str> = analysis.tasks.keys().map(String::as_str).collect();
         return Err(
@@ -60,8 +78,8 @@ pub fn execute(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Archi
         )
         .into());
     };
-    let target_version = if let Some(version) = &args.to {
-        version.clone()
+    let target_version = if let Some(version) = to {
+        version
     } else {
         let RegistryState::Parsed { registry, .. } = &analysis.registry else {
             return Err(UserError::new(
@@ -197,4 +215,163 @@ pub fn execute(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Archi
         result,
         plan: Some(plan),
     })
+}
+
+/// `--on-regression`: each task's newest complete production eval of its current version
+/// against its threshold and the score recorded when it went to production; a regressed task
+/// is rolled back only when its rollback target, evaluated now on today's examples, passes and
+/// does better.
+// Long on purpose: one decision per task, each step's figures go into its evidence.
+fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<RegressionOutcome> {
+    let root = super::root(settings)?;
+    let analysis = super::load(&root, false)?;
+    let RegistryState::Parsed { registry, .. } = &analysis.registry else {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            "the registry cannot be read, so no score is recorded to compare with",
+        )
+        .into());
+    };
+    let tasks: Vec<String> = if args.tasks.is_empty() {
+        analysis
+            .tasks
+            .iter()
+            .filter(|(_, task)| task.production.is_some())
+            .map(|(id, _)| id.clone())
+            .collect()
+    } else {
+        args.tasks.clone()
+    };
+    let mut outcome = RegressionOutcome {
+        decisions: Vec::new(),
+        rollbacks: Vec::new(),
+    };
+    for id in tasks {
+        let Some(task) = analysis.tasks.get(&id) else {
+            return Err(UserError::new(ExitStatus::Error, format!("no task `{id}`")).into());
+        };
+        let (Some(production), Some(metadata)) = (
+            &task.production,
+            task.metadata.as_ref().and_then(|m| m.parsed.as_ref()),
+        ) else {
+            outcome.decisions.push(RegressionDecision {
+                task: id,
+                regressed: false,
+                evidence: "no production prompt with metadata".to_owned(),
+                action: "nothing to check".to_owned(),
+            });
+            continue;
+        };
+        let threshold = metadata.metadata.threshold;
+        let tolerance = metadata.metadata.regression_tolerance;
+        let version = production.version().unwrap_or("0.0.0").to_owned();
+        let newest = eval_store::summaries(&eval_store::task_dir(&root, &id))?
+            .into_iter()
+            .rev()
+            .map(|(_, summary)| summary)
+            .find(|summary| {
+                summary.variant == Variant::Production
+                    && summary.prompt.sha256 == production.sha256
+                    && summary.complete
+                    && summary.shard.is_none()
+                    && !summary.is_baseline_half()
+                    && summary.provider_errors == 0
+            });
+        let Some(newest) = newest else {
+            outcome.decisions.push(RegressionDecision {
+                task: id,
+                regressed: false,
+                evidence: format!("no complete production eval of {version}"),
+                action: "nothing to decide; run `promptops eval` first".to_owned(),
+            });
+            continue;
+        };
+        let recorded = registry
+            .tasks
+            .get(&id)
+            .and_then(|entry| rollback::recorded_eval(&entry.history, &version));
+        let mut evidence = format!(
+            "{version}: score {:.3} in run {} (threshold {threshold}",
+            newest.score, newest.run
+        );
+        if let Some(recorded) = &recorded {
+            evidence.push_str(&format!(
+                ", {:.3} when it went to production, tolerance {tolerance}",
+                recorded.score
+            ));
+        }
+        evidence.push(')');
+        let why = if newest.score + 1e-12 < threshold {
+            Some(format!(
+                "{:.3} is below the threshold {threshold}",
+                newest.score
+            ))
+        } else {
+            recorded
+                .as_ref()
+                .filter(|recorded| newest.score + 1e-12 < recorded.score - tolerance)
+                .map(|recorded| {
+                    format!(
+                        "{:.3} dropped from {:.3}, more than the tolerance {tolerance}",
+                        newest.score, recorded.score
+                    )
+                })
+        };
+        let Some(why) = why else {
+            outcome.decisions.push(RegressionDecision {
+                task: id,
+                regressed: false,
+                evidence,
+                action: "no regression".to_owned(),
+            });
+            continue;
+        };
+        let Some(target) = registry.tasks.get(&id).and_then(rollback::default_target) else {
+            outcome.decisions.push(RegressionDecision {
+                task: id,
+                regressed: true,
+                evidence: format!("{evidence}: {why}"),
+                action: "a person is needed: no archived version has a recorded eval that passed"
+                    .to_owned(),
+            });
+            continue;
+        };
+        let checked = super::eval::evaluate_archived(settings, &root, &id, &target, &args.run)?;
+        let better = checked.ran
+            && checked.summary.complete
+            && checked.summary.passed
+            && checked.summary.score > newest.score;
+        let checked_text = format!(
+            "{target} scores {:.3} on today's examples ({})",
+            checked.summary.score,
+            if checked.summary.passed {
+                "passes"
+            } else {
+                "does not pass"
+            }
+        );
+        if !better {
+            outcome.decisions.push(RegressionDecision {
+                task: id,
+                regressed: true,
+                evidence: format!("{evidence}: {why}; {checked_text}"),
+                action: format!("a person is needed: {target} is not better"),
+            });
+            continue;
+        }
+        let reason = format!("score regression: {why}; {checked_text}");
+        let rolled = execute(settings, args, &id, &reason, Some(target.clone()))?;
+        outcome.decisions.push(RegressionDecision {
+            task: id,
+            regressed: true,
+            evidence: format!("{evidence}: {why}; {checked_text}"),
+            action: if args.dry_run {
+                format!("would roll back to {target} (dry run)")
+            } else {
+                format!("rolled back to {target}")
+            },
+        });
+        outcome.rollbacks.push(rolled);
+    }
+    Ok(outcome)
 }

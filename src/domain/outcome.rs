@@ -17,6 +17,7 @@ pub enum Outcome {
     Promote(Box<PromoteOutcome>),
     History(HistoryOutcome),
     Archive(Box<ArchiveOutcome>),
+    Regression(RegressionOutcome),
     /// A completion script or man page was printed.
     Generated,
 }
@@ -165,4 +166,21 @@ pub struct ArchiveOutcome {
     /// `DryRun`, or `Promoted` (carried out; committed unless `--no-commit`).
     pub result: PromoteResult,
     pub plan: Option<super::lifecycle::promote::Plan>,
+}
+
+/// `rollback --on-regression`: each task's decision with its evidence, and the rollbacks made.
+#[derive(Debug, Serialize)]
+pub struct RegressionOutcome {
+    pub decisions: Vec<RegressionDecision>,
+    pub rollbacks: Vec<ArchiveOutcome>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RegressionDecision {
+    pub task: String,
+    pub regressed: bool,
+    /// The figures the decision was taken on.
+    pub evidence: String,
+    /// What was done: nothing, rolled back, or a person is needed.
+    pub action: String,
 }

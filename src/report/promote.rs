@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::domain::lifecycle::gate::GateOutcome;
 use crate::domain::lifecycle::promote::Plan;
-use crate::domain::outcome::{ArchiveOutcome, PromoteOutcome, PromoteResult};
+use crate::domain::outcome::{ArchiveOutcome, PromoteOutcome, PromoteResult, RegressionOutcome};
 
 use super::{Printer, TableFormat};
 
@@ -147,4 +147,30 @@ pub fn render_archive(
             outcome.task, outcome.version
         ),
     }
+}
+
+/// `rollback --on-regression`: every task's decision with its evidence, then the rollbacks.
+pub fn render_regression(
+    outcome: &RegressionOutcome,
+    format: TableFormat,
+    printer: &mut Printer<'_>,
+) -> std::io::Result<()> {
+    if format == TableFormat::Json {
+        let text = serde_json::to_string_pretty(outcome).map_err(std::io::Error::other)?;
+        return writeln!(printer.out, "{text}");
+    }
+    for decision in &outcome.decisions {
+        writeln!(
+            printer.out,
+            "{} {}: {}\n  -> {}",
+            if decision.regressed { "✗" } else { "✓" },
+            decision.task,
+            decision.evidence,
+            decision.action
+        )?;
+    }
+    for rollback in &outcome.rollbacks {
+        render_archive(rollback, TableFormat::Table, printer)?;
+    }
+    Ok(())
 }

@@ -938,14 +938,33 @@ fn uncommitted_work_in_the_files_a_change_touches_is_refused() {
         "{output:?}"
     );
     assert_eq!(repo.tree(), before);
+    // A dry run shows the plan whatever the work tree holds.
+    assert_eq!(run(&repo, &["promote", "summarize", "--dry-run"]).code, 0);
+    let output = run(&repo, &["promote", "summarize", "--allow-dirty"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    // Work in progress on a candidate is not archived away unasked.
+    let candidate = "prompts/00-templates/summarize.yaml";
+    let next = repo
+        .read("prompts/02-production/summarize.yaml")
+        .replace("version: 1.1.0", "version: 1.2.0");
+    repo.write(candidate, &format!("{next}# still thinking\n"));
     let output = run(
         &repo,
         &["archive", "summarize", "--candidate", "--reason", "x"],
     );
     assert_eq!(output.code, 2, "{output:?}");
-    // A dry run shows the plan whatever the work tree holds.
-    assert_eq!(run(&repo, &["promote", "summarize", "--dry-run"]).code, 0);
-    let output = run(&repo, &["promote", "summarize", "--allow-dirty"]);
+    assert!(output.stderr.contains(candidate), "{output:?}");
+    let output = run(
+        &repo,
+        &[
+            "archive",
+            "summarize",
+            "--candidate",
+            "--reason",
+            "x",
+            "--allow-dirty",
+        ],
+    );
     assert_eq!(output.code, 0, "{output:?}");
 }
 
@@ -986,4 +1005,127 @@ fn a_merged_sharded_paired_eval_is_promotion_evidence() {
         output.stdout.contains("✓ not-worse") && output.stdout.contains("n = 30"),
         "{output:?}"
     );
+}
+
+/// A repository where 1.1.0 and then 1.2.0 were promoted on passing evals, served by a model
+/// that, once `drift` is set, answers 1.2.0's prompt wrongly (and, with `all`, every prompt).
+fn drifted(
+    all: bool,
+) -> (
+    LlmServer,
+    TestRepo,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let drift = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&drift);
+    let server = LlmServer::start(move |seen: &Seen| {
+        let system = seen.body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        let number: u32 = seen
+            .user_text()
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let drifted = flag.load(Ordering::SeqCst) && (all || system.contains("Be brief."));
+        if system.contains("Be precise.") && !drifted {
+            format!("summary {number}")
+        } else {
+            "no idea".to_owned()
+        }
+    });
+    let repo = repo(&server, 12, "");
+    write_candidate(&repo, " Be precise.");
+    let mut config = git2::Repository::open(repo.path())
+        .unwrap()
+        .config()
+        .unwrap();
+    config.set_str("user.name", "Pat Doe").unwrap();
+    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.commit("the candidate", 1_795_437_296);
+    paired_eval(&repo);
+    assert_eq!(run(&repo, &["promote", "summarize"]).code, 0);
+    let next = repo
+        .read("prompts/02-production/summarize.yaml")
+        .replace("version: 1.1.0", "version: 1.2.0")
+        .replace("Be precise.", "Be precise. Be brief.");
+    repo.write("prompts/00-templates/summarize.yaml", &next);
+    repo.commit("1.2.0", 1_795_437_300);
+    paired_eval(&repo);
+    let output = run(&repo, &["promote", "summarize"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    drift.store(true, Ordering::SeqCst);
+    (server, repo, drift)
+}
+
+#[test]
+fn a_score_regression_rolls_back_to_a_target_that_does_better() {
+    let (_server, repo, _drift) = drifted(false);
+    // Before the nightly re-eval there is nothing to decide on.
+    let output = run(&repo, &["rollback", "--on-regression"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(output.stdout.contains("nothing to decide"), "{output:?}");
+    // The nightly re-eval of production (not from the cache: the model changed), 1.2.0 fails.
+    assert_eq!(run(&repo, &["eval", "summarize", "--no-cache"]).code, 1);
+    let output = run(&repo, &["rollback", "--on-regression", "--no-cache"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(
+        output.stdout.contains("is below the threshold 0.8"),
+        "{output:?}"
+    );
+    assert!(
+        output
+            .stdout
+            .contains("1.1.0 scores 1.000 on today's examples (passes)"),
+        "{output:?}"
+    );
+    assert!(output.stdout.contains("rolled back to 1.1.0"), "{output:?}");
+    assert!(
+        repo.read("prompts/02-production/summarize.yaml")
+            .contains("version: 1.1.0")
+    );
+    assert!(
+        repo.path()
+            .join("prompts/99-archive/summarize/1.2.0.yaml")
+            .exists()
+    );
+    assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
+    let history = run(&repo, &["history", "summarize", "--format", "json"]);
+    assert!(history.stdout.contains("score regression"), "{history:?}");
+}
+
+#[test]
+fn a_score_regression_without_a_better_target_needs_a_person() {
+    let (_server, repo, _drift) = drifted(true);
+    assert_eq!(run(&repo, &["eval", "summarize", "--no-cache"]).code, 1);
+    let before = repo.tree();
+    let output = run(
+        &repo,
+        &[
+            "rollback",
+            "--on-regression",
+            "summarize",
+            "--no-cache",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.code, 1, "{output:?}");
+    let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(json["decisions"][0]["regressed"], true);
+    assert!(
+        json["decisions"][0]["action"]
+            .as_str()
+            .unwrap()
+            .starts_with("a person is needed"),
+        "{json}"
+    );
+    assert_eq!(json["rollbacks"].as_array().unwrap().len(), 0);
+    // Only the target's eval logs are new; no prompt, metadata or registry changed.
+    let after = repo.tree();
+    for (path, bytes) in &before {
+        assert_eq!(after.get(path), Some(bytes), "{}", path.display());
+    }
 }
