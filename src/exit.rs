@@ -93,6 +93,7 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
         | Outcome::Init(_)
         | Outcome::History(_)
         | Outcome::Archive(_)
+        | Outcome::Repaired(_)
         | Outcome::Generated => ExitStatus::Success,
         Outcome::Eval(eval) => eval_status(eval),
         Outcome::Regression(regression) => {

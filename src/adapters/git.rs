@@ -406,3 +406,24 @@ pub fn dirty(root: &Path, paths: &[String]) -> Result<Vec<String>, GitError> {
     }
     Ok(found)
 }
+
+/// Puts the index entries of `paths` (relative to `root`) back to HEAD's (`git reset -- PATH`).
+pub fn unstage(root: &Path, paths: &[String]) -> Result<(), GitError> {
+    let (repository, prefix) = open_at(root)?;
+    let in_tree: Vec<String> = paths
+        .iter()
+        .map(|path| in_work_tree(&prefix, path))
+        .collect();
+    if let Ok(head) = repository.head() {
+        let target = head.peel(git2::ObjectType::Commit)?;
+        repository.reset_default(Some(&target), in_tree.iter())?;
+    } else {
+        let mut index = repository.index()?;
+        for path in &in_tree {
+            // A path that was never in the index is no error.
+            let _ = index.remove_path(Path::new(path));
+        }
+        index.write()?;
+    }
+    Ok(())
+}

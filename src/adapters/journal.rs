@@ -31,7 +31,11 @@ pub enum JournalError {
     Busy { holder: String, seconds: u64 },
     #[error("{} cannot be read: {reason}", path.display())]
     Unreadable { path: PathBuf, reason: String },
-    #[error("an interrupted {what} (plan {plan}) cannot be finished: {path} has changed since")]
+    #[error("the interrupted {what} (plan {plan}) was already committed; it cannot be undone here")]
+    Committed { what: String, plan: String },
+    #[error(
+        "an interrupted {what} (plan {plan}) cannot be finished or undone: {path} has changed since"
+    )]
     Diverged {
         what: String,
         plan: String,
@@ -48,6 +52,7 @@ impl JournalError {
             JournalError::Diverged { .. } | JournalError::Unreadable { .. } => Some(
                 "restore the files from git (`git status` shows them) and delete .promptops/journal.json, then run the command again",
             ),
+            JournalError::Committed { .. } => Some("undo a commit with `git revert`"),
             JournalError::Fs(error) => error.hint(),
             _ => None,
         }
@@ -109,6 +114,9 @@ pub struct Step {
     pub new_sha256: Option<String>,
     /// The sha256 the file had before (absent when it did not exist).
     pub old_sha256: Option<String>,
+    /// Base64 of the bytes the file had before, for `repair --undo`.
+    #[serde(default)]
+    pub old: Option<String>,
 }
 
 /// The commit (and tag) that ends the plan.
@@ -140,15 +148,17 @@ impl Step {
             new: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
             new_sha256: Some(crate::domain::source::sha256_hex(bytes)),
             old_sha256: old.map(crate::domain::source::sha256_hex),
+            old: old.map(|old| base64::engine::general_purpose::STANDARD.encode(old)),
         }
     }
 
-    pub fn remove(path: &str, old_sha256: &str) -> Step {
+    pub fn remove(path: &str, old: &[u8]) -> Step {
         Step {
             path: path.to_owned(),
             new: None,
             new_sha256: None,
-            old_sha256: Some(old_sha256.to_owned()),
+            old_sha256: Some(crate::domain::source::sha256_hex(old)),
+            old: Some(base64::engine::general_purpose::STANDARD.encode(old)),
         }
     }
 }
@@ -238,6 +248,83 @@ pub fn carry_out(
     Ok(Some(id))
 }
 
+fn current_sha(path: &Path) -> Result<Option<String>, JournalError> {
+    match adapters_fs::read_regular(path, 1 << 30) {
+        Ok(bytes) => Ok(Some(crate::domain::source::sha256_hex(&bytes))),
+        Err(FsError::Context { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn read_journal(root: &Path) -> Result<Option<Journal>, JournalError> {
+    let path = root.join(JOURNAL_FILE);
+    if adapters_fs::is_symlink(&path) || !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = adapters_fs::read_regular(&path, 1 << 30)?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|error| JournalError::Unreadable {
+            path,
+            reason: error.to_string(),
+        })
+}
+
+/// Puts back what a killed command's plan changed (files it wrote or removed get their old
+/// bytes again; the index entries go back to HEAD's) and removes the journal. A plan whose
+/// commit was made is not undone here.
+pub fn undo(root: &Path) -> Result<Option<String>, JournalError> {
+    let Some(journal) = read_journal(root)? else {
+        return Ok(None);
+    };
+    let lock = lock(root, Duration::from_secs(0), "repair --undo")?;
+    if git::head_with_trailer(root, "Promptops-Plan", &journal.plan)?.is_some() {
+        return Err(JournalError::Committed {
+            what: journal.what,
+            plan: journal.plan,
+        });
+    }
+    // Check every step before changing any file.
+    for step in &journal.steps {
+        let current = current_sha(&root.join(&step.path))?;
+        if current != step.new_sha256 && current != step.old_sha256 {
+            return Err(JournalError::Diverged {
+                what: journal.what.clone(),
+                plan: journal.plan.clone(),
+                path: step.path.clone(),
+            });
+        }
+    }
+    for step in journal.steps.iter().rev() {
+        let path = root.join(&step.path);
+        if current_sha(&path)? == step.old_sha256 {
+            continue;
+        }
+        match &step.old {
+            Some(encoded) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|error| JournalError::Unreadable {
+                        path: root.join(JOURNAL_FILE),
+                        reason: error.to_string(),
+                    })?;
+                adapters_fs::write_atomic(&path, &bytes)?;
+            }
+            None => std::fs::remove_file(&path)?,
+        }
+    }
+    git::unstage(root, &journal.stage)?;
+    end(root)?;
+    drop(lock);
+    Ok(Some(format!(
+        "undid the interrupted {} (plan {})",
+        journal.what,
+        journal.plan.get(..12).unwrap_or(&journal.plan)
+    )))
+}
+
 /// Finishes a plan that a killed command left, unless another command holds the lock (it is
 /// running). Returns what was finished, for a message.
 pub fn recover(root: &Path) -> Result<Option<String>, JournalError> {
@@ -249,12 +336,9 @@ pub fn recover(root: &Path) -> Result<Option<String>, JournalError> {
     if file.try_lock().is_err() {
         return Ok(None);
     }
-    let bytes = adapters_fs::read_regular(&path, 1 << 30)?;
-    let journal: Journal =
-        serde_json::from_slice(&bytes).map_err(|error| JournalError::Unreadable {
-            path: path.clone(),
-            reason: error.to_string(),
-        })?;
+    let Some(journal) = read_journal(root)? else {
+        return Ok(None);
+    };
     carry_out(root, &journal, &|_| {})?;
     end(root)?;
     drop(file);

@@ -90,6 +90,14 @@ pub enum Command {
         promptops rollback summarize --reason \"answers got worse after 1.3.0\"   # newest archived version that passed\n  \
         promptops rollback summarize --to 1.1.0 --reason \"...\" --dry-run")]
     Rollback(RollbackArgs),
+    /// Finish (or, with --undo, undo) a change a killed promptops command left half done
+    #[command(
+        after_help = "Every promptops command finishes such a change by itself first; \
+        use this to see that it happened, or to undo it instead.\n\nExamples:\n  \
+        promptops repair\n  \
+        promptops repair --undo"
+    )]
+    Repair(RepairArgs),
     /// Every version of a task: dates, scores, decisions, who, why and the commit
     #[command(after_help = "Examples:\n  \
         promptops history summarize\n  \
@@ -204,6 +212,13 @@ pub struct RollbackArgs {
     /// How to print the plan
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// Put back the files the interrupted change wrote or removed, instead of finishing it
+    #[arg(long)]
+    pub undo: bool,
 }
 
 #[derive(Debug, Args)]

@@ -266,10 +266,7 @@ pub(super) fn apply(
             .into());
         }
         // Removals before the registry: the registry is the last file step.
-        steps.insert(
-            steps.len() - 1,
-            Step::remove(&removal.path, &removal.sha256),
-        );
+        steps.insert(steps.len() - 1, Step::remove(&removal.path, &bytes));
     }
     let journal = Journal {
         plan: plan.id.clone(),

@@ -10,6 +10,7 @@ pub mod init;
 mod lifecycle;
 pub mod promote;
 pub mod registry;
+pub mod repair;
 pub mod rollback;
 pub mod status;
 pub mod validate;
@@ -38,6 +39,7 @@ pub fn run(
         Command::Init(args) => init::run(settings, &args, printer),
         Command::Promote(args) => promote::run(settings, &args, printer),
         Command::History(args) => history::run(settings, &args, printer),
+        Command::Repair(args) => repair::run(settings, &args, printer),
         Command::Archive(args) => archive::run(settings, &args, printer),
         Command::Rollback(args) => rollback::run(settings, &args, printer),
         Command::Completions(args) => generate::completions(&args, printer),
@@ -56,11 +58,17 @@ pub fn table_format(format: crate::cli::TableFormat) -> crate::report::TableForm
 /// The prompt repository's root: `--repo`, or found from the current folder.
 /// A plan that a killed command left half done is finished first (`adapters::journal`).
 pub fn root(settings: &Settings) -> anyhow::Result<PathBuf> {
-    let root = find_root(settings)?;
-    adapters::fs::set_root(&root);
+    let root = root_as_is(settings)?;
     if let Some(note) = adapters::journal::recover(&root)? {
         tracing::warn!("{note}");
     }
+    Ok(root)
+}
+
+/// The root, with an interrupted plan left as it is (for `repair`).
+pub fn root_as_is(settings: &Settings) -> anyhow::Result<PathBuf> {
+    let root = find_root(settings)?;
+    adapters::fs::set_root(&root);
     Ok(root)
 }
 

@@ -18,6 +18,8 @@ pub enum Outcome {
     History(HistoryOutcome),
     Archive(Box<ArchiveOutcome>),
     Regression(RegressionOutcome),
+    /// `repair`: what was finished or undone (`None`: nothing was interrupted).
+    Repaired(Option<String>),
     /// A completion script or man page was printed.
     Generated,
 }

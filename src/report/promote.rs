@@ -174,3 +174,11 @@ pub fn render_regression(
     }
     Ok(())
 }
+
+/// `repair`: what was finished or undone.
+pub fn render_repair(done: Option<&str>, printer: &mut Printer<'_>) -> std::io::Result<()> {
+    match done {
+        Some(what) => writeln!(printer.err, "{what}"),
+        None => writeln!(printer.err, "nothing to repair: no change was interrupted"),
+    }
+}

@@ -1129,3 +1129,61 @@ fn a_score_regression_without_a_better_target_needs_a_person() {
         assert_eq!(after.get(path), Some(bytes), "{}", path.display());
     }
 }
+
+/// `repair --undo` puts back what a killed promotion changed; once committed it cannot.
+#[test]
+fn repair_undo_puts_back_a_killed_promotion() {
+    let (_server, repo) = promotable(12, false);
+    paired_eval(&repo);
+    let output = run(&repo, &["repair"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(output.stderr.contains("nothing to repair"), "{output:?}");
+    // The tree outside .promptops/ (the lock, temp files and cache live there), as sha256s.
+    let outside = |tree: std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>| {
+        tree.into_iter()
+            .filter(|(path, _)| {
+                !path
+                    .strip_prefix(repo.path())
+                    .unwrap_or(path)
+                    .starts_with(".promptops")
+            })
+            .map(|(path, bytes)| (path, promptops::domain::source::sha256_hex(&bytes)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let before = outside(repo.tree());
+    let status = git_status(&repo);
+    let killed = repo.run_env(
+        &["promote", "summarize"],
+        &[("PROMPTOPS_NOW", NOW), ("PROMPTOPS_FAIL_AT", "step-3")],
+    );
+    assert_ne!(killed.code, 0, "{killed:?}");
+    assert_ne!(outside(repo.tree()), before);
+    let output = run(&repo, &["repair", "--undo"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output
+            .stderr
+            .contains("undid the interrupted promote summarize 1.1.0"),
+        "{output:?}"
+    );
+    assert_eq!(outside(repo.tree()), before);
+    assert_eq!(git_status(&repo), status);
+    assert!(!repo.path().join(".promptops/journal.json").exists());
+    // Killed after its commit: only finishing is left.
+    let killed = repo.run_env(
+        &["promote", "summarize"],
+        &[("PROMPTOPS_NOW", NOW), ("PROMPTOPS_FAIL_AT", "commit")],
+    );
+    assert_ne!(killed.code, 0, "{killed:?}");
+    let output = run(&repo, &["repair", "--undo"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("git revert"), "{output:?}");
+    let output = run(&repo, &["repair"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output.stderr.contains("finished the interrupted")
+            || output.stderr.contains("finished an interrupted"),
+        "{output:?}"
+    );
+    assert_eq!(git_status(&repo), Vec::<String>::new());
+}

@@ -191,7 +191,7 @@ fn help_completions_and_man_page_describe_the_real_cli() {
             "backticks in help:\n{}",
             help.stdout
         );
-        for missing in ["deploy", "repair"] {
+        for missing in ["deploy", "pipeline"] {
             assert!(
                 !help.stdout.to_lowercase().contains(missing),
                 "help mentions `{missing}`:\n{}",
