@@ -107,10 +107,19 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
                 ExitStatus::Success
             }
         }
-        Outcome::Promote(promote) => match promote.result {
-            PromoteResult::Refused => ExitStatus::Failure,
-            PromoteResult::DryRun | PromoteResult::Promoted { .. } => ExitStatus::Success,
-        },
+        Outcome::Promote(promote) => promote_status(promote),
+        Outcome::Promotions(promotions) => promotions
+            .iter()
+            .map(promote_status)
+            .fold(ExitStatus::Success, ExitStatus::worse),
+    }
+}
+
+/// A refused promotion is the normal "no".
+fn promote_status(promote: &crate::domain::outcome::PromoteOutcome) -> ExitStatus {
+    match promote.result {
+        PromoteResult::Refused => ExitStatus::Failure,
+        PromoteResult::DryRun | PromoteResult::Promoted { .. } => ExitStatus::Success,
     }
 }
 

@@ -118,10 +118,15 @@ pub enum Command {
     Man,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct PromoteArgs {
     /// The task whose candidate (prompts/00-templates/TASK.yaml) to promote
-    pub task: String,
+    #[arg(required_unless_present = "changed_since")]
+    pub task: Option<String>,
+    /// Instead of TASK: every task with a candidate whose files differ between REF and the
+    /// work tree, each promoted (or refused) on its own
+    #[arg(long, value_name = "REF", conflicts_with = "task")]
+    pub changed_since: Option<String>,
     /// Print the gates and the plan; change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -333,7 +338,7 @@ pub struct EvalArgs {
 }
 
 /// How an eval calls the models (`eval`, and `promote --eval`).
-#[derive(Debug, Default, Args)]
+#[derive(Clone, Debug, Default, Args)]
 pub struct RunOptions {
     /// Use stored responses only; a missing one is an error naming the task and example
     #[arg(long, conflicts_with = "no_cache")]

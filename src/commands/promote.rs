@@ -28,15 +28,42 @@ pub fn run(
     args: &PromoteArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
-    let outcome = execute(settings, args)?;
     let format = super::table_format(args.format);
-    report::promote::render(&outcome, format, printer)?;
-    Ok(Outcome::Promote(Box::new(outcome)))
+    let Some(since) = &args.changed_since else {
+        let task = args.task.as_deref().unwrap_or_default();
+        let outcome = execute(settings, args, task)?;
+        report::promote::render(&outcome, format, printer)?;
+        return Ok(Outcome::Promote(Box::new(outcome)));
+    };
+    // Every changed task with a candidate, each promoted (or refused) on its own.
+    let root = super::root(settings)?;
+    let analysis = super::load(&root, false)?;
+    let changed = super::changed_tasks(&root, &analysis, since)?;
+    let tasks: Vec<String> = changed
+        .into_iter()
+        .filter(|id| {
+            analysis
+                .tasks
+                .get(id)
+                .is_some_and(|task| task.candidate.is_some())
+        })
+        .collect();
+    drop(analysis);
+    let outcomes = tasks
+        .iter()
+        .map(|task| execute(settings, args, task))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    report::promote::render_many(&outcomes, since, format, printer)?;
+    Ok(Outcome::Promotions(outcomes))
 }
 
 // Long on purpose: the promotion's steps in order (gather, decide, plan, check, apply); each
 // is a call, and they share the scanned files and the analysis.
-pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<PromoteOutcome> {
+pub fn execute(
+    settings: &Settings,
+    args: &PromoteArgs,
+    task: &str,
+) -> anyhow::Result<PromoteOutcome> {
     let reason = args.reason.as_deref().map(str::trim);
     if args.force && reason.is_none_or(str::is_empty) {
         return Err(UserError::new(ExitStatus::Error, "--force needs a --reason that says why")
@@ -60,7 +87,6 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
     let dirty_paths: Vec<String> = if args.dry_run || args.allow_dirty {
         Vec::new()
     } else {
-        let task = &args.task;
         // The registry is not checked: it is derived (an eval rewrites its latest scores),
         // and the plan rewrites it from the files and its history.
         let mut paths = Vec::new();
@@ -71,7 +97,7 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
     };
     let mut inputs = adapters::fs::scan(&root, threads)?;
     if let Some(bump) = args.bump {
-        bump_candidate(&root, &mut inputs, &args.task, bump, !args.dry_run, threads)?;
+        bump_candidate(&root, &mut inputs, task, bump, !args.dry_run, threads)?;
     }
     let before = analysis::analyze(
         &inputs,
@@ -80,16 +106,22 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
             threads,
         },
     );
-    let files = gather(&root, &inputs, &before, &args.task)?;
+    let files = gather(&root, &inputs, &before, task)?;
     let eval = if args.eval && files.errors.is_empty() {
-        Some(evaluate(settings, &root, args, files.production.is_some())?)
+        Some(evaluate(
+            settings,
+            &root,
+            args,
+            task,
+            files.production.is_some(),
+        )?)
     } else {
         None
     };
-    let summaries = eval_store::summaries(&eval_store::task_dir(&root, &args.task))?;
+    let summaries = eval_store::summaries(&eval_store::task_dir(&root, task))?;
     let (summary_paths, summaries): (Vec<_>, Vec<RunSummary>) = summaries.into_iter().unzip();
     let facts = PromotionFacts {
-        task: &args.task,
+        task,
         errors: files.errors.clone(),
         candidate_version: &files.candidate_version,
         candidate_sha256: &files.candidate_sha256,
@@ -109,7 +141,7 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
     });
     let base = PromoteOutcome {
         eval,
-        task: args.task.clone(),
+        task: task.to_owned(),
         from: facts.production_version.map(str::to_owned),
         to: files.candidate_version.clone(),
         gates: gates.clone(),
@@ -151,7 +183,7 @@ pub fn execute(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<Promot
         &super::lifecycle::Apply {
             identity: identity.as_ref(),
             now: settings.clock.now(),
-            what: format!("promote {} {}", args.task, files.candidate_version),
+            what: format!("promote {task} {}", files.candidate_version),
             lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
             fail_at: settings.fail_at.as_deref(),
         },
@@ -243,11 +275,12 @@ fn evaluate(
     settings: &Settings,
     root: &Path,
     args: &PromoteArgs,
+    task: &str,
     paired: bool,
 ) -> anyhow::Result<crate::domain::eval::outcome::EvalOutcome> {
     let eval_args = EvalArgs {
         command: None,
-        tasks: vec![args.task.clone()],
+        tasks: vec![task.to_owned()],
         candidate: true,
         baseline: paired.then_some(Baseline::Production),
         shard: None,

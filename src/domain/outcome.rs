@@ -15,6 +15,8 @@ pub enum Outcome {
     Eval(EvalOutcome),
     Init(InitOutcome),
     Promote(Box<PromoteOutcome>),
+    /// `promote --changed-since`: each changed candidate's promotion, in task order.
+    Promotions(Vec<PromoteOutcome>),
     History(HistoryOutcome),
     Archive(Box<ArchiveOutcome>),
     Regression(RegressionOutcome),

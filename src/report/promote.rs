@@ -182,3 +182,26 @@ pub fn render_repair(done: Option<&str>, printer: &mut Printer<'_>) -> std::io::
         None => writeln!(printer.err, "nothing to repair: no change was interrupted"),
     }
 }
+
+/// `promote --changed-since`: each promotion in turn, or one JSON list.
+pub fn render_many(
+    outcomes: &[PromoteOutcome],
+    since: &str,
+    format: TableFormat,
+    printer: &mut Printer<'_>,
+) -> std::io::Result<()> {
+    if format == TableFormat::Json {
+        let text = serde_json::to_string_pretty(outcomes).map_err(std::io::Error::other)?;
+        return writeln!(printer.out, "{text}");
+    }
+    if outcomes.is_empty() {
+        return writeln!(
+            printer.err,
+            "no task with a candidate changed since {since}; nothing to promote"
+        );
+    }
+    for outcome in outcomes {
+        render(outcome, format, printer)?;
+    }
+    Ok(())
+}

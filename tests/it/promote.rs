@@ -1187,3 +1187,44 @@ fn repair_undo_puts_back_a_killed_promotion() {
     );
     assert_eq!(git_status(&repo), Vec::<String>::new());
 }
+
+/// `promote --changed-since REF` takes every changed candidate, each on its own.
+#[test]
+fn promote_changed_since_takes_each_changed_candidate() {
+    let (_server, repo) = promotable(12, false);
+    paired_eval(&repo);
+    let head = git2::Repository::open(repo.path())
+        .unwrap()
+        .head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .id()
+        .to_string();
+    // Nothing changed since HEAD: nothing to promote.
+    let output = run(&repo, &["promote", "--changed-since", &head, "--dry-run"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(output.stderr.contains("nothing to promote"), "{output:?}");
+    // Since the empty tree (before the repository's first commit), the candidate changed.
+    let output = run(
+        &repo,
+        &[
+            "promote",
+            "--changed-since",
+            "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json[0]["task"], "summarize");
+    assert_eq!(json[0]["result"]["decision"], "dry-run");
+    // A task name and --changed-since do not go together.
+    assert_eq!(
+        run(&repo, &["promote", "summarize", "--changed-since", &head]).code,
+        2
+    );
+}
