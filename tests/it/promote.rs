@@ -1228,3 +1228,48 @@ fn promote_changed_since_takes_each_changed_candidate() {
         2
     );
 }
+
+/// Two promotions of the same candidate at once: one promotes, the other waits for the lock,
+/// then finds nothing left to promote; the repository has exactly one promotion.
+#[test]
+fn two_concurrent_promotions_make_one() {
+    let (_server, repo) = promotable(12, false);
+    paired_eval(&repo);
+    let env = [
+        ("TEST_LLM_KEY", KEY),
+        ("PROMPTOPS_RETRY_DELAY_SCALE", "0"),
+        ("PROMPTOPS_NOW", NOW),
+    ];
+    let first = repo
+        .command(&["promote", "summarize"], &env)
+        .spawn()
+        .unwrap();
+    let second = repo
+        .command(&["promote", "summarize"], &env)
+        .spawn()
+        .unwrap();
+    let codes: Vec<i32> = [first, second]
+        .into_iter()
+        .map(|child| {
+            child
+                .wait_with_output()
+                .unwrap()
+                .status
+                .code()
+                .unwrap_or(-1)
+        })
+        .collect();
+    let mut sorted = codes.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [0, 2], "{codes:?}");
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    let head = repository.head().unwrap().peel_to_commit().unwrap();
+    assert!(
+        head.message()
+            .unwrap()
+            .starts_with("promote summarize 1.1.0")
+    );
+    assert_eq!(head.parent(0).unwrap().message().unwrap(), "the candidate");
+    assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
+    assert_eq!(git_status(&repo), Vec::<String>::new());
+}
