@@ -309,13 +309,7 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
         } else {
             recorded
                 .as_ref()
-                .filter(|recorded| newest.score + 1e-12 < recorded.score - tolerance)
-                .map(|recorded| {
-                    format!(
-                        "{:.3} dropped from {:.3}, more than the tolerance {tolerance}",
-                        newest.score, recorded.score
-                    )
-                })
+                .and_then(|recorded| dropped(&root, &newest, recorded, tolerance))
         };
         let Some(why) = why else {
             outcome.decisions.push(RegressionDecision {
@@ -374,4 +368,62 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
         outcome.rollbacks.push(rolled);
     }
     Ok(outcome)
+}
+
+/// Whether the newest production run dropped by more than the tolerance from the run recorded
+/// when the version went to production: paired on the same examples when they are unchanged
+/// (the mean of the per-example differences, with its interval), else by the two scores.
+fn dropped(
+    root: &std::path::Path,
+    newest: &crate::domain::eval::record::RunSummary,
+    recorded: &crate::domain::model::LatestEval,
+    tolerance: f64,
+) -> Option<String> {
+    let paired = eval_store::read_summary(&root.join(&recorded.summary))
+        .ok()
+        .filter(|before| before.examples.sha256 == newest.examples.sha256)
+        .and_then(|before| {
+            let then = eval_store::read_records(root, &before).ok()?;
+            let now = eval_store::read_records(root, newest).ok()?;
+            let by_id: std::collections::HashMap<
+                &str,
+                &crate::domain::eval::record::ExampleRecord,
+            > = then
+                .iter()
+                .map(|record| (record.id.as_str(), record))
+                .collect();
+            let pairs: Vec<(f64, bool, f64, bool)> = now
+                .iter()
+                .filter_map(|record| {
+                    by_id
+                        .get(record.id.as_str())
+                        .map(|old| (record.score, record.pass, old.score, old.pass))
+                })
+                .collect();
+            (!pairs.is_empty()).then(|| {
+                crate::domain::eval::record::compare(
+                    before.prompt.clone(),
+                    &pairs,
+                    2000,
+                    0x5EED_2026,
+                )
+            })
+        });
+    match paired {
+        Some(comparison) => (comparison.mean_difference + 1e-12 < -tolerance).then(|| {
+            format!(
+                "it dropped by Δ = {:+.3} (95% CI {:+.3} … {:+.3}, n = {}, paired on the same examples), more than the tolerance {tolerance}",
+                comparison.mean_difference,
+                comparison.interval_95[0],
+                comparison.interval_95[1],
+                comparison.n
+            )
+        }),
+        None => (newest.score + 1e-12 < recorded.score - tolerance).then(|| {
+            format!(
+                "{:.3} dropped from {:.3}, more than the tolerance {tolerance}",
+                newest.score, recorded.score
+            )
+        }),
+    }
 }

@@ -1009,13 +1009,17 @@ fn a_merged_sharded_paired_eval_is_promotion_evidence() {
 
 /// A repository where 1.1.0 and then 1.2.0 were promoted on passing evals, served by a model
 /// that, once `drift` is set, answers 1.2.0's prompt wrongly (and, with `all`, every prompt).
-fn drifted(
-    all: bool,
-) -> (
-    LlmServer,
-    TestRepo,
-    std::sync::Arc<std::sync::atomic::AtomicBool>,
-) {
+fn drifted(all: bool) -> (LlmServer, TestRepo, Drift) {
+    drifted_where(move |system, _| all || system.contains("Be brief."))
+}
+
+type Drift = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
+/// `drifted`, where `wrong(system message, example number)` says which answers go wrong
+/// once the drift is set.
+fn drifted_where(
+    wrong: impl Fn(&str, u32) -> bool + Send + Sync + 'static,
+) -> (LlmServer, TestRepo, Drift) {
     use std::sync::atomic::{AtomicBool, Ordering};
     let drift = std::sync::Arc::new(AtomicBool::new(false));
     let flag = std::sync::Arc::clone(&drift);
@@ -1029,7 +1033,7 @@ fn drifted(
             .next()
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        let drifted = flag.load(Ordering::SeqCst) && (all || system.contains("Be brief."));
+        let drifted = flag.load(Ordering::SeqCst) && wrong(system, number);
         if system.contains("Be precise.") && !drifted {
             format!("summary {number}")
         } else {
@@ -1272,4 +1276,22 @@ fn two_concurrent_promotions_make_one() {
     assert_eq!(head.parent(0).unwrap().message().unwrap(), "the candidate");
     assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
     assert_eq!(git_status(&repo), Vec::<String>::new());
+}
+
+/// A drop beyond the tolerance that stays above the threshold is a regression too, measured
+/// paired on the same examples against the run recorded at promotion.
+#[test]
+fn a_paired_drop_beyond_the_tolerance_is_a_regression() {
+    let (_server, repo, _drift) =
+        drifted_where(|system, number| system.contains("Be brief.") && number % 6 == 0);
+    let output = run(&repo, &["eval", "summarize", "--no-cache"]);
+    assert_eq!(output.code, 0, "still above the threshold: {output:?}");
+    let output = run(&repo, &["rollback", "--on-regression", "--no-cache"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(
+        output.stdout.contains("paired on the same examples"),
+        "{output:?}"
+    );
+    assert!(output.stdout.contains("n = 12"), "{output:?}");
+    assert!(output.stdout.contains("rolled back to 1.1.0"), "{output:?}");
 }
