@@ -1295,3 +1295,47 @@ fn a_paired_drop_beyond_the_tolerance_is_a_regression() {
     assert!(output.stdout.contains("n = 12"), "{output:?}");
     assert!(output.stdout.contains("rolled back to 1.1.0"), "{output:?}");
 }
+
+/// A rollback target that no longer fits today's metadata is refused, saying what differs.
+#[test]
+fn a_rollback_target_that_no_longer_fits_the_metadata_is_refused() {
+    let (_server, repo) = promotable(12, false);
+    // 1.1.0 takes the input under a new name, and the metadata and examples follow.
+    let candidate = repo
+        .read("prompts/00-templates/summarize.yaml")
+        .replace("{{ ticket }}", "{{ text }}");
+    repo.write("prompts/00-templates/summarize.yaml", &candidate);
+    repo.edit("prompts/03-metadata/summarize.yaml", "  ticket:", "  text:");
+    let examples = repo
+        .read("prompts/01-examples/summarize.jsonl")
+        .replace("\"ticket\"", "\"text\"");
+    repo.write("prompts/01-examples/summarize.jsonl", &examples);
+    let output = run(
+        &repo,
+        &[
+            "promote",
+            "summarize",
+            "--force",
+            "--reason",
+            "inputs renamed",
+            "--allow-dirty",
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
+    let before = repo.tree();
+    let output = run(
+        &repo,
+        &["rollback", "summarize", "--to", "1.0.0", "--reason", "back"],
+    );
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains("restoring 1.0.0")
+            && output
+                .stderr
+                .contains("prompts/02-production/summarize.yaml")
+            && output.stderr.contains("ticket"),
+        "{output:?}"
+    );
+    assert_eq!(repo.tree(), before);
+}
