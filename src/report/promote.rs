@@ -129,6 +129,17 @@ pub fn render_archive(
             matches!(outcome.result, PromoteResult::DryRun),
         )?;
     }
+    // `which` is `production` or `candidate` for an archive, `rollback from X` for a rollback.
+    let done = match outcome.which.strip_prefix("rollback from ") {
+        Some(from) => format!(
+            "rolled back {} from {from} to {}",
+            outcome.task, outcome.version
+        ),
+        None => format!(
+            "archived {} {} ({})",
+            outcome.task, outcome.version, outcome.which
+        ),
+    };
     match &outcome.result {
         PromoteResult::DryRun => writeln!(printer.err, "dry run: nothing was changed"),
         PromoteResult::Promoted {
@@ -136,15 +147,12 @@ pub fn render_archive(
             ..
         } => writeln!(
             printer.err,
-            "archived {} {}: commit {}",
-            outcome.task,
-            outcome.version,
+            "{done}: commit {}",
             &commit[..commit.len().min(12)]
         ),
         _ => writeln!(
             printer.err,
-            "archived {} {}: the change is staged, not committed (--no-commit)",
-            outcome.task, outcome.version
+            "{done}: the change is staged, not committed (--no-commit)"
         ),
     }
 }
