@@ -94,6 +94,7 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
         | Outcome::History(_)
         | Outcome::Archive(_)
         | Outcome::Repaired(_)
+        | Outcome::Bundle(_)
         | Outcome::Generated => ExitStatus::Success,
         Outcome::Eval(eval) => eval_status(eval),
         Outcome::Regression(regression) => {

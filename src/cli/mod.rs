@@ -98,6 +98,13 @@ pub enum Command {
         promptops repair --undo"
     )]
     Repair(RepairArgs),
+    /// Write the release bundle (production prompts, metadata, release.json) and print its id
+    #[command(
+        after_help = "The release id is a sha256 over the bundle's files: the same production prompts \
+        give the same id, whatever history was recorded since.\n\nExample:\n  \
+        promptops bundle --out /tmp/release"
+    )]
+    Bundle(BundleArgs),
     /// Every version of a task: dates, scores, decisions, who, why and the commit
     #[command(after_help = "Examples:\n  \
         promptops history summarize\n  \
@@ -224,6 +231,16 @@ pub struct RepairArgs {
     /// Put back the files the interrupted change wrote or removed, instead of finishing it
     #[arg(long)]
     pub undo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// A new or empty folder to write the bundle to
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// How to print the release
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TableFormat,
 }
 
 #[derive(Debug, Args)]

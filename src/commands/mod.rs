@@ -3,6 +3,7 @@
 //! the outcome through `report/`; `exit::status` maps it to the exit status.
 
 pub mod archive;
+pub mod bundle;
 pub mod eval;
 pub mod generate;
 pub mod history;
@@ -40,6 +41,7 @@ pub fn run(
         Command::Promote(args) => promote::run(settings, &args, printer),
         Command::History(args) => history::run(settings, &args, printer),
         Command::Repair(args) => repair::run(settings, &args, printer),
+        Command::Bundle(args) => bundle::run(settings, &args, printer),
         Command::Archive(args) => archive::run(settings, &args, printer),
         Command::Rollback(args) => rollback::run(settings, &args, printer),
         Command::Completions(args) => generate::completions(&args, printer),

@@ -5,6 +5,7 @@
 #![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 pub mod analysis;
+pub mod bundle;
 pub mod diagnostic;
 pub mod eval;
 pub mod file_checks;

@@ -22,6 +22,7 @@ pub enum Outcome {
     Regression(RegressionOutcome),
     /// `repair`: what was finished or undone (`None`: nothing was interrupted).
     Repaired(Option<String>),
+    Bundle(BundleOutcome),
     /// A completion script or man page was printed.
     Generated,
 }
@@ -187,4 +188,13 @@ pub struct RegressionDecision {
     pub evidence: String,
     /// What was done: nothing, rolled back, or a person is needed.
     pub action: String,
+}
+
+/// `bundle`: the release written.
+#[derive(Debug, Serialize)]
+pub struct BundleOutcome {
+    pub release_id: String,
+    pub dir: String,
+    /// Each file with its sha256, in the order the release id hashes them.
+    pub files: Vec<(String, String)>,
 }

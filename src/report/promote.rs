@@ -4,7 +4,9 @@ use std::io::Write;
 
 use crate::domain::lifecycle::gate::GateOutcome;
 use crate::domain::lifecycle::promote::Plan;
-use crate::domain::outcome::{ArchiveOutcome, PromoteOutcome, PromoteResult, RegressionOutcome};
+use crate::domain::outcome::{
+    ArchiveOutcome, BundleOutcome, PromoteOutcome, PromoteResult, RegressionOutcome,
+};
 
 use super::{Printer, TableFormat};
 
@@ -210,6 +212,29 @@ pub fn render_many(
     }
     for outcome in outcomes {
         render(outcome, format, printer)?;
+    }
+    Ok(())
+}
+
+/// `bundle`: the release id on stdout (for scripts), the files on stderr.
+pub fn render_bundle(
+    outcome: &BundleOutcome,
+    format: TableFormat,
+    printer: &mut Printer<'_>,
+) -> std::io::Result<()> {
+    if format == TableFormat::Json {
+        let text = serde_json::to_string_pretty(outcome).map_err(std::io::Error::other)?;
+        return writeln!(printer.out, "{text}");
+    }
+    writeln!(printer.out, "{}", outcome.release_id)?;
+    writeln!(
+        printer.err,
+        "wrote the release bundle to {} ({} files)",
+        outcome.dir,
+        outcome.files.len()
+    )?;
+    for (path, sha256) in &outcome.files {
+        writeln!(printer.err, "  {path}  {}", &sha256[..12])?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod architecture;
 mod bad_input;
+mod bundle;
 mod checks;
 mod eval;
 mod fuzz;

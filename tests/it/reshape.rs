@@ -180,6 +180,12 @@ fn help_completions_and_man_page_describe_the_real_cli() {
         "status",
         "eval",
         "init",
+        "promote",
+        "archive",
+        "rollback",
+        "repair",
+        "history",
+        "bundle",
         "completions",
     ] {
         helps.push(run_binary(here, &[command, "--help"]));
