@@ -427,3 +427,20 @@ pub fn unstage(root: &Path, paths: &[String]) -> Result<(), GitError> {
     }
     Ok(())
 }
+
+/// Whether git tracks `path` (relative to `root`): in HEAD or in the index.
+pub fn is_tracked(root: &Path, path: &str) -> Result<bool, GitError> {
+    let Ok((repository, prefix)) = open_at(root) else {
+        return Ok(false);
+    };
+    let in_tree = in_work_tree(&prefix, path);
+    let index = repository.index()?;
+    if index.get_path(Path::new(&in_tree), 0).is_some() {
+        return Ok(true);
+    }
+    let Ok(head) = repository.head() else {
+        return Ok(false);
+    };
+    let tree = head.peel_to_tree()?;
+    Ok(tree.get_path(Path::new(&in_tree)).is_ok())
+}

@@ -263,13 +263,48 @@ fn read_journal(root: &Path) -> Result<Option<Journal>, JournalError> {
     if adapters_fs::is_symlink(&path) || !path.is_file() {
         return Ok(None);
     }
-    let bytes = adapters_fs::read_regular(&path, 1 << 30)?;
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|error| JournalError::Unreadable {
+    // A journal is written by promptops on this machine and never committed: one that git
+    // tracks came with the repository, and its steps are data from elsewhere.
+    if git::is_tracked(root, JOURNAL_FILE)? {
+        return Err(JournalError::Unreadable {
             path,
+            reason: "it is tracked by git, so it was not left by a promptops command here; remove it from git".to_owned(),
+        });
+    }
+    let bytes = adapters_fs::read_regular(&path, 1 << 30)?;
+    let journal: Journal =
+        serde_json::from_slice(&bytes).map_err(|error| JournalError::Unreadable {
+            path: path.clone(),
             reason: error.to_string(),
-        })
+        })?;
+    // Its paths are data: each must name a file promptops changes, inside the repository.
+    let paths = journal
+        .steps
+        .iter()
+        .map(|step| &step.path)
+        .chain(&journal.stage)
+        .chain(journal.commit.iter().flat_map(|commit| &commit.stage));
+    for step_path in paths {
+        if !is_plan_path(step_path) {
+            return Err(JournalError::Unreadable {
+                path,
+                reason: format!("`{step_path}` is not a file a promptops change writes"),
+            });
+        }
+    }
+    Ok(Some(journal))
+}
+
+/// A path a plan may touch: the registry, or a plain relative path under `prompts/`.
+fn is_plan_path(path: &str) -> bool {
+    if path == crate::domain::layout::REGISTRY_FILE {
+        return true;
+    }
+    let relative = Path::new(path);
+    path.starts_with("prompts/")
+        && relative
+            .components()
+            .all(|component| matches!(component, std::path::Component::Normal(_)))
 }
 
 /// Puts back what a killed command's plan changed (files it wrote or removed get their old

@@ -379,8 +379,14 @@ fn dropped(
     recorded: &crate::domain::model::LatestEval,
     tolerance: f64,
 ) -> Option<String> {
-    let paired = eval_store::read_summary(&root.join(&recorded.summary))
-        .ok()
+    // The registry's path is data: only a plain path under prompts/04-evals/ is read.
+    let inside = recorded.summary.starts_with("prompts/04-evals/")
+        && std::path::Path::new(&recorded.summary)
+            .components()
+            .all(|component| matches!(component, std::path::Component::Normal(_)));
+    let paired = inside
+        .then(|| eval_store::read_summary(&root.join(&recorded.summary)).ok())
+        .flatten()
         .filter(|before| before.examples.sha256 == newest.examples.sha256)
         .and_then(|before| {
             let then = eval_store::read_records(root, &before).ok()?;

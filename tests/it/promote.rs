@@ -1339,3 +1339,41 @@ fn a_rollback_target_that_no_longer_fits_the_metadata_is_refused() {
     );
     assert_eq!(repo.tree(), before);
 }
+
+/// Regression (found in review): a journal is data. One whose steps name a path outside the
+/// repository, or one that came with the repository (tracked by git), is refused, and nothing
+/// is written.
+#[test]
+fn a_journal_is_data_and_never_writes_outside_the_repository() {
+    let (_server, repo) = promotable(12, false);
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("pwned.txt");
+    let escape = format!("../{}", target.strip_prefix("/").unwrap().to_str().unwrap());
+    let journal = serde_json::json!({
+        "plan": "x", "what": "promote summarize 1.1.0", "stage": [],
+        "steps": [
+            {"path": "../../../../../../../../".to_owned() + &escape, "new": "cHduZWQ=", "new_sha256": "a", "old_sha256": null},
+            {"path": escape, "new": "cHduZWQ=", "new_sha256": "a", "old_sha256": null}
+        ],
+        "commit": null
+    });
+    repo.write(".promptops/journal.json", &journal.to_string());
+    let output = run(&repo, &["status"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output
+            .stderr
+            .contains("is not a file a promptops change writes"),
+        "{output:?}"
+    );
+    assert!(!target.exists());
+    // A journal that git tracks came with the repository: refused whatever it says.
+    let harmless = serde_json::json!({
+        "plan": "x", "what": "promote summarize 1.1.0", "stage": [], "steps": [], "commit": null
+    });
+    repo.write(".promptops/journal.json", &harmless.to_string());
+    repo.commit("a journal", 1_795_437_400);
+    let output = run(&repo, &["validate"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("tracked by git"), "{output:?}");
+}
