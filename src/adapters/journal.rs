@@ -207,18 +207,7 @@ pub fn carry_out(
                 path: step.path.clone(),
             });
         }
-        match &step.new {
-            Some(encoded) => {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .map_err(|error| JournalError::Unreadable {
-                        path: root.join(JOURNAL_FILE),
-                        reason: error.to_string(),
-                    })?;
-                adapters_fs::write_atomic(&path, &bytes)?;
-            }
-            None => std::fs::remove_file(&path)?,
-        }
+        put(root, &path, step.new.as_deref())?;
         fail(&format!("step-{}", index + 1));
     }
     let Some(commit) = &journal.commit else {
@@ -246,6 +235,22 @@ pub fn carry_out(
         )?;
     }
     Ok(Some(id))
+}
+
+/// Gives the file at `path` the journal's bytes (base64), or removes it when there are none.
+fn put(root: &Path, path: &Path, encoded: Option<&str>) -> Result<(), JournalError> {
+    let Some(encoded) = encoded else {
+        std::fs::remove_file(path)?;
+        return Ok(());
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|error| JournalError::Unreadable {
+            path: root.join(JOURNAL_FILE),
+            reason: error.to_string(),
+        })?;
+    adapters_fs::write_atomic(path, &bytes)?;
+    Ok(())
 }
 
 fn current_sha(path: &Path) -> Result<Option<String>, JournalError> {
@@ -337,18 +342,7 @@ pub fn undo(root: &Path) -> Result<Option<String>, JournalError> {
         if current_sha(&path)? == step.old_sha256 {
             continue;
         }
-        match &step.old {
-            Some(encoded) => {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .map_err(|error| JournalError::Unreadable {
-                        path: root.join(JOURNAL_FILE),
-                        reason: error.to_string(),
-                    })?;
-                adapters_fs::write_atomic(&path, &bytes)?;
-            }
-            None => std::fs::remove_file(&path)?,
-        }
+        put(root, &path, step.old.as_deref())?;
     }
     git::unstage(root, &journal.stage)?;
     end(root)?;

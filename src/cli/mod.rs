@@ -134,24 +134,12 @@ pub struct PromoteArgs {
     /// work tree, each promoted (or refused) on its own
     #[arg(long, value_name = "REF", conflicts_with = "task")]
     pub changed_since: Option<String>,
-    /// Print the gates and the plan; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
     /// Promote despite failed gates (never an invalid prompt); needs --reason
     #[arg(long, requires = "reason")]
     pub force: bool,
     /// Why the gates are overridden (recorded in the registry history and the commit)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
-    /// Seconds to wait for another promptops command's lock on the repository
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    pub lock_timeout: u64,
-    /// Go ahead even when the files it changes hold uncommitted work
-    #[arg(long)]
-    pub allow_dirty: bool,
-    /// Write and stage the change but do not commit or tag it
-    #[arg(long)]
-    pub no_commit: bool,
     /// Set the candidate's version to production's, raised (rewrites the candidate's file)
     #[arg(long, value_enum, value_name = "PART")]
     pub bump: Option<Bump>,
@@ -160,9 +148,8 @@ pub struct PromoteArgs {
     pub eval: bool,
     #[command(flatten)]
     pub run: RunOptions,
-    /// How to print the gates and the plan
-    #[arg(long, value_enum, default_value_t)]
-    pub format: TableFormat,
+    #[command(flatten)]
+    pub change: ChangeFlags,
 }
 
 #[derive(Debug, Args)]
@@ -175,21 +162,8 @@ pub struct ArchiveArgs {
     /// Archive the candidate in prompts/00-templates/ instead of the production prompt
     #[arg(long)]
     pub candidate: bool,
-    /// Print the plan; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Seconds to wait for another promptops command's lock on the repository
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    pub lock_timeout: u64,
-    /// Go ahead even when the files it changes hold uncommitted work
-    #[arg(long)]
-    pub allow_dirty: bool,
-    /// Write and stage the change but do not commit it
-    #[arg(long)]
-    pub no_commit: bool,
-    /// How to print the plan
-    #[arg(long, value_enum, default_value_t)]
-    pub format: TableFormat,
+    #[command(flatten)]
+    pub change: ChangeFlags,
 }
 
 #[derive(Debug, Args)]
@@ -209,18 +183,25 @@ pub struct RollbackArgs {
     pub on_regression: bool,
     #[command(flatten)]
     pub run: RunOptions,
+    #[command(flatten)]
+    pub change: ChangeFlags,
+}
+
+/// The flags every command that changes the repository takes (promote, archive, rollback).
+#[derive(Clone, Debug, Args)]
+pub struct ChangeFlags {
     /// Print the plan; change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Seconds to wait for another promptops command's lock on the repository
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    pub lock_timeout: u64,
+    /// Write and stage the change but do not commit (or tag) it
+    #[arg(long)]
+    pub no_commit: bool,
     /// Go ahead even when the files it changes hold uncommitted work
     #[arg(long)]
     pub allow_dirty: bool,
-    /// Write and stage the change but do not commit it
-    #[arg(long)]
-    pub no_commit: bool,
+    /// Seconds to wait for another promptops command's lock on the repository
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub lock_timeout: u64,
     /// How to print the plan
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,

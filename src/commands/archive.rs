@@ -2,14 +2,12 @@
 //! retired) or, with `--candidate`, a failed candidate, to `99-archive/` with a note; planned,
 //! checked, written, committed.
 
-use crate::adapters::{self, git};
+use crate::adapters::{self};
 use crate::cli::ArchiveArgs;
 use crate::domain::analysis::{self, Options};
-use crate::domain::layout;
 use crate::domain::lifecycle::archive::{self, Archived};
 use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::outcome::ArchiveOutcome;
-use crate::domain::source::FileContent;
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
@@ -23,7 +21,7 @@ pub fn run(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
     let outcome = execute(settings, args)?;
-    let format = super::table_format(args.format);
+    let format = super::table_format(args.change.format);
     report::promote::render_archive(&outcome, format, printer)?;
     Ok(Outcome::Archive(Box::new(outcome)))
 }
@@ -48,12 +46,7 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
         },
     );
     let Some(task) = analysis.tasks.get(&args.task) else {
-        let known: Vec<&str> = analysis.tasks.keys().map(String::as_str).collect();
-        return Err(
-            UserError::new(ExitStatus::Error, format!("no task `{}`", args.task))
-                .hint(format!("the tasks are: {}", known.join(", ")))
-                .into(),
-        );
+        return Err(super::unknown_task(&args.task, analysis.tasks.keys()));
     };
     let which = if args.candidate {
         "candidate"
@@ -80,13 +73,7 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
         .hint("fix it first (`promptops validate` says what is wrong)")
         .into());
     };
-    let bytes = match inputs.iter().find(|input| input.path == entry.path) {
-        Some(input) if matches!(input.content, FileContent::Bytes(_)) => match &input.content {
-            FileContent::Bytes(bytes) => bytes.clone(),
-            _ => unreachable!("matched above"),
-        },
-        _ => adapters::fs::read_regular(&root.join(&entry.path), layout::YAML_SIZE_LIMIT)?,
-    };
+    let bytes = super::file_bytes(&root, &inputs, &entry.path)?;
     let prompt = Archived {
         task: &args.task,
         path: &entry.path,
@@ -96,11 +83,7 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
         which,
     };
     let at = time::rfc3339(settings.clock.now());
-    let identity = git::identity(&root, settings.github_actor().as_deref());
-    let by = identity.as_ref().map_or_else(
-        || "(no git identity)".to_owned(),
-        |(name, email)| format!("{name} <{email}>"),
-    );
+    let (identity, by) = super::who(&root, settings);
     let (writes, removals) = archive::plan_files(&prompt, reason, &at, &by).map_err(|problem| {
         UserError::new(
             ExitStatus::Error,
@@ -136,12 +119,7 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
     let (plan, result) = super::lifecycle::finish(
         &root,
         settings,
-        &super::lifecycle::Flags {
-            dry_run: args.dry_run,
-            allow_dirty: args.allow_dirty,
-            no_commit: args.no_commit,
-            lock_timeout: args.lock_timeout,
-        },
+        &args.change,
         (writes, removals, registry),
         (message, id),
         (format!("archive {} {}", args.task, version), identity),

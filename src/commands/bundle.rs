@@ -8,7 +8,7 @@ use crate::domain::bundle::{self, Bundle, ProductionTask};
 use crate::domain::diagnostic::Severity;
 use crate::domain::layout;
 use crate::domain::outcome::BundleOutcome;
-use crate::domain::source::{FileContent, InputFile};
+use crate::domain::source::InputFile;
 use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
 use crate::settings::Settings;
@@ -36,7 +36,7 @@ pub fn execute(settings: &Settings, args: &BundleArgs) -> anyhow::Result<BundleO
             threads,
         },
     );
-    let built = release(&inputs, &analysis)?;
+    let built = release(&root, &inputs, &analysis)?;
     let out = settings.current_dir.join(&args.out);
     if let Ok(mut entries) = std::fs::read_dir(&out)
         && entries.next().is_some()
@@ -63,7 +63,11 @@ pub fn execute(settings: &Settings, args: &BundleArgs) -> anyhow::Result<BundleO
 }
 
 /// The bundle of a repository that validates clean (its registry current).
-pub fn release(inputs: &[InputFile], analysis: &Analysis) -> anyhow::Result<Bundle> {
+pub fn release(
+    root: &std::path::Path,
+    inputs: &[InputFile],
+    analysis: &Analysis,
+) -> anyhow::Result<Bundle> {
     let errors = analysis
         .findings
         .iter()
@@ -88,23 +92,13 @@ pub fn release(inputs: &[InputFile], analysis: &Analysis) -> anyhow::Result<Bund
         .hint("run `promptops registry` and commit it")
         .into());
     };
-    let bytes_of = |path: &str| -> anyhow::Result<Vec<u8>> {
-        match inputs
-            .iter()
-            .find(|input| input.path == path)
-            .map(|input| &input.content)
-        {
-            Some(FileContent::Bytes(bytes)) => Ok(bytes.clone()),
-            _ => Err(UserError::new(ExitStatus::Error, format!("{path} was not read")).into()),
-        }
-    };
     let mut owned = Vec::new();
     for (id, task) in &analysis.tasks {
         if let (Some(production), Some(metadata)) = (&task.production, &task.metadata) {
             owned.push((
                 id.clone(),
-                bytes_of(&production.path)?,
-                bytes_of(&metadata.path)?,
+                super::file_bytes(root, inputs, &production.path)?,
+                super::file_bytes(root, inputs, &metadata.path)?,
             ));
         }
     }

@@ -113,20 +113,12 @@ pub(super) fn committer(
     }
 }
 
-/// The flags every mutating command shares.
-pub(super) struct Flags {
-    pub dry_run: bool,
-    pub allow_dirty: bool,
-    pub no_commit: bool,
-    pub lock_timeout: u64,
-}
-
 /// An untagged change (archive, rollback) from its checked parts: the plan, then, unless a
 /// dry run, the dirty-files check and its application. Returns the plan and what was done.
 pub(super) fn finish(
     root: &Path,
     settings: &crate::settings::Settings,
-    flags: &Flags,
+    flags: &crate::cli::ChangeFlags,
     (writes, removals, registry): (Vec<FileWrite>, Vec<FileRemoval>, FileWrite),
     (message, id): (String, String),
     (what, identity): (String, Option<(String, String)>),
@@ -142,7 +134,6 @@ pub(super) fn finish(
         id,
         writes,
         removals,
-        adds: Vec::new(),
         registry,
         tag: None,
         tag_message: String::new(),

@@ -49,6 +49,44 @@ pub fn run(
     }
 }
 
+/// A file's bytes as the scan read them, else from disk (a file the scan does not keep).
+pub(crate) fn file_bytes(
+    root: &Path,
+    inputs: &[crate::domain::source::InputFile],
+    path: &str,
+) -> anyhow::Result<Vec<u8>> {
+    match inputs
+        .iter()
+        .find(|input| input.path == path)
+        .map(|input| &input.content)
+    {
+        Some(crate::domain::source::FileContent::Bytes(bytes)) => Ok(bytes.clone()),
+        _ => Ok(adapters::fs::read_regular(
+            &root.join(path),
+            crate::domain::layout::YAML_SIZE_LIMIT,
+        )?),
+    }
+}
+
+/// Who a change is recorded as: the git identity (else `GITHUB_ACTOR` under Actions), and
+/// its `name <email>` text (a placeholder when there is none, for a dry run's plan).
+pub(crate) fn who(root: &Path, settings: &Settings) -> (Option<(String, String)>, String) {
+    let identity = adapters::git::identity(root, settings.github_actor().as_deref());
+    let by = identity.as_ref().map_or_else(
+        || "(no git identity)".to_owned(),
+        |(name, email)| format!("{name} <{email}>"),
+    );
+    (identity, by)
+}
+
+/// The error for a task the repository does not have, listing the ones it has.
+pub(crate) fn unknown_task<'a>(id: &str, known: impl Iterator<Item = &'a String>) -> anyhow::Error {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    UserError::new(ExitStatus::Error, format!("no task `{id}`"))
+        .hint(format!("the tasks are: {}", known.join(", ")))
+        .into()
+}
+
 /// The table format a command's `--format` asks for.
 pub fn table_format(format: crate::cli::TableFormat) -> crate::report::TableFormat {
     match format {

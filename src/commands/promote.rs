@@ -28,7 +28,7 @@ pub fn run(
     args: &PromoteArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
-    let format = super::table_format(args.format);
+    let format = super::table_format(args.change.format);
     let Some(since) = &args.changed_since else {
         let task = args.task.as_deref().unwrap_or_default();
         let outcome = execute(settings, args, task)?;
@@ -84,7 +84,7 @@ pub fn execute(
     let root = super::root(settings)?;
     let threads = super::threads();
     // Taken before `--bump` rewrites the candidate; refused only when the promotion goes ahead.
-    let dirty_paths: Vec<String> = if args.dry_run || args.allow_dirty {
+    let dirty_paths: Vec<String> = if args.change.dry_run || args.change.allow_dirty {
         Vec::new()
     } else {
         // The registry is not checked: it is derived (an eval rewrites its latest scores),
@@ -97,7 +97,14 @@ pub fn execute(
     };
     let mut inputs = adapters::fs::scan(&root, threads)?;
     if let Some(bump) = args.bump {
-        bump_candidate(&root, &mut inputs, task, bump, !args.dry_run, threads)?;
+        bump_candidate(
+            &root,
+            &mut inputs,
+            task,
+            bump,
+            !args.change.dry_run,
+            threads,
+        )?;
     }
     let before = analysis::analyze(
         &inputs,
@@ -152,11 +159,7 @@ pub fn execute(
         return Ok(base);
     }
     let at = time::rfc3339(settings.clock.now());
-    let identity = git::identity(&root, settings.github_actor().as_deref());
-    let by = identity.as_ref().map_or_else(
-        || "(no git identity)".to_owned(),
-        |(name, email)| format!("{name} <{email}>"),
-    );
+    let (identity, by) = super::who(&root, settings);
     let decision = Decision {
         at: &at,
         by: &by,
@@ -166,14 +169,14 @@ pub fn execute(
         evidence_path: evidence_path.as_deref(),
     };
     let plan = plan(&root, &inputs, &files, &decision, threads)?;
-    if args.dry_run {
+    if args.change.dry_run {
         return Ok(PromoteOutcome {
             result: PromoteResult::DryRun,
             plan: Some(plan),
             ..base
         });
     }
-    let identity = super::lifecycle::committer(identity, args.no_commit, "promotion")?;
+    let identity = super::lifecycle::committer(identity, args.change.no_commit, "promotion")?;
     super::lifecycle::refuse_dirty_list(&dirty_paths)?;
     let evidence_files = evidence_files(&root, evidence, evidence_path.as_deref());
     let commit = super::lifecycle::apply(
@@ -184,7 +187,7 @@ pub fn execute(
             identity: identity.as_ref(),
             now: settings.clock.now(),
             what: format!("promote {task} {}", files.candidate_version),
-            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
+            lock_timeout: std::time::Duration::from_secs(args.change.lock_timeout),
             fail_at: settings.fail_at.as_deref(),
         },
     )?;
@@ -334,10 +337,7 @@ fn gather(
     id: &str,
 ) -> anyhow::Result<Gathered> {
     let Some(task) = analysis.tasks.get(id) else {
-        let known: Vec<&str> = analysis.tasks.keys().map(String::as_str).collect();
-        return Err(UserError::new(ExitStatus::Error, format!("no task `{id}`"))
-            .hint(format!("the tasks are: {}", known.join(", ")))
-            .into());
+        return Err(super::unknown_task(id, analysis.tasks.keys()));
     };
     let candidate = task.candidate.as_ref().ok_or_else(|| {
         UserError::new(
@@ -360,19 +360,6 @@ fn gather(
         UserError::new(ExitStatus::Error, format!("task `{id}` has no examples"))
             .hint(format!("create prompts/{}/{id}.jsonl", layout::EXAMPLES))
     })?;
-    let bytes_of = |path: &str| -> anyhow::Result<Vec<u8>> {
-        match inputs
-            .iter()
-            .find(|input| input.path == path)
-            .map(|input| &input.content)
-        {
-            Some(FileContent::Bytes(bytes)) => Ok(bytes.clone()),
-            _ => Ok(adapters::fs::read_regular(
-                &root.join(path),
-                layout::YAML_SIZE_LIMIT,
-            )?),
-        }
-    };
     let used = [
         candidate.path.as_str(),
         metadata.path.as_str(),
@@ -389,17 +376,18 @@ fn gather(
         None => None,
         Some(entry) => Some((
             entry.path.clone(),
-            bytes_of(&entry.path)?,
+            super::file_bytes(root, inputs, &entry.path)?,
             entry.version().unwrap_or("0.0.0").to_owned(),
         )),
     };
     Ok(Gathered {
-        candidate_bytes: bytes_of(&candidate.path)?,
+        candidate_bytes: super::file_bytes(root, inputs, &candidate.path)?,
         candidate_path: candidate.path.clone(),
         candidate_sha256: candidate.sha256.clone(),
         candidate_version: candidate.version().unwrap_or("0.0.0").to_owned(),
         production,
-        metadata_text: String::from_utf8_lossy(&bytes_of(&metadata.path)?).into_owned(),
+        metadata_text: String::from_utf8_lossy(&super::file_bytes(root, inputs, &metadata.path)?)
+            .into_owned(),
         metadata_path: metadata.path.clone(),
         examples_sha256: examples.sha256.clone(),
         threshold: metadata_parsed.map_or(1.0, |m| m.metadata.threshold),
@@ -486,7 +474,6 @@ fn plan(
         id,
         writes,
         removals,
-        adds: Vec::new(),
         registry: registry_write,
         commit_message,
         tag: Some(tag),

@@ -3,15 +3,13 @@
 //! against today's metadata and examples.
 
 use crate::adapters::eval_store;
-use crate::adapters::{self, git};
+use crate::adapters::{self};
 use crate::cli::RollbackArgs;
 use crate::domain::analysis::{self, Options, RegistryState};
 use crate::domain::eval::record::Variant;
-use crate::domain::layout;
 use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::lifecycle::rollback::{self, Rollback};
 use crate::domain::outcome::{ArchiveOutcome, RegressionDecision, RegressionOutcome};
-use crate::domain::source::FileContent;
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
@@ -26,7 +24,11 @@ pub fn run(
 ) -> anyhow::Result<Outcome> {
     if args.on_regression {
         let outcome = on_regression(settings, args)?;
-        report::promote::render_regression(&outcome, super::table_format(args.format), printer)?;
+        report::promote::render_regression(
+            &outcome,
+            super::table_format(args.change.format),
+            printer,
+        )?;
         return Ok(Outcome::Regression(outcome));
     }
     let [task] = args.tasks.as_slice() else {
@@ -36,7 +38,7 @@ pub fn run(
     };
     let reason = args.reason.as_deref().unwrap_or_default();
     let outcome = execute(settings, args, task, reason, args.to.clone())?;
-    let format = super::table_format(args.format);
+    let format = super::table_format(args.change.format);
     report::promote::render_archive(&outcome, format, printer)?;
     Ok(Outcome::Archive(Box::new(outcome)))
 }
@@ -64,12 +66,7 @@ pub fn execute(
         },
     );
     let Some(task) = analysis.tasks.get(task_id) else {
-        let known: Vec<&str> = analysis.tasks.keys().map(String::as_str).collect();
-        return Err(
-            UserError::new(ExitStatus::Error, format!("no task `{task_id}`"))
-                .hint(format!("the tasks are: {}", known.join(", ")))
-                .into(),
-        );
+        return Err(super::unknown_task(task_id, analysis.tasks.keys()));
     };
     let (Some(production), Some(metadata)) = (&task.production, &task.metadata) else {
         return Err(UserError::new(
@@ -124,22 +121,10 @@ pub fn execute(
         )
         .into());
     };
-    let bytes_of = |path: &str| -> anyhow::Result<Vec<u8>> {
-        match inputs
-            .iter()
-            .find(|input| input.path == path)
-            .map(|input| &input.content)
-        {
-            Some(FileContent::Bytes(bytes)) => Ok(bytes.clone()),
-            _ => Ok(adapters::fs::read_regular(
-                &root.join(path),
-                layout::YAML_SIZE_LIMIT,
-            )?),
-        }
-    };
-    let production_bytes = bytes_of(&production.path)?;
-    let target_bytes = bytes_of(&target.path)?;
-    let metadata_text = String::from_utf8_lossy(&bytes_of(&metadata.path)?).into_owned();
+    let production_bytes = super::file_bytes(&root, &inputs, &production.path)?;
+    let target_bytes = super::file_bytes(&root, &inputs, &target.path)?;
+    let metadata_text =
+        String::from_utf8_lossy(&super::file_bytes(&root, &inputs, &metadata.path)?).into_owned();
     let production_version = production.version().unwrap_or("0.0.0").to_owned();
     let plan_input = Rollback {
         task: task_id,
@@ -154,11 +139,7 @@ pub fn execute(
         metadata_text: &metadata_text,
     };
     let at = time::rfc3339(settings.clock.now());
-    let identity = git::identity(&root, settings.github_actor().as_deref());
-    let by = identity.as_ref().map_or_else(
-        || "(no git identity)".to_owned(),
-        |(name, email)| format!("{name} <{email}>"),
-    );
+    let (identity, by) = super::who(&root, settings);
     let (writes, removals) =
         rollback::plan_files(&plan_input, reason, &at, &by).map_err(|problem| {
             UserError::new(
@@ -198,12 +179,7 @@ pub fn execute(
     let (plan, result) = super::lifecycle::finish(
         &root,
         settings,
-        &super::lifecycle::Flags {
-            dry_run: args.dry_run,
-            allow_dirty: args.allow_dirty,
-            no_commit: args.no_commit,
-            lock_timeout: args.lock_timeout,
-        },
+        &args.change,
         (writes, removals, registry),
         (message, id),
         (format!("rollback {task_id} {target_version}"), identity),
@@ -359,7 +335,7 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
             task: id,
             regressed: true,
             evidence: format!("{evidence}: {why}; {checked_text}"),
-            action: if args.dry_run {
+            action: if args.change.dry_run {
                 format!("would roll back to {target} (dry run)")
             } else {
                 format!("rolled back to {target}")

@@ -39,8 +39,7 @@ pub fn render(
     let ran = outcome.ran();
     match format {
         TableFormat::Json => {
-            let text = serde_json::to_string_pretty(&json(&ran)).map_err(std::io::Error::other)?;
-            writeln!(printer.out, "{text}")?;
+            super::json(printer, &json(&ran))?;
         }
         TableFormat::Table if ran.is_empty() => {}
         TableFormat::Table => {

@@ -10,8 +10,7 @@ pub fn render(
     printer: &mut Printer<'_>,
 ) -> std::io::Result<()> {
     if format == TableFormat::Json {
-        let text = serde_json::to_string_pretty(outcome).map_err(std::io::Error::other)?;
-        return writeln!(printer.out, "{text}");
+        return super::json(printer, &outcome);
     }
     if outcome.rows.is_empty() {
         return writeln!(

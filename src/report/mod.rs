@@ -25,6 +25,12 @@ pub struct Printer<'a> {
     pub color: bool,
 }
 
+/// A value as one pretty JSON document on stdout.
+pub fn json(printer: &mut Printer<'_>, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    writeln!(printer.out, "{text}")
+}
+
 /// Findings as people read them, with their source lines, on stderr.
 pub fn findings(
     printer: &mut Printer<'_>,

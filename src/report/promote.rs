@@ -32,8 +32,7 @@ pub fn render(
         }
     }
     if format == TableFormat::Json {
-        let text = serde_json::to_string_pretty(outcome).map_err(std::io::Error::other)?;
-        return writeln!(printer.out, "{text}");
+        return super::json(printer, &outcome);
     }
     let out = &mut printer.out;
     writeln!(
@@ -116,8 +115,7 @@ pub fn render_archive(
     printer: &mut Printer<'_>,
 ) -> std::io::Result<()> {
     if format == TableFormat::Json {
-        let text = serde_json::to_string_pretty(outcome).map_err(std::io::Error::other)?;
-        return writeln!(printer.out, "{text}");
+        return super::json(printer, &outcome);
     }
     writeln!(
         printer.out,
@@ -166,8 +164,7 @@ pub fn render_regression(
     printer: &mut Printer<'_>,
 ) -> std::io::Result<()> {
     if format == TableFormat::Json {
-        let text = serde_json::to_string_pretty(outcome).map_err(std::io::Error::other)?;
-        return writeln!(printer.out, "{text}");
+        return super::json(printer, &outcome);
     }
     for decision in &outcome.decisions {
         writeln!(
@@ -201,8 +198,7 @@ pub fn render_many(
     printer: &mut Printer<'_>,
 ) -> std::io::Result<()> {
     if format == TableFormat::Json {
-        let text = serde_json::to_string_pretty(outcomes).map_err(std::io::Error::other)?;
-        return writeln!(printer.out, "{text}");
+        return super::json(printer, &outcomes);
     }
     if outcomes.is_empty() {
         return writeln!(
@@ -223,8 +219,7 @@ pub fn render_bundle(
     printer: &mut Printer<'_>,
 ) -> std::io::Result<()> {
     if format == TableFormat::Json {
-        let text = serde_json::to_string_pretty(outcome).map_err(std::io::Error::other)?;
-        return writeln!(printer.out, "{text}");
+        return super::json(printer, &outcome);
     }
     writeln!(printer.out, "{}", outcome.release_id)?;
     writeln!(

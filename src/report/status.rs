@@ -16,9 +16,7 @@ pub fn render(
 ) -> std::io::Result<()> {
     let rows = &outcome.tasks;
     if format == TableFormat::Json {
-        let text = serde_json::to_string_pretty(&serde_json::json!({ "tasks": rows }))
-            .map_err(std::io::Error::other)?;
-        return writeln!(printer.out, "{text}");
+        return super::json(printer, &serde_json::json!({ "tasks": rows }));
     }
     if rows.is_empty() {
         return writeln!(

@@ -44,8 +44,7 @@ pub fn render(
                     "tasks": outcome.tasks,
                 },
             });
-            let text = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
-            writeln!(printer.out, "{text}")?;
+            super::json(printer, &document)?;
         }
         FindingsFormat::Github => {
             write!(printer.out, "{}", github::render(&shown.findings))?;

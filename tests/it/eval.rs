@@ -13,12 +13,7 @@ pub(crate) const EVALS: &str = "prompts/04-evals/summarize";
 
 /// Answers `summary N` for `Ticket: ticket N`, except every fourth example, which is wrong.
 pub(crate) fn mostly_right(seen: &Seen) -> String {
-    let text = seen.user_text();
-    let number: u32 = text
-        .rsplit(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let number = seen.example_number();
     if number % 4 == 3 {
         "no idea".to_owned()
     } else {
@@ -568,15 +563,8 @@ fn an_interrupted_run_resumes_without_resending_finished_examples() {
 #[test]
 fn a_candidate_is_compared_with_production_on_the_same_examples() {
     let server = LlmServer::start(|seen: &Seen| {
-        let system = seen.body["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default();
-        let number: u32 = seen
-            .user_text()
-            .rsplit(' ')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let system = seen.system_text();
+        let number = seen.example_number();
         // The candidate is right every time, production on every other example.
         if system.contains("Be precise.") || number.is_multiple_of(2) {
             format!("summary {number}")
@@ -643,9 +631,7 @@ fn bad_scorer_options_are_refused_before_any_request() {
 #[test]
 fn the_llm_judge_is_asked_through_a_provider_and_its_verdict_is_cached() {
     let server = LlmServer::start(|seen: &Seen| {
-        let system = seen.body["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default();
+        let system = seen.system_text();
         if system.contains("strict grader") {
             // Polite answers pass; the judge reads the answer from the grading prompt.
             let polite = seen.user_text().contains("Answer to grade:\nPlease");

@@ -12,15 +12,8 @@ const NOW: &str = "2026-12-02T10:00:00Z";
 /// every other one, unless `production_right` (then both are always right).
 fn promotable(count: usize, production_right: bool) -> (LlmServer, TestRepo) {
     let server = LlmServer::start(move |seen: &Seen| {
-        let system = seen.body["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default();
-        let number: u32 = seen
-            .user_text()
-            .rsplit(' ')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let system = seen.system_text();
+        let number = seen.example_number();
         if production_right || system.contains("Be precise.") || number.is_multiple_of(2) {
             format!("summary {number}")
         } else {
@@ -185,15 +178,8 @@ fn a_failing_gate_refuses_with_every_gates_evidence_and_changes_nothing() {
 #[test]
 fn a_candidate_under_the_threshold_is_refused_by_that_gate_alone() {
     let server = LlmServer::start(|seen: &Seen| {
-        let system = seen.body["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default();
-        let number: u32 = seen
-            .user_text()
-            .rsplit(' ')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let system = seen.system_text();
+        let number = seen.example_number();
         let right = if system.contains("Be precise.") {
             !number.is_multiple_of(4)
         } else {
@@ -257,15 +243,8 @@ fn a_candidate_under_the_threshold_is_refused_by_that_gate_alone() {
 fn a_candidate_no_better_than_production_is_refused_as_possibly_worse() {
     // Both always right: Δ = 0 with a zero-width interval passes; make production better.
     let server = LlmServer::start(|seen: &Seen| {
-        let system = seen.body["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default();
-        let number: u32 = seen
-            .user_text()
-            .rsplit(' ')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let system = seen.system_text();
+        let number = seen.example_number();
         if !system.contains("Be precise.") || !number.is_multiple_of(4) {
             format!("summary {number}")
         } else {
@@ -1024,15 +1003,8 @@ fn drifted_where(
     let drift = std::sync::Arc::new(AtomicBool::new(false));
     let flag = std::sync::Arc::clone(&drift);
     let server = LlmServer::start(move |seen: &Seen| {
-        let system = seen.body["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default();
-        let number: u32 = seen
-            .user_text()
-            .rsplit(' ')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let system = seen.system_text();
+        let number = seen.example_number();
         let drifted = flag.load(Ordering::SeqCst) && wrong(system, number);
         if system.contains("Be precise.") && !drifted {
             format!("summary {number}")

@@ -43,8 +43,6 @@ pub struct Plan {
     pub id: String,
     pub writes: Vec<FileWrite>,
     pub removals: Vec<FileRemoval>,
-    /// Files already on disk that the commit takes in (the evidence's eval logs).
-    pub adds: Vec<String>,
     pub registry: FileWrite,
     pub commit_message: String,
     /// The annotated tag on the commit (a promotion's `prompt/<task>/v<version>`).

@@ -44,6 +44,22 @@ impl Seen {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The example's number: the last word of `Ticket: ticket N` (0 when there is none).
+    pub(crate) fn example_number(&self) -> u32 {
+        self.user_text()
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The text of the first (system) message.
+    pub(crate) fn system_text(&self) -> &str {
+        self.body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+    }
+
     /// The text of the last user message.
     pub(crate) fn user_text(&self) -> String {
         self.body["messages"]
