@@ -2,9 +2,7 @@
 //! retired) or, with `--candidate`, a failed candidate, to `99-archive/` with a note; planned,
 //! checked, written, committed.
 
-use crate::adapters::{self};
 use crate::cli::ArchiveArgs;
-use crate::domain::analysis::{self, Options};
 use crate::domain::lifecycle::archive::{self, Archived};
 use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::outcome::ArchiveOutcome;
@@ -37,14 +35,7 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
     }
     let root = super::root(settings)?;
     let threads = super::threads();
-    let inputs = adapters::fs::scan(&root, threads)?;
-    let analysis = analysis::analyze(
-        &inputs,
-        Options {
-            strict: false,
-            threads,
-        },
-    );
+    let (inputs, analysis) = super::scan(&root, false)?;
     let Some(task) = analysis.tasks.get(&args.task) else {
         return Err(super::unknown_task(&args.task, analysis.tasks.keys()));
     };
@@ -90,16 +81,6 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
             format!("cannot archive {}: {problem}", entry.path),
         )
     })?;
-    if let Some(existing) = writes.iter().find(|write| root.join(&write.path).exists()) {
-        return Err(UserError::new(
-            ExitStatus::Error,
-            format!(
-                "{} already exists; an archived version is never replaced",
-                existing.path
-            ),
-        )
-        .into());
-    }
     let message = archive::commit_message(&prompt, reason);
     let id = plan_id(&writes, &removals, &message);
     let registry = super::lifecycle::checked_registry(

@@ -3,7 +3,7 @@
 
 use crate::adapters;
 use crate::cli::BundleArgs;
-use crate::domain::analysis::{self, Analysis, Options, RegistryState};
+use crate::domain::analysis::{Analysis, RegistryState};
 use crate::domain::bundle::{self, Bundle, ProductionTask};
 use crate::domain::diagnostic::Severity;
 use crate::domain::layout;
@@ -27,15 +27,8 @@ pub fn run(
 
 pub fn execute(settings: &Settings, args: &BundleArgs) -> anyhow::Result<BundleOutcome> {
     let root = super::root(settings)?;
-    let threads = super::threads();
-    let inputs = adapters::fs::scan(&root, threads)?;
-    let analysis = analysis::analyze(
-        &inputs,
-        Options {
-            strict: false,
-            threads,
-        },
-    );
+    let _threads = super::threads();
+    let (inputs, analysis) = super::scan(&root, false)?;
     let built = release(&root, &inputs, &analysis)?;
     let out = settings.current_dir.join(&args.out);
     if let Ok(mut entries) = std::fs::read_dir(&out)

@@ -25,6 +25,21 @@ pub(super) fn checked_registry(
     what: &str,
     edit: impl FnOnce(&mut Registry),
 ) -> anyhow::Result<FileWrite> {
+    // An archived version is history: no plan writes over one.
+    let archive = format!("{}/{}/", layout::PROMPTS_DIR, layout::ARCHIVE);
+    if let Some(existing) = writes.iter().find(|write| {
+        write.path.starts_with(&archive) && inputs.iter().any(|input| input.path == write.path)
+    }) {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!(
+                "{} already exists; an archived version is never replaced",
+                existing.path
+            ),
+        )
+        .hint("raise the version of the prompt that would be archived there")
+        .into());
+    }
     let options = Options {
         strict: false,
         threads,

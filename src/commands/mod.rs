@@ -145,9 +145,19 @@ pub fn threads() -> usize {
 
 /// Reads and analyses the repository at `root`.
 pub fn load(root: &Path, strict: bool) -> anyhow::Result<Analysis> {
+    Ok(scan(root, strict)?.1)
+}
+
+/// Reads and analyses the repository at `root`, keeping what was read (a change plans from
+/// the files' bytes and checks itself against them).
+pub fn scan(
+    root: &Path,
+    strict: bool,
+) -> anyhow::Result<(Vec<crate::domain::source::InputFile>, Analysis)> {
     let threads = threads();
     let inputs = adapters::fs::scan(root, threads)?;
-    Ok(analysis::analyze(&inputs, Options { strict, threads }))
+    let analysis = analysis::analyze(&inputs, Options { strict, threads });
+    Ok((inputs, analysis))
 }
 
 /// `--changed-since REF`: the tasks with a file (template, production, metadata, examples or

@@ -168,7 +168,7 @@ pub fn execute(
         evidence,
         evidence_path: evidence_path.as_deref(),
     };
-    let plan = plan(&root, &inputs, &files, &decision, threads)?;
+    let plan = plan(&inputs, &files, &decision, threads)?;
     if args.change.dry_run {
         return Ok(PromoteOutcome {
             result: PromoteResult::DryRun,
@@ -399,7 +399,6 @@ fn gather(
 /// Plans the promotion and checks it: the repository as it would be after the plan must have
 /// no error.
 fn plan(
-    root: &Path,
     inputs: &[InputFile],
     files: &Gathered,
     decision: &Decision<'_>,
@@ -429,22 +428,6 @@ fn plan(
             format!("cannot plan the promotion: {problem}"),
         )
     })?;
-    for write in &writes {
-        if write.path != files.metadata_path
-            && root.join(&write.path).exists()
-            && Some(write.path.as_str()) != files.production.as_ref().map(|(p, _, _)| p.as_str())
-        {
-            return Err(UserError::new(
-                ExitStatus::Error,
-                format!(
-                    "{} already exists; the promotion would overwrite it",
-                    write.path
-                ),
-            )
-            .hint("an archived version is never replaced: raise the candidate's version")
-            .into());
-        }
-    }
     let (commit_message, tag, tag_message) = promote::commit_and_tag(&task_files, decision);
     let id = promote::plan_id(&writes, &removals, &commit_message);
     let commit_message = format!("{commit_message}Promptops-Plan: {id}\n");

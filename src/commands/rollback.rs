@@ -3,9 +3,8 @@
 //! against today's metadata and examples.
 
 use crate::adapters::eval_store;
-use crate::adapters::{self};
 use crate::cli::RollbackArgs;
-use crate::domain::analysis::{self, Options, RegistryState};
+use crate::domain::analysis::RegistryState;
 use crate::domain::eval::record::Variant;
 use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::lifecycle::rollback::{self, Rollback};
@@ -57,14 +56,7 @@ pub fn execute(
     }
     let root = super::root(settings)?;
     let threads = super::threads();
-    let inputs = adapters::fs::scan(&root, threads)?;
-    let analysis = analysis::analyze(
-        &inputs,
-        Options {
-            strict: false,
-            threads,
-        },
-    );
+    let (inputs, analysis) = super::scan(&root, false)?;
     let Some(task) = analysis.tasks.get(task_id) else {
         return Err(super::unknown_task(task_id, analysis.tasks.keys()));
     };
@@ -147,17 +139,6 @@ pub fn execute(
                 format!("cannot plan the rollback: {problem}"),
             )
         })?;
-    let archive_write = &writes[1];
-    if root.join(&archive_write.path).exists() {
-        return Err(UserError::new(
-            ExitStatus::Error,
-            format!(
-                "{} already exists; an archived version is never replaced",
-                archive_write.path
-            ),
-        )
-        .into());
-    }
     let message = rollback::commit_message(&plan_input, reason);
     let id = plan_id(&writes, &removals, &message);
     let registry = super::lifecycle::checked_registry(

@@ -543,6 +543,26 @@ fn archive_retires_a_candidate_or_the_production_prompt_with_its_note() {
         &["archive", "summarize", "--candidate", "--reason", "again"],
     );
     assert_eq!(output.code, 2, "{output:?}");
+    // The same version again as a candidate: its archive place is taken, and stays as it is.
+    repo.write("prompts/00-templates/summarize.yaml", &candidate);
+    let output = run(
+        &repo,
+        &[
+            "archive",
+            "summarize",
+            "--candidate",
+            "--reason",
+            "again",
+            "--allow-dirty",
+        ],
+    );
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("is never replaced"), "{output:?}");
+    assert_eq!(
+        repo.read("prompts/99-archive/summarize/1.1.0.yaml"),
+        archived
+    );
+    repo.remove("prompts/00-templates/summarize.yaml");
 
     // The production prompt: the task is retired, and still validates clean.
     let output = run(
