@@ -95,8 +95,11 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
         | Outcome::Archive(_)
         | Outcome::Repaired(_)
         | Outcome::Bundle(_)
+        | Outcome::Served(_)
+        | Outcome::Health(Ok(200))
         | Outcome::Generated => ExitStatus::Success,
         Outcome::Eval(eval) => eval_status(eval),
+        Outcome::Health(_) => ExitStatus::Failure,
         Outcome::Regression(regression) => {
             if regression
                 .decisions

@@ -109,6 +109,8 @@ pub struct Settings {
     pub clock: Clock,
     /// The environment, for the variables `promptops.yaml` names (API keys).
     pub environment: Environment,
+    /// `PROMPTOPS_LISTEN`: where `serve` listens (and `healthcheck` asks) unless `--listen` says.
+    pub listen: Option<String>,
     /// `PROMPTOPS_FAIL_AT` (debug builds only): a test switch that aborts a mutating command
     /// at a named step, as a killed process would stop.
     pub fail_at: Option<String>,
@@ -166,6 +168,7 @@ impl Settings {
                 .unwrap_or_else(|| "warn".to_owned()),
             clock,
             current_dir,
+            listen: environment.get("PROMPTOPS_LISTEN"),
             fail_at: if cfg!(debug_assertions) {
                 environment.get("PROMPTOPS_FAIL_AT")
             } else {

@@ -4,5 +4,6 @@ pub mod cache;
 pub mod eval_store;
 pub mod fs;
 pub mod git;
+pub mod http_server;
 pub mod journal;
 pub mod llm;

@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Exit status: 0 passed, 1 a check or gate said no, 2 bad usage or input, \
                   3 an external service failed, 130 interrupted.\n\
                   Environment: PROMPTOPS_REPO, PROMPTOPS_CACHE_DIR, PROMPTOPS_LOG (log filter, \
-                  e.g. debug), PROMPTOPS_RETRY_DELAY_SCALE, PROMPTOPS_NOW (a fixed clock), \
+                  e.g. debug), PROMPTOPS_RETRY_DELAY_SCALE, PROMPTOPS_LISTEN, PROMPTOPS_NOW (a fixed clock), \
                   NO_COLOR, CI."
 )]
 pub struct Cli {
@@ -105,6 +105,19 @@ pub enum Command {
         promptops bundle --out /tmp/release"
     )]
     Bundle(BundleArgs),
+    /// Serve the production prompts over HTTP (the prompt loader of the container image)
+    #[command(
+        after_help = "Routes: GET /healthz, /readyz, /v1/prompts, /v1/prompts/{task} (ETag, 304), \
+        POST /v1/prompts/{task}/render (JSON variables in, messages out), GET /v1/release, /metrics.\n\
+        Stops gracefully on SIGTERM. Environment: PROMPTOPS_LISTEN.\n\nExamples:\n  \
+        promptops serve                                  # the repository's production prompts\n  \
+        promptops serve --bundle /srv/promptops --listen 0.0.0.0:8080 --log-format json\n  \
+        curl -s localhost:8080/v1/prompts/summarize/render -d '{\"text\": \"...\"}'"
+    )]
+    Serve(ServeArgs),
+    /// Exit 0 when a local promptops serve is ready (the image's HEALTHCHECK; no curl needed)
+    #[command(after_help = "Example:\n  promptops healthcheck --listen 127.0.0.1:8080")]
+    Healthcheck(HealthcheckArgs),
     /// Every version of a task: dates, scores, decisions, who, why and the commit
     #[command(after_help = "Examples:\n  \
         promptops history summarize\n  \
@@ -222,6 +235,46 @@ pub struct BundleArgs {
     /// How to print the release
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (or PROMPTOPS_LISTEN) [default: 127.0.0.1:8080]; port 0 picks a free port
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// A release bundle written by promptops bundle [default: built from the repository]
+    #[arg(long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// How to write the access log on stderr, one line per request
+    #[arg(long, value_enum, default_value_t)]
+    pub log_format: LogFormat,
+    /// The largest request body read, in bytes; larger ones get 413
+    #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
+    pub body_limit: usize,
+    /// Seconds a request may take, from its headers to its answer; then 408
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub request_timeout: f64,
+    /// Seconds to let requests in flight finish after SIGTERM
+    #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
+    pub shutdown_timeout: f64,
+}
+
+/// How the access log is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The server's address (or PROMPTOPS_LISTEN; 0.0.0.0 is asked on 127.0.0.1) [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Seconds to wait for the answer
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    pub timeout: f64,
 }
 
 #[derive(Debug, Args)]

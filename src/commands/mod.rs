@@ -13,6 +13,7 @@ pub mod promote;
 pub mod registry;
 pub mod repair;
 pub mod rollback;
+pub mod serve;
 pub mod status;
 pub mod validate;
 
@@ -44,6 +45,8 @@ pub fn run(
         Command::Bundle(args) => bundle::run(settings, &args, printer),
         Command::Archive(args) => archive::run(settings, &args, printer),
         Command::Rollback(args) => rollback::run(settings, &args, printer),
+        Command::Serve(args) => serve::run(settings, &args, printer),
+        Command::Healthcheck(args) => serve::healthcheck(settings, &args, printer),
         Command::Completions(args) => generate::completions(&args, printer),
         Command::Man => generate::man(printer),
     }

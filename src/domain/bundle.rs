@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::model::Registry;
@@ -66,8 +66,7 @@ pub fn build(tasks: &[ProductionTask<'_>], registry: &Registry) -> Bundle {
         let Some(production) = &entry.production else {
             continue;
         };
-        let prompt = format!("prompts/{}.yaml", task.task);
-        let metadata = format!("metadata/{}.yaml", task.task);
+        let (prompt, metadata) = task_paths(task.task);
         files.insert(prompt.clone(), task.prompt.to_vec());
         files.insert(metadata.clone(), task.metadata.to_vec());
         release.tasks.insert(
@@ -87,7 +86,61 @@ pub fn build(tasks: &[ProductionTask<'_>], registry: &Registry) -> Bundle {
     }
     let mut text = serde_json::to_vec_pretty(&release).expect("a release serialises");
     text.push(b'\n');
-    files.insert("release.json".to_owned(), text);
+    files.insert(RELEASE_FILE.to_owned(), text);
+    let release_id = release_id(&files);
+    Bundle { files, release_id }
+}
+
+/// The file every bundle has: what the release holds.
+pub const RELEASE_FILE: &str = "release.json";
+
+/// `release.json` as read back (by `serve --bundle`): each task's version and file hashes.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ReleaseIndex {
+    pub schema_version: u32,
+    pub tasks: BTreeMap<String, IndexedTask>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct IndexedTask {
+    pub version: String,
+    pub prompt_sha256: String,
+    pub metadata_sha256: String,
+}
+
+/// Reads `release.json`. Its task names become file names, so each must be a task id; the
+/// paths written in it are never used (data is not a path).
+pub fn read_index(bytes: &[u8]) -> Result<ReleaseIndex, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "it is not UTF-8".to_owned())?;
+    let value = super::json::parse(text).map_err(|error| error.message)?;
+    let index: ReleaseIndex = serde_path_to_error::deserialize(value)
+        .map_err(|error| format!("at {}: {}", error.path(), error.inner()))?;
+    if index.schema_version != SCHEMA_VERSION {
+        return Err(format!(
+            "schema_version {} is not {SCHEMA_VERSION}, the one this promptops reads",
+            index.schema_version
+        ));
+    }
+    let slug = regex::Regex::new(super::model::SLUG_PATTERN).expect("the slug pattern compiles");
+    if let Some(bad) = index.tasks.keys().find(|task| !slug.is_match(task)) {
+        return Err(format!(
+            "`{}` is not a task id (lowercase letters, digits and hyphens)",
+            bad.escape_debug()
+        ));
+    }
+    Ok(index)
+}
+
+/// The bundle paths of a task's prompt and metadata.
+pub fn task_paths(task: &str) -> (String, String) {
+    (
+        format!("prompts/{task}.yaml"),
+        format!("metadata/{task}.yaml"),
+    )
+}
+
+/// A bundle from its files (as read back from a folder), with its release id recomputed.
+pub fn from_files(files: BTreeMap<String, Vec<u8>>) -> Bundle {
     let release_id = release_id(&files);
     Bundle { files, release_id }
 }

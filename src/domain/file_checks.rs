@@ -684,6 +684,49 @@ pub fn check_examples_stream(
     }
 }
 
+/// What is wrong with a set of variables for a task's declared inputs. `eval` (through
+/// `validate`'s example checks) and `serve`'s render endpoint both judge variables with this.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum VariableProblem {
+    /// A required input has no value.
+    Missing { name: String },
+    /// A value for an input the task does not declare.
+    Undeclared { name: String },
+    /// A value of another type than declared.
+    WrongType {
+        name: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+}
+
+/// Every problem of `vars` against `inputs`: required inputs first (in name order), then the
+/// values (in their order). A `null` for an optional input counts as absent.
+pub fn variable_problems(
+    inputs: &std::collections::BTreeMap<String, super::model::InputSpec>,
+    vars: &serde_json::Map<String, Value>,
+) -> Vec<VariableProblem> {
+    let mut problems: Vec<VariableProblem> = inputs
+        .iter()
+        .filter(|(name, spec)| !spec.optional && !vars.contains_key(*name))
+        .map(|(name, _)| VariableProblem::Missing { name: name.clone() })
+        .collect();
+    for (name, value) in vars {
+        match inputs.get(name) {
+            None => problems.push(VariableProblem::Undeclared { name: name.clone() }),
+            Some(spec) if value.is_null() && spec.optional => {}
+            Some(spec) if !spec.kind.accepts(value) => problems.push(VariableProblem::WrongType {
+                name: name.clone(),
+                expected: spec.kind.as_str(),
+                found: super::schema::type_name(value),
+            }),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
 /// One example against its task's metadata: required inputs present, no undeclared ones, each
 /// of its declared type, and `expected` of the task's output type.
 fn check_example_against_metadata(
@@ -698,41 +741,40 @@ fn check_example_against_metadata(
     let inputs = &metadata.metadata.inputs;
     let at = Position::new(line, 1);
     let id = &example.id;
-    for (name, spec) in inputs {
-        if !spec.optional && !example.vars.contains_key(name) {
-            findings.push(
-                Diagnostic::error(
-                    Code::MissingExampleVariable,
-                    path,
-                    at,
-                    format!(
-                        "example `{id}` (line {line}) has no value for required input `{name}`"
-                    ),
-                )
-                .with_hint(format!(
-                    "add \"{name}\" to its \"vars\", or mark the input optional"
-                )),
-            );
-        }
-    }
-    for (name, value) in &example.vars {
-        match inputs.get(name) {
-            None => findings.push(
-                Diagnostic::error(Code::UndeclaredExampleVariable, path, at, format!("example `{id}` (line {line}) sets `{name}`, which the task metadata does not declare"))
-                    .with_hint("remove it from \"vars\", or declare it under `inputs:`"),
-            ),
-            Some(spec) if value.is_null() && spec.optional => {}
-            Some(spec) if !spec.kind.accepts(value) => findings.push(
-                Diagnostic::error(
-                    Code::ExampleVariableType,
-                    path,
-                    at,
-                    format!("example `{id}` (line {line}): `{name}` must be {}, found {}", with_article(spec.kind.as_str()), type_name(value)),
-                )
-                .with_hint(format!("the input is declared `type: {}`", spec.kind.as_str())),
-            ),
-            Some(_) => {}
-        }
+    for problem in variable_problems(inputs, &example.vars) {
+        let finding = match problem {
+            VariableProblem::Missing { name } => Diagnostic::error(
+                Code::MissingExampleVariable,
+                path,
+                at,
+                format!("example `{id}` (line {line}) has no value for required input `{name}`"),
+            )
+            .with_hint(format!(
+                "add \"{name}\" to its \"vars\", or mark the input optional"
+            )),
+            VariableProblem::Undeclared { name } => Diagnostic::error(
+                Code::UndeclaredExampleVariable,
+                path,
+                at,
+                format!("example `{id}` (line {line}) sets `{name}`, which the task metadata does not declare"),
+            )
+            .with_hint("remove it from \"vars\", or declare it under `inputs:`"),
+            VariableProblem::WrongType {
+                name,
+                expected,
+                found,
+            } => Diagnostic::error(
+                Code::ExampleVariableType,
+                path,
+                at,
+                format!(
+                    "example `{id}` (line {line}): `{name}` must be {}, found {found}",
+                    with_article(expected)
+                ),
+            )
+            .with_hint(format!("the input is declared `type: {expected}`")),
+        };
+        findings.push(finding);
     }
     match metadata.metadata.output {
         OutputFormat::Text if !example.expected.is_string() => findings.push(

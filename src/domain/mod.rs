@@ -17,6 +17,7 @@ pub mod outcome;
 pub mod parallel;
 pub mod registry;
 pub mod schema;
+pub mod serve;
 pub mod source;
 pub mod task;
 pub mod template;

@@ -25,6 +25,10 @@ pub enum Outcome {
     Bundle(BundleOutcome),
     /// A completion script or man page was printed.
     Generated,
+    /// `serve` stopped after a shutdown signal.
+    Served(ServedOutcome),
+    /// `healthcheck`: the server's answer status, or why there was none.
+    Health(Result<u16, String>),
 }
 
 /// `validate`: the findings in what was checked, and how much was checked.
@@ -197,4 +201,12 @@ pub struct BundleOutcome {
     pub dir: String,
     /// Each file with its sha256, in the order the release id hashes them.
     pub files: Vec<(String, String)>,
+}
+
+/// How `serve` ended.
+#[derive(Debug)]
+pub struct ServedOutcome {
+    pub release_id: String,
+    /// Requests were still running when the shutdown time was up.
+    pub abandoned_connections: bool,
 }

@@ -13,6 +13,7 @@ mod repair;
 mod reshape;
 mod robustness;
 mod schemas;
+mod serve;
 mod status;
 mod support;
 mod validate;

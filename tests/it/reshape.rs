@@ -186,6 +186,8 @@ fn help_completions_and_man_page_describe_the_real_cli() {
         "repair",
         "history",
         "bundle",
+        "serve",
+        "healthcheck",
         "completions",
     ] {
         helps.push(run_binary(here, &[command, "--help"]));

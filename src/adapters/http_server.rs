@@ -1,0 +1,408 @@
+//! The HTTP side of `promptops serve`: axum routes over hyper's HTTP/1 connections on tokio.
+//! Every answer is a `domain::serve` value; this module moves bytes, times requests, logs them,
+//! and shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tower::ServiceExt;
+
+use crate::domain::serve::access::{self, AccessEntry};
+use crate::domain::serve::metrics::Metrics;
+use crate::domain::serve::{Catalog, Reply, Route};
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub body_limit: usize,
+    /// The longest a request may take, from its headers to its answer (a slow body included).
+    pub request_timeout: Duration,
+    /// The longest to wait for the request headers of a connection.
+    pub header_timeout: Duration,
+    /// The longest to wait for requests in flight after SIGTERM.
+    pub shutdown_timeout: Duration,
+    pub log_json: bool,
+}
+
+struct AppState {
+    catalog: Catalog,
+    metrics: Metrics,
+    draining: AtomicBool,
+    log: std::sync::mpsc::Sender<String>,
+    log_json: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Remote(SocketAddr);
+
+/// Binds the address (port 0: any free port); the listener says where it is.
+pub async fn bind(address: &str) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address).await
+}
+
+/// How a server run ended.
+#[derive(Debug)]
+pub struct Stopped {
+    /// Requests still running when the shutdown time was up (0: all finished).
+    pub abandoned_connections: bool,
+}
+
+/// Serves `catalog` on `listener` until `shutdown` resolves, then stops taking connections,
+/// answers `/readyz` with 503, lets the requests in flight finish (for at most
+/// `shutdown_timeout`) and returns.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    catalog: Catalog,
+    config: ServerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<Stopped> {
+    let (log, lines) = std::sync::mpsc::channel::<String>();
+    let writer = std::thread::spawn(move || write_log(&lines));
+    let state = Arc::new(AppState {
+        catalog,
+        metrics: Metrics::default(),
+        draining: AtomicBool::new(false),
+        log,
+        log_json: config.log_json,
+    });
+    let router = router(Arc::clone(&state), &config);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        // Request heads larger than this are refused (431) before they are buffered.
+        .max_buf_size(64 * 1024)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors or a connection reset before accept: not fatal.
+                    tracing::warn!("accept failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service =
+            router
+                .clone()
+                .map_request(move |mut request: Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(Remote(remote));
+                    request
+                });
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!("connection from {remote}: {error}");
+            }
+        });
+    }
+    state.draining.store(true, Ordering::SeqCst);
+    drop(listener);
+    let abandoned = tokio::time::timeout(config.shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err();
+    drop(router);
+    // The log writer ends when the last sender is gone: the state's, once the connections
+    // (and their routers) are.
+    drop(state);
+    if !abandoned {
+        let _ = writer.join();
+    }
+    Ok(Stopped {
+        abandoned_connections: abandoned,
+    })
+}
+
+fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
+    let timeout = config.request_timeout;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/prompts", get(list))
+        .route("/v1/prompts/{task}", get(prompt))
+        .route("/v1/prompts/{task}/render", post(render))
+        .route("/v1/release", get(release))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            move |state, request, next| observe(state, request, next, timeout),
+        ))
+        .with_state(state)
+}
+
+/// Times the request (bounded by the request timeout), counts it, and logs it.
+async fn observe(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+    timeout: Duration,
+) -> Response {
+    let started = Instant::now();
+    let route = Route::of(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let remote = request.extensions().get::<Remote>().copied();
+    let response = match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => reply(Reply::error(
+            408,
+            &format!(
+                "the request took more than {} s; it was stopped",
+                timeout.as_secs_f64()
+            ),
+            Some("send the whole request at once, and retry"),
+        )),
+    };
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let status = response.status().as_u16();
+    state.metrics.record(route, status, micros);
+    let bytes = axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(0));
+    let time = crate::domain::time::rfc3339_millis(millis);
+    let remote = remote.map_or_else(|| "-".to_owned(), |remote| remote.0.to_string());
+    let line = access::line(
+        &AccessEntry {
+            time: &time,
+            remote: &remote,
+            method: method.as_str(),
+            path: access::shown_path(&path),
+            route: route.as_str(),
+            status,
+            micros,
+            bytes,
+        },
+        state.log_json,
+    );
+    let _ = state.log.send(line);
+    response
+}
+
+/// Writes access-log lines to stderr, flushing whenever no line is waiting.
+fn write_log(lines: &std::sync::mpsc::Receiver<String>) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stderr());
+    while let Ok(line) = lines.recv() {
+        let _ = writeln!(out, "{line}");
+        while let Ok(line) = lines.try_recv() {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+    }
+}
+
+fn reply(reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = Response::new(Body::from(reply.body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if status != StatusCode::NOT_MODIFIED {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    if let Some(etag) = reply.etag
+        && let Ok(value) = HeaderValue::from_maybe_shared(etag)
+    {
+        headers.insert(header::ETAG, value);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
+}
+
+async fn healthz() -> Response {
+    reply(Reply {
+        status: 200,
+        body: Bytes::from_static(b"{\"status\":\"ok\"}\n"),
+        etag: None,
+    })
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.draining.load(Ordering::SeqCst) {
+        reply(Reply::error(503, "shutting down", None))
+    } else {
+        reply(Reply {
+            status: 200,
+            body: Bytes::from(format!(
+                "{{\"status\":\"ready\",\"release_id\":\"{}\"}}\n",
+                state.catalog.release_id()
+            )),
+            etag: None,
+        })
+    }
+}
+
+async fn list(State(state): State<Arc<AppState>>) -> Response {
+    reply(state.catalog.list())
+}
+
+async fn release(State(state): State<Arc<AppState>>) -> Response {
+    reply(state.catalog.release())
+}
+
+async fn prompt(
+    State(state): State<Arc<AppState>>,
+    task: Result<Path<String>, PathRejection>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let task = match task {
+        Ok(Path(task)) => task,
+        Err(rejection) => return bad_path(&rejection),
+    };
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .map(HeaderValue::as_bytes);
+    reply(state.catalog.prompt(&task, if_none_match))
+}
+
+async fn render(
+    State(state): State<Arc<AppState>>,
+    task: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let task = match task {
+        Ok(Path(task)) => task,
+        Err(rejection) => return bad_path(&rejection),
+    };
+    match body {
+        Ok(body) => reply(state.catalog.render(&task, &body)),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            reply(Reply::error(
+                413,
+                "the body is larger than the server's limit",
+                Some("send only the task's input variables (serve --body-limit sets the limit)"),
+            ))
+        }
+        Err(rejection) => reply(Reply::error(
+            400,
+            &format!("the body cannot be read: {rejection}"),
+            None,
+        )),
+    }
+}
+
+fn bad_path(rejection: &PathRejection) -> Response {
+    reply(Reply::error(
+        400,
+        &format!(
+            "the task in the path cannot be read: {}",
+            rejection.body_text()
+        ),
+        Some("task ids are lowercase letters, digits and hyphens"),
+    ))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let text = state
+        .metrics
+        .render(state.catalog.release_id(), state.catalog.tasks());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    reply(Reply::error(
+        404,
+        "no such route",
+        Some(
+            "the routes are /healthz, /readyz, /v1/prompts, /v1/prompts/{task}, POST /v1/prompts/{task}/render, /v1/release, /metrics",
+        ),
+    ))
+}
+
+async fn method_not_allowed() -> Response {
+    reply(Reply::error(
+        405,
+        "this route does not take that method",
+        Some("renders are POST /v1/prompts/{task}/render; everything else is GET"),
+    ))
+}
+
+/// Resolves on SIGTERM (how ECS stops a task) or SIGINT.
+pub async fn termination() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut interrupt)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// `promptops healthcheck`: whether the server at `address` answers `/readyz` with 200, with
+/// plain HTTP/1.0 over a socket (the runtime image has no curl).
+pub fn probe(address: &str, path: &str, timeout: Duration) -> Result<u16, String> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let target = address
+        .to_socket_addrs()
+        .map_err(|error| format!("{address}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("{address} resolves to no address"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&target, timeout)
+        .map_err(|error| format!("cannot connect to {target}: {error}"))?;
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n")
+        .map_err(|error| format!("cannot send to {target}: {error}"))?;
+    let mut head = [0u8; 64];
+    let mut read = 0;
+    while read < 12 {
+        match stream.read(&mut head[read..]) {
+            Ok(0) => break,
+            Ok(count) => read += count,
+            Err(error) => return Err(format!("no answer from {target}: {error}")),
+        }
+    }
+    let text = String::from_utf8_lossy(&head[..read]);
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("{target} did not answer HTTP"))
+}
