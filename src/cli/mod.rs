@@ -257,6 +257,9 @@ pub struct ServeArgs {
     /// Seconds to let requests in flight finish after SIGTERM
     #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
     pub shutdown_timeout: f64,
+    /// Threads answering requests [default: the CPUs this process may use]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// How the access log is written.

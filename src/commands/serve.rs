@@ -71,7 +71,11 @@ pub fn run(
     let release_id = catalog.release_id().to_owned();
     let tasks = catalog.tasks().count();
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, usize::from))
+        .worker_threads(
+            args.threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+                .clamp(1, 256),
+        )
         .enable_all()
         .build()?;
     let stopped = runtime.block_on(async {
