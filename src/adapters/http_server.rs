@@ -57,14 +57,14 @@ struct LogBuffer {
 const LOG_BUFFER_LIMIT: usize = 16 << 20;
 
 impl LogBuffer {
-    fn push(&self, line: &str) {
+    /// Appends one line, written by `write` straight into the buffer.
+    fn push(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let mut pending = self
             .pending
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if pending.len() + line.len() < LOG_BUFFER_LIMIT {
-            pending.extend_from_slice(line.as_bytes());
-            pending.push(b'\n');
+        if pending.len() < LOG_BUFFER_LIMIT {
+            write(&mut pending);
         } else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -230,7 +230,17 @@ async fn observe(
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let remote = request.extensions().get::<Remote>().copied();
-    let response = match tokio::time::timeout(timeout, next.run(request)).await {
+    // Only a request with a body can keep a handler waiting (on a slow sender); the others
+    // are answered from memory, and their headers are bounded by the header timeout.
+    let has_body = request.method() == axum::http::Method::POST
+        || request.headers().contains_key(header::CONTENT_LENGTH)
+        || request.headers().contains_key(header::TRANSFER_ENCODING);
+    let answered = if has_body {
+        tokio::time::timeout(timeout, next.run(request)).await
+    } else {
+        Ok(next.run(request).await)
+    };
+    let response = match answered {
         Ok(response) => response,
         Err(_) => reply(Reply::error(
             408,
@@ -247,26 +257,48 @@ async fn observe(
     let bytes = axum::body::HttpBody::size_hint(response.body())
         .exact()
         .unwrap_or(0);
+    let time = now_text();
+    let mut remote_text = [0u8; 64];
+    let remote = remote.map_or("-", |remote| {
+        use std::io::Write;
+        let mut cursor = std::io::Cursor::new(&mut remote_text[..]);
+        let _ = write!(cursor, "{}", remote.0);
+        let end = usize::try_from(cursor.position()).unwrap_or(0);
+        std::str::from_utf8(&remote_text[..end]).unwrap_or("-")
+    });
+    let entry = AccessEntry {
+        time: &time,
+        remote,
+        method: method.as_str(),
+        path: access::shown_path(&path),
+        route: route.as_str(),
+        status,
+        micros,
+        bytes,
+    };
+    state
+        .log
+        .push(|out| access::write_line(out, &entry, state.log_json));
+    response
+}
+
+/// The time as the log writes it; the seconds part is formatted once per second per thread.
+fn now_text() -> String {
+    thread_local! {
+        static SECOND: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(0));
-    let time = crate::domain::time::rfc3339_millis(millis);
-    let remote = remote.map_or_else(|| "-".to_owned(), |remote| remote.0.to_string());
-    let line = access::line(
-        &AccessEntry {
-            time: &time,
-            remote: &remote,
-            method: method.as_str(),
-            path: access::shown_path(&path),
-            route: route.as_str(),
-            status,
-            micros,
-            bytes,
-        },
-        state.log_json,
-    );
-    state.log.push(&line);
-    response
+    let second = millis.div_euclid(1000);
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != second {
+            let text = crate::domain::time::rfc3339(second);
+            *cached = (second, text.trim_end_matches('Z').to_owned());
+        }
+        format!("{}.{:03}Z", cached.1, millis.rem_euclid(1000))
+    })
 }
 
 fn reply(reply: Reply) -> Response {

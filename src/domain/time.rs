@@ -12,17 +12,6 @@ pub fn rfc3339(seconds: i64) -> String {
     )
 }
 
-/// RFC 3339 in UTC with milliseconds, from milliseconds since the Unix epoch.
-pub fn rfc3339_millis(millis: i64) -> String {
-    let seconds = millis.div_euclid(1000);
-    let text = rfc3339(seconds);
-    format!(
-        "{}.{:03}Z",
-        text.trim_end_matches('Z'),
-        millis.rem_euclid(1000)
-    )
-}
-
 /// `YYYYMMDDTHHMMSSZ`: sorts by time and is safe in a file name.
 pub fn compact(seconds: i64) -> String {
     rfc3339(seconds).replace(['-', ':'], "")

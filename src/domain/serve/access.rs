@@ -17,12 +17,15 @@ pub struct AccessEntry<'a> {
     pub bytes: u64,
 }
 
-/// The line (without its newline).
-pub fn line(entry: &AccessEntry<'_>, json: bool) -> String {
+/// Appends the line and its newline to `out`.
+pub fn write_line(out: &mut Vec<u8>, entry: &AccessEntry<'_>, json: bool) {
+    use std::io::Write;
     if json {
-        serde_json::to_string(entry).expect("an access entry serialises")
+        serde_json::to_writer(&mut *out, entry).expect("an access entry serialises");
+        out.push(b'\n');
     } else {
-        format!(
+        let _ = writeln!(
+            out,
             "{} {} {} {} {} {}us {}B",
             entry.time,
             entry.remote,
@@ -31,7 +34,7 @@ pub fn line(entry: &AccessEntry<'_>, json: bool) -> String {
             entry.status,
             entry.micros,
             entry.bytes
-        )
+        );
     }
 }
 
