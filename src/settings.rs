@@ -111,6 +111,12 @@ pub struct Settings {
     pub environment: Environment,
     /// `PROMPTOPS_LISTEN`: where `serve` listens (and `healthcheck` asks) unless `--listen` says.
     pub listen: Option<String>,
+    /// `PROMPTOPS_BUNDLE`: the release bundle `serve` loads unless `--bundle` says (the image
+    /// sets it).
+    pub bundle: Option<PathBuf>,
+    /// `PROMPTOPS_RELEASE`: the release id the image says it holds; `serve` refuses a bundle
+    /// with another id.
+    pub release: Option<String>,
     /// `PROMPTOPS_FAIL_AT` (debug builds only): a test switch that aborts a mutating command
     /// at a named step, as a killed process would stop.
     pub fail_at: Option<String>,
@@ -169,6 +175,8 @@ impl Settings {
             clock,
             current_dir,
             listen: environment.get("PROMPTOPS_LISTEN"),
+            bundle: environment.path("PROMPTOPS_BUNDLE"),
+            release: environment.get("PROMPTOPS_RELEASE"),
             fail_at: if cfg!(debug_assertions) {
                 environment.get("PROMPTOPS_FAIL_AT")
             } else {

@@ -109,7 +109,8 @@ pub enum Command {
     #[command(
         after_help = "Routes: GET /healthz, /readyz, /v1/prompts, /v1/prompts/{task} (ETag, 304), \
         POST /v1/prompts/{task}/render (JSON variables in, messages out), GET /v1/release, /metrics.\n\
-        Stops gracefully on SIGTERM. Environment: PROMPTOPS_LISTEN.\n\nExamples:\n  \
+        Stops gracefully on SIGTERM. Environment: PROMPTOPS_LISTEN, PROMPTOPS_BUNDLE, PROMPTOPS_RELEASE (the release id \
+        the bundle must have).\n\nExamples:\n  \
         promptops serve                                  # the repository's production prompts\n  \
         promptops serve --bundle /srv/promptops --listen 0.0.0.0:8080 --log-format json\n  \
         curl -s localhost:8080/v1/prompts/summarize/render -d '{\"text\": \"...\"}'"
@@ -242,7 +243,7 @@ pub struct ServeArgs {
     /// The address to listen on (or PROMPTOPS_LISTEN) [default: 127.0.0.1:8080]; port 0 picks a free port
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
-    /// A release bundle written by promptops bundle [default: built from the repository]
+    /// A release bundle written by promptops bundle (or PROMPTOPS_BUNDLE) [default: built from the repository]
     #[arg(long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
     /// How to write the access log on stderr, one line per request

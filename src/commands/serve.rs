@@ -42,7 +42,7 @@ pub fn run(
         shutdown_timeout: seconds(args.shutdown_timeout, "shutdown-timeout")?,
         log_json: args.log_format == LogFormat::Json,
     };
-    let bundle = if let Some(dir) = &args.bundle {
+    let bundle = if let Some(dir) = args.bundle.as_ref().or(settings.bundle.as_ref()) {
         read_bundle(&settings.current_dir.join(dir))?
     } else {
         let root = super::root(settings)?;
@@ -63,6 +63,20 @@ pub fn run(
             .into());
         }
     };
+    if let Some(expected) = &settings.release
+        && expected.trim() != catalog.release_id()
+    {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!(
+                "PROMPTOPS_RELEASE is {}, but the bundle is release {}; not serving it",
+                expected.trim(),
+                catalog.release_id()
+            ),
+        )
+        .hint("the image's release id and its bundle disagree: build the image again (promptops image, or docker build with --build-arg RELEASE_ID=$(promptops bundle --out DIR))")
+        .into());
+    }
     let listen = args
         .listen
         .clone()

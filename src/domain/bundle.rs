@@ -91,6 +91,10 @@ pub fn build(tasks: &[ProductionTask<'_>], registry: &Registry) -> Bundle {
     Bundle { files, release_id }
 }
 
+/// Where the container image holds the bundle (the Dockerfile's `app` stage and
+/// `promptops image` both put it here; `PROMPTOPS_BUNDLE` points `serve` at it).
+pub const IMAGE_BUNDLE_DIR: &str = "/srv/promptops";
+
 /// The file every bundle has: what the release holds.
 pub const RELEASE_FILE: &str = "release.json";
 

@@ -22,8 +22,12 @@ impl Server {
     pub(crate) fn start(repo: &TestRepo, args: &[&str]) -> Server {
         let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
         all.extend_from_slice(args);
-        let mut child = repo
-            .command(&all, &[])
+        Server::spawn(&mut repo.command(&all, &[]))
+    }
+
+    /// Starts a prepared `serve` command (it must listen on port 0 or a free port).
+    pub(crate) fn spawn(command: &mut std::process::Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
