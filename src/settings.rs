@@ -117,6 +117,8 @@ pub struct Settings {
     /// `PROMPTOPS_RELEASE`: the release id the image says it holds; `serve` refuses a bundle
     /// with another id.
     pub release: Option<String>,
+    /// `PROMPTOPS_REGISTRY_PASSWORD`: the password of `image --registry-username`.
+    pub registry_password: Option<String>,
     /// `PROMPTOPS_FAIL_AT` (debug builds only): a test switch that aborts a mutating command
     /// at a named step, as a killed process would stop.
     pub fail_at: Option<String>,
@@ -175,6 +177,7 @@ impl Settings {
             clock,
             current_dir,
             listen: environment.get("PROMPTOPS_LISTEN"),
+            registry_password: environment.get("PROMPTOPS_REGISTRY_PASSWORD"),
             bundle: environment.path("PROMPTOPS_BUNDLE"),
             release: environment.get("PROMPTOPS_RELEASE"),
             fail_at: if cfg!(debug_assertions) {

@@ -7,3 +7,4 @@ pub mod git;
 pub mod http_server;
 pub mod journal;
 pub mod llm;
+pub mod registry;

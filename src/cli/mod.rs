@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Exit status: 0 passed, 1 a check or gate said no, 2 bad usage or input, \
                   3 an external service failed, 130 interrupted.\n\
                   Environment: PROMPTOPS_REPO, PROMPTOPS_CACHE_DIR, PROMPTOPS_LOG (log filter, \
-                  e.g. debug), PROMPTOPS_RETRY_DELAY_SCALE, PROMPTOPS_LISTEN, PROMPTOPS_NOW (a fixed clock), \
+                  e.g. debug), PROMPTOPS_RETRY_DELAY_SCALE, PROMPTOPS_LISTEN, PROMPTOPS_REGISTRY_PASSWORD, PROMPTOPS_NOW (a fixed clock), \
                   NO_COLOR, CI."
 )]
 pub struct Cli {
@@ -119,6 +119,19 @@ pub enum Command {
     /// Exit 0 when a local promptops serve is ready (the image's HEALTHCHECK; no curl needed)
     #[command(after_help = "Example:\n  promptops healthcheck --listen 127.0.0.1:8080")]
     Healthcheck(HealthcheckArgs),
+    /// Build the app image without Docker: the base image plus one layer holding the release
+    /// bundle, pushed to a registry (or written as an OCI layout)
+    #[command(
+        after_help = "The same production prompts on the same base give the same digest: a second \
+        push uploads nothing. The default tag is release-<first 12 hex of the release id>.\n\
+        Auth: ECR registries (<account>.dkr.ecr.<region>.amazonaws.com) log in with the AWS \
+        credential chain; others are anonymous, or --registry-username with \
+        PROMPTOPS_REGISTRY_PASSWORD.\n\nExamples:\n  \
+        promptops image --base ghcr.io/acme/promptops-runtime:0.1.0 --push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts\n  \
+        promptops image --base localhost:5000/runtime:0.1.0 --push localhost:5000/prompts --insecure-registry localhost:5000\n  \
+        promptops image --base localhost:5000/runtime:0.1.0 --oci-layout ./image --insecure-registry localhost:5000"
+    )]
+    Image(ImageArgs),
     /// Every version of a task: dates, scores, decisions, who, why and the commit
     #[command(after_help = "Examples:\n  \
         promptops history summarize\n  \
@@ -279,6 +292,55 @@ pub struct HealthcheckArgs {
     /// Seconds to wait for the answer
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// The runtime image to build on (the Dockerfile's runtime stage), e.g. REGISTRY/REPO:TAG
+    #[arg(long, value_name = "REF")]
+    pub base: String,
+    /// The repository (and tag) to push to [default tag: release-<id>]
+    #[arg(long, value_name = "REF", required_unless_present = "oci_layout")]
+    pub push: Option<String>,
+    /// Write the image as an OCI layout folder (new or empty) instead of pushing
+    #[arg(long, value_name = "DIR", conflicts_with = "push")]
+    pub oci_layout: Option<PathBuf>,
+    /// A release bundle written by promptops bundle [default: built from the repository]
+    #[arg(long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// The tag of --oci-layout's image [default: release-<id>]
+    #[arg(long, value_name = "TAG", requires = "oci_layout")]
+    pub tag: Option<String>,
+    /// A registry spoken to over plain HTTP (tests and local registries only); repeatable
+    #[arg(long, value_name = "HOST:PORT")]
+    pub insecure_registry: Vec<String>,
+    /// How to log in to the target registry
+    #[arg(long, value_enum, default_value_t)]
+    pub registry_auth: RegistryAuth,
+    /// The user for basic auth; the password is read from PROMPTOPS_REGISTRY_PASSWORD
+    #[arg(long, value_name = "USER")]
+    pub registry_username: Option<String>,
+    /// The platform to take from a multi-platform base [default: linux and this machine's CPU]
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+    /// An extra label; repeatable (a label that changes per commit changes the digest)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// How to print the result
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TableFormat,
+}
+
+/// How `image` logs in to the registry it pushes to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum RegistryAuth {
+    /// ECR hosts by AWS credentials, basic auth when --registry-username is given, else none
+    #[default]
+    Auto,
+    Anonymous,
+    Basic,
+    /// Amazon ECR's GetAuthorizationToken, whatever the host
+    Ecr,
 }
 
 #[derive(Debug, Args)]

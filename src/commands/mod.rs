@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod eval;
 pub mod generate;
 pub mod history;
+pub mod image;
 pub mod init;
 mod lifecycle;
 pub mod promote;
@@ -47,6 +48,7 @@ pub fn run(
         Command::Rollback(args) => rollback::run(settings, &args, printer),
         Command::Serve(args) => serve::run(settings, &args, printer),
         Command::Healthcheck(args) => serve::healthcheck(settings, &args, printer),
+        Command::Image(args) => image::run(settings, &args, printer),
         Command::Completions(args) => generate::completions(&args, printer),
         Command::Man => generate::man(printer),
     }

@@ -125,7 +125,7 @@ pub fn run(
 
 /// A bundle folder as `promptops bundle` wrote it: `release.json`, then the files it names
 /// (paths made from its task ids, never taken from it). Files it does not name are not read.
-fn read_bundle(dir: &Path) -> anyhow::Result<Bundle> {
+pub(crate) fn read_bundle(dir: &Path) -> anyhow::Result<Bundle> {
     let index_path = dir.join(RELEASE_FILE);
     let index_bytes = adapters::fs::read_regular(&index_path, layout::REGISTRY_SIZE_LIMIT)
         .map_err(|error| {

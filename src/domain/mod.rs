@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod diagnostic;
 pub mod eval;
 pub mod file_checks;
+pub mod image;
 pub mod json;
 pub mod layout;
 pub mod lifecycle;

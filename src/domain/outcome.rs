@@ -25,6 +25,7 @@ pub enum Outcome {
     Bundle(BundleOutcome),
     /// A completion script or man page was printed.
     Generated,
+    Image(ImageOutcome),
     /// `serve` stopped after a shutdown signal.
     Served(ServedOutcome),
     /// `healthcheck`: the server's answer status, or why there was none.
@@ -209,4 +210,25 @@ pub struct ServedOutcome {
     pub release_id: String,
     /// Requests were still running when the shutdown time was up.
     pub abandoned_connections: bool,
+}
+
+/// `image`: what was pushed (or written as an OCI layout).
+#[derive(Debug, Serialize)]
+pub struct ImageOutcome {
+    /// `REPO@sha256:…`, or `oci:DIR:TAG`.
+    pub reference: String,
+    pub digest: String,
+    pub tag: String,
+    pub release_id: String,
+    pub base: String,
+    pub base_digest: String,
+    pub layer_digest: String,
+    pub config_digest: String,
+    pub bytes_uploaded: u64,
+    pub blobs_uploaded: usize,
+    pub blobs_mounted: usize,
+    pub blobs_present: usize,
+    pub manifest_pushed: bool,
+    /// Written as an OCI layout folder (nothing was pushed).
+    pub oci_layout: bool,
 }

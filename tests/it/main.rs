@@ -7,6 +7,7 @@ mod checks;
 mod dockerfile;
 mod eval;
 mod fuzz;
+mod image;
 mod init;
 mod promote;
 mod registry;

@@ -188,6 +188,7 @@ fn help_completions_and_man_page_describe_the_real_cli() {
         "bundle",
         "serve",
         "healthcheck",
+        "image",
         "completions",
     ] {
         helps.push(run_binary(here, &[command, "--help"]));

@@ -2,6 +2,7 @@
 
 pub(crate) mod http;
 pub(crate) mod llm_server;
+pub(crate) mod registry;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,357 @@
+//! OCI registries over the distribution API (`oci-client`): pull a base image's manifest,
+//! config and layers; push blobs (skipped when the registry has them, mounted across
+//! repositories of the same registry when it can) and a manifest; and Amazon ECR's login
+//! through `GetAuthorizationToken` with the standard AWS credential chain.
+
+use std::time::Duration;
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+
+use crate::domain::image::{self, ACCEPTED_MANIFESTS, BaseManifest};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{reference}: {what}: {source}")]
+    Oci {
+        reference: String,
+        what: &'static str,
+        source: oci_client::errors::OciDistributionError,
+    },
+    #[error("{0}")]
+    Image(#[from] image::ImageError),
+    #[error("Amazon ECR login: {0}")]
+    Ecr(String),
+    #[error("{reference}: blob {digest} has sha256 {actual}")]
+    Corrupt {
+        reference: String,
+        digest: String,
+        actual: String,
+    },
+}
+
+impl RegistryError {
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            RegistryError::Ecr(_) => Some(
+                "ECR needs AWS credentials (AWS_ACCESS_KEY_ID…, a profile, or the web identity of GitHub OIDC) and a region",
+            ),
+            RegistryError::Oci { source, .. } => match source {
+                oci_client::errors::OciDistributionError::AuthenticationFailure(_)
+                | oci_client::errors::OciDistributionError::UnauthorizedError { .. } => Some(
+                    "log in: --registry-username with PROMPTOPS_REGISTRY_PASSWORD, or an ECR registry with AWS credentials",
+                ),
+                _ => Some(
+                    "check the reference and that the registry answers (plain HTTP only with --insecure-registry HOST:PORT)",
+                ),
+            },
+            _ => None,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, RegistryError>;
+
+/// How to log in to a registry.
+#[derive(Clone, Debug)]
+pub enum Login {
+    Anonymous,
+    Basic {
+        username: String,
+        password: String,
+    },
+    /// Amazon ECR: a password from `GetAuthorizationToken` (region from the host, else the
+    /// AWS configuration).
+    Ecr {
+        region: Option<String>,
+    },
+}
+
+/// The region of an ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`).
+pub fn ecr_region(host: &str) -> Option<String> {
+    let parts: Vec<&str> = host.split('.').collect();
+    (parts.len() >= 6
+        && parts[1] == "dkr"
+        && parts[2].starts_with("ecr")
+        && parts[0].bytes().all(|b| b.is_ascii_digit())
+        && parts[4] == "amazonaws")
+        .then(|| parts[3].to_owned())
+}
+
+/// A registry client; hosts named in `insecure` are spoken to over plain HTTP.
+pub struct Registry {
+    client: Client,
+}
+
+/// A base image as pulled: its manifest (the platform's, for an index) and config.
+pub struct Base {
+    pub reference: Reference,
+    pub manifest: Vec<u8>,
+    pub digest: String,
+    pub config: Vec<u8>,
+}
+
+/// What a push did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Pushed {
+    pub bytes_uploaded: u64,
+    pub blobs_uploaded: usize,
+    pub blobs_mounted: usize,
+    pub blobs_present: usize,
+    /// False when the tag already named this manifest.
+    pub manifest_pushed: bool,
+}
+
+pub fn parse(reference: &str) -> std::result::Result<Reference, String> {
+    reference
+        .parse::<Reference>()
+        .map_err(|error| format!("`{reference}` is not an image reference: {error}"))
+}
+
+impl Registry {
+    pub fn new(insecure: &[String]) -> Registry {
+        let config = ClientConfig {
+            protocol: if insecure.is_empty() {
+                ClientProtocol::Https
+            } else {
+                ClientProtocol::HttpsExcept(insecure.to_vec())
+            },
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_mins(2)),
+            ..ClientConfig::default()
+        };
+        Registry {
+            client: Client::new(config),
+        }
+    }
+
+    /// Logs in to the registry of `reference` (before any other call for it).
+    pub async fn login(&self, reference: &Reference, login: &Login) -> Result<()> {
+        let auth = match login {
+            Login::Anonymous => RegistryAuth::Anonymous,
+            Login::Basic { username, password } => {
+                RegistryAuth::Basic(username.clone(), password.clone())
+            }
+            Login::Ecr { region } => {
+                let (username, password) = ecr_login(region.as_deref()).await?;
+                RegistryAuth::Basic(username, password)
+            }
+        };
+        self.client
+            .store_auth_if_needed(reference.resolve_registry(), &auth)
+            .await;
+        Ok(())
+    }
+
+    /// The base image for `os`/`architecture`: its manifest, digest and config.
+    pub async fn pull_base(
+        &self,
+        reference: &Reference,
+        os: &str,
+        architecture: &str,
+    ) -> Result<Base> {
+        let oci = |what, source| RegistryError::Oci {
+            reference: reference.whole(),
+            what,
+            source,
+        };
+        let (bytes, digest) = self
+            .client
+            .pull_manifest_raw(reference, &RegistryAuth::Anonymous, &ACCEPTED_MANIFESTS)
+            .await
+            .map_err(|source| oci("cannot read the manifest", source))?;
+        let (manifest, digest, reference) =
+            match image::read_base_manifest(&bytes, os, architecture)? {
+                BaseManifest::Image => (bytes.to_vec(), digest, reference.clone()),
+                BaseManifest::Index { digest } => {
+                    let platform = Reference::with_digest(
+                        reference.registry().to_owned(),
+                        reference.repository().to_owned(),
+                        digest,
+                    );
+                    let (bytes, digest) = self
+                        .client
+                        .pull_manifest_raw(&platform, &RegistryAuth::Anonymous, &ACCEPTED_MANIFESTS)
+                        .await
+                        .map_err(|source| oci("cannot read the platform's manifest", source))?;
+                    (bytes.to_vec(), digest, platform)
+                }
+            };
+        let (_, config) = image::base_parts(&manifest)?;
+        let config_digest = image::descriptor_digest(&config)?.to_owned();
+        let config = self.blob(&reference, &config_digest).await?;
+        Ok(Base {
+            reference,
+            manifest,
+            digest,
+            config,
+        })
+    }
+
+    /// A blob's bytes, checked against its digest.
+    pub async fn blob(&self, reference: &Reference, digest: &str) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.client
+            .pull_blob(reference, digest, &mut bytes)
+            .await
+            .map_err(|source| RegistryError::Oci {
+                reference: reference.whole(),
+                what: "cannot read a blob",
+                source,
+            })?;
+        let actual = image::digest_of(&bytes);
+        if actual != digest {
+            return Err(RegistryError::Corrupt {
+                reference: reference.whole(),
+                digest: digest.to_owned(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    async fn has_blob(&self, target: &Reference, digest: &str) -> Result<bool> {
+        self.client
+            .blob_exists(target, digest)
+            .await
+            .map_err(|source| RegistryError::Oci {
+                reference: target.whole(),
+                what: "cannot ask for a blob",
+                source,
+            })
+    }
+
+    /// Pushes `app` to `target` (a reference with its tag): the base's layers (present, mounted
+    /// from the base's repository, or copied), the bundle's layer, the config, then the manifest
+    /// unless the tag already names it.
+    pub async fn push(
+        &self,
+        base: &Base,
+        app: &image::AppImage,
+        target: &Reference,
+    ) -> Result<Pushed> {
+        let mut pushed = Pushed::default();
+        let same_registry = base.reference.resolve_registry() == target.resolve_registry();
+        for layer in &app.base_layers {
+            let digest = image::descriptor_digest(layer)?;
+            if self.has_blob(target, digest).await? {
+                pushed.blobs_present += 1;
+                continue;
+            }
+            if same_registry
+                && self
+                    .client
+                    .mount_blob(target, &base.reference, digest)
+                    .await
+                    .is_ok()
+                && self.has_blob(target, digest).await?
+            {
+                pushed.blobs_mounted += 1;
+                continue;
+            }
+            let bytes = self.blob(&base.reference, digest).await?;
+            self.upload(target, bytes, digest, &mut pushed).await?;
+        }
+        for blob in [&app.layer.blob, &app.config] {
+            if self.has_blob(target, &blob.digest).await? {
+                pushed.blobs_present += 1;
+            } else {
+                self.upload(target, blob.bytes.clone(), &blob.digest, &mut pushed)
+                    .await?;
+            }
+        }
+        let current = self
+            .client
+            .fetch_manifest_digest(target, &RegistryAuth::Anonymous)
+            .await
+            .ok();
+        if current.as_deref() != Some(app.manifest.digest.as_str()) {
+            self.client
+                .push_manifest_raw(
+                    target,
+                    app.manifest.bytes.clone(),
+                    image::OCI_MANIFEST.parse().expect("a valid header value"),
+                )
+                .await
+                .map_err(|source| RegistryError::Oci {
+                    reference: target.whole(),
+                    what: "cannot push the manifest",
+                    source,
+                })?;
+            pushed.manifest_pushed = true;
+        }
+        Ok(pushed)
+    }
+
+    async fn upload(
+        &self,
+        target: &Reference,
+        bytes: Vec<u8>,
+        digest: &str,
+        pushed: &mut Pushed,
+    ) -> Result<()> {
+        let size = bytes.len() as u64;
+        self.client
+            .push_blob(target, bytes, digest)
+            .await
+            .map_err(|source| RegistryError::Oci {
+                reference: target.whole(),
+                what: "cannot push a blob",
+                source,
+            })?;
+        pushed.bytes_uploaded += size;
+        pushed.blobs_uploaded += 1;
+        Ok(())
+    }
+}
+
+/// `GetAuthorizationToken`: the token is base64 of `AWS:<password>`.
+async fn ecr_login(region: Option<&str>) -> Result<(String, String)> {
+    use base64::Engine;
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    let config = loader.load().await;
+    let answer = aws_sdk_ecr::Client::new(&config)
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(|error| {
+            RegistryError::Ecr(aws_sdk_ecr::error::DisplayErrorContext(&error).to_string())
+        })?;
+    let token = answer
+        .authorization_data()
+        .first()
+        .and_then(|data| data.authorization_token())
+        .ok_or_else(|| RegistryError::Ecr("the answer has no authorization token".into()))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token.trim())
+        .map_err(|_| RegistryError::Ecr("the authorization token is not base64".into()))?;
+    let text = String::from_utf8(decoded)
+        .map_err(|_| RegistryError::Ecr("the authorization token is not text".into()))?;
+    let (username, password) = text
+        .split_once(':')
+        .ok_or_else(|| RegistryError::Ecr("the authorization token is not USER:PASSWORD".into()))?;
+    Ok((username.to_owned(), password.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ecr_hosts_name_their_region() {
+        assert_eq!(
+            ecr_region("123456789012.dkr.ecr.eu-west-1.amazonaws.com").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            ecr_region("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com").as_deref(),
+            Some("us-east-1")
+        );
+        assert_eq!(ecr_region("127.0.0.1:5000"), None);
+        assert_eq!(ecr_region("ghcr.io"), None);
+    }
+}

@@ -1,0 +1,302 @@
+//! `promptops image`: the app image without Docker. The base image's manifest and config are
+//! read from its registry, one deterministic layer holding the release bundle is appended
+//! (`domain::image`), and the image is pushed (`adapters::registry`) or written as an OCI
+//! layout. The same bundle on the same base gives the same digest.
+
+use std::collections::BTreeMap;
+
+use crate::adapters::registry::{self, Login, Registry};
+use crate::adapters::{self};
+use crate::cli::{ImageArgs, RegistryAuth};
+use crate::domain::bundle::{Bundle, IMAGE_BUNDLE_DIR};
+use crate::domain::image::{self, RELEASE_LABEL};
+use crate::domain::outcome::ImageOutcome;
+use crate::domain::serve::Catalog;
+use crate::exit::{ExitStatus, UserError};
+use crate::report::{self, Printer};
+use crate::settings::Settings;
+
+use super::Outcome;
+
+pub fn run(
+    settings: &Settings,
+    args: &ImageArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Outcome> {
+    let outcome = execute(settings, args, printer)?;
+    report::promote::render_image(&outcome, super::table_format(args.format), printer)?;
+    Ok(Outcome::Image(outcome))
+}
+
+fn usage(message: String, hint: &str) -> anyhow::Error {
+    UserError::new(ExitStatus::Error, message).hint(hint).into()
+}
+
+fn external(error: registry::RegistryError) -> anyhow::Error {
+    let hint = error.hint();
+    let mut user = UserError::new(ExitStatus::External, error.to_string());
+    if let Some(hint) = hint {
+        user = user.hint(hint);
+    }
+    user.into()
+}
+
+pub fn execute(
+    settings: &Settings,
+    args: &ImageArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<ImageOutcome> {
+    let bundle = release(settings, args, printer)?;
+    let (os, architecture) = platform(args.platform.as_deref())?;
+    let mut labels: BTreeMap<String, String> = BTreeMap::new();
+    labels.insert(RELEASE_LABEL.to_owned(), bundle.release_id.clone());
+    labels.insert(
+        "org.opencontainers.image.title".to_owned(),
+        "promptops prompt loader".to_owned(),
+    );
+    for label in &args.label {
+        let Some((key, value)) = label
+            .split_once('=')
+            .filter(|(key, _)| !key.trim().is_empty())
+        else {
+            return Err(usage(
+                format!("--label {label} is not KEY=VALUE"),
+                "e.g. --label org.opencontainers.image.source=https://github.com/acme/prompts",
+            ));
+        };
+        labels.insert(key.trim().to_owned(), value.to_owned());
+    }
+    let base = registry::parse(&args.base)
+        .map_err(|message| usage(message, "e.g. --base ghcr.io/acme/promptops-runtime:0.1.0"))?;
+    let target = match &args.push {
+        Some(push) => {
+            let parsed = registry::parse(push).map_err(|message| {
+                usage(
+                    message,
+                    "e.g. --push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts",
+                )
+            })?;
+            if parsed.digest().is_some() {
+                return Err(usage(
+                    format!("--push {push} names a digest; push to a repository or a tag"),
+                    "drop the @sha256:… part",
+                ));
+            }
+            Some(parsed)
+        }
+        None => None,
+    };
+    let login = login(settings, args, target.as_ref())?;
+    let registry = Registry::new(&args.insecure_registry);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(async {
+        if let Some(target) = &target {
+            registry.login(target, &login).await.map_err(external)?;
+        }
+        if target
+            .as_ref()
+            .is_none_or(|target| target.resolve_registry() != base.resolve_registry())
+        {
+            registry
+                .login(&base, &Login::Anonymous)
+                .await
+                .map_err(external)?;
+        }
+        let pulled = registry
+            .pull_base(&base, &os, &architecture)
+            .await
+            .map_err(external)?;
+        let layer = image::layer(&bundle, IMAGE_BUNDLE_DIR);
+        let app = image::app_image(
+            &pulled.manifest,
+            &pulled.digest,
+            &pulled.config,
+            layer,
+            &[
+                ("PROMPTOPS_BUNDLE", IMAGE_BUNDLE_DIR),
+                ("PROMPTOPS_RELEASE", &bundle.release_id),
+            ],
+            &labels,
+        )
+        .map_err(|error| {
+            usage(
+                format!("{}: {error}", args.base),
+                "use the runtime image the Dockerfile's runtime stage builds",
+            )
+        })?;
+        let default_tag = image::release_tag(&bundle.release_id);
+        let mut outcome = ImageOutcome {
+            reference: String::new(),
+            digest: app.manifest.digest.clone(),
+            tag: default_tag.clone(),
+            release_id: bundle.release_id.clone(),
+            base: args.base.clone(),
+            base_digest: pulled.digest.clone(),
+            layer_digest: app.layer.blob.digest.clone(),
+            config_digest: app.config.digest.clone(),
+            bytes_uploaded: 0,
+            blobs_uploaded: 0,
+            blobs_mounted: 0,
+            blobs_present: 0,
+            manifest_pushed: false,
+            oci_layout: args.oci_layout.is_some(),
+        };
+        if let Some(target) = &target {
+            // The parser says `latest` when no tag was written; only a written tag counts.
+            let written = args
+                .push
+                .as_deref()
+                .and_then(|push| push.rsplit('/').next())
+                .is_some_and(|last| last.contains(':'));
+            let tag = match target.tag() {
+                Some(tag) if written => tag.to_owned(),
+                _ => default_tag,
+            };
+            let tagged = oci_client::Reference::with_tag(
+                target.registry().to_owned(),
+                target.repository().to_owned(),
+                tag.clone(),
+            );
+            let pushed = registry
+                .push(&pulled, &app, &tagged)
+                .await
+                .map_err(external)?;
+            outcome.reference = format!(
+                "{}/{}@{}",
+                target.registry(),
+                target.repository(),
+                app.manifest.digest
+            );
+            outcome.tag = tag;
+            outcome.bytes_uploaded = pushed.bytes_uploaded;
+            outcome.blobs_uploaded = pushed.blobs_uploaded;
+            outcome.blobs_mounted = pushed.blobs_mounted;
+            outcome.blobs_present = pushed.blobs_present;
+            outcome.manifest_pushed = pushed.manifest_pushed;
+        } else if let Some(dir) = &args.oci_layout {
+            let out = settings.current_dir.join(dir);
+            if let Ok(mut entries) = std::fs::read_dir(&out)
+                && entries.next().is_some()
+            {
+                return Err(usage(
+                    format!("{} is not empty; nothing was written", dir.display()),
+                    "write an OCI layout to a new or empty folder",
+                ));
+            }
+            let mut base_blobs = BTreeMap::new();
+            for layer in &app.base_layers {
+                let digest = image::descriptor_digest(layer)
+                    .map_err(|error| usage(error.to_string(), "use another base"))?;
+                let bytes = registry
+                    .blob(&pulled.reference, digest)
+                    .await
+                    .map_err(external)?;
+                base_blobs.insert(digest.to_owned(), bytes);
+            }
+            let tag = args.tag.clone().unwrap_or(default_tag);
+            for (path, bytes) in image::oci_layout(&app, &tag, &base_blobs) {
+                adapters::fs::write_atomic(&out.join(path), &bytes)?;
+            }
+            outcome.reference = format!("oci:{}:{tag}", dir.display());
+            outcome.tag = tag;
+        }
+        anyhow::Ok(outcome)
+    })?;
+    runtime.shutdown_background();
+    Ok(outcome)
+}
+
+/// The bundle to ship: `--bundle`, else the repository's; checked as `serve` will check it, so
+/// an image never holds a release its server would refuse.
+fn release(
+    settings: &Settings,
+    args: &ImageArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Bundle> {
+    let bundle = if let Some(dir) = &args.bundle {
+        super::serve::read_bundle(&settings.current_dir.join(dir))?
+    } else {
+        let root = super::root(settings)?;
+        let _threads = super::threads();
+        let (inputs, analysis) = super::scan(&root, false)?;
+        super::bundle::release(&root, &inputs, &analysis)?
+    };
+    if let Err(shown) = Catalog::load(&bundle) {
+        let problems = shown.findings.len();
+        report::findings(printer, &shown)?;
+        return Err(UserError::new(
+            ExitStatus::Failure,
+            format!("the release has {problems} problem(s); no image was built"),
+        )
+        .hint("rebuild the bundle from a repository that validates clean")
+        .into());
+    }
+    Ok(bundle)
+}
+
+/// `--platform OS/ARCH`, or linux and this machine's CPU in the names images use.
+fn platform(asked: Option<&str>) -> anyhow::Result<(String, String)> {
+    if let Some(asked) = asked {
+        return asked
+            .split_once('/')
+            .filter(|(os, arch)| !os.is_empty() && !arch.is_empty())
+            .map(|(os, arch)| (os.to_owned(), arch.to_owned()))
+            .ok_or_else(|| {
+                usage(
+                    format!("--platform {asked} is not OS/ARCH"),
+                    "e.g. --platform linux/amd64",
+                )
+            });
+    }
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    Ok(("linux".to_owned(), arch.to_owned()))
+}
+
+/// How to log in to the registry pushed to.
+fn login(
+    settings: &Settings,
+    args: &ImageArgs,
+    target: Option<&oci_client::Reference>,
+) -> anyhow::Result<Login> {
+    let host = target.map(|target| target.resolve_registry().to_owned());
+    let basic = || -> anyhow::Result<Login> {
+        let Some(username) = args.registry_username.clone() else {
+            return Err(usage(
+                "--registry-auth basic needs --registry-username".to_owned(),
+                "pass --registry-username USER and set PROMPTOPS_REGISTRY_PASSWORD",
+            ));
+        };
+        let Some(password) = settings.registry_password.clone() else {
+            return Err(usage(
+                format!("--registry-username {username} needs PROMPTOPS_REGISTRY_PASSWORD"),
+                "set the password in PROMPTOPS_REGISTRY_PASSWORD (never on the command line)",
+            ));
+        };
+        Ok(Login::Basic { username, password })
+    };
+    Ok(match args.registry_auth {
+        RegistryAuth::Anonymous => Login::Anonymous,
+        RegistryAuth::Basic => basic()?,
+        RegistryAuth::Ecr => Login::Ecr {
+            region: host.as_deref().and_then(registry::ecr_region),
+        },
+        RegistryAuth::Auto => {
+            if let Some(region) = host.as_deref().and_then(registry::ecr_region) {
+                Login::Ecr {
+                    region: Some(region),
+                }
+            } else if args.registry_username.is_some() {
+                basic()?
+            } else {
+                Login::Anonymous
+            }
+        }
+    })
+}

@@ -1,0 +1,446 @@
+//! `promptops image` against a real OCI registry on 127.0.0.1 (Debian's docker-registry): the
+//! image is pulled back and checked (files, labels, env, digest), a second push uploads
+//! nothing, `skopeo` reads the pushed image and the OCI layout, and ECR's login goes through
+//! moto's `GetAuthorizationToken`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use serde_json::Value;
+
+use crate::support::registry::{Moto, RegistryServer};
+use crate::support::{TestRepo, bundled_example};
+
+fn image(repo: &TestRepo, args: &[&str], environment: &[(&str, &str)]) -> crate::support::Output {
+    repo.run_env(&[&["image"], args].concat(), environment)
+}
+
+fn json(output: &crate::support::Output) -> Value {
+    serde_json::from_str(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"))
+}
+
+/// The files of a gzip'd tar layer: path → bytes (folders as empty), and each entry's
+/// (mode, uid, gid, mtime).
+/// A tar entry's (mode, uid, gid, mtime).
+type Owner = (u32, u64, u64, u64);
+
+fn layer_files(gzip: &[u8]) -> BTreeMap<String, (Vec<u8>, Owner)> {
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(gzip)
+        .read_to_end(&mut tar)
+        .unwrap();
+    let mut archive = tar::Archive::new(tar.as_slice());
+    archive
+        .entries()
+        .unwrap()
+        .map(|entry| {
+            let mut entry = entry.unwrap();
+            let header = entry.header().clone();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            (
+                path,
+                (
+                    bytes,
+                    (
+                        header.mode().unwrap(),
+                        header.uid().unwrap(),
+                        header.gid().unwrap(),
+                        header.mtime().unwrap(),
+                    ),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn image_pushes_a_reproducible_image_that_pulls_back_whole() {
+    let registry = RegistryServer::start(None);
+    let base_digest = registry.seed_base("runtime", "1", None);
+    let repo = bundled_example();
+    let base = format!("{}/runtime:1", registry.address);
+    let push = format!("{}/prompts", registry.address);
+    let args = [
+        "--base",
+        &base,
+        "--push",
+        &push,
+        "--insecure-registry",
+        &registry.address,
+        "--format",
+        "json",
+    ];
+    let first = image(&repo, &args, &[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let first = json(&first);
+    let digest = first["digest"].as_str().unwrap().to_owned();
+    let release_id = first["release_id"].as_str().unwrap().to_owned();
+    let tag = format!("release-{}", &release_id[..12]);
+    assert_eq!(first["tag"], tag.as_str());
+    assert_eq!(first["reference"], format!("{push}@{digest}").as_str());
+    assert_eq!(first["base_digest"], base_digest.as_str());
+    assert!(first["bytes_uploaded"].as_u64().unwrap() > 0);
+    assert_eq!(
+        first["blobs_uploaded"], 2,
+        "the layer and the config: {first}"
+    );
+    assert_eq!(
+        first["blobs_mounted"], 1,
+        "the base layer comes by cross-repository mount: {first}"
+    );
+    assert_eq!(first["manifest_pushed"], true);
+    let uploads = registry.uploads_started("prompts");
+    assert_eq!(uploads, 2);
+
+    // A second push of the same prompts: the same digest, and no blob travels.
+    let second = image(&repo, &args, &[]);
+    assert_eq!(second.code, 0, "{second:?}");
+    let second = json(&second);
+    assert_eq!(second["digest"], digest.as_str());
+    assert_eq!(second["bytes_uploaded"], 0);
+    assert_eq!(second["blobs_uploaded"], 0);
+    assert_eq!(second["manifest_pushed"], false);
+    assert_eq!(
+        registry.uploads_started("prompts"),
+        uploads,
+        "the registry saw no new upload"
+    );
+
+    // Pulled back: the manifest is what was reported, and holds the base layer and ours.
+    let manifest_bytes = registry.manifest("prompts", &tag);
+    assert_eq!(sha256(&manifest_bytes), digest);
+    let manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    assert_eq!(layers[1]["digest"], first["layer_digest"]);
+    let config_digest = manifest["config"]["digest"].as_str().unwrap();
+    let config: Value = serde_json::from_slice(&registry.blob("prompts", config_digest)).unwrap();
+    assert_eq!(
+        config["config"]["Labels"]["dev.promptops.release"],
+        release_id.as_str()
+    );
+    assert_eq!(
+        config["config"]["Labels"]["org.opencontainers.image.title"],
+        "promptops prompt loader"
+    );
+    let env: Vec<&str> = config["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(env.contains(&"PROMPTOPS_BUNDLE=/srv/promptops"), "{env:?}");
+    assert!(
+        env.contains(&format!("PROMPTOPS_RELEASE={release_id}").as_str()),
+        "{env:?}"
+    );
+    assert!(
+        env.contains(&"PROMPTOPS_LISTEN=0.0.0.0:8080"),
+        "the base's env is kept: {env:?}"
+    );
+    assert_eq!(config["config"]["Cmd"], serde_json::json!(["serve"]));
+    assert_eq!(config["config"]["User"], "65532:65532");
+
+    // The layer holds exactly the bundle `promptops bundle` writes, with fixed owners, modes
+    // and times, and its diff id is the config's.
+    let layer = registry.blob("prompts", layers[1]["digest"].as_str().unwrap());
+    let files = layer_files(&layer);
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(layer.as_slice())
+        .read_to_end(&mut tar)
+        .unwrap();
+    assert_eq!(config["rootfs"]["diff_ids"][1], sha256(&tar).as_str());
+    let out = tempfile::tempdir().unwrap();
+    let bundled = repo.run(&["bundle", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(bundled.stdout.trim(), release_id);
+    let mut expected = Vec::new();
+    for entry in walkdir::WalkDir::new(out.path()).min_depth(1) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let relative = entry
+                .path()
+                .strip_prefix(out.path())
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            expected.push((
+                format!("srv/promptops/{relative}"),
+                std::fs::read(entry.path()).unwrap(),
+            ));
+        }
+    }
+    expected.sort();
+    let shipped: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .filter(|(path, _)| !path.ends_with('/'))
+        .map(|(path, (bytes, _))| (path.clone(), bytes.clone()))
+        .collect();
+    assert_eq!(shipped, expected);
+    for (path, (_, (mode, uid, gid, mtime))) in &files {
+        let want = if path.ends_with('/') { 0o755 } else { 0o644 };
+        assert_eq!((*mode, *uid, *gid, *mtime), (want, 0, 0, 0), "{path}");
+    }
+
+    // A third-party reader agrees.
+    let inspect = std::process::Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{push}:{tag}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let inspected: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(inspected["Digest"], digest.as_str());
+    assert_eq!(
+        inspected["Labels"]["dev.promptops.release"],
+        release_id.as_str()
+    );
+
+    // Another prompt: another release, another tag and digest, and only our layer and the
+    // config travel.
+    repo.edit(
+        "prompts/02-production/normalize-product-title.yaml",
+        "description: ",
+        "description: Changed. ",
+    );
+    repo.rebuild_registry();
+    let changed = image(&repo, &args, &[]);
+    assert_eq!(changed.code, 0, "{changed:?}");
+    let changed = json(&changed);
+    assert_ne!(changed["digest"], digest.as_str());
+    assert_ne!(changed["tag"], tag.as_str());
+    assert_eq!(changed["blobs_uploaded"], 2);
+    assert_eq!(changed["blobs_present"], 1);
+}
+
+#[test]
+fn an_oci_layout_of_the_same_image_is_read_by_skopeo() {
+    let registry = RegistryServer::start(None);
+    registry.seed_base("runtime", "1", None);
+    let repo = bundled_example();
+    let base = format!("{}/runtime:1", registry.address);
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("image");
+    let written = image(
+        &repo,
+        &[
+            "--base",
+            &base,
+            "--oci-layout",
+            layout.to_str().unwrap(),
+            "--insecure-registry",
+            &registry.address,
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(written.code, 0, "{written:?}");
+    let written = json(&written);
+    let pushed = image(
+        &repo,
+        &[
+            "--base",
+            &base,
+            "--push",
+            &format!("{}/prompts:v1", registry.address),
+            "--insecure-registry",
+            &registry.address,
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(pushed.code, 0, "{pushed:?}");
+    let pushed = json(&pushed);
+    assert_eq!(pushed["tag"], "v1", "a tag written in --push is kept");
+    assert_eq!(
+        written["digest"], pushed["digest"],
+        "the layout holds the pushed image"
+    );
+    let inspect = std::process::Command::new("skopeo")
+        .args(["inspect", &format!("oci:{}", layout.display())])
+        .output()
+        .unwrap();
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let inspected: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(inspected["Digest"], written["digest"]);
+    assert_eq!(inspected["Layers"].as_array().unwrap().len(), 2);
+    // The folder must be new or empty.
+    let again = image(
+        &repo,
+        &[
+            "--base",
+            &base,
+            "--oci-layout",
+            layout.to_str().unwrap(),
+            "--insecure-registry",
+            &registry.address,
+        ],
+        &[],
+    );
+    assert_eq!(again.code, 2, "{again:?}");
+    assert!(again.stderr.contains("is not empty"), "{again:?}");
+}
+
+#[test]
+fn ecr_login_takes_the_password_from_get_authorization_token() {
+    let moto = Moto::start();
+    // moto's token is base64("AWS:123456789012-auth-token"): the registry knows that user.
+    let registry = RegistryServer::start(Some(("AWS", "123456789012-auth-token")));
+    registry.seed_base("runtime", "1", Some("AWS:123456789012-auth-token"));
+    let repo = bundled_example();
+    let base = format!("{}/runtime:1", registry.address);
+    let push = format!("{}/prompts", registry.address);
+    let environment = moto.environment();
+    let environment: Vec<(&str, &str)> =
+        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = [
+        "--base",
+        &base,
+        "--push",
+        &push,
+        "--insecure-registry",
+        &registry.address,
+    ];
+    let anonymous = image(&repo, &args, &environment);
+    assert_eq!(anonymous.code, 3, "{anonymous:?}");
+    assert!(anonymous.stderr.contains("hint:"), "{anonymous:?}");
+    let ecr = image(
+        &repo,
+        &[&args[..], &["--registry-auth", "ecr"]].concat(),
+        &environment,
+    );
+    assert_eq!(ecr.code, 0, "{ecr:?}");
+    assert!(
+        ecr.stdout.starts_with(&format!("{push}@sha256:")),
+        "{ecr:?}"
+    );
+    // Basic auth with the password from the environment, never from the command line.
+    let basic = image(
+        &repo,
+        &[&args[..], &["--registry-username", "AWS"]].concat(),
+        &[("PROMPTOPS_REGISTRY_PASSWORD", "123456789012-auth-token")],
+    );
+    assert_eq!(basic.code, 0, "{basic:?}");
+    let no_password = image(
+        &repo,
+        &[&args[..], &["--registry-username", "AWS"]].concat(),
+        &[],
+    );
+    assert_eq!(no_password.code, 2, "{no_password:?}");
+    assert!(
+        no_password.stderr.contains("PROMPTOPS_REGISTRY_PASSWORD"),
+        "{no_password:?}"
+    );
+}
+
+#[test]
+fn bad_references_and_unreachable_registries_fail_clearly() {
+    let registry = RegistryServer::start(None);
+    registry.seed_base("runtime", "1", None);
+    let repo = bundled_example();
+    let insecure = ["--insecure-registry", registry.address.as_str()];
+    let missing = image(
+        &repo,
+        &[
+            &[
+                "--base",
+                &format!("{}/nothing:1", registry.address),
+                "--push",
+                &format!("{}/prompts", registry.address),
+            ],
+            &insecure[..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(missing.code, 3, "{missing:?}");
+    assert!(missing.stderr.contains("nothing:1"), "{missing:?}");
+    let digest_push = image(
+        &repo,
+        &[
+            &[
+                "--base",
+                &format!("{}/runtime:1", registry.address),
+                "--push",
+                &format!("{}/prompts@sha256:{}", registry.address, "a".repeat(64)),
+            ],
+            &insecure[..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(digest_push.code, 2, "{digest_push:?}");
+    let label = image(
+        &repo,
+        &[
+            &[
+                "--base",
+                &format!("{}/runtime:1", registry.address),
+                "--push",
+                &format!("{}/prompts", registry.address),
+                "--label",
+                "novalue",
+            ],
+            &insecure[..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(label.code, 2, "{label:?}");
+    let closed = crate::support::registry::free_port();
+    let unreachable = image(
+        &repo,
+        &[
+            "--base",
+            &format!("127.0.0.1:{closed}/runtime:1"),
+            "--push",
+            &format!("127.0.0.1:{closed}/prompts"),
+            "--insecure-registry",
+            &format!("127.0.0.1:{closed}"),
+        ],
+        &[],
+    );
+    assert_eq!(unreachable.code, 3, "{unreachable:?}");
+    // A repository that does not validate is not shipped.
+    repo.edit(
+        "prompts/02-production/normalize-product-title.yaml",
+        "{{ raw_title }}",
+        "{{ raw_title }} {{ nope }}",
+    );
+    let invalid = image(
+        &repo,
+        &[
+            &[
+                "--base",
+                &format!("{}/runtime:1", registry.address),
+                "--push",
+                &format!("{}/prompts", registry.address),
+            ],
+            &insecure[..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_ne!(invalid.code, 0, "{invalid:?}");
+    assert_eq!(registry.uploads_started("prompts"), 0);
+}
