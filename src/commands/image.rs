@@ -8,10 +8,9 @@ use std::collections::BTreeMap;
 use crate::adapters::registry::{self, Login, Registry};
 use crate::adapters::{self};
 use crate::cli::{ImageArgs, RegistryAuth};
-use crate::domain::bundle::{Bundle, IMAGE_BUNDLE_DIR};
+use crate::domain::bundle::IMAGE_BUNDLE_DIR;
 use crate::domain::image::{self, RELEASE_LABEL};
 use crate::domain::outcome::ImageOutcome;
-use crate::domain::serve::Catalog;
 use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
 use crate::settings::Settings;
@@ -46,7 +45,13 @@ pub fn execute(
     args: &ImageArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<ImageOutcome> {
-    let bundle = release(settings, args, printer)?;
+    // Checked as `serve` will check it: an image never holds a release its server refuses.
+    let (bundle, _) = super::serve::load_release(
+        settings,
+        args.bundle.as_ref(),
+        printer,
+        "no image was built",
+    )?;
     let (os, architecture) = platform(args.platform.as_deref())?;
     let mut labels: BTreeMap<String, String> = BTreeMap::new();
     labels.insert(RELEASE_LABEL.to_owned(), bundle.release_id.clone());
@@ -207,34 +212,6 @@ pub fn execute(
     })?;
     runtime.shutdown_background();
     Ok(outcome)
-}
-
-/// The bundle to ship: `--bundle`, else the repository's; checked as `serve` will check it, so
-/// an image never holds a release its server would refuse.
-fn release(
-    settings: &Settings,
-    args: &ImageArgs,
-    printer: &mut Printer<'_>,
-) -> anyhow::Result<Bundle> {
-    let bundle = if let Some(dir) = &args.bundle {
-        super::serve::read_bundle(&settings.current_dir.join(dir))?
-    } else {
-        let root = super::root(settings)?;
-        let _threads = super::threads();
-        let (inputs, analysis) = super::scan(&root, false)?;
-        super::bundle::release(&root, &inputs, &analysis)?
-    };
-    if let Err(shown) = Catalog::load(&bundle) {
-        let problems = shown.findings.len();
-        report::findings(printer, &shown)?;
-        return Err(UserError::new(
-            ExitStatus::Failure,
-            format!("the release has {problems} problem(s); no image was built"),
-        )
-        .hint("rebuild the bundle from a repository that validates clean")
-        .into());
-    }
-    Ok(bundle)
 }
 
 /// `--platform OS/ARCH`, or linux and this machine's CPU in the names images use.

@@ -42,27 +42,12 @@ pub fn run(
         shutdown_timeout: seconds(args.shutdown_timeout, "shutdown-timeout")?,
         log_json: args.log_format == LogFormat::Json,
     };
-    let bundle = if let Some(dir) = args.bundle.as_ref().or(settings.bundle.as_ref()) {
-        read_bundle(&settings.current_dir.join(dir))?
-    } else {
-        let root = super::root(settings)?;
-        let _threads = super::threads();
-        let (inputs, analysis) = super::scan(&root, false)?;
-        super::bundle::release(&root, &inputs, &analysis)?
-    };
-    let catalog = match Catalog::load(&bundle) {
-        Ok(catalog) => catalog,
-        Err(shown) => {
-            let errors = shown.findings.len();
-            report::findings(printer, &shown)?;
-            return Err(UserError::new(
-                ExitStatus::Failure,
-                format!("the release has {errors} problem(s); not serving it"),
-            )
-            .hint("rebuild the bundle from a repository that validates clean (`promptops validate`, then `promptops bundle`)")
-            .into());
-        }
-    };
+    let (_, catalog) = load_release(
+        settings,
+        args.bundle.as_ref().or(settings.bundle.as_ref()),
+        printer,
+        "not serving it",
+    )?;
     if let Some(expected) = &settings.release
         && expected.trim() != catalog.release_id()
     {
@@ -123,9 +108,40 @@ pub fn run(
     }))
 }
 
+/// The release `serve` and `image` ship: the bundle in `dir`, else the repository's, loaded
+/// and checked as `serve` loads it (the findings are printed; `refusal` says what was not done).
+pub(crate) fn load_release(
+    settings: &Settings,
+    dir: Option<&std::path::PathBuf>,
+    printer: &mut Printer<'_>,
+    refusal: &str,
+) -> anyhow::Result<(Bundle, Catalog)> {
+    let bundle = if let Some(dir) = dir {
+        read_bundle(&settings.current_dir.join(dir))?
+    } else {
+        let root = super::root(settings)?;
+        let _threads = super::threads();
+        let (inputs, analysis) = super::scan(&root, false)?;
+        super::bundle::release(&root, &inputs, &analysis)?
+    };
+    match Catalog::load(&bundle) {
+        Ok(catalog) => Ok((bundle, catalog)),
+        Err(shown) => {
+            let problems = shown.findings.len();
+            report::findings(printer, &shown)?;
+            Err(UserError::new(
+                ExitStatus::Failure,
+                format!("the release has {problems} problem(s); {refusal}"),
+            )
+            .hint("rebuild the bundle from a repository that validates clean (`promptops validate`, then `promptops bundle`)")
+            .into())
+        }
+    }
+}
+
 /// A bundle folder as `promptops bundle` wrote it: `release.json`, then the files it names
 /// (paths made from its task ids, never taken from it). Files it does not name are not read.
-pub(crate) fn read_bundle(dir: &Path) -> anyhow::Result<Bundle> {
+fn read_bundle(dir: &Path) -> anyhow::Result<Bundle> {
     let index_path = dir.join(RELEASE_FILE);
     let index_bytes = adapters::fs::read_regular(&index_path, layout::REGISTRY_SIZE_LIMIT)
         .map_err(|error| {

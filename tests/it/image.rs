@@ -358,67 +358,35 @@ fn bad_references_and_unreachable_registries_fail_clearly() {
     let registry = RegistryServer::start(None);
     registry.seed_base("runtime", "1", None);
     let repo = bundled_example();
-    let insecure = ["--insecure-registry", registry.address.as_str()];
-    let missing = image(
-        &repo,
-        &[
+    let at = |path: &str| format!("{}/{path}", registry.address);
+    let run = |base: &str, push: &str, extra: &[&str]| {
+        let args = [
             &[
                 "--base",
-                &format!("{}/nothing:1", registry.address),
+                base,
                 "--push",
-                &format!("{}/prompts", registry.address),
-            ],
-            &insecure[..],
+                push,
+                "--insecure-registry",
+                &registry.address,
+            ][..],
+            extra,
         ]
-        .concat(),
-        &[],
-    );
+        .concat();
+        image(&repo, &args, &[])
+    };
+    let missing = run(&at("nothing:1"), &at("prompts"), &[]);
     assert_eq!(missing.code, 3, "{missing:?}");
     assert!(missing.stderr.contains("nothing:1"), "{missing:?}");
-    let digest_push = image(
-        &repo,
-        &[
-            &[
-                "--base",
-                &format!("{}/runtime:1", registry.address),
-                "--push",
-                &format!("{}/prompts@sha256:{}", registry.address, "a".repeat(64)),
-            ],
-            &insecure[..],
-        ]
-        .concat(),
-        &[],
-    );
+    let by_digest = format!("{}@sha256:{}", at("prompts"), "a".repeat(64));
+    let digest_push = run(&at("runtime:1"), &by_digest, &[]);
     assert_eq!(digest_push.code, 2, "{digest_push:?}");
-    let label = image(
-        &repo,
-        &[
-            &[
-                "--base",
-                &format!("{}/runtime:1", registry.address),
-                "--push",
-                &format!("{}/prompts", registry.address),
-                "--label",
-                "novalue",
-            ],
-            &insecure[..],
-        ]
-        .concat(),
-        &[],
-    );
+    let label = run(&at("runtime:1"), &at("prompts"), &["--label", "novalue"]);
     assert_eq!(label.code, 2, "{label:?}");
-    let closed = crate::support::registry::free_port();
-    let unreachable = image(
-        &repo,
-        &[
-            "--base",
-            &format!("127.0.0.1:{closed}/runtime:1"),
-            "--push",
-            &format!("127.0.0.1:{closed}/prompts"),
-            "--insecure-registry",
-            &format!("127.0.0.1:{closed}"),
-        ],
-        &[],
+    let closed = format!("127.0.0.1:{}", crate::support::registry::free_port());
+    let unreachable = run(
+        &format!("{closed}/runtime:1"),
+        &format!("{closed}/prompts"),
+        &["--insecure-registry", &closed],
     );
     assert_eq!(unreachable.code, 3, "{unreachable:?}");
     // A repository that does not validate is not shipped.
@@ -427,20 +395,7 @@ fn bad_references_and_unreachable_registries_fail_clearly() {
         "{{ raw_title }}",
         "{{ raw_title }} {{ nope }}",
     );
-    let invalid = image(
-        &repo,
-        &[
-            &[
-                "--base",
-                &format!("{}/runtime:1", registry.address),
-                "--push",
-                &format!("{}/prompts", registry.address),
-            ],
-            &insecure[..],
-        ]
-        .concat(),
-        &[],
-    );
+    let invalid = run(&at("runtime:1"), &at("prompts"), &[]);
     assert_ne!(invalid.code, 0, "{invalid:?}");
     assert_eq!(registry.uploads_started("prompts"), 0);
 }
