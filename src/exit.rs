@@ -100,6 +100,13 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
         | Outcome::Health(Ok(200))
         | Outcome::Generated => ExitStatus::Success,
         Outcome::Eval(eval) => eval_status(eval),
+        Outcome::Deploy(deploy) => {
+            if deploy.ok {
+                ExitStatus::Success
+            } else {
+                ExitStatus::Failure
+            }
+        }
         Outcome::Health(_) => ExitStatus::Failure,
         Outcome::Regression(regression) => {
             if regression

@@ -216,6 +216,18 @@ impl Settings {
             .flatten()
     }
 
+    /// The GitHub Actions run this is part of (`GITHUB_SERVER_URL`/`GITHUB_REPOSITORY`/
+    /// `actions/runs/GITHUB_RUN_ID`), for the record of a deploy.
+    pub fn github_run_url(&self) -> Option<String> {
+        let get = |name: &str| self.environment.get(name);
+        Some(format!(
+            "{}/{}/actions/runs/{}",
+            get("GITHUB_SERVER_URL")?,
+            get("GITHUB_REPOSITORY")?,
+            get("GITHUB_RUN_ID")?
+        ))
+    }
+
     /// Whether progress may draw bars (a terminal, and not CI).
     pub fn progress_bars(&self) -> bool {
         self.interactive && !self.ci

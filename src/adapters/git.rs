@@ -235,6 +235,16 @@ pub fn tag_exists(root: &Path, tag: &str) -> Result<bool, GitError> {
         .is_ok())
 }
 
+/// The tags whose names start with `prefix`.
+pub fn tags_with_prefix(root: &Path, prefix: &str) -> Result<Vec<String>, GitError> {
+    let (repository, _) = open_at(root)?;
+    let names = repository.tag_names(Some(&format!("{prefix}*")))?;
+    Ok(names
+        .iter()
+        .filter_map(|name| name.ok().flatten().map(str::to_owned))
+        .collect())
+}
+
 /// Stages `paths` (relative to `root`): each as it is in the work tree, removed when gone.
 pub fn stage(root: &Path, paths: &[String]) -> Result<(), GitError> {
     let (repository, prefix) = open_at(root)?;

@@ -1,5 +1,6 @@
 //! The only code that touches the world: files, the eval store, git, LLM APIs.
 
+pub mod aws;
 pub mod cache;
 pub mod eval_store;
 pub mod fs;

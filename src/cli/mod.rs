@@ -132,6 +132,20 @@ pub enum Command {
         promptops image --base localhost:5000/runtime:0.1.0 --oci-layout ./image --insecure-registry localhost:5000"
     )]
     Image(ImageArgs),
+    /// Deploy the release's image to an Amazon ECS service; wait, verify, record and tag, or roll back
+    #[command(
+        after_help = "Steps: resolve the image's digest in ECR; register a task-definition revision that \
+        differs only in the container's image and PROMPTOPS_RELEASE; update the service; wait until our \
+        deployment alone is COMPLETED with running = desired (a rollback by ECS is a failure); verify \
+        GET /v1/release at --verify-url and the scores; then record a deploy event and tag \
+        deploy/<service>/<n>. On a failure the service goes back to the revision it ran, a \
+        deploy-rollback event is recorded, and the exit status is 1.\n\nExamples:\n  \
+        promptops deploy --cluster prod --service prompts --image-repository 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts --dry-run\n  \
+        promptops deploy --verify-url https://prompts.internal.example.com\n  \
+        promptops deploy rollback --reason \"answers got worse\"\n  \
+        promptops deploy status"
+    )]
+    Deploy(DeployArgs),
     /// Every version of a task: dates, scores, decisions, who, why and the commit
     #[command(after_help = "Examples:\n  \
         promptops history summarize\n  \
@@ -341,6 +355,88 @@ pub enum RegistryAuth {
     Basic,
     /// Amazon ECR's GetAuthorizationToken, whatever the host
     Ecr,
+}
+
+/// Which ECS service (flags win over promptops.yaml's `deploy:` section).
+#[derive(Clone, Debug, Default, Args)]
+pub struct DeployTarget {
+    /// The ECS cluster [default: deploy.cluster in promptops.yaml]
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// The ECS service [default: deploy.service in promptops.yaml]
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Seconds (or 30s, 10m, 1h) to wait for the rollout [default: 10m]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Seconds (or 500ms, 5s) between looks at the service
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub poll_interval: String,
+    /// Record nothing in git (the registry is still written)
+    #[arg(long)]
+    pub no_commit: bool,
+    /// Seconds to wait for another promptops command's lock on the repository
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub lock_timeout: u64,
+    /// How to print the result
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DeployArgs {
+    #[command(subcommand)]
+    pub command: Option<DeployCommand>,
+    #[command(flatten)]
+    pub target: DeployTarget,
+    /// The container that serves the prompts [default: the only one]
+    #[arg(long)]
+    pub container: Option<String>,
+    /// The image to deploy, REPO:TAG or REPO@sha256:… (ECR)
+    #[arg(long, value_name = "REF", conflicts_with = "image_repository")]
+    pub image: Option<String>,
+    /// The ECR repository promptops image pushed to: its tag release-<id> of this release is deployed
+    #[arg(long, value_name = "REPO")]
+    pub image_repository: Option<String>,
+    /// Print the plan (digest, task-definition difference, calls) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Update the service and return without waiting (nothing is verified, recorded or tagged)
+    #[arg(long)]
+    pub no_wait: bool,
+    /// A URL whose GET /v1/release must serve the deployed release
+    #[arg(long, value_name = "URL")]
+    pub verify_url: Option<String>,
+    /// Deregister the revision that failed, after rolling back
+    #[arg(long)]
+    pub deregister_failed: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Roll the service back by hand to the revision it ran before (or --to-revision N) and wait
+    Rollback(DeployRollbackArgs),
+    /// The service's deployments, the release each runs, and the prompt versions in it
+    Status(DeployStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployRollbackArgs {
+    #[command(flatten)]
+    pub target: DeployTarget,
+    /// The revision of the task-definition family to go back to
+    #[arg(long, value_name = "N")]
+    pub to_revision: Option<u32>,
+    /// Why (recorded in the registry history and the commit)
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployStatusArgs {
+    #[command(flatten)]
+    pub target: DeployTarget,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod bundle;
+pub mod deploy;
 pub mod eval;
 pub mod generate;
 pub mod history;
@@ -49,6 +50,7 @@ pub fn run(
         Command::Serve(args) => serve::run(settings, &args, printer),
         Command::Healthcheck(args) => serve::healthcheck(settings, &args, printer),
         Command::Image(args) => image::run(settings, &args, printer),
+        Command::Deploy(args) => deploy::run(settings, &args, printer),
         Command::Completions(args) => generate::completions(&args, printer),
         Command::Man => generate::man(printer),
     }

@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod bundle;
+pub mod deploy;
 pub mod diagnostic;
 pub mod eval;
 pub mod file_checks;

@@ -283,6 +283,34 @@ pub struct ProjectConfig {
     pub providers: BTreeMap<String, ProviderConfig>,
     #[serde(default)]
     pub defaults: Defaults,
+    /// Where `promptops deploy` deploys to (its flags win).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeployConfig>,
+}
+
+/// The `deploy:` section of `promptops.yaml`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// The ECS cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// The ECS service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The container that serves the prompts (default: the only one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The ECR repository `promptops image` pushes to; the release's tag is deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_repository: Option<String>,
+    /// Seconds to wait for the rollout (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0, max = 86400.0))]
+    pub timeout_seconds: Option<f64>,
+    /// A URL whose `GET /v1/release` must serve the deployed release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -469,6 +497,31 @@ pub struct HistoryEvent {
     /// `Promptops-Plan` trailer (the commit's own hash cannot be written into it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
+    /// For `deploy` and `deploy-rollback` events: where and what was deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentRecord>,
+}
+
+/// A deploy to Amazon ECS, as the registry history records it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentRecord {
+    pub cluster: String,
+    pub service: String,
+    /// The image, pinned by digest: `REPO@sha256:…`.
+    pub image: String,
+    /// The task-definition revision deployed (ARN).
+    pub task_definition: String,
+    /// The revision that ran before (the rollback target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_task_definition: Option<String>,
+    pub release_id: String,
+    /// The task's latest eval score in the release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// The CI run that deployed (GitHub Actions), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
 }
 
 /// The eval evidence behind a promotion (or an override of its gates).

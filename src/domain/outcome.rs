@@ -26,6 +26,7 @@ pub enum Outcome {
     /// A completion script or man page was printed.
     Generated,
     Image(ImageOutcome),
+    Deploy(Box<DeployOutcome>),
     /// `serve` stopped after a shutdown signal.
     Served(ServedOutcome),
     /// `healthcheck`: the server's answer status, or why there was none.
@@ -231,4 +232,63 @@ pub struct ImageOutcome {
     pub manifest_pushed: bool,
     /// Written as an OCI layout folder (nothing was pushed).
     pub oci_layout: bool,
+}
+
+/// `deploy`, `deploy rollback` and `deploy status`: what was found, done and decided.
+#[derive(Debug, Default, Serialize)]
+pub struct DeployOutcome {
+    /// `deploy`, `rollback` or `status`.
+    pub action: &'static str,
+    /// `succeeded`, `no-op`, `dry-run`, `started` (with --no-wait), `rolled-back`, `shown`.
+    pub result: &'static str,
+    /// Whether the command reached what it was asked for (else exit 1).
+    pub ok: bool,
+    pub cluster: String,
+    pub service: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_task_definition: Option<String>,
+    /// Why it failed or was rolled back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<ScoreCheck>,
+    /// The task-definition difference (dry run and deploy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    /// The calls a dry run would make.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `deploy status`: each deployment of the service.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deployments: Vec<DeploymentLine>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScoreCheck {
+    pub task: String,
+    pub ok: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeploymentLine {
+    pub status: String,
+    pub task_definition: String,
+    pub rollout_state: Option<String>,
+    pub running: i64,
+    pub desired: i64,
+    pub image: Option<String>,
+    pub release_id: Option<String>,
+    /// The prompt versions of that release, from the registry's deploy records.
+    pub versions: Vec<(String, String)>,
 }

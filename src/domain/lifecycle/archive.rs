@@ -56,5 +56,6 @@ pub fn event(prompt: &Archived<'_>, reason: &str, at: &str, by: &str, plan: &str
         from: None,
         evidence: None,
         plan: Some(plan.to_owned()),
+        deployment: None,
     }
 }

@@ -172,6 +172,7 @@ pub fn event(files: &TaskFiles<'_>, decision: &Decision<'_>, plan: &str) -> Hist
         from: files.production.map(|(_, _, version)| version.to_owned()),
         evidence,
         plan: Some(plan.to_owned()),
+        deployment: None,
     }
 }
 

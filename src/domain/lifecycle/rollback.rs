@@ -155,6 +155,7 @@ pub fn event(
         from: Some(rollback.production_version.to_owned()),
         evidence: None,
         plan: Some(plan.to_owned()),
+        deployment: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! A temporary prompt repository and a way to run the real binary in it.
 
+pub(crate) mod ecs;
 pub(crate) mod http;
 pub(crate) mod llm_server;
 pub(crate) mod registry;

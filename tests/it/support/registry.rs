@@ -55,6 +55,27 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     panic!("{what} did not start");
 }
 
+/// The `127.0.0.1:PORT` a server wrote after `marker` in its log file.
+fn logged_address(log: &Path, marker: &str) -> String {
+    let mut found = None;
+    wait_until(marker.trim(), || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        found = text.split(marker).nth(1).and_then(|rest| {
+            let rest = rest.trim_start_matches("http://");
+            let end = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+                .unwrap_or(rest.len());
+            let address = &rest[..end];
+            address
+                .rsplit_once(':')
+                .filter(|(_, port)| !port.is_empty())
+                .map(|_| address.to_owned())
+        });
+        found.is_some()
+    });
+    found.unwrap()
+}
+
 fn answers(address: &str, path: &str) -> Option<u16> {
     let stream = std::net::TcpStream::connect(address).ok()?;
     drop(stream);
@@ -74,10 +95,10 @@ impl RegistryServer {
     pub(crate) fn start(basic: Option<(&str, &str)>) -> RegistryServer {
         ensure_tools();
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let address = format!("127.0.0.1:{port}");
+        // Port 0: the registry takes a free port and logs it (a port chosen here could be
+        // taken by a parallel test before the server binds it).
         let mut config = format!(
-            "version: 0.1\nlog: {{level: info}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: {address}}}\n",
+            "version: 0.1\nlog: {{level: info}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:0}}\n",
             dir.path().join("data").display()
         );
         if let Some((user, password)) = basic {
@@ -101,6 +122,7 @@ impl RegistryServer {
             .stderr(file)
             .spawn()
             .unwrap();
+        let address = logged_address(&log, "listening on ");
         wait_until("docker-registry", || {
             matches!(answers(&address, "/v2/"), Some(200 | 401))
         });
@@ -245,25 +267,32 @@ fn write_base_layout(dir: &Path, tag: &str) -> String {
 pub(crate) struct Moto {
     child: Child,
     pub(crate) url: String,
+    _log: tempfile::NamedTempFile,
+    /// Its working folder: the recorder writes `moto_recording` there, one file per server.
+    _dir: tempfile::TempDir,
 }
 
 impl Moto {
     pub(crate) fn start() -> Moto {
         ensure_tools();
-        let port = free_port();
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
         let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(dir.path())
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().unwrap())
             .spawn()
             .unwrap();
-        let address = format!("127.0.0.1:{port}");
+        let address = logged_address(log.path(), "Running on ");
         wait_until("moto_server", || {
             answers(&address, "/moto-api/data.json") == Some(200)
         });
         Moto {
             child,
             url: format!("http://{address}"),
+            _log: log,
+            _dir: dir,
         }
     }
 

@@ -1,0 +1,749 @@
+//! `promptops deploy`: the release's image to an ECS service, then wait, verify (the served
+//! release and the scores), and record and tag; or roll back to the revision that ran before.
+//! `deploy rollback` goes back by hand; `deploy status` shows what runs. Every decision is a
+//! function of `domain::deploy`; the AWS calls are `adapters::aws`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crate::adapters::aws::{Aws, AwsError};
+use crate::adapters::git;
+use crate::cli::{DeployArgs, DeployCommand, DeployRollbackArgs, DeployStatusArgs, DeployTarget};
+use crate::domain::analysis::{Analysis, RegistryState};
+use crate::domain::deploy::{self, Rollout, TaskScore};
+use crate::domain::image::release_tag;
+use crate::domain::lifecycle::promote::{Plan, plan_id};
+use crate::domain::model::{DeploymentRecord, HistoryEvent, Registry};
+use crate::domain::outcome::{DeployOutcome, DeploymentLine, ScoreCheck};
+use crate::domain::source::InputFile;
+use crate::domain::time;
+use crate::exit::{ExitStatus, UserError};
+use crate::report::{self, Printer};
+use crate::settings::Settings;
+
+use super::Outcome;
+use super::lifecycle::{self, Apply};
+
+pub fn run(
+    settings: &Settings,
+    args: &DeployArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Outcome> {
+    let (outcome, format) = match &args.command {
+        Some(DeployCommand::Rollback(rollback)) => (
+            by_hand(settings, rollback, printer)?,
+            rollback.target.format,
+        ),
+        Some(DeployCommand::Status(status)) => (show(settings, status)?, status.target.format),
+        None => (execute(settings, args, printer)?, args.target.format),
+    };
+    report::deploy::render(&outcome, super::table_format(format), printer)?;
+    Ok(Outcome::Deploy(Box::new(outcome)))
+}
+
+fn usage(message: String, hint: &str) -> anyhow::Error {
+    UserError::new(ExitStatus::Error, message).hint(hint).into()
+}
+
+fn external(error: AwsError) -> anyhow::Error {
+    UserError::new(ExitStatus::External, format!("AWS {error}"))
+        .hint("check the credentials (AWS_* or the OIDC role), the region, and the cluster, service and repository names")
+        .into()
+}
+
+/// `600`, `30s`, `500ms`, `10m`, `1h`.
+pub fn duration(text: &str, flag: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let factor = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => f64::NAN,
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|n| n * factor)
+        .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            usage(
+                format!("--{flag} {text} is not a duration"),
+                "write seconds, or 500ms, 30s, 10m, 1h (at most a day)",
+            )
+        })
+}
+
+/// The cluster and service, from the flags or `promptops.yaml`.
+fn target(target: &DeployTarget, analysis: &Analysis) -> anyhow::Result<(String, String)> {
+    let config = analysis.config.deploy.clone().unwrap_or_default();
+    let cluster = target.cluster.clone().or(config.cluster);
+    let service = target.service.clone().or(config.service);
+    match (cluster, service) {
+        (Some(cluster), Some(service)) => Ok((cluster, service)),
+        _ => Err(usage(
+            "deploy needs a cluster and a service".to_owned(),
+            "pass --cluster and --service, or set deploy.cluster and deploy.service in promptops.yaml",
+        )),
+    }
+}
+
+fn registry_of(analysis: &Analysis) -> Registry {
+    match &analysis.registry {
+        RegistryState::Parsed { registry, .. } => (**registry).clone(),
+        _ => analysis.expected_registry.clone(),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// The image reference split: the repository part (`HOST/PATH`), its ECR repository name
+/// (`PATH`), and the tag or digest.
+fn split_image(reference: &str) -> Option<(String, String, String)> {
+    let (repository, id) = if let Some((repository, digest)) = reference.split_once('@') {
+        (repository, digest.to_owned())
+    } else {
+        let slash = reference.rfind('/').map_or(0, |at| at + 1);
+        let colon = reference[slash..].rfind(':')? + slash;
+        (&reference[..colon], reference[colon + 1..].to_owned())
+    };
+    let name = repository.split_once('/').map(|(_, name)| name)?;
+    (!name.is_empty() && !id.is_empty()).then(|| (repository.to_owned(), name.to_owned(), id))
+}
+
+/// Where the wait ended.
+async fn wait_for(
+    aws: &Aws,
+    (cluster, service): (&str, &str),
+    ours: &str,
+    (timeout, poll): (Duration, Duration),
+    err: &mut dyn Write,
+) -> anyhow::Result<Rollout> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    loop {
+        let state = aws.service(cluster, service).await.map_err(external)?;
+        let rollout = deploy::classify(ours, &state);
+        if rollout.is_done() {
+            return Ok(rollout);
+        }
+        if let Rollout::InProgress(what) = &rollout
+            && *what != last
+        {
+            let _ = writeln!(err, "  waiting for {}: {what}", deploy::short_arn(ours));
+            last.clone_from(what);
+        }
+        if Instant::now() + poll > deadline {
+            return Ok(Rollout::Failed(format!(
+                "timed out after {} s waiting for {}",
+                timeout.as_secs_f64(),
+                deploy::short_arn(ours)
+            )));
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// `GET URL/v1/release` must give `release` three times in a row before the deadline.
+async fn verify_served(
+    url: &str,
+    release: &str,
+    deadline: Instant,
+    poll: Duration,
+) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|error| error.to_string())?;
+    let address = format!("{}/v1/release", url.trim_end_matches('/'));
+    let mut in_a_row = 0;
+    let mut seen = String::from("no answer");
+    loop {
+        match client.get(&address).send().await {
+            Ok(answer) => match answer.json::<serde_json::Value>().await {
+                Ok(value) => {
+                    let served = value["release_id"].as_str().unwrap_or("").to_owned();
+                    if served == release {
+                        in_a_row += 1;
+                        if in_a_row >= 3 {
+                            return Ok(());
+                        }
+                    } else {
+                        in_a_row = 0;
+                        seen = format!("release {}", served.get(..12).unwrap_or(&served));
+                    }
+                }
+                Err(error) => {
+                    in_a_row = 0;
+                    seen = format!("an answer that is not a release: {error}");
+                }
+            },
+            Err(error) => {
+                in_a_row = 0;
+                seen = error.to_string();
+            }
+        }
+        if Instant::now() + poll > deadline {
+            return Err(format!(
+                "{address} did not serve release {} (last: {seen})",
+                &release[..release.len().min(12)]
+            ));
+        }
+        tokio::time::sleep(poll.min(Duration::from_secs(1))).await;
+    }
+}
+
+/// Each production task of the release with its latest eval, threshold and tolerance.
+fn task_scores(analysis: &Analysis, registry: &Registry) -> Vec<TaskScore> {
+    registry
+        .tasks
+        .iter()
+        .filter_map(|(task, entry)| {
+            let production = entry.production.as_ref()?;
+            let tolerance = analysis
+                .tasks
+                .get(task)
+                .and_then(|t| t.metadata.as_ref())
+                .and_then(|m| m.parsed.as_ref())
+                .map_or(0.0, |m| m.metadata.regression_tolerance);
+            Some(TaskScore {
+                task: task.clone(),
+                version: production.version.clone(),
+                score: entry.latest_eval.as_ref().map(|e| e.score),
+                threshold: entry.threshold,
+                passed: entry.latest_eval.as_ref().map(|e| e.passed),
+                tolerance,
+            })
+        })
+        .collect()
+}
+
+/// What a record needs to know.
+struct Recording<'a> {
+    root: &'a std::path::Path,
+    settings: &'a Settings,
+    inputs: &'a [InputFile],
+    target: &'a DeployTarget,
+    record: DeploymentRecord,
+    event: &'static str,
+    reason: Option<String>,
+    tag: Option<String>,
+    message: String,
+}
+
+/// Records the event for every production task (its version and score) in the registry,
+/// through the lifecycle's checked plan, journal and commit (and the auto-tag).
+fn record_event(
+    recording: Recording<'_>,
+    scores: &[TaskScore],
+) -> anyhow::Result<(Option<String>, Option<String>)> {
+    let (identity, by) = super::who(recording.root, recording.settings);
+    let at = time::rfc3339(recording.settings.clock.now());
+    let id = plan_id(
+        &[],
+        &[],
+        &format!(
+            "{}{}{at}",
+            recording.message, recording.record.task_definition
+        ),
+    );
+    let events: Vec<(String, HistoryEvent)> = scores
+        .iter()
+        .map(|task| {
+            (
+                task.task.clone(),
+                HistoryEvent {
+                    event: recording.event.to_owned(),
+                    version: task.version.clone(),
+                    at: at.clone(),
+                    by: by.clone(),
+                    reason: recording.reason.clone(),
+                    plan: Some(id.clone()),
+                    deployment: Some(DeploymentRecord {
+                        score: task.score,
+                        ..recording.record.clone()
+                    }),
+                    ..HistoryEvent::default()
+                },
+            )
+        })
+        .collect();
+    let registry = lifecycle::checked_registry(
+        recording.inputs,
+        &[],
+        &[],
+        super::threads(),
+        "recording the deploy",
+        |registry| {
+            for (task, event) in events {
+                if let Some(entry) = registry.tasks.get_mut(&task) {
+                    entry.history.push(event);
+                }
+            }
+        },
+    )?;
+    let plan = Plan {
+        commit_message: format!("{}Promptops-Plan: {id}\n", recording.message),
+        id,
+        writes: Vec::new(),
+        removals: Vec::new(),
+        registry,
+        tag_message: recording
+            .message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        tag: recording.tag.clone(),
+    };
+    let identity = lifecycle::committer(identity, recording.target.no_commit, "deploy")?;
+    let commit = lifecycle::apply(
+        recording.root,
+        &plan,
+        &[],
+        &Apply {
+            identity: identity.as_ref(),
+            now: recording.settings.clock.now(),
+            what: format!("{} {}", recording.event, recording.record.service),
+            lock_timeout: Duration::from_secs(recording.target.lock_timeout),
+            fail_at: recording.settings.fail_at.as_deref(),
+        },
+    )?;
+    let tag = commit.as_ref().and(recording.tag);
+    Ok((commit, tag))
+}
+
+pub fn execute(
+    settings: &Settings,
+    args: &DeployArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<DeployOutcome> {
+    let root = super::root(settings)?;
+    let _threads = super::threads();
+    let (inputs, analysis) = super::scan(&root, false)?;
+    let (cluster, service) = target(&args.target, &analysis)?;
+    let config = analysis.config.deploy.clone().unwrap_or_default();
+    let timeout = match (&args.target.timeout, config.timeout_seconds) {
+        (Some(text), _) => duration(text, "timeout")?,
+        (None, Some(seconds)) => Duration::from_secs_f64(seconds),
+        (None, None) => Duration::from_mins(10),
+    };
+    let poll = duration(&args.target.poll_interval, "poll-interval")?;
+    let verify_url = args.verify_url.clone().or(config.verify_url);
+    let bundle = super::bundle::release(&root, &inputs, &analysis)?;
+    let release = bundle.release_id.clone();
+    let image = match (
+        &args.image,
+        args.image_repository
+            .as_ref()
+            .or(config.image_repository.as_ref()),
+    ) {
+        (Some(image), _) => image.clone(),
+        (None, Some(repository)) => format!(
+            "{}:{}",
+            repository.trim_end_matches('/'),
+            release_tag(&release)
+        ),
+        (None, None) => {
+            return Err(usage(
+                "deploy needs an image".to_owned(),
+                "pass --image REPO:TAG, or --image-repository REPO (the tag promptops image gave this release), or set deploy.image_repository",
+            ));
+        }
+    };
+    let Some((repository, name, id)) = split_image(&image) else {
+        return Err(usage(
+            format!(
+                "--image {image} is not REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:…"
+            ),
+            "e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts:release-0123456789ab",
+        ));
+    };
+    if let Some(short) = id.strip_prefix("release-")
+        && !release.starts_with(short)
+    {
+        return Err(usage(
+            format!(
+                "{image} is release {short}…, but this repository's release is {}…",
+                &release[..12]
+            ),
+            "deploy from the commit the image was built from, or build this release's image (promptops image)",
+        ));
+    }
+    let scores = task_scores(&analysis, &registry_of(&analysis));
+    let mut outcome = DeployOutcome {
+        action: "deploy",
+        cluster: cluster.clone(),
+        service: service.clone(),
+        release_id: Some(release.clone()),
+        ..DeployOutcome::default()
+    };
+    let err = &mut *printer.err;
+    let runtime = runtime()?;
+    let result = runtime.block_on(async {
+        let aws = Aws::connect().await;
+        let digest = aws.image_digest(&name, &id).await.map_err(external)?;
+        let pinned = format!("{repository}@{digest}");
+        outcome.image = Some(pinned.clone());
+        let state = aws.service(&cluster, &service).await.map_err(external)?;
+        let previous = state.task_definition.clone();
+        outcome.previous_task_definition = Some(previous.clone());
+        let current = aws.task_definition(&previous).await.map_err(external)?;
+        let container = args.container.clone().or(config.container.clone());
+        let change = deploy::change_container(&current.containers(), container.as_deref(), &pinned, &release)
+            .map_err(|error| usage(error.to_string(), "pass --container NAME (or deploy.container in promptops.yaml)"))?;
+        outcome.diff = Some(deploy::diff(&change));
+        if deploy::is_noop(&change, &release) {
+            outcome.result = "no-op";
+            outcome.ok = true;
+            outcome.task_definition = Some(previous.clone());
+            return anyhow::Ok(());
+        }
+        if args.dry_run {
+            let tags = git::tags_with_prefix(&root, &format!("deploy/{service}/"))?;
+            outcome.calls = vec![
+                format!("ecs:RegisterTaskDefinition family {} (a copy of {} with the change above)", current.family(), deploy::short_arn(&previous)),
+                format!("ecs:UpdateService cluster {cluster} service {service} to the new revision"),
+                format!("ecs:DescribeServices every {} s until the new deployment alone is COMPLETED (at most {} s)", poll.as_secs_f64(), timeout.as_secs_f64()),
+                verify_url.as_ref().map_or("no --verify-url: the served release is not checked".to_owned(), |url| format!("GET {}/v1/release until it serves release {}", url.trim_end_matches('/'), &release[..12])),
+                "the score check of every production task against the deploy recorded before".to_owned(),
+                format!("record a deploy event in prompt_registry.yaml, commit, tag {}", deploy::next_deploy_tag(&service, &tags)),
+                format!("on a failure: ecs:UpdateService back to {}, record deploy-rollback", deploy::short_arn(&previous)),
+            ];
+            outcome.result = "dry-run";
+            outcome.ok = true;
+            return Ok(());
+        }
+        let registered = aws.register(&current, &change).await.map_err(external)?;
+        outcome.task_definition = Some(registered.clone());
+        let _ = writeln!(err, "registered {}; updating service {service}", deploy::short_arn(&registered));
+        aws.update_service(&cluster, &service, &registered).await.map_err(external)?;
+        if args.no_wait {
+            outcome.result = "started";
+            outcome.ok = true;
+            return Ok(());
+        }
+        let started = Instant::now();
+        let rollout = wait_for(&aws, (&cluster, &service), &registered, (timeout, poll), err).await?;
+        let mut failure = rollout.failure();
+        if failure.is_none()
+            && let Some(url) = &verify_url
+        {
+            let _ = writeln!(err, "verifying {url}/v1/release");
+            let deadline = started + timeout;
+            if let Err(reason) = verify_served(url, &release, deadline.max(Instant::now() + poll * 3), poll).await {
+                failure = Some(format!("verification failed: {reason}"));
+            }
+        }
+        if failure.is_none() {
+            let verdicts = deploy::judge_scores(&scores, &deploy::previous_scores(&registry_of(&analysis), &cluster, &service));
+            outcome.scores = verdicts
+                .iter()
+                .map(|v| ScoreCheck { task: v.task.clone(), ok: v.ok, reason: v.reason.clone() })
+                .collect();
+            let regressed: Vec<&str> = verdicts.iter().filter(|v| !v.ok).map(|v| v.reason.as_str()).collect();
+            if !regressed.is_empty() {
+                failure = Some(format!("score check failed: {}", regressed.join("; ")));
+            }
+        }
+        let record = DeploymentRecord {
+            cluster: cluster.clone(),
+            service: service.clone(),
+            image: pinned.clone(),
+            task_definition: registered.clone(),
+            previous_task_definition: Some(previous.clone()),
+            release_id: release.clone(),
+            score: None,
+            run_url: settings.github_run_url(),
+        };
+        if let Some(reason) = failure {
+            let _ = writeln!(err, "{reason}; rolling {service} back to {}", deploy::short_arn(&previous));
+            aws.update_service(&cluster, &service, &previous).await.map_err(external)?;
+            let back = wait_for(&aws, (&cluster, &service), &previous, (timeout, poll), err).await?;
+            let mut reason = reason;
+            if let Some(also) = back.failure() {
+                reason.push_str(&format!("; the rollback did not finish either: {also}"));
+            }
+            if args.deregister_failed {
+                aws.deregister(&registered).await.map_err(external)?;
+            }
+            let message = format!(
+                "deploy-rollback {service}: release {} rolled back to {}\n\n{reason}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Release: {release}\nPromptops-Decision: deploy-rollback\n",
+                &release[..12],
+                deploy::short_arn(&previous)
+            );
+            let (commit, _) = record_event(
+                Recording {
+                    root: &root,
+                    settings,
+                    inputs: &inputs,
+                    target: &args.target,
+                    record: DeploymentRecord { task_definition: previous.clone(), previous_task_definition: Some(registered.clone()), ..record },
+                    event: "deploy-rollback",
+                    reason: Some(reason.clone()),
+                    tag: None,
+                    message,
+                },
+                &scores,
+            )?;
+            outcome.commit = commit;
+            outcome.reason = Some(reason);
+            outcome.result = "rolled-back";
+            outcome.ok = false;
+            return Ok(());
+        }
+        let tags = git::tags_with_prefix(&root, &format!("deploy/{service}/"))?;
+        let tag = deploy::next_deploy_tag(&service, &tags);
+        let versions: Vec<String> = scores.iter().map(|s| format!("{} {}", s.task, s.version)).collect();
+        let message = format!(
+            "deploy {service}: release {} ({})\n\nImage {pinned}\nTask definition {registered}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Release: {release}\nPromptops-Decision: deploy\n",
+            &release[..12],
+            versions.join(", ")
+        );
+        let (commit, tag) = record_event(
+            Recording {
+                root: &root,
+                settings,
+                inputs: &inputs,
+                target: &args.target,
+                record,
+                event: "deploy",
+                reason: None,
+                tag: Some(tag),
+                message,
+            },
+            &scores,
+        )?;
+        outcome.commit = commit;
+        outcome.tag = tag;
+        outcome.result = "succeeded";
+        outcome.ok = true;
+        Ok(())
+    });
+    runtime.shutdown_background();
+    result?;
+    Ok(outcome)
+}
+
+/// `deploy rollback`: back to the revision that ran before the current one (as the deploy
+/// history recorded it, else the previous revision of the family) or `--to-revision N`.
+fn by_hand(
+    settings: &Settings,
+    args: &DeployRollbackArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<DeployOutcome> {
+    let reason = args.reason.trim();
+    if reason.is_empty() {
+        return Err(usage(
+            "--reason must say why the service is rolled back".to_owned(),
+            "e.g. --reason \"answers got worse\"",
+        ));
+    }
+    let root = super::root(settings)?;
+    let (inputs, analysis) = super::scan(&root, false)?;
+    let (cluster, service) = target(&args.target, &analysis)?;
+    let timeout = match &args.target.timeout {
+        Some(text) => duration(text, "timeout")?,
+        None => Duration::from_mins(10),
+    };
+    let poll = duration(&args.target.poll_interval, "poll-interval")?;
+    let registry = registry_of(&analysis);
+    let scores = task_scores(&analysis, &registry);
+    let err = &mut *printer.err;
+    let runtime = runtime()?;
+    let outcome = runtime.block_on(async {
+        let aws = Aws::connect().await;
+        let state = aws.service(&cluster, &service).await.map_err(external)?;
+        let current = state.task_definition.clone();
+        let family_arn = current.rsplit_once(':').map_or(current.as_str(), |(family, _)| family).to_owned();
+        let revision: Option<u32> = current.rsplit_once(':').and_then(|(_, n)| n.parse().ok());
+        let target_arn = match args.to_revision {
+            Some(n) => format!("{family_arn}:{n}"),
+            None => recorded_previous(&registry, &cluster, &service, &current)
+                .or_else(|| revision.filter(|n| *n > 1).map(|n| format!("{family_arn}:{}", n - 1)))
+                .ok_or_else(|| usage(format!("{} has no revision before it", deploy::short_arn(&current)), "pass --to-revision N"))?,
+        };
+        let target_definition = aws.task_definition(&target_arn).await.map_err(external)?;
+        let release = target_definition.containers().iter().find_map(|c| c.release().map(str::to_owned));
+        let _ = writeln!(err, "rolling {service} back from {} to {}", deploy::short_arn(&current), deploy::short_arn(&target_definition.arn));
+        aws.update_service(&cluster, &service, &target_definition.arn).await.map_err(external)?;
+        let rollout = wait_for(&aws, (&cluster, &service), &target_definition.arn, (timeout, poll), err).await?;
+        let message = format!(
+            "deploy-rollback {service}: back to {} by hand\n\n{reason}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Decision: deploy-rollback\n",
+            deploy::short_arn(&target_definition.arn)
+        );
+        let (commit, _) = record_event(
+            Recording {
+                root: &root,
+                settings,
+                inputs: &inputs,
+                target: &args.target,
+                record: DeploymentRecord {
+                    cluster: cluster.clone(),
+                    service: service.clone(),
+                    image: target_definition.containers().first().map(|c| c.image.clone()).unwrap_or_default(),
+                    task_definition: target_definition.arn.clone(),
+                    previous_task_definition: Some(current.clone()),
+                    release_id: release.clone().unwrap_or_default(),
+                    score: None,
+                    run_url: settings.github_run_url(),
+                },
+                event: "deploy-rollback",
+                reason: Some(reason.to_owned()),
+                tag: None,
+                message,
+            },
+            &scores,
+        )?;
+        anyhow::Ok(DeployOutcome {
+            action: "rollback",
+            result: if rollout.failure().is_none() { "rolled-back" } else { "failed" },
+            ok: rollout.failure().is_none(),
+            cluster: cluster.clone(),
+            service: service.clone(),
+            release_id: release,
+            task_definition: Some(target_definition.arn.clone()),
+            previous_task_definition: Some(current),
+            reason: rollout.failure().or_else(|| Some(reason.to_owned())),
+            commit,
+            ..DeployOutcome::default()
+        })
+    })?;
+    runtime.shutdown_background();
+    Ok(outcome)
+}
+
+/// The revision that ran before `current`, as the newest deploy event that put `current` in
+/// place recorded it.
+fn recorded_previous(
+    registry: &Registry,
+    cluster: &str,
+    service: &str,
+    current: &str,
+) -> Option<String> {
+    registry
+        .tasks
+        .values()
+        .flat_map(|task| task.history.iter())
+        .filter(|event| event.event == "deploy")
+        .filter_map(|event| {
+            event
+                .deployment
+                .as_ref()
+                .map(|record| (event.at.as_str(), record))
+        })
+        .filter(|(_, record)| {
+            record.cluster == cluster
+                && record.service == service
+                && record.task_definition == current
+        })
+        .max_by_key(|(at, _)| *at)
+        .and_then(|(_, record)| record.previous_task_definition.clone())
+}
+
+/// `deploy status`: each deployment, its image and release, and the prompt versions the
+/// registry's deploy records give that release.
+fn show(settings: &Settings, args: &DeployStatusArgs) -> anyhow::Result<DeployOutcome> {
+    let root = super::root(settings)?;
+    let (_, analysis) = super::scan(&root, false)?;
+    let (cluster, service) = target(&args.target, &analysis)?;
+    let registry = registry_of(&analysis);
+    let mut versions: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (task, entry) in &registry.tasks {
+        for event in entry.history.iter().filter(|e| e.event == "deploy") {
+            if let Some(record) = &event.deployment {
+                let list = versions.entry(record.release_id.clone()).or_default();
+                if !list.iter().any(|(t, _)| t == task) {
+                    list.push((task.clone(), event.version.clone()));
+                }
+            }
+        }
+    }
+    let runtime = runtime()?;
+    let outcome = runtime.block_on(async {
+        let aws = Aws::connect().await;
+        let state = aws.service(&cluster, &service).await.map_err(external)?;
+        let mut lines = Vec::new();
+        for deployment in &state.deployments {
+            let definition = aws
+                .task_definition(&deployment.task_definition)
+                .await
+                .map_err(external)?;
+            let containers = definition.containers();
+            let container = containers
+                .iter()
+                .find(|c| c.release().is_some())
+                .or(containers.first());
+            let release = container.and_then(|c| c.release().map(str::to_owned));
+            lines.push(DeploymentLine {
+                status: deployment.status.clone(),
+                task_definition: deployment.task_definition.clone(),
+                rollout_state: deployment.rollout_state.clone(),
+                running: deployment.running,
+                desired: deployment.desired,
+                image: container.map(|c| c.image.clone()),
+                versions: release
+                    .as_ref()
+                    .and_then(|r| versions.get(r).cloned())
+                    .unwrap_or_default(),
+                release_id: release,
+            });
+        }
+        anyhow::Ok(DeployOutcome {
+            action: "status",
+            result: "shown",
+            ok: true,
+            cluster: cluster.clone(),
+            service: service.clone(),
+            task_definition: Some(state.task_definition.clone()),
+            deployments: lines,
+            ..DeployOutcome::default()
+        })
+    })?;
+    runtime.shutdown_background();
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_split_into_repository_name_and_tag_or_digest() {
+        assert_eq!(
+            split_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/prompts:release-abc"),
+            Some((
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/prompts".into(),
+                "team/prompts".into(),
+                "release-abc".into()
+            ))
+        );
+        assert_eq!(
+            split_image("localhost:5000/prompts@sha256:ff").map(|s| s.2),
+            Some("sha256:ff".into())
+        );
+        assert_eq!(split_image("localhost:5000/prompts"), None);
+        assert_eq!(split_image("prompts:1"), None);
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(duration("10m", "t").unwrap(), Duration::from_mins(10));
+        assert_eq!(duration("500ms", "t").unwrap(), Duration::from_millis(500));
+        assert_eq!(duration("30", "t").unwrap(), Duration::from_secs(30));
+        assert!(duration("-1", "t").is_err());
+        assert!(duration("10x", "t").is_err());
+    }
+}

@@ -1,0 +1,525 @@
+//! The decisions of `promptops deploy`, as pure functions: the container change of the new
+//! task-definition revision, the classification of observed service states, the score check
+//! against the previously deployed release, and the auto-tag's name. The AWS calls live in
+//! `adapters::aws`; the command only sequences them.
+
+use std::collections::BTreeMap;
+
+use super::model::Registry;
+
+/// The environment variable that names the release a container serves.
+pub const RELEASE_VARIABLE: &str = "PROMPTOPS_RELEASE";
+
+/// A container of a task definition, as far as a deploy changes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerView {
+    pub name: String,
+    pub image: String,
+    pub environment: Vec<(String, String)>,
+}
+
+impl ContainerView {
+    /// The release id the container is told to serve.
+    pub fn release(&self) -> Option<&str> {
+        self.environment
+            .iter()
+            .find(|(name, _)| name == RELEASE_VARIABLE)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// The one change a deploy makes to a task definition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerChange {
+    pub index: usize,
+    pub name: String,
+    pub old_image: String,
+    pub new_image: String,
+    pub old_release: Option<String>,
+    /// The container's environment after the change (order kept; the release set or added).
+    pub environment: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DeployError {
+    #[error("the task definition has no container `{wanted}`; it has: {known}")]
+    NoSuchContainer { wanted: String, known: String },
+    #[error(
+        "the task definition has {count} containers ({known}); say which one serves the prompts"
+    )]
+    WhichContainer { count: usize, known: String },
+}
+
+/// The change: the chosen container (`wanted`, else the only one) gets `image` and
+/// `PROMPTOPS_RELEASE=release`; nothing else changes.
+pub fn change_container(
+    containers: &[ContainerView],
+    wanted: Option<&str>,
+    image: &str,
+    release: &str,
+) -> Result<ContainerChange, DeployError> {
+    let known = || {
+        containers
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let index = match wanted {
+        Some(wanted) => containers
+            .iter()
+            .position(|c| c.name == wanted)
+            .ok_or_else(|| DeployError::NoSuchContainer {
+                wanted: wanted.to_owned(),
+                known: known(),
+            })?,
+        None if containers.len() == 1 => 0,
+        None => {
+            return Err(DeployError::WhichContainer {
+                count: containers.len(),
+                known: known(),
+            });
+        }
+    };
+    let container = &containers[index];
+    let mut environment = container.environment.clone();
+    match environment
+        .iter_mut()
+        .find(|(name, _)| name == RELEASE_VARIABLE)
+    {
+        Some(entry) => release.clone_into(&mut entry.1),
+        None => environment.push((RELEASE_VARIABLE.to_owned(), release.to_owned())),
+    }
+    Ok(ContainerChange {
+        index,
+        name: container.name.clone(),
+        old_image: container.image.clone(),
+        new_image: image.to_owned(),
+        old_release: container.release().map(str::to_owned),
+        environment,
+    })
+}
+
+/// Whether the change changes nothing: the same image and release already run.
+pub fn is_noop(change: &ContainerChange, release: &str) -> bool {
+    change.old_image == change.new_image && change.old_release.as_deref() == Some(release)
+}
+
+/// The change as a readable diff of the container definition.
+pub fn diff(change: &ContainerChange) -> String {
+    let mut text = format!("container `{}`:\n", change.name);
+    if change.old_image == change.new_image {
+        text.push_str(&format!("  image: {}\n", change.old_image));
+    } else {
+        text.push_str(&format!(
+            "- image: {}\n+ image: {}\n",
+            change.old_image, change.new_image
+        ));
+    }
+    let new_release = change
+        .environment
+        .iter()
+        .find(|(name, _)| name == RELEASE_VARIABLE)
+        .map_or("", |(_, value)| value.as_str());
+    match &change.old_release {
+        Some(old) if old == new_release => {
+            text.push_str(&format!("  environment {RELEASE_VARIABLE}={old}\n"));
+        }
+        Some(old) => text.push_str(&format!(
+            "- environment {RELEASE_VARIABLE}={old}\n+ environment {RELEASE_VARIABLE}={new_release}\n"
+        )),
+        None => text.push_str(&format!(
+            "+ environment {RELEASE_VARIABLE}={new_release}\n"
+        )),
+    }
+    text
+}
+
+/// One ECS deployment of a service, as observed.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Deployment {
+    pub id: String,
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub task_definition: String,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED` (absent on old services).
+    pub rollout_state: Option<String>,
+    pub rollout_reason: Option<String>,
+    pub desired: i64,
+    pub running: i64,
+    pub failed_tasks: i64,
+}
+
+/// A service as observed at one moment.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ServiceState {
+    pub task_definition: String,
+    pub deployments: Vec<Deployment>,
+}
+
+/// Where a rollout stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rollout {
+    /// Still going; what is happening.
+    InProgress(String),
+    /// Ours is the only deployment, completed, running = desired.
+    Succeeded,
+    /// ECS marked our deployment failed.
+    Failed(String),
+    /// ECS went back to another revision by itself (e.g. its circuit breaker): the service may
+    /// well be "stable", but not on ours.
+    RolledBackByEcs(String),
+    /// Our deployment is gone from the service's list.
+    Disappeared(String),
+}
+
+impl Rollout {
+    pub fn is_done(&self) -> bool {
+        !matches!(self, Rollout::InProgress(_))
+    }
+
+    /// Why the rollout failed, when it did.
+    pub fn failure(&self) -> Option<String> {
+        match self {
+            Rollout::InProgress(_) | Rollout::Succeeded => None,
+            Rollout::Failed(reason) => Some(format!("the deployment failed: {reason}")),
+            Rollout::RolledBackByEcs(reason) => {
+                Some(format!("ECS rolled the deployment back: {reason}"))
+            }
+            Rollout::Disappeared(reason) => Some(format!("the deployment disappeared: {reason}")),
+        }
+    }
+}
+
+/// Where the rollout of task definition `ours` stands in `state`. Success is never "the service
+/// is stable": it is our revision PRIMARY, COMPLETED, running = desired, alone.
+pub fn classify(ours: &str, state: &ServiceState) -> Rollout {
+    let primary = state.deployments.iter().find(|d| d.status == "PRIMARY");
+    let mine = state.deployments.iter().find(|d| d.task_definition == ours);
+    match (primary, mine) {
+        (_, None) if state.deployments.is_empty() => {
+            Rollout::Disappeared("the service lists no deployment at all".to_owned())
+        }
+        (Some(primary), None) => Rollout::RolledBackByEcs(format!(
+            "the service runs {} and ours is gone",
+            short_arn(&primary.task_definition)
+        )),
+        (None, None) => Rollout::Disappeared("no deployment runs our revision".to_owned()),
+        (Some(primary), Some(mine)) if primary.task_definition != ours => {
+            let reason = mine.rollout_reason.clone().unwrap_or_else(|| {
+                format!(
+                    "the primary deployment runs {}",
+                    short_arn(&primary.task_definition)
+                )
+            });
+            Rollout::RolledBackByEcs(reason)
+        }
+        (_, Some(mine)) => {
+            if mine.rollout_state.as_deref() == Some("FAILED") {
+                return Rollout::Failed(
+                    mine.rollout_reason
+                        .clone()
+                        .unwrap_or_else(|| "ECS marked it FAILED".to_owned()),
+                );
+            }
+            let alone = state.deployments.len() == 1;
+            let completed = mine
+                .rollout_state
+                .as_deref()
+                .is_none_or(|s| s == "COMPLETED");
+            if mine.status == "PRIMARY" && completed && alone && mine.running == mine.desired {
+                Rollout::Succeeded
+            } else {
+                Rollout::InProgress(format!(
+                    "{} running of {} desired, {} deployment(s), rollout {}",
+                    mine.running,
+                    mine.desired,
+                    state.deployments.len(),
+                    mine.rollout_state.as_deref().unwrap_or("unknown")
+                ))
+            }
+        }
+    }
+}
+
+/// `family:revision` of a task-definition ARN.
+pub fn short_arn(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// A production task's figures in the release deployed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskScore {
+    pub task: String,
+    pub version: String,
+    pub score: Option<f64>,
+    pub threshold: Option<f64>,
+    pub passed: Option<bool>,
+    pub tolerance: f64,
+}
+
+/// The score check of one task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub task: String,
+    pub ok: bool,
+    pub reason: String,
+}
+
+/// Each task's latest eval must pass its threshold and must not be worse than the score
+/// recorded at the previous deploy of the service by more than the task's tolerance.
+pub fn judge_scores(current: &[TaskScore], previous: &BTreeMap<String, f64>) -> Vec<Verdict> {
+    current
+        .iter()
+        .map(|task| {
+            let verdict = |ok: bool, reason: String| Verdict {
+                task: task.task.clone(),
+                ok,
+                reason,
+            };
+            let Some(score) = task.score else {
+                return verdict(false, format!("{} {} has no recorded eval", task.task, task.version));
+            };
+            if task.passed == Some(false) {
+                return verdict(
+                    false,
+                    format!(
+                        "{} {} scored {score:.3}, below its threshold {}",
+                        task.task,
+                        task.version,
+                        task.threshold.map_or("?".to_owned(), |t| format!("{t:.3}"))
+                    ),
+                );
+            }
+            match previous.get(&task.task) {
+                Some(before) if score < before - task.tolerance - 1e-12 => verdict(
+                    false,
+                    format!(
+                        "{} {} scored {score:.3}, {:.3} below the {before:.3} of the release deployed before (tolerance {:.3})",
+                        task.task,
+                        task.version,
+                        before - score,
+                        task.tolerance
+                    ),
+                ),
+                Some(before) => verdict(
+                    true,
+                    format!("{} {} scored {score:.3} (before: {before:.3})", task.task, task.version),
+                ),
+                None => verdict(true, format!("{} {} scored {score:.3}", task.task, task.version)),
+            }
+        })
+        .collect()
+}
+
+/// The scores recorded at the service's newest successful deploy, by task.
+pub fn previous_scores(registry: &Registry, cluster: &str, service: &str) -> BTreeMap<String, f64> {
+    let mut newest: Option<&str> = None;
+    for task in registry.tasks.values() {
+        for event in &task.history {
+            if let Some(record) = event.deployment.as_ref().filter(|record| {
+                event.event == "deploy" && record.service == service && record.cluster == cluster
+            }) && newest.is_none_or(|at| event.at.as_str() > at)
+            {
+                newest = Some(event.at.as_str());
+                let _ = record;
+            }
+        }
+    }
+    let Some(at) = newest else {
+        return BTreeMap::new();
+    };
+    registry
+        .tasks
+        .iter()
+        .filter_map(|(name, task)| {
+            task.history
+                .iter()
+                .filter(|event| event.event == "deploy" && event.at == at)
+                .find_map(|event| {
+                    event
+                        .deployment
+                        .as_ref()
+                        .filter(|record| record.service == service && record.cluster == cluster)
+                        .and_then(|record| record.score)
+                })
+                .map(|score| (name.clone(), score))
+        })
+        .collect()
+}
+
+/// The auto-tag: `deploy/<service>/<n>`, one more than the highest such tag.
+pub fn next_deploy_tag(service: &str, existing: &[String]) -> String {
+    let prefix = format!("deploy/{service}/");
+    let highest = existing
+        .iter()
+        .filter_map(|tag| tag.strip_prefix(&prefix))
+        .filter_map(|n| n.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    format!("{prefix}{}", highest + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(status: &str, td: &str, state: &str, running: i64) -> Deployment {
+        Deployment {
+            id: format!("ecs-svc/{td}"),
+            status: status.into(),
+            task_definition: td.into(),
+            rollout_state: Some(state.into()),
+            rollout_reason: None,
+            desired: 2,
+            running,
+            failed_tasks: 0,
+        }
+    }
+
+    const OURS: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prompts:8";
+    const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prompts:7";
+
+    #[test]
+    fn success_is_ours_alone_completed_and_running_as_desired() {
+        let rolling = ServiceState {
+            task_definition: OURS.into(),
+            deployments: vec![
+                deployment("PRIMARY", OURS, "IN_PROGRESS", 1),
+                deployment("ACTIVE", OLD, "COMPLETED", 2),
+            ],
+        };
+        assert!(matches!(classify(OURS, &rolling), Rollout::InProgress(_)));
+        let draining = ServiceState {
+            task_definition: OURS.into(),
+            deployments: vec![
+                deployment("PRIMARY", OURS, "COMPLETED", 2),
+                deployment("ACTIVE", OLD, "COMPLETED", 1),
+            ],
+        };
+        assert!(matches!(classify(OURS, &draining), Rollout::InProgress(_)));
+        let done = ServiceState {
+            task_definition: OURS.into(),
+            deployments: vec![deployment("PRIMARY", OURS, "COMPLETED", 2)],
+        };
+        assert_eq!(classify(OURS, &done), Rollout::Succeeded);
+    }
+
+    // ecspresso #732: the circuit breaker rolled back and the service is "stable" on the old
+    // revision. That is never a success.
+    #[test]
+    fn a_rollback_by_ecs_that_ends_stable_is_a_failure() {
+        let stable_on_old = ServiceState {
+            task_definition: OLD.into(),
+            deployments: vec![deployment("PRIMARY", OLD, "COMPLETED", 2)],
+        };
+        assert!(matches!(
+            classify(OURS, &stable_on_old),
+            Rollout::RolledBackByEcs(_)
+        ));
+        let mut ours = deployment("ACTIVE", OURS, "FAILED", 0);
+        ours.rollout_reason = Some("circuit breaker: rolled back".into());
+        let rolling_back = ServiceState {
+            task_definition: OLD.into(),
+            deployments: vec![deployment("PRIMARY", OLD, "IN_PROGRESS", 1), ours],
+        };
+        assert_eq!(
+            classify(OURS, &rolling_back),
+            Rollout::RolledBackByEcs("circuit breaker: rolled back".into())
+        );
+    }
+
+    #[test]
+    fn a_failed_an_emptied_and_a_replaced_deployment_are_failures() {
+        let mut failed = deployment("PRIMARY", OURS, "FAILED", 0);
+        failed.rollout_reason = Some("tasks failed to start".into());
+        let state = ServiceState {
+            task_definition: OURS.into(),
+            deployments: vec![failed, deployment("ACTIVE", OLD, "COMPLETED", 2)],
+        };
+        assert_eq!(
+            classify(OURS, &state),
+            Rollout::Failed("tasks failed to start".into())
+        );
+        let emptied = ServiceState {
+            task_definition: OURS.into(),
+            deployments: vec![],
+        };
+        assert!(matches!(classify(OURS, &emptied), Rollout::Disappeared(_)));
+        // Someone else deployed revision 9 on top of ours.
+        let other = "arn:aws:ecs:us-east-1:123456789012:task-definition/prompts:9";
+        let replaced = ServiceState {
+            task_definition: other.into(),
+            deployments: vec![
+                deployment("PRIMARY", other, "IN_PROGRESS", 0),
+                deployment("ACTIVE", OURS, "COMPLETED", 2),
+            ],
+        };
+        assert!(classify(OURS, &replaced).failure().is_some());
+    }
+
+    #[test]
+    fn the_change_sets_image_and_release_and_nothing_else() {
+        let containers = vec![
+            ContainerView {
+                name: "app".into(),
+                image: "repo:old".into(),
+                environment: vec![
+                    ("A".into(), "1".into()),
+                    (RELEASE_VARIABLE.into(), "r0".into()),
+                ],
+            },
+            ContainerView {
+                name: "sidecar".into(),
+                image: "envoy".into(),
+                environment: vec![],
+            },
+        ];
+        assert!(matches!(
+            change_container(&containers, None, "repo@sha256:1", "r1"),
+            Err(DeployError::WhichContainer { count: 2, .. })
+        ));
+        let change = change_container(&containers, Some("app"), "repo@sha256:1", "r1").unwrap();
+        assert_eq!(
+            change.environment,
+            [
+                ("A".to_owned(), "1".to_owned()),
+                (RELEASE_VARIABLE.to_owned(), "r1".to_owned())
+            ]
+        );
+        assert!(!is_noop(&change, "r1"));
+        assert!(diff(&change).contains("- image: repo:old\n+ image: repo@sha256:1"));
+        let same = change_container(&containers, Some("app"), "repo:old", "r0").unwrap();
+        assert!(is_noop(&same, "r0"));
+        assert!(change_container(&containers, Some("nope"), "x", "r").is_err());
+    }
+
+    #[test]
+    fn scores_must_pass_and_not_fall_beyond_tolerance() {
+        let task = |score: f64, passed: bool| TaskScore {
+            task: "t".into(),
+            version: "1.0.0".into(),
+            score: Some(score),
+            threshold: Some(0.8),
+            passed: Some(passed),
+            tolerance: 0.02,
+        };
+        let before: BTreeMap<String, f64> = [("t".to_owned(), 0.95)].into();
+        assert!(judge_scores(&[task(0.94, true)], &before)[0].ok);
+        assert!(!judge_scores(&[task(0.90, true)], &before)[0].ok);
+        assert!(!judge_scores(&[task(0.70, false)], &BTreeMap::new())[0].ok);
+        assert!(judge_scores(&[task(0.85, true)], &BTreeMap::new())[0].ok);
+    }
+
+    #[test]
+    fn deploy_tags_count_up_per_service() {
+        let tags = vec![
+            "deploy/web/1".to_owned(),
+            "deploy/web/12".to_owned(),
+            "deploy/api/40".to_owned(),
+            "deploy/web/x".to_owned(),
+        ];
+        assert_eq!(next_deploy_tag("web", &tags), "deploy/web/13");
+        assert_eq!(next_deploy_tag("new", &tags), "deploy/new/1");
+    }
+}

@@ -1,0 +1,495 @@
+//! `promptops deploy` against moto on loopback, with the deployment states moto lacks added by
+//! the test proxy (`support::ecs`): success with record and tag, no-op, dry run, each failure
+//! rolled back, verification against a real `promptops serve`, a score regression, a rollback
+//! by hand, `deploy status`, and OIDC credentials through moto's STS.
+
+use serde_json::Value;
+
+use crate::support::ecs::{ECR_HOST, Ending, World, ecs};
+use crate::support::http::Server;
+use crate::support::{TestRepo, bundled_example};
+
+/// The bundled example, committed, with a git identity; and its release id.
+fn repository() -> (TestRepo, String) {
+    let repo = bundled_example();
+    let mut config = git2::Repository::open(repo.path())
+        .unwrap()
+        .config()
+        .unwrap();
+    config.set_str("user.name", "Pat Doe").unwrap();
+    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.commit("the example", 1_795_437_296);
+    let out = tempfile::tempdir().unwrap();
+    let bundled = repo.run(&["bundle", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(bundled.code, 0, "{bundled:?}");
+    (repo, bundled.stdout.trim().to_owned())
+}
+
+fn deploy(repo: &TestRepo, world: &World, extra: &[&str]) -> crate::support::Output {
+    let repository = format!("{ECR_HOST}/prompts");
+    let args = [
+        &[
+            "deploy",
+            "--cluster",
+            "prod",
+            "--service",
+            "prompts",
+            "--image-repository",
+            &repository,
+            "--poll-interval",
+            "50ms",
+        ][..],
+        extra,
+    ]
+    .concat();
+    let environment = world.environment();
+    let environment: Vec<(&str, &str)> =
+        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    repo.run_env(&args, &environment)
+}
+
+fn json(output: &crate::support::Output) -> Value {
+    serde_json::from_str(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"))
+}
+
+fn registry(repo: &TestRepo) -> String {
+    repo.read("prompt_registry.yaml")
+}
+
+fn tags(repo: &TestRepo) -> Vec<String> {
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    repository
+        .tag_names(Some("deploy/*"))
+        .unwrap()
+        .iter()
+        .filter_map(|name| name.ok().flatten().map(str::to_owned))
+        .collect()
+}
+
+fn mutating(calls: &[String]) -> Vec<&str> {
+    calls
+        .iter()
+        .map(String::as_str)
+        .filter(|call| {
+            [
+                "RegisterTaskDefinition",
+                "UpdateService",
+                "DeregisterTaskDefinition",
+            ]
+            .contains(call)
+        })
+        .collect()
+}
+
+#[test]
+fn a_deploy_registers_updates_waits_records_and_tags_then_a_second_is_a_no_op() {
+    let (repo, release) = repository();
+    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    world.script(Ending::Complete, 2);
+    world.start_recording();
+    let done = deploy(&repo, &world, &["--format", "json"]);
+    assert_eq!(done.code, 0, "{done:?}");
+    let value = json(&done);
+    assert_eq!(value["result"], "succeeded");
+    assert_eq!(value["tag"], "deploy/prompts/1");
+    let calls = world.recorded();
+    assert_eq!(
+        calls[..5],
+        [
+            "DescribeImages",
+            "DescribeServices",
+            "DescribeTaskDefinition",
+            "RegisterTaskDefinition",
+            "UpdateService"
+        ],
+        "{calls:?}"
+    );
+    assert!(
+        calls[5..].iter().all(|call| call == "DescribeServices"),
+        "{calls:?}"
+    );
+    assert!(
+        calls.len() >= 8,
+        "three looks at least (two in progress, one done): {calls:?}"
+    );
+
+    // The new revision differs only in image (pinned by digest) and release; tags are kept.
+    let arn = value["task_definition"].as_str().unwrap();
+    assert!(arn.ends_with("task-definition/prompts:2"), "{arn}");
+    let described = world.task_definition(arn);
+    let container = &described["taskDefinition"]["containerDefinitions"][0];
+    let image = container["image"].as_str().unwrap();
+    assert!(
+        image.starts_with(&format!("{ECR_HOST}/prompts@sha256:")),
+        "{image}"
+    );
+    assert_eq!(value["image"], image);
+    let environment: Vec<(String, String)> = container["environment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| {
+            (
+                pair["name"].as_str().unwrap().to_owned(),
+                pair["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        environment,
+        [
+            ("A".to_owned(), "1".to_owned()),
+            ("PROMPTOPS_RELEASE".to_owned(), release.clone())
+        ]
+    );
+    assert_eq!(container["portMappings"][0]["containerPort"], 8080);
+    assert_eq!(described["tags"][0]["key"], "team");
+
+    // Recorded and tagged in git.
+    let text = registry(&repo);
+    assert!(text.contains("event: deploy"), "{text}");
+    assert!(text.contains(&format!("release_id: {release}")), "{text}");
+    assert!(
+        text.contains(
+            "task_definition: arn:aws:ecs:us-east-1:123456789012:task-definition/prompts:2"
+        ),
+        "{text}"
+    );
+    assert_eq!(tags(&repo), ["deploy/prompts/1"]);
+    let validate = repo.run(&["validate"]);
+    assert_eq!(validate.code, 0, "{validate:?}");
+    // The record does not change the release (the bundle has no history).
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(
+        repo.run(&["bundle", "--out", out.path().to_str().unwrap()])
+            .stdout
+            .trim(),
+        release
+    );
+
+    // Again: the release already runs.
+    world.start_recording();
+    let again = deploy(&repo, &world, &[]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stdout.contains("already runs"), "{again:?}");
+    assert!(mutating(&world.recorded()).is_empty());
+
+    // deploy status maps the running revision to its release and prompt versions.
+    let environment = world.environment();
+    let environment: Vec<(&str, &str)> =
+        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let status = repo.run_env(
+        &[
+            "deploy",
+            "status",
+            "--cluster",
+            "prod",
+            "--service",
+            "prompts",
+        ],
+        &environment,
+    );
+    assert_eq!(status.code, 0, "{status:?}");
+    assert!(status.stdout.contains("prompts:2"), "{status:?}");
+    assert!(status.stdout.contains(&release[..12]), "{status:?}");
+    assert!(
+        status.stdout.contains("normalize-product-title 1.2.0"),
+        "{status:?}"
+    );
+}
+
+#[test]
+fn a_dry_run_prints_the_plan_and_changes_nothing() {
+    let (repo, release) = repository();
+    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    world.start_recording();
+    let before = registry(&repo);
+    let dry = deploy(&repo, &world, &["--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(
+        dry.stderr
+            .contains(&format!("image {ECR_HOST}/prompts@sha256:")),
+        "{dry:?}"
+    );
+    assert!(
+        dry.stderr
+            .contains(&format!("- image: {ECR_HOST}/prompts:old")),
+        "{dry:?}"
+    );
+    assert!(
+        dry.stderr
+            .contains(&format!("+ environment PROMPTOPS_RELEASE={release}")),
+        "{dry:?}"
+    );
+    assert!(dry.stderr.contains("would: ecs:UpdateService"), "{dry:?}");
+    assert!(dry.stderr.contains("deploy/prompts/1"), "{dry:?}");
+    let calls = world.recorded();
+    assert!(mutating(&calls).is_empty(), "{calls:?}");
+    assert!(calls.contains(&"DescribeServices".to_owned()), "{calls:?}");
+    assert_eq!(registry(&repo), before);
+    assert!(tags(&repo).is_empty());
+}
+
+#[test]
+fn each_failed_rollout_rolls_back_and_exits_1_with_the_reason() {
+    let (repo, release) = repository();
+    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    for (ending, says) in [
+        (Ending::Fail, "circuit breaker: tasks failed to start"),
+        (Ending::EcsRollback, "ECS rolled the deployment back"),
+        (Ending::Vanish, "no deployment at all"),
+    ] {
+        world.script(ending, 1);
+        world.start_recording();
+        let failed = deploy(&repo, &world, &["--format", "json", "--deregister-failed"]);
+        assert_eq!(failed.code, 1, "{ending:?}: {failed:?}");
+        let value = json(&failed);
+        assert_eq!(value["result"], "rolled-back", "{value}");
+        assert!(
+            value["reason"].as_str().unwrap().contains(says),
+            "{ending:?}: {value}"
+        );
+        let calls = world.recorded();
+        assert_eq!(
+            mutating(&calls),
+            [
+                "RegisterTaskDefinition",
+                "UpdateService",
+                "UpdateService",
+                "DeregisterTaskDefinition"
+            ],
+            "{ending:?}"
+        );
+        // The service is back on the revision it ran.
+        let service = ecs(
+            &world.moto,
+            "DescribeServices",
+            &serde_json::json!({"cluster": "prod", "services": ["prompts"]}),
+        );
+        assert!(
+            service["services"][0]["taskDefinition"]
+                .as_str()
+                .unwrap()
+                .ends_with("prompts:1"),
+            "{service}"
+        );
+    }
+    let text = registry(&repo);
+    assert_eq!(
+        text.matches("event: deploy-rollback").count(),
+        9,
+        "three tasks, three rollbacks:\n{text}"
+    );
+    assert!(tags(&repo).is_empty(), "a failed deploy is never tagged");
+}
+
+#[test]
+fn verification_and_scores_decide_after_the_rollout() {
+    let (repo, release) = repository();
+    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    // A server that serves another release: the verification fails and the deploy rolls back.
+    let other = bundled_example();
+    other.edit(
+        "prompts/02-production/classify-product-category.yaml",
+        "description: ",
+        "description: Other. ",
+    );
+    other.rebuild_registry();
+    let elsewhere = Server::start(&other, &[]);
+    world.script(Ending::Complete, 0);
+    let wrong = deploy(
+        &repo,
+        &world,
+        &[
+            "--verify-url",
+            &format!("http://{}", elsewhere.address),
+            "--timeout",
+            "3s",
+        ],
+    );
+    assert_eq!(wrong.code, 1, "{wrong:?}");
+    assert!(wrong.stdout.contains("verification failed"), "{wrong:?}");
+    drop(elsewhere);
+
+    // The same release served: verified, then the scores pass.
+    let served = Server::start(&repo, &[]);
+    world.script(Ending::Complete, 0);
+    let verified = deploy(
+        &repo,
+        &world,
+        &["--verify-url", &format!("http://{}", served.address)],
+    );
+    assert_eq!(verified.code, 0, "{verified:?}");
+    assert!(verified.stdout.contains("deploy/prompts/1"), "{verified:?}");
+}
+
+#[test]
+fn a_score_below_the_previous_deploy_rolls_back() {
+    let (repo, _) = repository();
+    // The release deployed before scored 0.99 on normalize-product-title; this one has 0.914
+    // with a tolerance of 0.02.
+    let mut text = registry(&repo);
+    text.push_str("    history:\n      - event: deploy\n        version: 1.1.0\n        at: \"2026-11-30T00:00:00Z\"\n        by: Pat Doe <pat@example.com>\n        deployment:\n          cluster: prod\n          service: prompts\n          image: x@sha256:0\n          task_definition: arn:aws:ecs:us-east-1:123456789012:task-definition/prompts:1\n          release_id: earlier\n          score: 0.99\n");
+    repo.write("prompt_registry.yaml", &text);
+    let rewritten = repo.run(&["registry"]);
+    assert_eq!(rewritten.code, 0, "{rewritten:?}");
+    repo.commit("an earlier deploy", 1_795_437_300);
+    let out = tempfile::tempdir().unwrap();
+    let release = repo
+        .run(&["bundle", "--out", out.path().to_str().unwrap()])
+        .stdout
+        .trim()
+        .to_owned();
+    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    world.script(Ending::Complete, 0);
+    let regressed = deploy(&repo, &world, &["--format", "json"]);
+    assert_eq!(regressed.code, 1, "{regressed:?}");
+    let value = json(&regressed);
+    let reason = value["reason"].as_str().unwrap();
+    assert!(reason.contains("score check failed"), "{reason}");
+    assert!(
+        reason.contains("normalize-product-title 1.2.0 scored 0.914"),
+        "{reason}"
+    );
+    assert!(
+        value["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["ok"] == true),
+        "{value}"
+    );
+}
+
+#[test]
+fn a_rollback_by_hand_goes_back_to_the_revision_before() {
+    let (repo, release) = repository();
+    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    world.script(Ending::Complete, 0);
+    assert_eq!(deploy(&repo, &world, &[]).code, 0);
+    let environment = world.environment();
+    let environment: Vec<(&str, &str)> =
+        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let no_reason = repo.run_env(
+        &[
+            "deploy",
+            "rollback",
+            "--cluster",
+            "prod",
+            "--service",
+            "prompts",
+            "--reason",
+            " ",
+        ],
+        &environment,
+    );
+    assert_eq!(no_reason.code, 2, "{no_reason:?}");
+    let back = repo.run_env(
+        &[
+            "deploy",
+            "rollback",
+            "--cluster",
+            "prod",
+            "--service",
+            "prompts",
+            "--reason",
+            "answers got worse",
+            "--poll-interval",
+            "50ms",
+        ],
+        &environment,
+    );
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(
+        back.stdout
+            .contains("rolled back to prompts:1 (from prompts:2)"),
+        "{back:?}"
+    );
+    let text = registry(&repo);
+    assert!(text.contains("reason: answers got worse"), "{text}");
+    let service = ecs(
+        &world.moto,
+        "DescribeServices",
+        &serde_json::json!({"cluster": "prod", "services": ["prompts"]}),
+    );
+    assert!(
+        service["services"][0]["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .ends_with("prompts:1")
+    );
+}
+
+#[test]
+fn oidc_credentials_go_through_sts() {
+    let (repo, release) = repository();
+    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let token = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token.path(), "a-github-oidc-token").unwrap();
+    let mut environment: Vec<(&str, String)> = world
+        .environment()
+        .into_iter()
+        .filter(|(name, _)| {
+            !name.starts_with("AWS_ACCESS_KEY_ID") && !name.starts_with("AWS_SECRET")
+        })
+        .collect();
+    environment.push((
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        token.path().to_str().unwrap().to_owned(),
+    ));
+    environment.push((
+        "AWS_ROLE_ARN",
+        "arn:aws:iam::123456789012:role/deploy".to_owned(),
+    ));
+    environment.push(("AWS_ROLE_SESSION_NAME", "gha".to_owned()));
+    let environment: Vec<(&str, &str)> =
+        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    world.start_recording();
+    let repository = format!("{ECR_HOST}/prompts");
+    let dry = repo.run_env(
+        &[
+            "deploy",
+            "--cluster",
+            "prod",
+            "--service",
+            "prompts",
+            "--image-repository",
+            &repository,
+            "--dry-run",
+        ],
+        &environment,
+    );
+    assert_eq!(dry.code, 0, "{dry:?}");
+    let actions = world.recorded_actions();
+    assert!(
+        actions.contains(&"AssumeRoleWithWebIdentity".to_owned()),
+        "the web identity was exchanged at STS: {actions:?}"
+    );
+    // Without any credential the same call fails with exit 3.
+    let bare: Vec<(&str, &str)> = environment
+        .iter()
+        .copied()
+        .filter(|(name, _)| !name.starts_with("AWS_WEB") && !name.starts_with("AWS_ROLE"))
+        .collect();
+    let refused = repo.run_env(
+        &[
+            "deploy",
+            "--cluster",
+            "prod",
+            "--service",
+            "prompts",
+            "--image-repository",
+            &repository,
+            "--dry-run",
+        ],
+        &[
+            &bare[..],
+            &[
+                ("AWS_CONFIG_FILE", "/nonexistent"),
+                ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(refused.code, 3, "{refused:?}");
+}
