@@ -274,11 +274,39 @@ fn each_failed_rollout_rolls_back_and_exits_1_with_the_reason() {
             "{service}"
         );
     }
+    // A rollout that never ends is a failure at the timeout (the rollback then times out too:
+    // the script keeps every rollout in progress).
+    world.script(Ending::Complete, 1_000_000);
+    let stuck = deploy(&repo, &world, &["--timeout", "1s"]);
+    assert_eq!(stuck.code, 1, "{stuck:?}");
+    assert!(stuck.stdout.contains("timed out after 1 s"), "{stuck:?}");
+    world.script(Ending::Complete, 0);
+    let environment = world.environment();
+    let environment: Vec<(&str, &str)> =
+        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let home = repo.run_env(
+        &[
+            "deploy",
+            "rollback",
+            "--cluster",
+            "prod",
+            "--service",
+            "prompts",
+            "--to-revision",
+            "1",
+            "--reason",
+            "after the timeout test",
+            "--poll-interval",
+            "50ms",
+        ],
+        &environment,
+    );
+    assert_eq!(home.code, 0, "{home:?}");
     let text = registry(&repo);
     assert_eq!(
         text.matches("event: deploy-rollback").count(),
-        9,
-        "three tasks, three rollbacks:\n{text}"
+        15,
+        "three tasks, five rollbacks:\n{text}"
     );
     assert!(tags(&repo).is_empty(), "a failed deploy is never tagged");
 }
@@ -492,4 +520,44 @@ fn oidc_credentials_go_through_sts() {
         .concat(),
     );
     assert_eq!(refused.code, 3, "{refused:?}");
+}
+
+#[test]
+fn the_deploy_section_of_the_config_and_no_wait() {
+    let (repo, release) = repository();
+    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let config = repo.read("promptops.yaml");
+    repo.write(
+        "promptops.yaml",
+        &format!("{config}deploy:\n  cluster: prod\n  service: prompts\n  container: app\n  image_repository: {ECR_HOST}/prompts\n"),
+    );
+    let validate = repo.run(&["validate"]);
+    assert_eq!(validate.code, 0, "{validate:?}");
+    repo.commit("deploy settings", 1_795_437_400);
+    let environment = world.environment();
+    let environment: Vec<(&str, &str)> =
+        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    world.start_recording();
+    let started = repo.run_env(&["deploy", "--no-wait"], &environment);
+    assert_eq!(started.code, 0, "{started:?}");
+    assert!(started.stdout.contains("not waited for"), "{started:?}");
+    let calls = world.recorded();
+    assert_eq!(
+        mutating(&calls),
+        ["RegisterTaskDefinition", "UpdateService"],
+        "{calls:?}"
+    );
+    assert!(
+        !registry(&repo).contains("event: deploy"),
+        "nothing is recorded without the wait"
+    );
+    let typo = repo
+        .read("promptops.yaml")
+        .replace("  cluster: prod", "  clustr: prod");
+    repo.write("promptops.yaml", &typo);
+    let refused = repo.run(&["validate"]);
+    assert_ne!(
+        refused.code, 0,
+        "an unknown deploy key is an error: {refused:?}"
+    );
 }
