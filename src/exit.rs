@@ -100,6 +100,13 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
         | Outcome::Health(Ok(200))
         | Outcome::Generated => ExitStatus::Success,
         Outcome::Eval(eval) => eval_status(eval),
+        Outcome::Pipeline(pipeline) => match &pipeline.failed {
+            None => ExitStatus::Success,
+            Some((_, 2)) => ExitStatus::Error,
+            Some((_, 3)) => ExitStatus::External,
+            Some((_, 130)) => ExitStatus::Interrupted,
+            Some(_) => ExitStatus::Failure,
+        },
         Outcome::Deploy(deploy) => {
             if deploy.ok {
                 ExitStatus::Success

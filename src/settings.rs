@@ -228,6 +228,11 @@ impl Settings {
         ))
     }
 
+    /// Whether this runs as a GitHub Actions step.
+    pub fn github_actions(&self) -> bool {
+        self.environment.get("GITHUB_ACTIONS").as_deref() == Some("true")
+    }
+
     /// Whether progress may draw bars (a terminal, and not CI).
     pub fn progress_bars(&self) -> bool {
         self.interactive && !self.ci

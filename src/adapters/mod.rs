@@ -8,4 +8,5 @@ pub mod git;
 pub mod http_server;
 pub mod journal;
 pub mod llm;
+pub mod process;
 pub mod registry;

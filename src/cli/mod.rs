@@ -146,6 +146,17 @@ pub enum Command {
         promptops deploy status"
     )]
     Deploy(DeployArgs),
+    /// Run the lifecycle as stages: validate, eval, gate, promote, image, deploy, verify
+    #[command(
+        after_help = "Each stage runs the promptops command a person would type (printed with $). A \
+        stage whose inputs (content hashes) are those of its last passed run is skipped, and says why; \
+        --force runs it anyway. Every stage appends a line to prompts/04-evals/pipeline-log.jsonl. The \
+        run stops at the first failing stage with its exit status.\n\nExamples:\n  \
+        promptops pipeline --offline --until promote --dry-run   # the plan, no API key, no AWS\n  \
+        promptops pipeline --until gate\n  \
+        promptops pipeline --image-base ghcr.io/acme/promptops-runtime:0.1.0 --image-push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts"
+    )]
+    Pipeline(PipelineArgs),
     /// Every version of a task: dates, scores, decisions, who, why and the commit
     #[command(after_help = "Examples:\n  \
         promptops history summarize\n  \
@@ -437,6 +448,46 @@ pub struct DeployRollbackArgs {
 pub struct DeployStatusArgs {
     #[command(flatten)]
     pub target: DeployTarget,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Print every stage's plan (what it would evaluate, promote, push and deploy) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start at this stage
+    #[arg(long, value_name = "STAGE")]
+    pub from: Option<String>,
+    /// Stop after this stage
+    #[arg(long, value_name = "STAGE")]
+    pub until: Option<String>,
+    /// Run only this stage
+    #[arg(long, value_name = "STAGE", conflicts_with_all = ["from", "until"])]
+    pub only: Option<String>,
+    /// Run stages even when their inputs are unchanged since their last passed run
+    #[arg(long)]
+    pub force: bool,
+    /// Evaluate from stored responses only (no API key)
+    #[arg(long, conflicts_with = "no_cache")]
+    pub offline: bool,
+    /// Evaluate without the response cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The longest one stage may run (seconds, or 30s, 10m, 1h)
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub stage_timeout: String,
+    /// The image stage's base (the runtime image); without it and --image-push the stage is skipped
+    #[arg(long, value_name = "REF", requires = "image_push")]
+    pub image_base: Option<String>,
+    /// Where the image stage pushes
+    #[arg(long, value_name = "REF", requires = "image_base")]
+    pub image_push: Option<String>,
+    /// Passed to the image stage: a registry spoken to over plain HTTP
+    #[arg(long, value_name = "HOST:PORT")]
+    pub insecure_registry: Vec<String>,
+    /// Passed to the deploy stage: the URL whose /v1/release must serve the release
+    #[arg(long, value_name = "URL")]
+    pub verify_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

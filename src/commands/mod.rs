@@ -11,6 +11,7 @@ pub mod history;
 pub mod image;
 pub mod init;
 mod lifecycle;
+pub mod pipeline;
 pub mod promote;
 pub mod registry;
 pub mod repair;
@@ -51,6 +52,7 @@ pub fn run(
         Command::Healthcheck(args) => serve::healthcheck(settings, &args, printer),
         Command::Image(args) => image::run(settings, &args, printer),
         Command::Deploy(args) => deploy::run(settings, &args, printer),
+        Command::Pipeline(args) => pipeline::run(settings, &args, printer),
         Command::Completions(args) => generate::completions(&args, printer),
         Command::Man => generate::man(printer),
     }

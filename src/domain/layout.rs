@@ -14,6 +14,8 @@ pub const PRODUCTION: &str = "02-production";
 pub const METADATA: &str = "03-metadata";
 pub const EVALS: &str = "04-evals";
 pub const ARCHIVE: &str = "99-archive";
+/// The pipeline log's file name, in `prompts/04-evals/`.
+pub const PIPELINE_LOG: &str = "pipeline-log.jsonl";
 pub const LAYERS: [&str; 6] = [TEMPLATES, EXAMPLES, PRODUCTION, METADATA, EVALS, ARCHIVE];
 
 /// Largest YAML file promptops reads (prompts and metadata are a few KiB).
@@ -136,6 +138,8 @@ pub fn classify(path: &str) -> Role {
         METADATA => flat_file(&parts, layer, "yaml", |task| Role::Metadata { task }),
         EXAMPLES => flat_file(&parts, layer, "jsonl", |task| Role::Examples { task }),
         EVALS if parts.len() >= 4 => Role::EvalLog,
+        // `promptops pipeline`'s record of its stages (`domain::pipeline::LOG_FILE`).
+        EVALS if name == PIPELINE_LOG => Role::EvalLog,
         EVALS => misplaced(
             Code::UnexpectedFile,
             format!("`{name}` stands directly in prompts/{EVALS}/"),

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod outcome;
 pub mod parallel;
+pub mod pipeline;
 pub mod registry;
 pub mod schema;
 pub mod serve;

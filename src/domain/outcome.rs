@@ -27,6 +27,7 @@ pub enum Outcome {
     Generated,
     Image(ImageOutcome),
     Deploy(Box<DeployOutcome>),
+    Pipeline(PipelineOutcome),
     /// `serve` stopped after a shutdown signal.
     Served(ServedOutcome),
     /// `healthcheck`: the server's answer status, or why there was none.
@@ -291,4 +292,12 @@ pub struct DeploymentLine {
     pub release_id: Option<String>,
     /// The prompt versions of that release, from the registry's deploy records.
     pub versions: Vec<(String, String)>,
+}
+
+/// `pipeline`: each stage's line, and the exit status of the first failing stage.
+#[derive(Debug, Serialize)]
+pub struct PipelineOutcome {
+    pub stages: Vec<crate::domain::pipeline::LogLine>,
+    /// The exit code of the stage that failed (none: every stage passed or was skipped).
+    pub failed: Option<(String, i32)>,
 }

@@ -10,6 +10,7 @@ mod eval;
 mod fuzz;
 mod image;
 mod init;
+mod pipeline;
 mod promote;
 mod registry;
 mod repair;

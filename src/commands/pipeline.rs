@@ -1,0 +1,444 @@
+//! `promptops pipeline`: the lifecycle as stages. Each stage runs the promptops commands a
+//! person would type (this executable as a child, so each keeps its own output and exit
+//! status and a stage can be stopped at its timeout); which stages run, and which are skipped
+//! because their inputs are unchanged, is `domain::pipeline`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::adapters::{self, process};
+use crate::cli::PipelineArgs;
+use crate::domain::analysis::Analysis;
+use crate::domain::layout;
+use crate::domain::outcome::PipelineOutcome;
+use crate::domain::pipeline::{self, Inputs, LogLine};
+use crate::domain::source::InputFile;
+use crate::domain::time;
+use crate::exit::{ExitStatus, UserError};
+use crate::report::Printer;
+use crate::settings::Settings;
+
+use super::Outcome;
+
+/// What a stage will do.
+enum Plan {
+    Skip(String),
+    Run(Vec<Vec<String>>),
+}
+
+/// What the stages learn from each other in one run.
+#[derive(Default)]
+struct Carried {
+    /// Candidates whose gates passed (task names).
+    passed_gates: Vec<String>,
+    /// Whether the gate stage ran in this run (else promote asks the gates itself).
+    gated: bool,
+    /// The image the image stage pushed (`REPO@sha256:…`).
+    image: Option<String>,
+    deployed: bool,
+}
+
+fn words(words: &[&str]) -> Vec<String> {
+    words.iter().map(|word| (*word).to_owned()).collect()
+}
+
+fn shown(command: &[String]) -> String {
+    let mut line = String::from("promptops");
+    for word in command {
+        line.push(' ');
+        if word.is_empty() || word.contains(|c: char| c.is_whitespace() || "\"'$`\\".contains(c)) {
+            line.push_str(&format!("'{}'", word.replace('\'', "'\\''")));
+        } else {
+            line.push_str(word);
+        }
+    }
+    line
+}
+
+pub fn run(
+    settings: &Settings,
+    args: &PipelineArgs,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<Outcome> {
+    let stages = pipeline::selected(
+        args.from.as_deref(),
+        args.until.as_deref(),
+        args.only.as_deref(),
+    )
+    .map_err(|message| UserError::new(ExitStatus::Error, message))?;
+    let stage_timeout = super::deploy::duration(&args.stage_timeout, "stage-timeout")?;
+    let root = super::root(settings)?;
+    let log_path = root.join(pipeline::LOG_FILE);
+    let log = if log_path.exists() {
+        pipeline::read_log(&String::from_utf8_lossy(&adapters::fs::read_regular(
+            &log_path,
+            layout::JSONL_SIZE_LIMIT,
+        )?))
+    } else {
+        Vec::new()
+    };
+    let run_id = time::compact(settings.clock.now());
+    let mut carried = Carried::default();
+    let mut lines = Vec::new();
+    let mut failed = None;
+    let group = settings.github_actions();
+    for stage in stages {
+        // Each stage sees the repository as the stages before it left it.
+        let (inputs, analysis) = super::scan(&root, false)?;
+        let hash = stage_inputs(stage, &root, &inputs, &analysis, args, &carried).hash();
+        let started = time::rfc3339(settings.clock.now());
+        let clock = Instant::now();
+        let plan = plan(stage, &analysis, args, &carried);
+        let skip = match &plan {
+            Plan::Skip(reason) => Some(reason.clone()),
+            Plan::Run(_) if args.force || args.dry_run => None,
+            Plan::Run(_) => pipeline::skip_reason(&log, stage, &hash),
+        };
+        let mut line = LogLine {
+            run: run_id.clone(),
+            stage: stage.to_owned(),
+            started,
+            duration_ms: 0,
+            outcome: "skipped".to_owned(),
+            inputs: hash,
+            commands: Vec::new(),
+            changed: Vec::new(),
+            skip_reason: skip.clone(),
+            exit_code: None,
+        };
+        if group {
+            writeln!(printer.err, "::group::pipeline: {stage}")?;
+        }
+        match (plan, skip) {
+            (_, Some(reason)) => {
+                writeln!(printer.err, "== {stage}: skipped: {reason}")?;
+            }
+            (Plan::Run(commands), None) => {
+                writeln!(printer.err, "== {stage}")?;
+                "passed".clone_into(&mut line.outcome);
+                for command in commands {
+                    line.commands.push(shown(&command));
+                    if args.dry_run && !read_only(stage, &command) {
+                        writeln!(printer.err, "   would run: {}", shown(&command))?;
+                        continue;
+                    }
+                    writeln!(printer.err, "$ {}", shown(&command))?;
+                    printer.err.flush()?;
+                    let capture = matches!(stage, "image" | "verify");
+                    let mut full = vec!["--repo".to_owned(), root.display().to_string()];
+                    full.extend(command.iter().cloned());
+                    let ended = process::run_self(&root, &full, stage_timeout, capture)?;
+                    let code = ended.code.unwrap_or(if ended.timed_out { 3 } else { 130 });
+                    line.exit_code = Some(code);
+                    if ended.timed_out {
+                        "timed-out".clone_into(&mut line.outcome);
+                        writeln!(
+                            printer.err,
+                            "   {stage} ran past --stage-timeout {}; stopped",
+                            args.stage_timeout
+                        )?;
+                        break;
+                    }
+                    let release = (stage == "verify")
+                        .then(|| super::bundle::release(&root, &inputs, &analysis).ok())
+                        .flatten()
+                        .map(|bundle| bundle.release_id);
+                    match understand(
+                        stage,
+                        &command,
+                        code,
+                        &ended.stdout,
+                        &mut carried,
+                        release.as_deref(),
+                    ) {
+                        Ok(Some(change)) => line.changed.push(change),
+                        Ok(None) => {}
+                        Err(()) => {
+                            "failed".clone_into(&mut line.outcome);
+                            break;
+                        }
+                    }
+                }
+                if stage == "gate" {
+                    carried.gated = true;
+                }
+            }
+            (Plan::Skip(_), None) => unreachable!("a skip plan always has its reason"),
+        }
+        line.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if group {
+            writeln!(printer.err, "::endgroup::")?;
+        }
+        let stop = line.outcome == "failed" || line.outcome == "timed-out";
+        if stop {
+            failed = Some((stage.to_owned(), line.exit_code.unwrap_or(1)));
+        }
+        if !args.dry_run {
+            let mut text = serde_json::to_string(&line)?;
+            text.push('\n');
+            adapters::fs::create_dir_safe(log_path.parent().expect("the log has a folder"))?;
+            adapters::fs::append(&log_path, text.as_bytes())?;
+        }
+        lines.push(line);
+        if stop {
+            writeln!(printer.err, "pipeline: stopped at {stage}")?;
+            break;
+        }
+    }
+    let outcome = PipelineOutcome {
+        stages: lines,
+        failed,
+    };
+    let summary: Vec<String> = outcome
+        .stages
+        .iter()
+        .map(|line| format!("{} {}", line.stage, line.outcome))
+        .collect();
+    writeln!(
+        printer.out,
+        "pipeline{}: {}",
+        if args.dry_run { " (dry run)" } else { "" },
+        summary.join(", ")
+    )?;
+    Ok(Outcome::Pipeline(outcome))
+}
+
+/// Commands that change nothing, which a dry run may run (validate, and the gates).
+fn read_only(stage: &str, command: &[String]) -> bool {
+    stage == "validate"
+        || (command.first().map(String::as_str) == Some("promote")
+            && command.iter().any(|word| word == "--dry-run"))
+        || command.iter().any(|word| word == "--dry-run")
+}
+
+fn candidates(analysis: &Analysis) -> Vec<String> {
+    analysis
+        .tasks
+        .iter()
+        .filter(|(_, task)| task.candidate.is_some() && task.production.is_some())
+        .map(|(name, _)| name.clone())
+        .chain(
+            analysis
+                .tasks
+                .iter()
+                .filter(|(_, task)| task.candidate.is_some() && task.production.is_none())
+                .map(|(name, _)| name.clone()),
+        )
+        .collect()
+}
+
+fn eval_options(args: &PipelineArgs) -> Vec<String> {
+    let mut options = Vec::new();
+    if args.offline {
+        options.push("--offline".to_owned());
+    }
+    if args.no_cache {
+        options.push("--no-cache".to_owned());
+    }
+    options
+}
+
+fn deploy_configured(analysis: &Analysis) -> bool {
+    analysis
+        .config
+        .deploy
+        .as_ref()
+        .is_some_and(|deploy| deploy.cluster.is_some() && deploy.service.is_some())
+}
+
+/// What each stage runs, or why it has nothing to do.
+fn plan(stage: &str, analysis: &Analysis, args: &PipelineArgs, carried: &Carried) -> Plan {
+    let dry = |mut command: Vec<String>| {
+        if args.dry_run {
+            command.push("--dry-run".to_owned());
+        }
+        command
+    };
+    match stage {
+        "validate" => Plan::Run(vec![words(&["validate"])]),
+        "eval" => {
+            let mut commands = vec![[vec!["eval".to_owned()], eval_options(args)].concat()];
+            for task in candidates(analysis) {
+                let paired = analysis.tasks[&task].production.is_some();
+                let mut command = vec!["eval".to_owned(), task, "--candidate".to_owned()];
+                if paired {
+                    command.extend(["--baseline".to_owned(), "production".to_owned()]);
+                }
+                command.extend(eval_options(args));
+                commands.push(command);
+            }
+            Plan::Run(commands)
+        }
+        "gate" => {
+            let tasks = candidates(analysis);
+            if tasks.is_empty() {
+                return Plan::Skip("no task has a candidate".to_owned());
+            }
+            Plan::Run(
+                tasks
+                    .into_iter()
+                    .map(|task| vec!["promote".to_owned(), task, "--dry-run".to_owned()])
+                    .collect(),
+            )
+        }
+        "promote" => {
+            let tasks = if carried.gated {
+                carried.passed_gates.clone()
+            } else {
+                candidates(analysis)
+            };
+            if tasks.is_empty() {
+                return Plan::Skip(if carried.gated {
+                    "no candidate passed its gates".to_owned()
+                } else {
+                    "no task has a candidate".to_owned()
+                });
+            }
+            Plan::Run(
+                tasks
+                    .into_iter()
+                    .map(|task| dry(vec!["promote".to_owned(), task]))
+                    .collect(),
+            )
+        }
+        "image" => match (&args.image_base, &args.image_push) {
+            (Some(base), Some(push)) => {
+                let mut command = vec![
+                    "image".to_owned(),
+                    "--base".to_owned(),
+                    base.clone(),
+                    "--push".to_owned(),
+                    push.clone(),
+                ];
+                for registry in &args.insecure_registry {
+                    command.extend(["--insecure-registry".to_owned(), registry.clone()]);
+                }
+                command.extend(["--format".to_owned(), "json".to_owned()]);
+                Plan::Run(vec![command])
+            }
+            _ => Plan::Skip("no --image-base and --image-push".to_owned()),
+        },
+        "deploy" => {
+            if !deploy_configured(analysis) {
+                return Plan::Skip(
+                    "no deploy target (deploy.cluster and deploy.service in promptops.yaml)"
+                        .to_owned(),
+                );
+            }
+            let mut command = vec!["deploy".to_owned()];
+            if let Some(image) = &carried.image {
+                command.extend(["--image".to_owned(), image.clone()]);
+            }
+            if let Some(url) = &args.verify_url {
+                command.extend(["--verify-url".to_owned(), url.clone()]);
+            }
+            Plan::Run(vec![dry(command)])
+        }
+        "verify" => {
+            if !deploy_configured(analysis) {
+                return Plan::Skip("no deploy target to verify".to_owned());
+            }
+            if !carried.deployed && !args.dry_run {
+                return Plan::Skip("nothing was deployed in this run".to_owned());
+            }
+            Plan::Run(vec![words(&["deploy", "status", "--format", "json"])])
+        }
+        _ => Plan::Skip("unknown stage".to_owned()),
+    }
+}
+
+/// Reads what a stage's command did; `Err` when the stage fails.
+fn understand(
+    stage: &str,
+    command: &[String],
+    code: i32,
+    stdout: &str,
+    carried: &mut Carried,
+    release: Option<&str>,
+) -> Result<Option<String>, ()> {
+    match stage {
+        // A candidate that fails its gates is not promoted; that is not a failure of the run.
+        "gate" if code == 1 => Ok(None),
+        "gate" if code == 0 => {
+            carried.passed_gates.push(command[1].clone());
+            Ok(None)
+        }
+        "promote" if code == 0 && !command.iter().any(|word| word == "--dry-run") => {
+            Ok(Some(format!("promoted {}", command[1])))
+        }
+        "image" if code == 0 => {
+            let value: serde_json::Value = serde_json::from_str(stdout).map_err(|_| ())?;
+            let reference = value["reference"].as_str().ok_or(())?.to_owned();
+            carried.image = Some(reference.clone());
+            Ok(Some(format!("pushed {reference}")))
+        }
+        "deploy" if code == 0 => {
+            carried.deployed = !command.iter().any(|word| word == "--dry-run");
+            Ok(carried.deployed.then(|| "deployed".to_owned()))
+        }
+        "verify" if code == 0 => {
+            let value: serde_json::Value = serde_json::from_str(stdout).map_err(|_| ())?;
+            let primary = value["deployments"]
+                .as_array()
+                .and_then(|all| all.iter().find(|d| d["status"] == "PRIMARY"))
+                .and_then(|d| d["release_id"].as_str());
+            if primary.is_some() && primary == release {
+                Ok(None)
+            } else {
+                Err(())
+            }
+        }
+        _ if code == 0 => Ok(None),
+        _ => Err(()),
+    }
+}
+
+/// The content a stage depends on, hashed: the stage's own command settings, and the files
+/// (by sha256) that decide what it does.
+fn stage_inputs(
+    stage: &str,
+    root: &Path,
+    inputs: &[InputFile],
+    analysis: &Analysis,
+    args: &PipelineArgs,
+    carried: &Carried,
+) -> Inputs {
+    let mut hashed = Inputs::default();
+    hashed.add("stage", stage);
+    hashed.add("eval options", eval_options(args).join(" "));
+    // Prompts, metadata and examples by sha256 (the registry the files call for lists them
+    // all), without the history and evals that later stages write.
+    let mut registry = analysis.expected_registry.clone();
+    for task in registry.tasks.values_mut() {
+        task.history.clear();
+        if stage == "validate" || stage == "eval" {
+            task.latest_eval = None;
+        }
+    }
+    hashed.add("files", crate::domain::registry::render(&registry));
+    let config = root.join(layout::CONFIG_FILE);
+    hashed.add(
+        "config",
+        adapters::fs::read_regular(&config, layout::YAML_SIZE_LIMIT)
+            .map(|bytes| crate::domain::source::sha256_hex(&bytes))
+            .unwrap_or_default(),
+    );
+    if matches!(stage, "gate" | "promote") {
+        let evals = format!("{}/{}/", layout::PROMPTS_DIR, layout::EVALS);
+        let summaries: Vec<&str> = inputs
+            .iter()
+            .map(|input| input.path.as_str())
+            .filter(|path| path.starts_with(&evals) && path.ends_with(".summary.json"))
+            .collect();
+        hashed.add("eval summaries", summaries.join("\n"));
+    }
+    if matches!(stage, "image" | "deploy" | "verify") {
+        hashed.add(
+            "image",
+            format!("{:?} {:?}", args.image_base, args.image_push),
+        );
+        hashed.add("pushed", carried.image.clone().unwrap_or_default());
+        hashed.add("verify", args.verify_url.clone().unwrap_or_default());
+    }
+    hashed
+}

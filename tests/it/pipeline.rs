@@ -1,0 +1,202 @@
+//! `promptops pipeline` on a temp git repository: the offline dry run changes nothing, a full
+//! offline run promotes and tags, unchanged stages are skipped by content and one changed
+//! byte runs them again, a failing stage stops the run with its status, and the image stage
+//! pushes to a real registry on loopback.
+
+use crate::support::registry::RegistryServer;
+use crate::support::{TestRepo, bundled_example};
+
+fn committed() -> TestRepo {
+    let repo = bundled_example();
+    let mut config = git2::Repository::open(repo.path())
+        .unwrap()
+        .config()
+        .unwrap();
+    config.set_str("user.name", "Pat Doe").unwrap();
+    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.commit("the example", 1_795_437_296);
+    repo
+}
+
+fn log(repo: &TestRepo) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(repo.path().join("prompts/04-evals/pipeline-log.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The pipeline's own last line (the stages' commands print theirs before it).
+fn outcomes(stdout: &str) -> String {
+    stdout.trim().lines().last().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn the_offline_dry_run_plans_every_stage_and_changes_nothing() {
+    let repo = committed();
+    let before = repo.tree();
+    let dry = repo.run(&["pipeline", "--offline", "--until", "promote", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(dry.stderr.contains("$ promptops validate"), "{dry:?}");
+    assert!(
+        dry.stderr.contains("would run: promptops eval --offline"),
+        "{dry:?}"
+    );
+    assert!(
+        dry.stderr.contains("would run: promptops eval normalize-product-title --candidate --baseline production --offline"),
+        "{dry:?}"
+    );
+    assert!(
+        dry.stderr
+            .contains("$ promptops promote normalize-product-title --dry-run"),
+        "{dry:?}"
+    );
+    assert_eq!(
+        outcomes(&dry.stdout),
+        "pipeline (dry run): validate passed, eval passed, gate passed, promote skipped"
+    );
+    assert_eq!(
+        repo.tree(),
+        before,
+        "a dry run writes nothing, not even its log"
+    );
+}
+
+#[test]
+fn a_full_offline_run_promotes_and_unchanged_stages_are_skipped() {
+    let repo = committed();
+    let first = repo.run(&["pipeline", "--offline", "--until", "promote"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(
+        outcomes(&first.stdout),
+        "pipeline: validate passed, eval passed, gate passed, promote passed"
+    );
+    assert!(
+        repo.read("prompts/02-production/normalize-product-title.yaml")
+            .contains("version: 1.3.0")
+    );
+    let tags = git2::Repository::open(repo.path())
+        .unwrap()
+        .tag_names(None)
+        .unwrap()
+        .len();
+    assert_eq!(tags, 1);
+    let lines = log(&repo);
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[3]["changed"][0], "promoted normalize-product-title");
+    assert_eq!(
+        lines[1]["commands"][1],
+        "promptops eval normalize-product-title --candidate --baseline production --offline"
+    );
+
+    // The promotion changed the files: validate and eval run again; no candidate is left.
+    let second = repo.run(&["pipeline", "--offline", "--until", "promote"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(
+        outcomes(&second.stdout),
+        "pipeline: validate passed, eval passed, gate skipped, promote skipped"
+    );
+    // Nothing changed since: every stage is skipped, and says why.
+    let third = repo.run(&["pipeline", "--offline", "--until", "eval"]);
+    assert_eq!(
+        outcomes(&third.stdout),
+        "pipeline: validate skipped, eval skipped",
+        "{third:?}"
+    );
+    assert!(
+        third.stderr.contains("are those of its passed run"),
+        "{third:?}"
+    );
+    // One byte in an examples file: validate and eval run again.
+    let examples = "prompts/01-examples/classify-product-category.jsonl";
+    let text = repo.read(examples);
+    repo.write(examples, &text.replacen("\"id\"", "\"id\" ", 1));
+    let registry = repo.run(&["registry"]);
+    assert_eq!(registry.code, 0, "{registry:?}");
+    let fourth = repo.run(&["pipeline", "--offline", "--until", "eval"]);
+    assert_eq!(
+        outcomes(&fourth.stdout),
+        "pipeline: validate passed, eval passed",
+        "{fourth:?}"
+    );
+    // --force runs what is unchanged; --only and --from pick stages.
+    let forced = repo.run(&["pipeline", "--offline", "--only", "validate", "--force"]);
+    assert_eq!(
+        outcomes(&forced.stdout),
+        "pipeline: validate passed",
+        "{forced:?}"
+    );
+    let from = repo.run(&["pipeline", "--offline", "--from", "image"]);
+    assert_eq!(from.code, 0, "{from:?}");
+    assert_eq!(
+        outcomes(&from.stdout),
+        "pipeline: image skipped, deploy skipped, verify skipped"
+    );
+    assert!(
+        from.stderr.contains("no --image-base and --image-push"),
+        "{from:?}"
+    );
+    let wrong = repo.run(&["pipeline", "--from", "deploy", "--until", "eval"]);
+    assert_eq!(wrong.code, 2, "{wrong:?}");
+}
+
+#[test]
+fn a_failing_stage_stops_the_run_with_its_status() {
+    let repo = committed();
+    repo.edit(
+        "prompts/00-templates/normalize-product-title.yaml",
+        "{{ raw_title }}",
+        "{{ raw_title }} {{ undeclared }}",
+    );
+    let failed = repo.run(&["pipeline", "--offline", "--strict-not-a-flag"]);
+    assert_eq!(failed.code, 2, "{failed:?}");
+    // The candidate's template is only a warning for validate, but eval cannot render it:
+    // eval's exit status (2, bad input) is the pipeline's.
+    let stopped = repo.run(&["pipeline", "--offline"]);
+    assert_eq!(stopped.code, 2, "{stopped:?}");
+    assert_eq!(
+        outcomes(&stopped.stdout),
+        "pipeline: validate passed, eval failed"
+    );
+    assert!(
+        stopped.stderr.contains("pipeline: stopped at eval"),
+        "{stopped:?}"
+    );
+    let lines = log(&repo);
+    assert_eq!(lines.last().unwrap()["outcome"], "failed");
+    assert_eq!(lines.last().unwrap()["exit_code"], 2);
+}
+
+#[test]
+fn the_image_stage_pushes_to_a_registry() {
+    let registry = RegistryServer::start(None);
+    registry.seed_base("runtime", "1", None);
+    let repo = committed();
+    let base = format!("{}/runtime:1", registry.address);
+    let push = format!("{}/prompts", registry.address);
+    let args = [
+        "pipeline",
+        "--only",
+        "image",
+        "--image-base",
+        &base,
+        "--image-push",
+        &push,
+        "--insecure-registry",
+        &registry.address,
+    ];
+    let pushed = repo.run(&args);
+    assert_eq!(pushed.code, 0, "{pushed:?}");
+    let lines = log(&repo);
+    let changed = lines[0]["changed"][0].as_str().unwrap();
+    assert!(
+        changed.starts_with(&format!("pushed {push}@sha256:")),
+        "{changed}"
+    );
+    let again = repo.run(&args);
+    assert_eq!(
+        outcomes(&again.stdout),
+        "pipeline: image skipped",
+        "{again:?}"
+    );
+}
