@@ -96,6 +96,7 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
         | Outcome::Repaired(_)
         | Outcome::Bundle(_)
         | Outcome::Served(_)
+        | Outcome::Report(_)
         | Outcome::Image(_)
         | Outcome::Health(Ok(200))
         | Outcome::Generated => ExitStatus::Success,

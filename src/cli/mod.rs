@@ -157,6 +157,9 @@ pub enum Command {
         promptops pipeline --image-base ghcr.io/acme/promptops-runtime:0.1.0 --image-push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts"
     )]
     Pipeline(PipelineArgs),
+    /// Reports for reviewers: report pr, the pull request's changes, scores and gates in Markdown
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Every version of a task: dates, scores, decisions, who, why and the commit
     #[command(after_help = "Examples:\n  \
         promptops history summarize\n  \
@@ -488,6 +491,31 @@ pub struct PipelineArgs {
     /// Passed to the deploy stage: the URL whose /v1/release must serve the release
     #[arg(long, value_name = "URL")]
     pub verify_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Markdown for a pull request: each changed task's scores (paired delta and interval), gates,
+    /// worst regressed examples, and what merging will promote and deploy
+    #[command(
+        after_help = "Written to --out, else to GITHUB_STEP_SUMMARY when set, else stdout. The first line \
+        is a hidden marker, so a workflow can update one sticky comment.\n\nExample:\n  \
+        promptops report pr --base origin/main --out report.md"
+    )]
+    Pr(ReportPrArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportPrArgs {
+    /// The pull request's base (a git ref), e.g. origin/main
+    #[arg(long, value_name = "REF")]
+    pub base: String,
+    /// Write the report to this file
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// How many of the worst regressed examples to show per task
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub examples: usize,
 }
 
 #[derive(Debug, Args)]

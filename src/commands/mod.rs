@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod promote;
 pub mod registry;
 pub mod repair;
+pub mod report;
 pub mod rollback;
 pub mod serve;
 pub mod status;
@@ -53,6 +54,9 @@ pub fn run(
         Command::Image(args) => image::run(settings, &args, printer),
         Command::Deploy(args) => deploy::run(settings, &args, printer),
         Command::Pipeline(args) => pipeline::run(settings, &args, printer),
+        Command::Report(crate::cli::ReportCommand::Pr(args)) => {
+            report::pr(settings, &args, printer)
+        }
         Command::Completions(args) => generate::completions(&args, printer),
         Command::Man => generate::man(printer),
     }

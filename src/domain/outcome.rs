@@ -28,6 +28,7 @@ pub enum Outcome {
     Image(ImageOutcome),
     Deploy(Box<DeployOutcome>),
     Pipeline(PipelineOutcome),
+    Report(PrReport),
     /// `serve` stopped after a shutdown signal.
     Served(ServedOutcome),
     /// `healthcheck`: the server's answer status, or why there was none.
@@ -300,4 +301,39 @@ pub struct PipelineOutcome {
     pub stages: Vec<crate::domain::pipeline::LogLine>,
     /// The exit code of the stage that failed (none: every stage passed or was skipped).
     pub failed: Option<(String, i32)>,
+}
+
+/// `report pr`: what a pull request changes, task by task.
+#[derive(Debug, Default, Serialize)]
+pub struct PrReport {
+    pub base: String,
+    pub tasks: Vec<PrTask>,
+    /// Deploy target (`cluster/service`) when the repository has one.
+    pub deploy: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct PrTask {
+    pub task: String,
+    /// What changed: `candidate 1.3.0`, `production`, `metadata or examples`.
+    pub change: String,
+    pub production: Option<(String, f64)>,
+    pub candidate: Option<(String, f64)>,
+    pub threshold: Option<f64>,
+    /// Candidate − production on the same examples: mean, 95% interval, n.
+    pub delta: Option<(f64, [f64; 2], u64)>,
+    /// Each gate: name, passed (None: not applicable), evidence.
+    pub gates: Vec<(String, Option<bool>, String)>,
+    pub promotes: bool,
+    pub worst: Vec<WorstExample>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct WorstExample {
+    pub id: String,
+    pub input: String,
+    pub expected: String,
+    pub candidate: String,
+    pub production: String,
+    pub delta: f64,
 }

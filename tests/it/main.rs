@@ -21,3 +21,4 @@ mod serve;
 mod status;
 mod support;
 mod validate;
+mod workflows;
