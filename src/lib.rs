@@ -31,5 +31,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
     };
     let outcome = commands::run(&settings, cli.command, &mut printer)?;
     out.flush()?;
+    if let Some(path) = &settings.github_output {
+        let lines = report::outputs::lines(&report::outputs::outputs(&outcome));
+        if !lines.is_empty() {
+            adapters::fs::append(path, lines.as_bytes())?;
+        }
+    }
     Ok(exit::status(&outcome))
 }

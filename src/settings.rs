@@ -119,6 +119,8 @@ pub struct Settings {
     pub release: Option<String>,
     /// `PROMPTOPS_REGISTRY_PASSWORD`: the password of `image --registry-username`.
     pub registry_password: Option<String>,
+    /// `GITHUB_OUTPUT` under GitHub Actions: where a step's outputs go.
+    pub github_output: Option<PathBuf>,
     /// `PROMPTOPS_FAIL_AT` (debug builds only): a test switch that aborts a mutating command
     /// at a named step, as a killed process would stop.
     pub fail_at: Option<String>,
@@ -177,6 +179,9 @@ impl Settings {
             clock,
             current_dir,
             listen: environment.get("PROMPTOPS_LISTEN"),
+            github_output: (environment.get("GITHUB_ACTIONS").as_deref() == Some("true"))
+                .then(|| environment.path("GITHUB_OUTPUT"))
+                .flatten(),
             registry_password: environment.get("PROMPTOPS_REGISTRY_PASSWORD"),
             bundle: environment.path("PROMPTOPS_BUNDLE"),
             release: environment.get("PROMPTOPS_RELEASE"),

@@ -11,6 +11,7 @@ pub mod github;
 pub mod history;
 pub mod human;
 pub mod init;
+pub mod outputs;
 pub mod pr;
 pub mod promote;
 pub mod registry;

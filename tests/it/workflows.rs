@@ -187,3 +187,46 @@ fn report_pr_says_what_a_branch_changes() {
     assert_eq!(to_summary.code, 0, "{to_summary:?}");
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), text);
 }
+
+#[test]
+fn under_actions_key_results_go_to_github_output_and_stages_are_grouped() {
+    let repo = bundled_example();
+    let output = repo.path().join("github-output");
+    std::fs::write(&output, "").unwrap();
+    let actions = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_OUTPUT", output.to_str().unwrap()),
+    ];
+    let eval = repo.run_env(&["eval", "--offline"], &actions);
+    assert_eq!(eval.code, 0, "{eval:?}");
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        text.contains("score-normalize-product-title=0.9144\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("score-classify-product-category=0.9811\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("passed=true\n"), "{text}");
+    let pipeline = repo.run_env(&["pipeline", "--only", "validate"], &actions);
+    assert_eq!(pipeline.code, 0, "{pipeline:?}");
+    assert!(
+        pipeline.stderr.contains("::group::pipeline: validate\n"),
+        "{pipeline:?}"
+    );
+    assert!(pipeline.stderr.contains("::endgroup::"), "{pipeline:?}");
+    assert!(
+        std::fs::read_to_string(&output)
+            .unwrap()
+            .ends_with("failed-stage=\n")
+    );
+    // Outside Actions nothing is written there.
+    let before = std::fs::read_to_string(&output).unwrap();
+    let plain = repo.run_env(
+        &["eval", "--offline"],
+        &[("GITHUB_OUTPUT", output.to_str().unwrap())],
+    );
+    assert_eq!(plain.code, 0, "{plain:?}");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), before);
+}
