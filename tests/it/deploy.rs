@@ -45,7 +45,17 @@ fn deploy(repo: &TestRepo, world: &World, extra: &[&str]) -> crate::support::Out
     let environment = world.environment();
     let environment: Vec<(&str, &str)> =
         environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    repo.run_env(&args, &environment)
+    let output = repo.run_env(&args, &environment);
+    if std::env::var_os("DEPLOY_TEST_SHOW").is_some() {
+        eprintln!(
+            "$ promptops {}\n{}{}exit {}\n",
+            args.join(" "),
+            output.stdout,
+            output.stderr,
+            output.code
+        );
+    }
+    output
 }
 
 fn json(output: &crate::support::Output) -> Value {

@@ -200,3 +200,51 @@ fn the_image_stage_pushes_to_a_registry() {
         "{again:?}"
     );
 }
+
+#[test]
+fn the_deploy_and_verify_stages_run_against_moto() {
+    use crate::support::ecs::{ECR_HOST, Ending, World};
+    let repo = committed();
+    let config = repo.read("promptops.yaml");
+    repo.write(
+        "promptops.yaml",
+        &format!("{config}deploy:\n  cluster: prod\n  service: prompts\n  image_repository: {ECR_HOST}/prompts\n"),
+    );
+    repo.commit("deploy settings", 1_795_437_400);
+    let out = tempfile::tempdir().unwrap();
+    let release = repo
+        .run(&["bundle", "--out", out.path().to_str().unwrap()])
+        .stdout
+        .trim()
+        .to_owned();
+    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    world.script(Ending::Complete, 0);
+    let environment = world.environment();
+    let environment: Vec<(&str, &str)> =
+        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dry = repo.run_env(&["pipeline", "--from", "deploy", "--dry-run"], &environment);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(
+        dry.stderr.contains("$ promptops deploy --dry-run"),
+        "{dry:?}"
+    );
+    let run = repo.run_env(&["pipeline", "--from", "deploy"], &environment);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        outcomes(&run.stdout),
+        "pipeline: deploy passed, verify passed"
+    );
+    let lines = log(&repo);
+    assert_eq!(lines[0]["changed"][0], "deployed");
+    assert!(
+        repo.read("prompt_registry.yaml")
+            .contains(&format!("release_id: {release}"))
+    );
+    // Deployed and verified: the same inputs skip both next time.
+    let again = repo.run_env(&["pipeline", "--from", "deploy"], &environment);
+    assert_eq!(
+        outcomes(&again.stdout),
+        "pipeline: deploy skipped, verify skipped",
+        "{again:?}"
+    );
+}
