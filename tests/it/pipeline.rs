@@ -248,3 +248,66 @@ fn the_deploy_and_verify_stages_run_against_moto() {
         "{again:?}"
     );
 }
+
+#[test]
+fn against_the_loopback_llm_server_the_pipeline_evaluates_once_and_promotes() {
+    use crate::eval::{KEY, always_right, repo as eval_repo, write_candidate};
+    use crate::support::llm_server::LlmServer;
+    let server = LlmServer::start(always_right);
+    let repo = eval_repo(&server, 20, "");
+    write_candidate(&repo, " Be brief.");
+    let mut config = git2::Repository::open(repo.path())
+        .unwrap()
+        .config()
+        .unwrap();
+    config.set_str("user.name", "Pat Doe").unwrap();
+    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.commit("a candidate", 1_795_437_296);
+    let key = [("TEST_LLM_KEY", KEY)];
+    let first = repo.run_env(&["pipeline", "--until", "promote"], &key);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(
+        outcomes(&first.stdout),
+        "pipeline: validate passed, eval passed, gate passed, promote passed"
+    );
+    let asked = server.count();
+    assert_eq!(asked, 40, "production and candidate, 20 examples each");
+    assert!(
+        repo.read("prompts/02-production/summarize.yaml")
+            .contains("version: 1.1.0")
+    );
+    // Once more: the promotion changed the files, so eval runs, from the cache.
+    let second = repo.run_env(&["pipeline", "--until", "eval"], &key);
+    assert_eq!(
+        outcomes(&second.stdout),
+        "pipeline: validate passed, eval passed",
+        "{second:?}"
+    );
+    assert_eq!(server.count(), asked, "answered from the cache");
+    let third = repo.run_env(&["pipeline", "--until", "eval"], &key);
+    assert_eq!(
+        outcomes(&third.stdout),
+        "pipeline: validate skipped, eval skipped",
+        "{third:?}"
+    );
+
+    // A stage past its timeout is stopped, and the run with it (exit 3).
+    server.latency(std::time::Duration::from_secs(5));
+    let slow = repo.run_env(
+        &[
+            "pipeline",
+            "--only",
+            "eval",
+            "--no-cache",
+            "--stage-timeout",
+            "500ms",
+        ],
+        &key,
+    );
+    assert_eq!(slow.code, 3, "{slow:?}");
+    assert!(
+        slow.stderr.contains("ran past --stage-timeout 500ms"),
+        "{slow:?}"
+    );
+    assert_eq!(log(&repo).last().unwrap()["outcome"], "timed-out");
+}
