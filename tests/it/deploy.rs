@@ -7,18 +7,11 @@ use serde_json::Value;
 
 use crate::support::ecs::{ECR_HOST, Ending, World, ecs};
 use crate::support::http::Server;
-use crate::support::{TestRepo, bundled_example};
+use crate::support::{TestRepo, bundled_example, committed_example, pairs};
 
 /// The bundled example, committed, with a git identity; and its release id.
 fn repository() -> (TestRepo, String) {
-    let repo = bundled_example();
-    let mut config = git2::Repository::open(repo.path())
-        .unwrap()
-        .config()
-        .unwrap();
-    config.set_str("user.name", "Pat Doe").unwrap();
-    config.set_str("user.email", "pat@example.com").unwrap();
-    repo.commit("the example", 1_795_437_296);
+    let repo = committed_example();
     let out = tempfile::tempdir().unwrap();
     let bundled = repo.run(&["bundle", "--out", out.path().to_str().unwrap()]);
     assert_eq!(bundled.code, 0, "{bundled:?}");
@@ -43,8 +36,7 @@ fn deploy(repo: &TestRepo, world: &World, extra: &[&str]) -> crate::support::Out
     ]
     .concat();
     let environment = world.environment();
-    let environment: Vec<(&str, &str)> =
-        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let environment = pairs(&environment);
     let output = repo.run_env(&args, &environment);
     if std::env::var_os("DEPLOY_TEST_SHOW").is_some() {
         eprintln!(
@@ -186,8 +178,7 @@ fn a_deploy_registers_updates_waits_records_and_tags_then_a_second_is_a_no_op() 
 
     // deploy status maps the running revision to its release and prompt versions.
     let environment = world.environment();
-    let environment: Vec<(&str, &str)> =
-        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let environment = pairs(&environment);
     let status = repo.run_env(
         &[
             "deploy",
@@ -292,8 +283,7 @@ fn each_failed_rollout_rolls_back_and_exits_1_with_the_reason() {
     assert!(stuck.stdout.contains("timed out after 1 s"), "{stuck:?}");
     world.script(Ending::Complete, 0);
     let environment = world.environment();
-    let environment: Vec<(&str, &str)> =
-        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let environment = pairs(&environment);
     let home = repo.run_env(
         &[
             "deploy",
@@ -406,8 +396,7 @@ fn a_rollback_by_hand_goes_back_to_the_revision_before() {
     world.script(Ending::Complete, 0);
     assert_eq!(deploy(&repo, &world, &[]).code, 0);
     let environment = world.environment();
-    let environment: Vec<(&str, &str)> =
-        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let environment = pairs(&environment);
     let no_reason = repo.run_env(
         &[
             "deploy",
@@ -480,8 +469,7 @@ fn oidc_credentials_go_through_sts() {
         "arn:aws:iam::123456789012:role/deploy".to_owned(),
     ));
     environment.push(("AWS_ROLE_SESSION_NAME", "gha".to_owned()));
-    let environment: Vec<(&str, &str)> =
-        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let environment = pairs(&environment);
     world.start_recording();
     let repository = format!("{ECR_HOST}/prompts");
     let dry = repo.run_env(
@@ -545,8 +533,7 @@ fn the_deploy_section_of_the_config_and_no_wait() {
     assert_eq!(validate.code, 0, "{validate:?}");
     repo.commit("deploy settings", 1_795_437_400);
     let environment = world.environment();
-    let environment: Vec<(&str, &str)> =
-        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let environment = pairs(&environment);
     world.start_recording();
     let started = repo.run_env(&["deploy", "--no-wait"], &environment);
     assert_eq!(started.code, 0, "{started:?}");

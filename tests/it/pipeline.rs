@@ -4,19 +4,7 @@
 //! pushes to a real registry on loopback.
 
 use crate::support::registry::RegistryServer;
-use crate::support::{TestRepo, bundled_example};
-
-fn committed() -> TestRepo {
-    let repo = bundled_example();
-    let mut config = git2::Repository::open(repo.path())
-        .unwrap()
-        .config()
-        .unwrap();
-    config.set_str("user.name", "Pat Doe").unwrap();
-    config.set_str("user.email", "pat@example.com").unwrap();
-    repo.commit("the example", 1_795_437_296);
-    repo
-}
+use crate::support::{TestRepo, committed_example, pairs};
 
 fn log(repo: &TestRepo) -> Vec<serde_json::Value> {
     std::fs::read_to_string(repo.path().join("prompts/04-evals/pipeline-log.jsonl"))
@@ -33,7 +21,7 @@ fn outcomes(stdout: &str) -> String {
 
 #[test]
 fn the_offline_dry_run_plans_every_stage_and_changes_nothing() {
-    let repo = committed();
+    let repo = committed_example();
     let before = repo.tree();
     let dry = repo.run(&["pipeline", "--offline", "--until", "promote", "--dry-run"]);
     assert_eq!(dry.code, 0, "{dry:?}");
@@ -64,7 +52,7 @@ fn the_offline_dry_run_plans_every_stage_and_changes_nothing() {
 
 #[test]
 fn a_full_offline_run_promotes_and_unchanged_stages_are_skipped() {
-    let repo = committed();
+    let repo = committed_example();
     let first = repo.run(&["pipeline", "--offline", "--until", "promote"]);
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(
@@ -142,7 +130,7 @@ fn a_full_offline_run_promotes_and_unchanged_stages_are_skipped() {
 
 #[test]
 fn a_failing_stage_stops_the_run_with_its_status() {
-    let repo = committed();
+    let repo = committed_example();
     repo.edit(
         "prompts/00-templates/normalize-product-title.yaml",
         "{{ raw_title }}",
@@ -171,7 +159,7 @@ fn a_failing_stage_stops_the_run_with_its_status() {
 fn the_image_stage_pushes_to_a_registry() {
     let registry = RegistryServer::start(None);
     registry.seed_base("runtime", "1", None);
-    let repo = committed();
+    let repo = committed_example();
     let base = format!("{}/runtime:1", registry.address);
     let push = format!("{}/prompts", registry.address);
     let args = [
@@ -204,7 +192,7 @@ fn the_image_stage_pushes_to_a_registry() {
 #[test]
 fn the_deploy_and_verify_stages_run_against_moto() {
     use crate::support::ecs::{ECR_HOST, Ending, World};
-    let repo = committed();
+    let repo = committed_example();
     let config = repo.read("promptops.yaml");
     repo.write(
         "promptops.yaml",
@@ -220,8 +208,7 @@ fn the_deploy_and_verify_stages_run_against_moto() {
     let world = World::start(&[&format!("release-{}", &release[..12])]);
     world.script(Ending::Complete, 0);
     let environment = world.environment();
-    let environment: Vec<(&str, &str)> =
-        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let environment = pairs(&environment);
     let dry = repo.run_env(&["pipeline", "--from", "deploy", "--dry-run"], &environment);
     assert_eq!(dry.code, 0, "{dry:?}");
     assert!(

@@ -126,14 +126,7 @@ fn every_command_the_workflows_the_action_and_the_readme_call_parses() {
 
 #[test]
 fn report_pr_says_what_a_branch_changes() {
-    let repo = bundled_example();
-    let mut config = git2::Repository::open(repo.path())
-        .unwrap()
-        .config()
-        .unwrap();
-    config.set_str("user.name", "Pat Doe").unwrap();
-    config.set_str("user.email", "pat@example.com").unwrap();
-    repo.commit("base", 1_795_437_296);
+    let repo = crate::support::committed_example();
     let head = git2::Repository::open(repo.path())
         .unwrap()
         .head()

@@ -182,8 +182,8 @@ impl World {
         );
     }
 
-    /// The `X-Amz-Target` actions moto received since `start_recording`, in order.
-    pub(crate) fn recorded(&self) -> Vec<String> {
+    /// The requests moto recorded since `start_recording` (recording stops).
+    fn recording(&self) -> Vec<Value> {
         let address = self.moto.url.trim_start_matches("http://");
         request(
             address,
@@ -202,9 +202,15 @@ impl World {
         .text();
         text.lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .collect()
+    }
+
+    /// The `X-Amz-Target` actions moto received since `start_recording`, in order.
+    pub(crate) fn recorded(&self) -> Vec<String> {
+        self.recording()
+            .iter()
             .filter_map(|entry| {
-                let headers = &entry["headers"];
-                headers
+                entry["headers"]
                     .as_object()?
                     .iter()
                     .find(|(name, _)| name.eq_ignore_ascii_case("x-amz-target"))
@@ -217,24 +223,8 @@ impl World {
     /// The query-protocol actions (STS) moto received since `start_recording`.
     pub(crate) fn recorded_actions(&self) -> Vec<String> {
         use base64::Engine;
-        let address = self.moto.url.trim_start_matches("http://");
-        request(
-            address,
-            "POST",
-            "/moto-api/recorder/stop-recording",
-            &[],
-            b"",
-        );
-        let text = request(
-            address,
-            "GET",
-            "/moto-api/recorder/download-recording",
-            &[],
-            b"",
-        )
-        .text();
-        text.lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        self.recording()
+            .iter()
             .filter_map(|entry| {
                 let body = entry["body"].as_str()?;
                 let body = if entry["body_encoded"] == true {

@@ -317,6 +317,28 @@ pub(crate) fn bundled_example() -> TestRepo {
     repo
 }
 
+/// The bundled example committed in a fresh repository whose git identity is Pat Doe, so the
+/// commands that commit (promote, deploy, pipeline) can.
+pub(crate) fn committed_example() -> TestRepo {
+    let repo = bundled_example();
+    let mut config = git2::Repository::open(repo.path())
+        .unwrap()
+        .config()
+        .unwrap();
+    config.set_str("user.name", "Pat Doe").unwrap();
+    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.commit("the example", 1_795_437_296);
+    repo
+}
+
+/// Environment pairs as `run_env` takes them.
+pub(crate) fn pairs<'a>(environment: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    environment
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect()
+}
+
 /// A small deterministic generator (xorshift), so a failure names a seed that replays it.
 pub(crate) struct Random(pub(crate) u64);
 
