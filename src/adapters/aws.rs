@@ -19,7 +19,25 @@ type Result<T> = std::result::Result<T, AwsError>;
 fn failed<E: std::error::Error + 'static>(call: &'static str) -> impl FnOnce(E) -> AwsError {
     move |error| AwsError {
         call,
-        message: aws_sdk_ecs::error::DisplayErrorContext(&error).to_string(),
+        message: describe(&error),
+    }
+}
+
+/// An SDK error in one line: each cause's own words, without repeats or debug dumps.
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = current.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    let line = parts.join(": ");
+    match line.char_indices().nth(400) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line,
     }
 }
 

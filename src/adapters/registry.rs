@@ -318,9 +318,7 @@ async fn ecr_login(region: Option<&str>) -> Result<(String, String)> {
         .get_authorization_token()
         .send()
         .await
-        .map_err(|error| {
-            RegistryError::Ecr(aws_sdk_ecr::error::DisplayErrorContext(&error).to_string())
-        })?;
+        .map_err(|error| RegistryError::Ecr(super::aws::describe(&error)))?;
     let token = answer
         .authorization_data()
         .first()
