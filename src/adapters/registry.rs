@@ -161,6 +161,13 @@ impl Registry {
             .pull_manifest_raw(reference, &RegistryAuth::Anonymous, &ACCEPTED_MANIFESTS)
             .await
             .map_err(|source| oci("cannot read the manifest", source))?;
+        if bytes.len() > image::MAX_MANIFEST_BYTES {
+            return Err(RegistryError::Image(image::ImageError::Malformed(format!(
+                "manifest is {} bytes; at most {} are read",
+                bytes.len(),
+                image::MAX_MANIFEST_BYTES
+            ))));
+        }
         let (manifest, digest, reference) =
             match image::read_base_manifest(&bytes, os, architecture)? {
                 BaseManifest::Image => (bytes.to_vec(), digest, reference.clone()),
@@ -180,6 +187,17 @@ impl Registry {
             };
         let (_, config) = image::base_parts(&manifest)?;
         let config_digest = image::descriptor_digest(&config)?.to_owned();
+        // A config is a few kilobytes; a registry that announces more is not trusted with memory.
+        if config["size"]
+            .as_u64()
+            .is_none_or(|size| size > image::MAX_CONFIG_BYTES)
+        {
+            return Err(RegistryError::Image(image::ImageError::Malformed(format!(
+                "config is announced as {} bytes; at most {} are read",
+                config["size"],
+                image::MAX_CONFIG_BYTES
+            ))));
+        }
         let config = self.blob(&reference, &config_digest).await?;
         Ok(Base {
             reference,

@@ -20,6 +20,11 @@ pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list
 /// The media types `image` accepts for a base image reference.
 pub const ACCEPTED_MANIFESTS: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
 
+/// The most a base manifest (or index) may be: registries cap them at 4 MiB.
+pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
+/// The most a base image's config may be.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
 /// The label naming the release an image holds.
 pub const RELEASE_LABEL: &str = "dev.promptops.release";
 
