@@ -115,7 +115,7 @@ pub async fn bind(address: &str) -> std::io::Result<tokio::net::TcpListener> {
 /// How a server run ended.
 #[derive(Debug)]
 pub struct Stopped {
-    /// Requests still running when the shutdown time was up (0: all finished).
+    /// Requests were still running when the shutdown time was up.
     pub abandoned_connections: bool,
 }
 

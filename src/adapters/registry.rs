@@ -109,6 +109,13 @@ pub fn parse(reference: &str) -> std::result::Result<Reference, String> {
         .map_err(|error| format!("`{reference}` is not an image reference: {error}"))
 }
 
+/// The tag written in a reference's text, if any (the parser says `latest` when none was).
+pub fn written_tag(text: &str) -> Option<&str> {
+    let name = text.split('@').next()?;
+    let last = name.rsplit('/').next()?;
+    last.split_once(':').map(|(_, tag)| tag)
+}
+
 impl Registry {
     pub fn new(insecure: &[String]) -> Registry {
         let config = ClientConfig {
@@ -369,5 +376,12 @@ mod tests {
         );
         assert_eq!(ecr_region("127.0.0.1:5000"), None);
         assert_eq!(ecr_region("ghcr.io"), None);
+    }
+
+    #[test]
+    fn only_a_written_tag_counts() {
+        assert_eq!(written_tag("localhost:5000/prompts:v1"), Some("v1"));
+        assert_eq!(written_tag("localhost:5000/prompts"), None);
+        assert_eq!(written_tag("localhost:5000/prompts@sha256:ab"), None);
     }
 }

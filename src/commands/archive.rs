@@ -102,7 +102,7 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
         settings,
         &args.change,
         (writes, removals, registry),
-        (message, id),
+        (message, id, None),
         (format!("archive {} {}", args.task, version), identity),
     )?;
     Ok(ArchiveOutcome {

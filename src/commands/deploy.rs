@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 
 use crate::adapters::aws::{Aws, AwsError};
 use crate::adapters::git;
-use crate::cli::{DeployArgs, DeployCommand, DeployRollbackArgs, DeployStatusArgs, DeployTarget};
+use crate::cli::{
+    ChangeFlags, DeployArgs, DeployCommand, DeployRollbackArgs, DeployStatusArgs, DeployTarget,
+};
 use crate::domain::analysis::{Analysis, RegistryState};
 use crate::domain::deploy::{self, Rollout, TaskScore};
 use crate::domain::image::release_tag;
-use crate::domain::lifecycle::promote::{Plan, plan_id};
+use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::model::{DeploymentRecord, HistoryEvent, Registry};
-use crate::domain::outcome::{DeployOutcome, DeploymentLine, ScoreCheck};
+use crate::domain::outcome::{DeployOutcome, DeploymentLine, PromoteResult, ScoreCheck};
 use crate::domain::source::InputFile;
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
@@ -23,7 +25,7 @@ use crate::report::{self, Printer};
 use crate::settings::Settings;
 
 use super::Outcome;
-use super::lifecycle::{self, Apply};
+use super::lifecycle;
 
 pub fn run(
     settings: &Settings,
@@ -109,18 +111,22 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The image reference split: the repository part (`HOST/PATH`), its ECR repository name
-/// (`PATH`), and the tag or digest.
-fn split_image(reference: &str) -> Option<(String, String, String)> {
-    let (repository, id) = if let Some((repository, digest)) = reference.split_once('@') {
-        (repository, digest.to_owned())
-    } else {
-        let slash = reference.rfind('/').map_or(0, |at| at + 1);
-        let colon = reference[slash..].rfind(':')? + slash;
-        (&reference[..colon], reference[colon + 1..].to_owned())
-    };
-    let name = repository.split_once('/').map(|(_, name)| name)?;
-    (!name.is_empty() && !id.is_empty()).then(|| (repository.to_owned(), name.to_owned(), id))
+/// The image reference split with the OCI reference parser: the repository part
+/// (`HOST/PATH`), its ECR repository name (`PATH`), and the digest or the written tag. The
+/// registry must be named (ECR is never the default registry).
+fn split_image(text: &str) -> Option<(String, String, String)> {
+    let reference = crate::adapters::registry::parse(text)
+        .ok()
+        .filter(|_| text.contains('/'))?;
+    let id = reference
+        .digest()
+        .or_else(|| crate::adapters::registry::written_tag(text))?
+        .to_owned();
+    Some((
+        format!("{}/{}", reference.registry(), reference.repository()),
+        reference.repository().to_owned(),
+        id,
+    ))
 }
 
 /// Where the wait ended.
@@ -294,35 +300,29 @@ fn record_event(
             }
         },
     )?;
-    let plan = Plan {
-        commit_message: format!("{}Promptops-Plan: {id}\n", recording.message),
-        id,
-        writes: Vec::new(),
-        removals: Vec::new(),
-        registry,
-        tag_message: recording
-            .message
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-        tag: recording.tag.clone(),
+    let flags = ChangeFlags {
+        dry_run: false,
+        no_commit: recording.target.no_commit,
+        // Only the registry changes, and it is rewritten whole.
+        allow_dirty: true,
+        lock_timeout: recording.target.lock_timeout,
+        format: recording.target.format,
     };
-    let identity = lifecycle::committer(identity, recording.target.no_commit, "deploy")?;
-    let commit = lifecycle::apply(
+    let (_, result) = lifecycle::finish(
         recording.root,
-        &plan,
-        &[],
-        &Apply {
-            identity: identity.as_ref(),
-            now: recording.settings.clock.now(),
-            what: format!("{} {}", recording.event, recording.record.service),
-            lock_timeout: Duration::from_secs(recording.target.lock_timeout),
-            fail_at: recording.settings.fail_at.as_deref(),
-        },
+        recording.settings,
+        &flags,
+        (Vec::new(), Vec::new(), registry),
+        (recording.message, id, recording.tag),
+        (
+            format!("{} {}", recording.event, recording.record.service),
+            identity,
+        ),
     )?;
-    let tag = commit.as_ref().and(recording.tag);
-    Ok((commit, tag))
+    Ok(match result {
+        PromoteResult::Promoted { commit, tag } => (commit, tag),
+        PromoteResult::DryRun | PromoteResult::Refused => (None, None),
+    })
 }
 
 pub fn execute(
@@ -382,7 +382,8 @@ pub fn execute(
             "deploy from the commit the image was built from, or build this release's image (promptops image)",
         ));
     }
-    let scores = task_scores(&analysis, &registry_of(&analysis));
+    let registry = registry_of(&analysis);
+    let scores = task_scores(&analysis, &registry);
     let mut outcome = DeployOutcome {
         action: "deploy",
         cluster: cluster.clone(),
@@ -448,7 +449,7 @@ pub fn execute(
             }
         }
         if failure.is_none() {
-            let verdicts = deploy::judge_scores(&scores, &deploy::previous_scores(&registry_of(&analysis), &cluster, &service));
+            let verdicts = deploy::judge_scores(&scores, &deploy::previous_scores(&registry, &cluster, &service));
             outcome.scores = verdicts
                 .iter()
                 .map(|v| ScoreCheck { task: v.task.clone(), ok: v.ok, reason: v.reason.clone() })
@@ -571,7 +572,7 @@ fn by_hand(
         let revision: Option<u32> = current.rsplit_once(':').and_then(|(_, n)| n.parse().ok());
         let target_arn = match args.to_revision {
             Some(n) => format!("{family_arn}:{n}"),
-            None => recorded_previous(&registry, &cluster, &service, &current)
+            None => deploy::recorded_previous(&registry, &cluster, &service, &current)
                 .or_else(|| revision.filter(|n| *n > 1).map(|n| format!("{family_arn}:{}", n - 1)))
                 .ok_or_else(|| usage(format!("{} has no revision before it", deploy::short_arn(&current)), "pass --to-revision N"))?,
         };
@@ -623,34 +624,6 @@ fn by_hand(
     })?;
     runtime.shutdown_background();
     Ok(outcome)
-}
-
-/// The revision that ran before `current`, as the newest deploy event that put `current` in
-/// place recorded it.
-fn recorded_previous(
-    registry: &Registry,
-    cluster: &str,
-    service: &str,
-    current: &str,
-) -> Option<String> {
-    registry
-        .tasks
-        .values()
-        .flat_map(|task| task.history.iter())
-        .filter(|event| event.event == "deploy")
-        .filter_map(|event| {
-            event
-                .deployment
-                .as_ref()
-                .map(|record| (event.at.as_str(), record))
-        })
-        .filter(|(_, record)| {
-            record.cluster == cluster
-                && record.service == service
-                && record.task_definition == current
-        })
-        .max_by_key(|(at, _)| *at)
-        .and_then(|(_, record)| record.previous_task_definition.clone())
 }
 
 /// `deploy status`: each deployment, its image and release, and the prompt versions the
@@ -731,8 +704,8 @@ mod tests {
             ))
         );
         assert_eq!(
-            split_image("localhost:5000/prompts@sha256:ff").map(|s| s.2),
-            Some("sha256:ff".into())
+            split_image(&format!("localhost:5000/prompts@sha256:{}", "f".repeat(64))).map(|s| s.2),
+            Some(format!("sha256:{}", "f".repeat(64)))
         );
         assert_eq!(split_image("localhost:5000/prompts"), None);
         assert_eq!(split_image("prompts:1"), None);

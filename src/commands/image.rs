@@ -150,16 +150,11 @@ pub fn execute(
             oci_layout: args.oci_layout.is_some(),
         };
         if let Some(target) = &target {
-            // The parser says `latest` when no tag was written; only a written tag counts.
-            let written = args
+            let tag = args
                 .push
                 .as_deref()
-                .and_then(|push| push.rsplit('/').next())
-                .is_some_and(|last| last.contains(':'));
-            let tag = match target.tag() {
-                Some(tag) if written => tag.to_owned(),
-                _ => default_tag,
-            };
+                .and_then(registry::written_tag)
+                .map_or(default_tag, str::to_owned);
             let tagged = oci_client::Reference::with_tag(
                 target.registry().to_owned(),
                 target.repository().to_owned(),

@@ -128,14 +128,15 @@ pub(super) fn committer(
     }
 }
 
-/// An untagged change (archive, rollback) from its checked parts: the plan, then, unless a
-/// dry run, the dirty-files check and its application. Returns the plan and what was done.
+/// A change (archive, rollback, a deploy's record) from its checked parts: the plan (with its
+/// annotated tag, when it has one), then, unless a dry run, the dirty-files check and its
+/// application. Returns the plan and what was done.
 pub(super) fn finish(
     root: &Path,
     settings: &crate::settings::Settings,
     flags: &crate::cli::ChangeFlags,
     (writes, removals, registry): (Vec<FileWrite>, Vec<FileRemoval>, FileWrite),
-    (message, id): (String, String),
+    (message, id, tag): (String, String, Option<String>),
     (what, identity): (String, Option<(String, String)>),
 ) -> anyhow::Result<(Plan, crate::domain::outcome::PromoteResult)> {
     use crate::domain::outcome::PromoteResult;
@@ -150,8 +151,10 @@ pub(super) fn finish(
         writes,
         removals,
         registry,
-        tag: None,
-        tag_message: String::new(),
+        tag_message: tag.as_ref().map_or_else(String::new, |_| {
+            message.lines().next().unwrap_or_default().to_owned()
+        }),
+        tag,
     };
     if flags.dry_run {
         return Ok((plan, PromoteResult::DryRun));
@@ -171,7 +174,8 @@ pub(super) fn finish(
             fail_at: settings.fail_at.as_deref(),
         },
     )?;
-    Ok((plan, PromoteResult::Promoted { commit, tag: None }))
+    let tag = commit.as_ref().and(plan.tag.clone());
+    Ok((plan, PromoteResult::Promoted { commit, tag }))
 }
 
 /// Refuses to change files that hold uncommitted work, unless `--allow-dirty`.

@@ -3,7 +3,6 @@
 //! status and a stage can be stopped at its timeout); which stages run, and which are skipped
 //! because their inputs are unchanged, is `domain::pipeline`.
 
-use std::path::Path;
 use std::time::Instant;
 
 use crate::adapters::{self, process};
@@ -85,7 +84,7 @@ pub fn run(
     for stage in stages {
         // Each stage sees the repository as the stages before it left it.
         let (inputs, analysis) = super::scan(&root, false)?;
-        let hash = stage_inputs(stage, &root, &inputs, &analysis, args, &carried).hash();
+        let hash = stage_inputs(stage, &inputs, &analysis, args, &carried).hash();
         let started = time::rfc3339(settings.clock.now());
         let clock = Instant::now();
         let plan = plan(stage, &analysis, args, &carried);
@@ -205,25 +204,16 @@ pub fn run(
 
 /// Commands that change nothing, which a dry run may run (validate, and the gates).
 fn read_only(stage: &str, command: &[String]) -> bool {
-    stage == "validate"
-        || (command.first().map(String::as_str) == Some("promote")
-            && command.iter().any(|word| word == "--dry-run"))
-        || command.iter().any(|word| word == "--dry-run")
+    stage == "validate" || command.iter().any(|word| word == "--dry-run")
 }
 
+/// The tasks with a candidate, in task order.
 fn candidates(analysis: &Analysis) -> Vec<String> {
     analysis
         .tasks
         .iter()
-        .filter(|(_, task)| task.candidate.is_some() && task.production.is_some())
+        .filter(|(_, task)| task.candidate.is_some())
         .map(|(name, _)| name.clone())
-        .chain(
-            analysis
-                .tasks
-                .iter()
-                .filter(|(_, task)| task.candidate.is_some() && task.production.is_none())
-                .map(|(name, _)| name.clone()),
-        )
         .collect()
 }
 
@@ -397,7 +387,6 @@ fn understand(
 /// (by sha256) that decide what it does.
 fn stage_inputs(
     stage: &str,
-    root: &Path,
     inputs: &[InputFile],
     analysis: &Analysis,
     args: &PipelineArgs,
@@ -416,12 +405,18 @@ fn stage_inputs(
         }
     }
     hashed.add("files", crate::domain::registry::render(&registry));
-    let config = root.join(layout::CONFIG_FILE);
+    // The config as the scan read it (its bytes are kept: it is small and always read).
     hashed.add(
         "config",
-        adapters::fs::read_regular(&config, layout::YAML_SIZE_LIMIT)
-            .map(|bytes| crate::domain::source::sha256_hex(&bytes))
-            .unwrap_or_default(),
+        inputs
+            .iter()
+            .find(|input| input.path == layout::CONFIG_FILE)
+            .map_or_else(String::new, |input| match &input.content {
+                crate::domain::source::FileContent::Bytes(bytes) => {
+                    crate::domain::source::sha256_hex(bytes)
+                }
+                other => format!("{other:?}"),
+            }),
     );
     if matches!(stage, "gate" | "promote") {
         let evals = format!("{}/{}/", layout::PROMPTS_DIR, layout::EVALS);

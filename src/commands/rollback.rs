@@ -162,7 +162,7 @@ pub fn execute(
         settings,
         &args.change,
         (writes, removals, registry),
-        (message, id),
+        (message, id, None),
         (format!("rollback {task_id} {target_version}"), identity),
     )?;
     Ok(ArchiveOutcome {

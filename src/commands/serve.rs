@@ -35,10 +35,11 @@ pub fn run(
             ))
         }
     };
+    let request_timeout = seconds(args.request_timeout, "request-timeout")?;
     let config = http_server::ServerConfig {
         body_limit: args.body_limit,
-        request_timeout: seconds(args.request_timeout, "request-timeout")?,
-        header_timeout: seconds(args.request_timeout, "request-timeout")?,
+        request_timeout,
+        header_timeout: request_timeout,
         shutdown_timeout: seconds(args.shutdown_timeout, "shutdown-timeout")?,
         log_json: args.log_format == LogFormat::Json,
     };

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::Registry;
+use super::model::{DeploymentRecord, HistoryEvent, Registry};
 
 /// The environment variable that names the release a container serves.
 pub const RELEASE_VARIABLE: &str = "PROMPTOPS_RELEASE";
@@ -312,40 +312,47 @@ pub fn judge_scores(current: &[TaskScore], previous: &BTreeMap<String, f64>) -> 
         .collect()
 }
 
-/// The scores recorded at the service's newest successful deploy, by task.
+/// The `deploy` events of one service, with their task and record, in no particular order.
+fn deploys<'a>(
+    registry: &'a Registry,
+    cluster: &'a str,
+    service: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a HistoryEvent, &'a DeploymentRecord)> + 'a {
+    registry.tasks.iter().flat_map(move |(task, entry)| {
+        entry.history.iter().filter_map(move |event| {
+            let record = event.deployment.as_ref()?;
+            (event.event == "deploy" && record.cluster == cluster && record.service == service)
+                .then_some((task.as_str(), event, record))
+        })
+    })
+}
+
+/// The scores recorded at the service's newest successful deploy, by task (the events of one
+/// deploy share its plan id).
 pub fn previous_scores(registry: &Registry, cluster: &str, service: &str) -> BTreeMap<String, f64> {
-    let mut newest: Option<&str> = None;
-    for task in registry.tasks.values() {
-        for event in &task.history {
-            if let Some(record) = event.deployment.as_ref().filter(|record| {
-                event.event == "deploy" && record.service == service && record.cluster == cluster
-            }) && newest.is_none_or(|at| event.at.as_str() > at)
-            {
-                newest = Some(event.at.as_str());
-                let _ = record;
-            }
-        }
-    }
-    let Some(at) = newest else {
+    let Some(newest) = deploys(registry, cluster, service).max_by_key(|(_, event, _)| &event.at)
+    else {
         return BTreeMap::new();
     };
-    registry
-        .tasks
-        .iter()
-        .filter_map(|(name, task)| {
-            task.history
-                .iter()
-                .filter(|event| event.event == "deploy" && event.at == at)
-                .find_map(|event| {
-                    event
-                        .deployment
-                        .as_ref()
-                        .filter(|record| record.service == service && record.cluster == cluster)
-                        .and_then(|record| record.score)
-                })
-                .map(|score| (name.clone(), score))
-        })
+    let plan = &newest.1.plan;
+    deploys(registry, cluster, service)
+        .filter(|(_, event, _)| &event.plan == plan)
+        .filter_map(|(task, _, record)| Some((task.to_owned(), record.score?)))
         .collect()
+}
+
+/// The revision that ran before `current`, as the newest deploy that put `current` in place
+/// recorded it (the target of a rollback by hand).
+pub fn recorded_previous(
+    registry: &Registry,
+    cluster: &str,
+    service: &str,
+    current: &str,
+) -> Option<String> {
+    deploys(registry, cluster, service)
+        .filter(|(_, _, record)| record.task_definition == current)
+        .max_by_key(|(_, event, _)| &event.at)
+        .and_then(|(_, _, record)| record.previous_task_definition.clone())
 }
 
 /// The auto-tag: `deploy/<service>/<n>`, one more than the highest such tag.

@@ -10,12 +10,7 @@ fn bundle(repo: &crate::support::TestRepo, out: &std::path::Path) -> crate::supp
 #[test]
 fn the_bundle_holds_production_and_its_id_ignores_the_history() {
     let repo = bundled_example();
-    let mut config = git2::Repository::open(repo.path())
-        .unwrap()
-        .config()
-        .unwrap();
-    config.set_str("user.name", "Pat Doe").unwrap();
-    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.set_identity();
     repo.commit("the example", 1_795_437_296);
     let out = tempfile::tempdir().unwrap();
     let first = bundle(&repo, &out.path().join("a"));

@@ -35,9 +35,7 @@ fn deploy(repo: &TestRepo, world: &World, extra: &[&str]) -> crate::support::Out
         extra,
     ]
     .concat();
-    let environment = world.environment();
-    let environment = pairs(&environment);
-    let output = repo.run_env(&args, &environment);
+    let output = with_aws(repo, world, &args);
     if std::env::var_os("DEPLOY_TEST_SHOW").is_some() {
         eprintln!(
             "$ promptops {}\n{}{}exit {}\n",
@@ -48,6 +46,12 @@ fn deploy(repo: &TestRepo, world: &World, extra: &[&str]) -> crate::support::Out
         );
     }
     output
+}
+
+/// Any promptops command against the world (through its proxy, with its credentials).
+fn with_aws(repo: &TestRepo, world: &World, args: &[&str]) -> crate::support::Output {
+    let environment = world.environment();
+    repo.run_env(args, &pairs(&environment))
 }
 
 fn json(output: &crate::support::Output) -> Value {
@@ -177,9 +181,9 @@ fn a_deploy_registers_updates_waits_records_and_tags_then_a_second_is_a_no_op() 
     assert!(mutating(&world.recorded()).is_empty());
 
     // deploy status maps the running revision to its release and prompt versions.
-    let environment = world.environment();
-    let environment = pairs(&environment);
-    let status = repo.run_env(
+    let status = with_aws(
+        &repo,
+        &world,
         &[
             "deploy",
             "status",
@@ -188,7 +192,6 @@ fn a_deploy_registers_updates_waits_records_and_tags_then_a_second_is_a_no_op() 
             "--service",
             "prompts",
         ],
-        &environment,
     );
     assert_eq!(status.code, 0, "{status:?}");
     assert!(status.stdout.contains("prompts:2"), "{status:?}");
@@ -282,9 +285,9 @@ fn each_failed_rollout_rolls_back_and_exits_1_with_the_reason() {
     assert_eq!(stuck.code, 1, "{stuck:?}");
     assert!(stuck.stdout.contains("timed out after 1 s"), "{stuck:?}");
     world.script(Ending::Complete, 0);
-    let environment = world.environment();
-    let environment = pairs(&environment);
-    let home = repo.run_env(
+    let home = with_aws(
+        &repo,
+        &world,
         &[
             "deploy",
             "rollback",
@@ -299,7 +302,6 @@ fn each_failed_rollout_rolls_back_and_exits_1_with_the_reason() {
             "--poll-interval",
             "50ms",
         ],
-        &environment,
     );
     assert_eq!(home.code, 0, "{home:?}");
     let text = registry(&repo);
@@ -395,9 +397,9 @@ fn a_rollback_by_hand_goes_back_to_the_revision_before() {
     let world = World::start(&[&format!("release-{}", &release[..12])]);
     world.script(Ending::Complete, 0);
     assert_eq!(deploy(&repo, &world, &[]).code, 0);
-    let environment = world.environment();
-    let environment = pairs(&environment);
-    let no_reason = repo.run_env(
+    let no_reason = with_aws(
+        &repo,
+        &world,
         &[
             "deploy",
             "rollback",
@@ -408,10 +410,11 @@ fn a_rollback_by_hand_goes_back_to_the_revision_before() {
             "--reason",
             " ",
         ],
-        &environment,
     );
     assert_eq!(no_reason.code, 2, "{no_reason:?}");
-    let back = repo.run_env(
+    let back = with_aws(
+        &repo,
+        &world,
         &[
             "deploy",
             "rollback",
@@ -424,7 +427,6 @@ fn a_rollback_by_hand_goes_back_to_the_revision_before() {
             "--poll-interval",
             "50ms",
         ],
-        &environment,
     );
     assert_eq!(back.code, 0, "{back:?}");
     assert!(
@@ -472,6 +474,7 @@ fn oidc_credentials_go_through_sts() {
     let environment = pairs(&environment);
     world.start_recording();
     let repository = format!("{ECR_HOST}/prompts");
+    // The web identity's environment, not the world's static keys.
     let dry = repo.run_env(
         &[
             "deploy",
@@ -532,10 +535,8 @@ fn the_deploy_section_of_the_config_and_no_wait() {
     let validate = repo.run(&["validate"]);
     assert_eq!(validate.code, 0, "{validate:?}");
     repo.commit("deploy settings", 1_795_437_400);
-    let environment = world.environment();
-    let environment = pairs(&environment);
     world.start_recording();
-    let started = repo.run_env(&["deploy", "--no-wait"], &environment);
+    let started = with_aws(&repo, &world, &["deploy", "--no-wait"]);
     assert_eq!(started.code, 0, "{started:?}");
     assert!(started.stdout.contains("not waited for"), "{started:?}");
     let calls = world.recorded();

@@ -243,12 +243,7 @@ fn against_the_loopback_llm_server_the_pipeline_evaluates_once_and_promotes() {
     let server = LlmServer::start(always_right);
     let repo = eval_repo(&server, 20, "");
     write_candidate(&repo, " Be brief.");
-    let mut config = git2::Repository::open(repo.path())
-        .unwrap()
-        .config()
-        .unwrap();
-    config.set_str("user.name", "Pat Doe").unwrap();
-    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.set_identity();
     repo.commit("a candidate", 1_795_437_296);
     let key = [("TEST_LLM_KEY", KEY)];
     let first = repo.run_env(&["pipeline", "--until", "promote"], &key);

@@ -22,13 +22,7 @@ fn promotable(count: usize, production_right: bool) -> (LlmServer, TestRepo) {
     });
     let repo = repo(&server, count, "");
     write_candidate(&repo, " Be precise.");
-    let config = git2::Repository::open(repo.path())
-        .unwrap()
-        .config()
-        .unwrap();
-    let mut config = config;
-    config.set_str("user.name", "Pat Doe").unwrap();
-    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.set_identity();
     repo.commit("the candidate", 1_795_437_296);
     (server, repo)
 }
@@ -1034,12 +1028,7 @@ fn drifted_where(
     });
     let repo = repo(&server, 12, "");
     write_candidate(&repo, " Be precise.");
-    let mut config = git2::Repository::open(repo.path())
-        .unwrap()
-        .config()
-        .unwrap();
-    config.set_str("user.name", "Pat Doe").unwrap();
-    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.set_identity();
     repo.commit("the candidate", 1_795_437_296);
     paired_eval(&repo);
     assert_eq!(run(&repo, &["promote", "summarize"]).code, 0);

@@ -158,6 +158,17 @@ impl TestRepo {
             .unwrap();
     }
 
+    /// Gives the repository the git identity Pat Doe <pat@example.com>, so the commands that
+    /// commit can.
+    pub(crate) fn set_identity(&self) {
+        let mut config = git2::Repository::open(self.path())
+            .unwrap()
+            .config()
+            .unwrap();
+        config.set_str("user.name", "Pat Doe").unwrap();
+        config.set_str("user.email", "pat@example.com").unwrap();
+    }
+
     /// Runs the binary with the repository as working directory.
     pub(crate) fn run(&self, args: &[&str]) -> Output {
         run_binary(self.path(), args)
@@ -321,12 +332,7 @@ pub(crate) fn bundled_example() -> TestRepo {
 /// commands that commit (promote, deploy, pipeline) can.
 pub(crate) fn committed_example() -> TestRepo {
     let repo = bundled_example();
-    let mut config = git2::Repository::open(repo.path())
-        .unwrap()
-        .config()
-        .unwrap();
-    config.set_str("user.name", "Pat Doe").unwrap();
-    config.set_str("user.email", "pat@example.com").unwrap();
+    repo.set_identity();
     repo.commit("the example", 1_795_437_296);
     repo
 }
