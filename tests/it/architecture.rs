@@ -419,9 +419,23 @@ fn pre_commit_hooks_name_real_commands() {
     let text = std::fs::read_to_string(root.join(".pre-commit-hooks.yaml")).unwrap();
     let document = promptops::domain::yaml::parse(&text).unwrap().unwrap();
     let hooks = document.value.as_array().unwrap();
-    assert_eq!(hooks.len(), 2);
+    assert_eq!(hooks.len(), 4);
     for hook in hooks {
         let entry = hook["entry"].as_str().unwrap();
+        // Each wheel hook (python) has a `-src` twin (rust) running the same command.
+        let id = hook["id"].as_str().unwrap();
+        let (twin, language) = match id.strip_suffix("-src") {
+            Some(base) => (base.to_owned(), "rust"),
+            None => (format!("{id}-src"), "python"),
+        };
+        assert_eq!(hook["language"].as_str(), Some(language), "{id}");
+        assert!(
+            hooks
+                .iter()
+                .any(|other| other["id"].as_str() == Some(twin.as_str())
+                    && other["entry"].as_str() == Some(entry)),
+            "{id} has no twin {twin} running `{entry}`"
+        );
         let mut words = entry.split_whitespace();
         assert_eq!(words.next(), Some("promptops"));
         let mut args: Vec<&str> = words.collect();
@@ -432,4 +446,23 @@ fn pre_commit_hooks_name_real_commands() {
             "`{entry}` is not a promptops command: {output:?}"
         );
     }
+}
+
+/// The package pre-commit installs (the root pyproject.toml) pins the wheel of this very
+/// version, and the wheel's own pyproject is that distribution: a hook at tag vX.Y.Z runs X.Y.Z.
+#[test]
+fn the_pre_commit_package_pins_this_versions_wheel() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let placeholder = std::fs::read_to_string(root.join("pyproject.toml")).unwrap();
+    let wheel = std::fs::read_to_string(root.join("python/pyproject.toml")).unwrap();
+    let pin = format!(
+        "dependencies = [\"promptops-cli=={}\"]",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        placeholder.lines().any(|line| line == pin),
+        "pyproject.toml must say {pin}"
+    );
+    assert!(wheel.lines().any(|line| line == "name = \"promptops-cli\""));
+    assert!(wheel.lines().any(|line| line == "bindings = \"bin\""));
 }
