@@ -223,3 +223,334 @@ fn under_actions_key_results_go_to_github_output_and_stages_are_grouped() {
     assert_eq!(plain.code, 0, "{plain:?}");
     assert_eq!(std::fs::read_to_string(&output).unwrap(), before);
 }
+
+/// The README's recipes are the workflow files, byte for byte: what users copy is what
+/// `.ci/run` lints and these tests replay.
+#[test]
+fn the_readme_recipes_are_the_workflow_files() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut recipes = 0;
+    for (at, _) in readme.match_indices("<!-- recipe: ") {
+        let rest = &readme[at + "<!-- recipe: ".len()..];
+        let path = &rest[..rest.find(" -->").unwrap()];
+        let block = rest
+            .split_once("```yaml\n")
+            .and_then(|(_, block)| block.split_once("```\n"))
+            .map_or_else(
+                || panic!("README: no yaml block after the recipe {path}"),
+                |(block, _)| block,
+            );
+        let file = std::fs::read_to_string(root().join(path)).unwrap();
+        assert!(
+            block == file,
+            "README's copy of {path} differs from the file: copy the file into the README"
+        );
+        recipes += 1;
+    }
+    assert!(recipes >= 2, "only {recipes} recipes found in the README");
+}
+
+/// A workflow of `.github/workflows/`, parsed.
+fn workflow(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(root().join(".github/workflows").join(name)).unwrap();
+    promptops::domain::yaml::parse(&text)
+        .unwrap()
+        .unwrap()
+        .value
+}
+
+/// The steps of a job that use `action` (at any commit).
+fn steps_using<'a>(job: &'a serde_json::Value, action: &str) -> Vec<&'a serde_json::Value> {
+    job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|step| {
+            step["uses"]
+                .as_str()
+                .is_some_and(|uses| uses.split('@').next() == Some(action))
+        })
+        .collect()
+}
+
+/// The `command:` inputs of a job's promptops steps (`uses: ./`), in order, with `$NAME` words
+/// taken from `values` as the action's envsubst does.
+fn promptops_commands(job: &serde_json::Value, values: &[(&str, &str)]) -> Vec<Vec<String>> {
+    steps_using(job, "./")
+        .iter()
+        .map(|step| {
+            step["with"]["command"]
+                .as_str()
+                .unwrap()
+                .split_whitespace()
+                .map(|word| {
+                    values.iter().fold(word.to_owned(), |word, (name, value)| {
+                        word.replace(&format!("${name}"), value)
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// actions/cache as GitHub runs it: the key's `hashFiles(...)` over the checkout, an exact hit
+/// or else the newest cache whose key starts with a restore key, and a save under the key
+/// only when it did not hit.
+struct ActionsCache {
+    key: String,
+    restore_keys: Vec<String>,
+    path: String,
+    saved: Vec<(String, tempfile::TempDir)>,
+}
+
+impl ActionsCache {
+    fn from_step(step: &serde_json::Value) -> Self {
+        let with = &step["with"];
+        ActionsCache {
+            key: with["key"].as_str().unwrap().to_owned(),
+            restore_keys: with["restore-keys"]
+                .as_str()
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            path: with["path"].as_str().unwrap().to_owned(),
+            saved: Vec::new(),
+        }
+    }
+
+    /// The key for this checkout: `${{ hashFiles('a/**', 'b') }}` filled in.
+    fn key_for(&self, checkout: &crate::support::TestRepo) -> String {
+        use sha2::{Digest, Sha256};
+        let (before, rest) = self.key.split_once("${{ hashFiles(").unwrap();
+        let (arguments, after) = rest.split_once(") }}").unwrap();
+        let mut files = std::collections::BTreeMap::new();
+        for pattern in arguments.split(',') {
+            let pattern = pattern.trim().trim_matches('\'');
+            let matched: Vec<std::path::PathBuf> = if let Some(dir) = pattern.strip_suffix("/**") {
+                walkdir::WalkDir::new(checkout.path().join(dir))
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .filter(|entry| entry.file_type().is_file())
+                    .map(walkdir::DirEntry::into_path)
+                    .collect()
+            } else {
+                assert!(!pattern.contains('*'), "pattern {pattern} not emulated");
+                vec![checkout.path().join(pattern)]
+            };
+            for path in matched.into_iter().filter(|path| path.is_file()) {
+                let bytes = std::fs::read(&path).unwrap();
+                files.insert(path, Sha256::digest(bytes));
+            }
+        }
+        let mut all = Sha256::new();
+        for digest in files.values() {
+            all.update(digest);
+        }
+        format!("{before}{:x}{after}", all.finalize())
+    }
+
+    /// Restores into the checkout; returns the key and whether it hit exactly.
+    fn restore(&self, checkout: &crate::support::TestRepo) -> (String, bool) {
+        let key = self.key_for(checkout);
+        let exact = self.saved.iter().rev().find(|(saved, _)| *saved == key);
+        let found = exact.or_else(|| {
+            self.saved.iter().rev().find(|(saved, _)| {
+                self.restore_keys
+                    .iter()
+                    .any(|prefix| saved.starts_with(prefix.as_str()))
+            })
+        });
+        if let Some((_, dir)) = found {
+            copy_tree(dir.path(), &checkout.path().join(&self.path));
+        }
+        (key, exact.is_some())
+    }
+
+    fn save(&mut self, checkout: &crate::support::TestRepo, key: String, hit: bool) {
+        if hit {
+            return;
+        }
+        let from = checkout.path().join(&self.path);
+        assert!(
+            from.is_dir(),
+            "the cached path {} is not where promptops keeps its answers",
+            self.path
+        );
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&from, dir.path());
+        self.saved.push((key, dir));
+    }
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The pull-request recipe's cache, replayed over four runs against a loopback model: the
+/// answers are kept, a changed prompt misses only its own requests, and every file a request is
+/// made of is in the key (else the new answers would never be saved).
+#[test]
+fn the_cache_recipe_keeps_answers_and_a_changed_prompt_misses_only_its_own() {
+    use crate::eval::{KEY, always_right, repo as eval_repo, write_candidate};
+    use crate::support::TestRepo;
+    use crate::support::llm_server::LlmServer;
+    let server = LlmServer::start(always_right);
+    let origin = eval_repo(&server, 10, "");
+    write_candidate(&origin, " Be brief.");
+    origin.commit("a candidate", 1_795_437_296);
+    let pull_request = workflow("pull-request.yml");
+    let job = &pull_request["jobs"]["check"];
+    let step = steps_using(job, "actions/cache")[0];
+    // Every workflow that keeps the cache keeps it the same way, so they share it.
+    for name in ["main.yml"] {
+        let other = workflow(name);
+        for job in other["jobs"].as_object().unwrap().values() {
+            for other_step in steps_using(job, "actions/cache") {
+                assert_eq!(other_step["with"], step["with"], "{name}'s cache differs");
+            }
+        }
+    }
+    let mut cache = ActionsCache::from_step(step);
+    let run = |cache: &mut ActionsCache| {
+        let checkout = TestRepo::clone_of(&origin);
+        let (key, hit) = cache.restore(&checkout);
+        let before = server.count();
+        let output = checkout.run_env(
+            &["eval", "--candidate", "--baseline", "production"],
+            &[("TEST_LLM_KEY", KEY)],
+        );
+        assert!(output.code <= 1, "{output:?}");
+        cache.save(&checkout, key.clone(), hit);
+        (key, hit, server.count() - before)
+    };
+    let (first, hit, asked) = run(&mut cache);
+    assert!(!hit);
+    assert_eq!(asked, 20, "production and candidate, 10 examples each");
+    let (again, hit, asked) = run(&mut cache);
+    assert_eq!(
+        (again == first, hit, asked),
+        (true, true, 0),
+        "nothing changed"
+    );
+
+    origin.edit(
+        "prompts/00-templates/summarize.yaml",
+        "Be brief.",
+        "Be short.",
+    );
+    origin.commit("the candidate changes", 1_795_437_300);
+    let (changed, hit, asked) = run(&mut cache);
+    assert!(
+        !hit && changed != first,
+        "a prompt change must change the key"
+    );
+    assert_eq!(asked, 10, "only the candidate's requests miss");
+    let (_, hit, asked) = run(&mut cache);
+    assert_eq!((hit, asked), (true, 0), "the grown cache was saved");
+
+    // Every file a request is made of changes the key; the logs and the registry an eval
+    // rewrites do not.
+    let checkout = TestRepo::clone_of(&origin);
+    let key = cache.key_for(&checkout);
+    for file in [
+        "prompts/02-production/summarize.yaml",
+        "prompts/00-templates/summarize.yaml",
+        "prompts/01-examples/summarize.jsonl",
+        "prompts/03-metadata/summarize.yaml",
+        "promptops.yaml",
+    ] {
+        let text = checkout.read(file);
+        checkout.write(file, &format!("{text}\n"));
+        assert_ne!(
+            cache.key_for(&checkout),
+            key,
+            "{file} is not in the cache key"
+        );
+        checkout.write(file, &text);
+    }
+    let text = checkout.read("prompt_registry.yaml");
+    checkout.write("prompt_registry.yaml", &format!("{text}\n"));
+    checkout.write("prompts/04-evals/summarize/x.summary.json", "{}");
+    assert_eq!(
+        cache.key_for(&checkout),
+        key,
+        "logs and registry churn the key"
+    );
+}
+
+/// The nightly recipe as written: the matrix's shard commands each in their own checkout,
+/// their logs as the artifacts, then the merge job's commands on the downloaded artifacts.
+#[test]
+fn the_nightly_recipe_evaluates_each_example_once_and_merges_with_reports() {
+    use crate::eval::{KEY, always_right, repo as eval_repo};
+    use crate::support::TestRepo;
+    use crate::support::llm_server::LlmServer;
+    let server = LlmServer::start(always_right);
+    let origin = eval_repo(&server, 13, "");
+    origin.commit("prompts", 1_795_437_296);
+    let workflow = workflow("nightly.yml");
+    let eval_job = &workflow["jobs"]["eval"];
+    let shards = eval_job["strategy"]["matrix"]["shard"].as_array().unwrap();
+    let upload = &steps_using(eval_job, "actions/upload-artifact")[0]["with"];
+    let regression = &workflow["jobs"]["regression"];
+    let download = steps_using(regression, "actions/download-artifact")[0]["with"]["path"]
+        .as_str()
+        .unwrap();
+    let merge = TestRepo::clone_of(&origin);
+    merge.set_identity();
+    let environment = [("TEST_LLM_KEY", KEY)];
+    assert_eq!(shards.len(), 4);
+    for shard in shards {
+        let shard = shard.as_u64().unwrap().to_string();
+        let checkout = TestRepo::clone_of(&origin);
+        let commands = promptops_commands(eval_job, &[("SHARD", &shard)]);
+        assert_eq!(commands.len(), 1, "the shard's eval");
+        for command in commands {
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            let output = checkout.run_env(&args, &environment);
+            assert_eq!(output.code, 0, "{command:?}: {output:?}");
+        }
+        // download-artifact without a name puts each artifact in a folder of its name.
+        let name = upload["name"]
+            .as_str()
+            .unwrap()
+            .replace("${{ matrix.shard }}", &shard);
+        copy_tree(
+            &checkout.path().join(upload["path"].as_str().unwrap()),
+            &merge.path().join(download).join(name),
+        );
+    }
+    assert_eq!(server.count(), 13, "each example asked once, by one shard");
+
+    let summary = merge.path().join("job-summary.md");
+    let summary_text = summary.to_string_lossy().into_owned();
+    let commands = promptops_commands(regression, &[("GITHUB_STEP_SUMMARY", &summary_text)]);
+    assert_eq!(commands.len(), 2, "merge, then rollback --on-regression");
+    for command in &commands {
+        let args: Vec<&str> = command.iter().map(String::as_str).collect();
+        let output = merge.run_env(&args, &environment);
+        assert_eq!(output.code, 0, "{command:?}: {output:?}");
+    }
+    let summary = std::fs::read_to_string(summary).unwrap();
+    assert!(summary.contains("summarize"), "{summary}");
+    let junit = steps_using(regression, "mikepenz/action-junit-report")[0]["with"]["report_paths"]
+        .as_str()
+        .unwrap();
+    let junit = merge.read(junit);
+    assert!(junit.contains("<testsuite"), "{junit}");
+    assert_eq!(
+        junit.matches("<testcase").count(),
+        1 + 13,
+        "a gate and each example"
+    );
+    assert!(!junit.contains("<failure"), "{junit}");
+}

@@ -99,6 +99,14 @@ impl TestRepo {
         assert_eq!(output.code, 0, "{output:?}");
     }
 
+    /// A clone of `origin`'s commits, as `actions/checkout` gives a job, with `origin` as its
+    /// remote.
+    pub(crate) fn clone_of(origin: &TestRepo) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        git2::Repository::clone(&origin.path().to_string_lossy(), dir.path()).expect("git clone");
+        TestRepo { dir }
+    }
+
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
