@@ -68,11 +68,20 @@ pub fn run(
     let stage_timeout = super::deploy::duration(&args.stage_timeout, "stage-timeout")?;
     let root = super::root(settings)?;
     let log_path = root.join(pipeline::LOG_FILE);
-    let log = if log_path.exists() {
-        pipeline::read_log(&String::from_utf8_lossy(&adapters::fs::read_regular(
-            &log_path,
-            layout::JSONL_SIZE_LIMIT,
-        )?))
+    let log = if log_path.symlink_metadata().is_ok() {
+        let (log, problems) = pipeline::read_log(&String::from_utf8_lossy(
+            &adapters::fs::read_regular(&log_path, layout::JSONL_SIZE_LIMIT)?,
+        ));
+        for (line, problem) in problems {
+            writeln!(
+                printer.err,
+                "warning: {}:{line}: not a pipeline record ({problem}); ignored, so the stages it \
+                 recorded are not skipped\n  hint: remove the line (a merge conflict's markers, or \
+                 a run killed while writing)",
+                pipeline::LOG_FILE
+            )?;
+        }
+        log
     } else {
         Vec::new()
     };
@@ -175,8 +184,8 @@ pub fn run(
         if !args.dry_run {
             let mut text = serde_json::to_string(&line)?;
             text.push('\n');
-            adapters::fs::create_dir_safe(log_path.parent().expect("the log has a folder"))?;
-            adapters::fs::append(&log_path, text.as_bytes())?;
+            let mut file = adapters::fs::open_append_no_follow(&log_path)?;
+            std::io::Write::write_all(&mut file, text.as_bytes())?;
         }
         lines.push(line);
         if stop {

@@ -112,15 +112,37 @@ pub fn skip_reason(log: &[LogLine], stage: &str, inputs: &str) -> Option<String>
 }
 
 /// The log's lines; lines that do not read are passed over (the log is a record, not input).
-pub fn read_log(text: &str) -> Vec<LogLine> {
-    text.lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
+/// The records of a pipeline log, and the lines that are not records (a run killed mid-line,
+/// conflict markers from a merge) by number with what is wrong with them. Such a line only
+/// costs a skip: the stages run again.
+pub fn read_log(text: &str) -> (Vec<LogLine>, Vec<(usize, String)>) {
+    let mut records = Vec::new();
+    let mut problems = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(record) => records.push(record),
+            Err(error) => problems.push((index + 1, error.to_string())),
+        }
+    }
+    (records, problems)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_line_that_is_not_a_record_is_named_by_its_number() {
+        let good = r#"{"run":"r","stage":"eval","started":"s","duration_ms":1,"outcome":"passed","inputs":"h","commands":[],"changed":[],"skip_reason":null,"exit_code":0}"#;
+        let text = format!("{good}\n\n<<<<<<< HEAD\n{good}\n{{\"run\": 1}}\n");
+        let (records, problems) = read_log(&text);
+        assert_eq!(records.len(), 2);
+        let numbers: Vec<usize> = problems.iter().map(|(line, _)| *line).collect();
+        assert_eq!(numbers, [3, 5]);
+    }
 
     #[test]
     fn from_until_and_only_select_stages() {

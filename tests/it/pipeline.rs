@@ -293,3 +293,46 @@ fn against_the_loopback_llm_server_the_pipeline_evaluates_once_and_promotes() {
     );
     assert_eq!(log(&repo).last().unwrap()["outcome"], "timed-out");
 }
+
+/// The log is data: a line that is not a record is named and ignored (its stages run again),
+/// and a log that is a link is refused before anything runs, so nothing is written through it.
+#[test]
+fn a_broken_log_line_is_named_and_a_linked_log_is_refused() {
+    let repo = TestRepo::sample();
+    let first = repo.run(&["pipeline", "--offline", "--until", "validate"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let log_file = "prompts/04-evals/pipeline-log.jsonl";
+    let recorded = repo.read(log_file);
+    repo.write(
+        log_file,
+        &format!("<<<<<<< HEAD\n{recorded}=======\n>>>>>>> branch\n"),
+    );
+    let again = repo.run(&["pipeline", "--offline", "--until", "validate"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    for line in [1, 3, 4] {
+        assert!(
+            again.stderr.contains(&format!(
+                "warning: {log_file}:{line}: not a pipeline record"
+            )),
+            "{again:?}"
+        );
+    }
+    assert!(
+        !again.stderr.contains(&format!("{log_file}:2:")),
+        "{again:?}"
+    );
+    assert_eq!(
+        outcomes(&again.stdout),
+        "pipeline: validate skipped",
+        "the good record still counts"
+    );
+
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("elsewhere.jsonl");
+    repo.remove(log_file);
+    std::os::unix::fs::symlink(&target, repo.path().join(log_file)).unwrap();
+    let linked = repo.run(&["pipeline", "--offline", "--until", "validate"]);
+    assert_eq!(linked.code, 2, "{linked:?}");
+    assert!(linked.stderr.contains("is a symbolic link"), "{linked:?}");
+    assert!(!target.exists(), "written through the link");
+}
