@@ -274,7 +274,7 @@ fn steps_using<'a>(job: &'a serde_json::Value, action: &str) -> Vec<&'a serde_js
 }
 
 /// The `command:` inputs of a job's promptops steps (`uses: ./`), in order, with `$NAME` words
-/// taken from `values` as the action's envsubst does.
+/// taken from `values` as the action does.
 fn promptops_commands(job: &serde_json::Value, values: &[(&str, &str)]) -> Vec<Vec<String>> {
     steps_using(job, "./")
         .iter()
@@ -553,4 +553,238 @@ fn the_nightly_recipe_evaluates_each_example_once_and_merges_with_reports() {
         "a gate and each example"
     );
     assert!(!junit.contains("<failure"), "{junit}");
+}
+
+/// The action's run step, run the way GitHub runs a `shell: bash` step: the words split on
+/// blanks (across lines too), `$NAME` and `${NAME}` taken from the environment, nothing else
+/// expanded, and the exit status both returned and written as the `exit-code` output.
+#[test]
+fn the_actions_command_expands_environment_names_and_nothing_else() {
+    let text = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    let action = promptops::domain::yaml::parse(&text)
+        .unwrap()
+        .unwrap()
+        .value;
+    let run = action["runs"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| step["id"] == "run")
+        .and_then(|step| step["run"].as_str())
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let script = work.path().join("run.sh");
+    std::fs::write(&script, run).unwrap();
+    let repo = crate::support::TestRepo::sample();
+    let binaries = std::path::Path::new(env!("CARGO_BIN_EXE_promptops"))
+        .parent()
+        .unwrap();
+    let outputs = work.path().join("github-output");
+    let step = |command: &str, environment: &[(&str, &str)]| {
+        std::process::Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail"])
+            .arg(&script)
+            .current_dir(repo.path())
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    binaries.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("PROMPTOPS_COMMAND", command)
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("NO_COLOR", "1")
+            .envs(environment.iter().copied())
+            .output()
+            .unwrap()
+    };
+
+    let json = step(
+        "validate --for${SUFFIX} $FORMAT",
+        &[("SUFFIX", "mat"), ("FORMAT", "json")],
+    );
+    assert_eq!(json.status.code(), Some(0), "{json:?}");
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["summary"]["errors"], 0);
+
+    let canary = work.path().join("canary");
+    let canary = canary.display();
+    let hostile = step(
+        &format!("validate $(touch {canary})\n`touch {canary}` ; touch {canary} * \"$HOME\""),
+        &[],
+    );
+    assert_eq!(hostile.status.code(), Some(2), "{hostile:?}");
+    let stderr = String::from_utf8_lossy(&hostile.stderr);
+    assert!(stderr.contains("$(touch: no such file"), "{stderr}");
+    assert!(
+        !work.path().join("canary").exists(),
+        "the command ran a shell"
+    );
+
+    let outputs = std::fs::read_to_string(outputs).unwrap();
+    assert_eq!(
+        outputs.lines().collect::<Vec<_>>(),
+        ["exit-code=0", "exit-code=2"]
+    );
+}
+
+/// `python3 -m http.server` over a folder on a free loopback port; killed when dropped.
+struct FileServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl FileServer {
+    fn start(dir: &std::path::Path) -> FileServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
+            .arg("--directory")
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        let port = line
+            .split_whitespace()
+            .skip_while(|word| *word != "port")
+            .nth(1)
+            .unwrap_or_else(|| panic!("http.server said {line:?}"))
+            .to_owned();
+        FileServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The action's installer against a release served on loopback and the action's repository
+/// as a local git repository: by tag, by the commit a tag points at (an action pinned by sha),
+/// refusing an asset that does not match its .sha256, and saying so when no release tag points
+/// at the commit (then it builds from source, which fails here on purpose: no crate there).
+#[test]
+fn the_action_installs_the_release_binary_checked_and_by_commit() {
+    let work = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let output = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(work.path().join("action"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    std::fs::create_dir_all(work.path().join("action")).unwrap();
+    git(&["init", "--quiet"]);
+    git(&["commit", "--quiet", "--allow-empty", "-m", "release"]);
+    git(&["tag", "-a", "v0.1.0", "-m", "v0.1.0"]);
+    let released = git(&["rev-parse", "HEAD"]);
+    git(&["commit", "--quiet", "--allow-empty", "-m", "later"]);
+    let unreleased = git(&["rev-parse", "HEAD"]);
+
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x86_64",
+        _ => "aarch64",
+    };
+    let asset = format!("promptops-{}-{arch}.tar.gz", std::env::consts::OS);
+    let release_files = work.path().join("release_files");
+    let release = release_files.join("v0.1.0");
+    std::fs::create_dir_all(&release).unwrap();
+    let stage = work.path().join("stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(
+        stage.join("promptops"),
+        "#!/bin/sh\necho 'promptops 0.1.0 (release asset)'\n",
+    )
+    .unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("chmod 755 promptops && tar -czf \"$0\" promptops && cd \"$(dirname \"$0\")\" && shasum -a 256 \"$(basename \"$0\")\" > \"$(basename \"$0\").sha256\"")
+        .arg(release.join(&asset))
+        .current_dir(&stage)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let server = FileServer::start(&release_files);
+
+    let install = |reference: &str, cache: &str| {
+        let github_path = work.path().join(format!("{cache}.path"));
+        let cache = work.path().join(cache);
+        let output = std::process::Command::new("bash")
+            .arg(root().join(".ci/install-promptops"))
+            .env("ACTION_REF", reference)
+            .env("ACTION_REPOSITORY", "owner/promptops")
+            .env("ACTION_PATH", work.path().join("stage"))
+            .env("PROMPTOPS_RELEASES_URL", &server.url)
+            .env("PROMPTOPS_ACTION_GIT_URL", work.path().join("action"))
+            .env("RUNNER_TOOL_CACHE", &cache)
+            .env("GITHUB_PATH", &github_path)
+            .env("CARGO_TERM_QUIET", "true")
+            .output()
+            .unwrap();
+        let path = std::fs::read_to_string(&github_path).unwrap_or_default();
+        (output, path.trim().to_owned())
+    };
+    let run_installed = |dir: &str| {
+        let output = std::process::Command::new(format!("{dir}/promptops"))
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    for (reference, cache) in [("v0.1.0", "by-tag"), (released.as_str(), "by-commit")] {
+        let (output, dir) = install(reference, cache);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{reference}: {output:?}");
+        assert!(
+            stdout.contains(&format!(
+                "installed {asset} of release v0.1.0 (sha256 checked)"
+            )),
+            "{stdout}"
+        );
+        assert_eq!(run_installed(&dir), "promptops 0.1.0 (release asset)\n");
+    }
+
+    let (output, _) = install(&unreleased, "unreleased");
+    assert!(!output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("no release tag points at {unreleased}")),
+        "{stdout}"
+    );
+
+    // A tampered asset: refused, nothing installed.
+    let mut bytes = std::fs::read(release.join(&asset)).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(release.join(&asset), bytes).unwrap();
+    let (output, dir) = install("v0.1.0", "tampered");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("does not match its .sha256"),
+        "{output:?}"
+    );
+    assert!(dir.is_empty(), "GITHUB_PATH written for a refused asset");
+    assert!(
+        !work
+            .path()
+            .join("tampered/promptops/v0.1.0")
+            .join(format!("{}-{arch}", std::env::consts::OS))
+            .join("bin/promptops")
+            .exists()
+    );
 }
