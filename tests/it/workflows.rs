@@ -788,3 +788,201 @@ fn the_action_installs_the_release_binary_checked_and_by_commit() {
             .exists()
     );
 }
+
+/// The loopback GitHub API (`support/github_api.py`) over HTTPS with a fresh self-signed
+/// certificate; the real `gh` reaches it as a GitHub Enterprise host. Killed when dropped.
+struct GithubApi {
+    child: std::process::Child,
+    host: String,
+    certificate: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl GithubApi {
+    const TOKEN: &str = "ghs_loopback-token";
+
+    fn start() -> GithubApi {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let certificate = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&certificate)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "openssl: {made:?}");
+        let mut child = std::process::Command::new("python3")
+            .arg("-u")
+            .arg(root().join("tests/it/support/github_api.py"))
+            .arg(&certificate)
+            .arg(&key)
+            .arg(Self::TOKEN)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned();
+        GithubApi {
+            child,
+            host: format!("127.0.0.1:{port}"),
+            certificate,
+            _dir: dir,
+        }
+    }
+
+    /// `curl` for the stand-in's own routes (seeding and state).
+    fn call(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
+        let output = std::process::Command::new("curl")
+            .args(["-fsS", "-X", method, "--cacert"])
+            .arg(&self.certificate)
+            .args(["-H", "Content-Type: application/json", "--data-raw", body])
+            .arg(format!("https://{}{path}", self.host))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+impl Drop for GithubApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The pull-request workflow's report steps as written (bash -eo pipefail, the real `gh`) on two
+/// pushes of a branch, against the loopback GitHub API: one comment by the bot, found again on
+/// the second page of comments and updated; a comment by someone else that starts with the
+/// marker is neither taken nor touched; the job summary gets the report each time.
+#[test]
+fn the_pull_request_report_is_one_sticky_comment_updated_on_each_push() {
+    crate::support::registry::ensure_tools();
+    let origin = crate::support::committed_example();
+    let base = git2::Repository::open(origin.path())
+        .unwrap()
+        .head()
+        .unwrap()
+        .shorthand()
+        .unwrap()
+        .to_owned();
+    let checkout = crate::support::TestRepo::clone_of(&origin);
+    checkout.edit(
+        "prompts/00-templates/normalize-product-title.yaml",
+        "description: ",
+        "description: Improved. ",
+    );
+    assert_eq!(checkout.run(&["registry"]).code, 0);
+
+    let pull_request = workflow("pull-request.yml");
+    let scripts: Vec<String> = pull_request["jobs"]["check"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|step| step["run"].as_str())
+        .filter(|run| run.contains("report pr") || run.contains("gh api"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(scripts.len(), 2, "the report, then the comment");
+
+    let api = GithubApi::start();
+    let marker = "<!-- promptops-report -->";
+    for (login, body) in [
+        ("octocat", "Looks good."),
+        ("mallory", &format!("{marker}\nnot the report")),
+        ("octocat", "One more thing."),
+    ] {
+        api.call(
+            "POST",
+            "/_seed/7",
+            &serde_json::json!({"login": login, "body": body}).to_string(),
+        );
+    }
+    let work = tempfile::tempdir().unwrap();
+    let summary = work.path().join("summary.md");
+    let binaries = std::path::Path::new(env!("CARGO_BIN_EXE_promptops"))
+        .parent()
+        .unwrap();
+    let push = || {
+        for script in &scripts {
+            let output = std::process::Command::new("bash")
+                .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+                .current_dir(checkout.path())
+                .env(
+                    "PATH",
+                    format!(
+                        "{}:{}",
+                        binaries.display(),
+                        std::env::var("PATH").unwrap_or_default()
+                    ),
+                )
+                .env("BASE_REF", &base)
+                .env("PR_NUMBER", "7")
+                .env("GITHUB_REPOSITORY", "owner/prompts")
+                .env("GITHUB_STEP_SUMMARY", &summary)
+                .env("GH_HOST", &api.host)
+                .env("GH_ENTERPRISE_TOKEN", GithubApi::TOKEN)
+                .env("GH_CONFIG_DIR", work.path().join("gh"))
+                .env("SSL_CERT_FILE", &api.certificate)
+                .env("NO_COLOR", "1")
+                .env_remove("GITHUB_ACTIONS")
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{script}\n{output:?}");
+        }
+        let state = api.call("GET", "/_state", "");
+        let bots: Vec<serde_json::Value> = state
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|comment| comment["user"]["login"] == "github-actions[bot]")
+            .cloned()
+            .collect();
+        assert_eq!(bots.len(), 1, "one comment by the bot: {state:#}");
+        let mallory = state.as_array().unwrap()[1].clone();
+        assert_eq!(mallory["body"], format!("{marker}\nnot the report"));
+        (bots[0].clone(), checkout.read("report.md"))
+    };
+
+    let (first, report) = push();
+    assert!(report.starts_with(marker), "{report}");
+    assert_eq!(first["body"], report);
+    assert_eq!(first["issue"], 7);
+
+    // The next push: the candidate evaluated, so the report changes; the same comment says so.
+    let eval = checkout.run(&[
+        "eval",
+        "normalize-product-title",
+        "--candidate",
+        "--baseline",
+        "production",
+        "--offline",
+    ]);
+    assert_eq!(eval.code, 0, "{eval:?}");
+    let (second, report) = push();
+    assert_ne!(second["body"], first["body"], "the comment was not updated");
+    assert_eq!(second["id"], first["id"]);
+    assert_eq!(second["body"], report);
+    assert!(report.contains("▲ +0.066"), "{report}");
+    let summary = std::fs::read_to_string(summary).unwrap();
+    assert_eq!(summary.matches(marker).count(), 2, "{summary}");
+}

@@ -13,7 +13,7 @@ use sha2::Digest;
 
 use super::http::request;
 
-/// Makes sure `docker-registry`, `skopeo` and `moto_server` are installed.
+/// Makes sure `docker-registry`, `skopeo`, `moto_server` and `gh` are installed.
 pub(crate) fn ensure_tools() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
@@ -24,7 +24,7 @@ pub(crate) fn ensure_tools() {
                 .status()
                 .is_ok_and(|status| status.success())
         };
-        if ["docker-registry", "skopeo", "moto_server"]
+        if ["docker-registry", "skopeo", "moto_server", "gh"]
             .iter()
             .all(|tool| have(tool))
         {
