@@ -986,3 +986,97 @@ fn the_pull_request_report_is_one_sticky_comment_updated_on_each_push() {
     let summary = std::fs::read_to_string(summary).unwrap();
     assert_eq!(summary.matches(marker).count(), 2, "{summary}");
 }
+
+/// The main workflow's promote job as written, against a bare `origin` with a `main` branch:
+/// its shell steps run by bash (the bot's identity, the push), its promptops step with the
+/// loopback model; GitHub's push URL is pointed at `origin` by git's `insteadOf`. The candidate
+/// reaches `origin` as the bot's promotion commit with its tag.
+#[test]
+fn the_main_recipe_promotes_as_the_bot_and_pushes_the_commit_and_tag() {
+    use crate::eval::{KEY, always_right, repo as eval_repo, write_candidate};
+    use crate::support::llm_server::LlmServer;
+    let server = LlmServer::start(always_right);
+    let work = eval_repo(&server, 10, "");
+    write_candidate(&work, " Be brief.");
+    work.commit("a candidate", 1_795_437_296);
+    let top = tempfile::tempdir().unwrap();
+    let origin = top.path().join("origin.git");
+    let checkout = top.path().join("checkout");
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let output = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    git(
+        top.path(),
+        &[
+            "clone",
+            "--quiet",
+            "--bare",
+            &work.path().to_string_lossy(),
+            "origin.git",
+        ],
+    );
+    let branch = git(&origin, &["symbolic-ref", "--short", "HEAD"]);
+    if branch != "main" {
+        git(&origin, &["branch", "-m", &branch, "main"]);
+    }
+    git(top.path(), &["clone", "--quiet", "origin.git", "checkout"]);
+    let token = "ghs_loopback";
+    git(
+        &checkout,
+        &[
+            "config",
+            &format!("url.{}.insteadOf", origin.display()),
+            &format!("https://x-access-token:{token}@github.com/owner/prompts.git"),
+        ],
+    );
+
+    let main = workflow("main.yml");
+    let job = &main["jobs"]["promote"];
+    let binary = env!("CARGO_BIN_EXE_promptops");
+    let mut ran = Vec::new();
+    for step in job["steps"].as_array().unwrap() {
+        let output = if let Some(script) = step["run"].as_str() {
+            std::process::Command::new("bash")
+                .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+                .current_dir(&checkout)
+                .env("GITHUB_TOKEN", token)
+                .env("GITHUB_REPOSITORY", "owner/prompts")
+                .output()
+                .unwrap()
+        } else if step["uses"] == "./" {
+            let command = step["with"]["command"].as_str().unwrap();
+            std::process::Command::new(binary)
+                .args(command.split_whitespace())
+                .current_dir(&checkout)
+                .env("TEST_LLM_KEY", KEY)
+                .env("NO_COLOR", "1")
+                .env_remove("GITHUB_ACTIONS")
+                .output()
+                .unwrap()
+        } else {
+            continue; // checkout and cache: done by the clone above, and replayed elsewhere
+        };
+        assert!(output.status.success(), "{step:#}\n{output:?}");
+        ran.push(step["name"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(ran.len(), 3, "identity, pipeline, push: {ran:?}");
+    assert_eq!(
+        server.count(),
+        20,
+        "production and candidate, 10 examples each"
+    );
+
+    let pushed = git(&origin, &["log", "-1", "--format=%an <%ae>|%s", "main"]);
+    assert_eq!(
+        pushed,
+        "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>|promote summarize 1.1.0"
+    );
+    let tags = git(&origin, &["tag", "--points-at", "main"]);
+    assert_eq!(tags, "prompt/summarize/v1.1.0");
+}
