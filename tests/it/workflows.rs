@@ -50,15 +50,20 @@ fn words(line: &str) -> Vec<String> {
     words
 }
 
-/// The promptops command lines in a file: `command:` inputs of the action, and lines that
-/// start with `promptops ` (or `cargo run … --`), split at `&&`, comments dropped.
+/// The promptops command lines in a file: `command:` inputs of this action (a step whose
+/// `uses:` is `./` or `…/promptops@…`), and lines that start with `promptops ` (or `cargo run
+/// … --`), split at `&&`, comments dropped.
 fn commands(text: &str) -> Vec<String> {
     let mut found = Vec::new();
+    let mut ours = false;
     for line in text.lines() {
         let line = line.trim().trim_start_matches("- ");
+        if let Some(uses) = line.strip_prefix("uses: ") {
+            ours = uses == "./" || uses.contains("/promptops@");
+        }
         if let Some(command) = line.strip_prefix("command: ") {
-            // `command: [python3, …]` is an exec provider's, not the action's input.
-            if !command.starts_with('[') {
+            // Another action's `command:` input (maturin's), or an exec provider's list.
+            if ours && !command.starts_with('[') {
                 found.push(command.split(" #").next().unwrap_or("").trim().to_owned());
             }
             continue;
