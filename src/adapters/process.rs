@@ -25,7 +25,9 @@ pub fn run_self(
     capture: bool,
 ) -> std::io::Result<Ended> {
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    end_with_parent(&mut command);
+    let mut child = command
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -49,8 +51,7 @@ pub fn run_self(
             break (status.code(), false);
         }
         if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            stop(&mut child)?;
             break (None, true);
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -64,3 +65,48 @@ pub fn run_self(
         stdout,
     })
 }
+
+/// Stops a child past its timeout: SIGTERM first, so an eval keeps what finished (and can be
+/// resumed), then SIGKILL if it has not ended within the grace period.
+fn stop(child: &mut std::process::Child) -> std::io::Result<()> {
+    const GRACE: Duration = Duration::from_secs(5);
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) on our own child, which has not been waited for, so its pid is ours.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let asked = Instant::now();
+        while asked.elapsed() < GRACE {
+            if child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    child.wait().map(drop)
+}
+
+/// A stage must not outlive its pipeline: when the pipeline is killed (a cancelled CI job, a
+/// `kill`), Linux sends the stage SIGTERM, so no orphan goes on writing logs and holding the
+/// repository's lock. (Ctrl-C reaches both already: they share the terminal's process group.)
+#[cfg(target_os = "linux")]
+fn end_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid before the fork; between fork and exec only async-signal-safe calls
+    // (prctl, getppid, _exit), touching no memory of the parent's.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the line above: then end now.
+            if libc::getppid() != parent {
+                libc::_exit(143);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn end_with_parent(_command: &mut Command) {}

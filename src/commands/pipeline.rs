@@ -136,7 +136,12 @@ pub fn run(
                     let mut full = vec!["--repo".to_owned(), root.display().to_string()];
                     full.extend(command.iter().cloned());
                     let ended = process::run_self(&root, &full, stage_timeout, capture)?;
-                    let code = ended.code.unwrap_or(if ended.timed_out { 3 } else { 130 });
+                    // A stage stopped at its timeout is exit 3, whatever it said as it stopped.
+                    let code = if ended.timed_out {
+                        3
+                    } else {
+                        ended.code.unwrap_or(130)
+                    };
                     line.exit_code = Some(code);
                     if ended.timed_out {
                         "timed-out".clone_into(&mut line.outcome);

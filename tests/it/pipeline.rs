@@ -336,3 +336,63 @@ fn a_broken_log_line_is_named_and_a_linked_log_is_refused() {
     assert!(linked.stderr.contains("is a symbolic link"), "{linked:?}");
     assert!(!target.exists(), "written through the link");
 }
+
+/// The promptops processes working on `repo` (by the `--repo` path a stage is given).
+fn stages_running(repo: &TestRepo) -> Vec<String> {
+    let needle = repo.path().to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let words: Vec<String> = cmdline
+            .split(|byte| *byte == 0)
+            .map(|word| String::from_utf8_lossy(word).into_owned())
+            .collect();
+        if words.contains(&needle) && words.iter().any(|word| word == "eval") {
+            found.push(words.join(" "));
+        }
+    }
+    found
+}
+
+/// A pipeline killed mid-stage (a cancelled CI job) takes its stage with it: the eval it was
+/// running gets SIGTERM and keeps what finished, instead of running on as an orphan.
+#[test]
+fn a_killed_pipeline_takes_its_running_stage_with_it() {
+    use crate::eval::{KEY, always_right, repo as eval_repo};
+    use crate::support::llm_server::LlmServer;
+    let server = LlmServer::start(always_right);
+    server.latency(std::time::Duration::from_secs(30));
+    let repo = eval_repo(&server, 4, "");
+    repo.commit("prompts", 1_795_437_296);
+    let mut pipeline = repo
+        .command(&["pipeline", "--until", "eval"], &[("TEST_LLM_KEY", KEY)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while server.count() == 0 {
+        assert!(started.elapsed().as_secs() < 30, "the eval never asked");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(stages_running(&repo).len(), 1, "the eval stage runs");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(i32::try_from(pipeline.id()).unwrap(), libc::SIGKILL) };
+    pipeline.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while !stages_running(&repo).is_empty() {
+        assert!(
+            killed.elapsed().as_secs() < 10,
+            "the stage outlived its pipeline: {:?}",
+            stages_running(&repo)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // It was stopped, not killed: its summary says it was interrupted, so `--resume` can go on.
+    let summaries = crate::eval::summaries(&repo);
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    let summary = summaries.values().next().unwrap();
+    assert_eq!(summary["complete"], false, "{summary:#}");
+}
