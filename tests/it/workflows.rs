@@ -400,18 +400,35 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// `git ARGS` in `dir`; its trimmed stdout. Panics when git fails.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// The sample task with 10 examples on the loopback model and a committed candidate.
+fn committed_candidate(server: &crate::support::llm_server::LlmServer) -> crate::support::TestRepo {
+    let repo = crate::eval::repo(server, 10, "");
+    crate::eval::write_candidate(&repo, " Be brief.");
+    repo.commit("a candidate", 1_795_437_296);
+    repo
+}
+
 /// The pull-request recipe's cache, replayed over four runs against a loopback model: the
 /// answers are kept, a changed prompt misses only its own requests, and every file a request is
 /// made of is in the key (else the new answers would never be saved).
 #[test]
 fn the_cache_recipe_keeps_answers_and_a_changed_prompt_misses_only_its_own() {
-    use crate::eval::{KEY, always_right, repo as eval_repo, write_candidate};
+    use crate::eval::{KEY, always_right};
     use crate::support::TestRepo;
     use crate::support::llm_server::LlmServer;
     let server = LlmServer::start(always_right);
-    let origin = eval_repo(&server, 10, "");
-    write_candidate(&origin, " Be brief.");
-    origin.commit("a candidate", 1_795_437_296);
+    let origin = committed_candidate(&server);
     let pull_request = workflow("pull-request.yml");
     let job = &pull_request["jobs"]["check"];
     let step = steps_using(job, "actions/cache")[0];
@@ -560,6 +577,67 @@ fn the_nightly_recipe_evaluates_each_example_once_and_merges_with_reports() {
     assert!(!junit.contains("<failure"), "{junit}");
 }
 
+/// A `shell: bash` step's script as GitHub runs it (`bash --noprofile --norc -eo pipefail`),
+/// in `dir`, with this build's promptops first on PATH (as the action's installer leaves it).
+fn bash_step(script: &str, dir: &std::path::Path) -> std::process::Command {
+    let binaries = std::path::Path::new(env!("CARGO_BIN_EXE_promptops"))
+        .parent()
+        .unwrap();
+    let mut command = std::process::Command::new("bash");
+    command
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                binaries.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS");
+    command
+}
+
+/// A Python server on a free loopback port that names its port in the first line it prints;
+/// killed when dropped.
+struct PythonServer {
+    child: std::process::Child,
+    port: String,
+}
+
+impl PythonServer {
+    fn start(args: &[&std::ffi::OsStr]) -> PythonServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .arg("-u")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 40123 (…)" or "listening on 40123"
+        let port = line
+            .split_whitespace()
+            .find(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_digit()))
+            .unwrap_or_else(|| panic!("the server said {line:?}"))
+            .to_owned();
+        PythonServer { child, port }
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The action's run step, run the way GitHub runs a `shell: bash` step: the words split on
 /// blanks (across lines too), `$NAME` and `${NAME}` taken from the environment, nothing else
 /// expanded, and the exit status both returned and written as the `exit-code` output.
@@ -578,29 +656,12 @@ fn the_actions_command_expands_environment_names_and_nothing_else() {
         .and_then(|step| step["run"].as_str())
         .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let script = work.path().join("run.sh");
-    std::fs::write(&script, run).unwrap();
     let repo = crate::support::TestRepo::sample();
-    let binaries = std::path::Path::new(env!("CARGO_BIN_EXE_promptops"))
-        .parent()
-        .unwrap();
     let outputs = work.path().join("github-output");
     let step = |command: &str, environment: &[(&str, &str)]| {
-        std::process::Command::new("bash")
-            .args(["--noprofile", "--norc", "-eo", "pipefail"])
-            .arg(&script)
-            .current_dir(repo.path())
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    binaries.display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
+        bash_step(run, repo.path())
             .env("PROMPTOPS_COMMAND", command)
             .env("GITHUB_OUTPUT", &outputs)
-            .env("NO_COLOR", "1")
             .envs(environment.iter().copied())
             .output()
             .unwrap()
@@ -635,48 +696,6 @@ fn the_actions_command_expands_environment_names_and_nothing_else() {
     );
 }
 
-/// `python3 -m http.server` over a folder on a free loopback port; killed when dropped.
-struct FileServer {
-    child: std::process::Child,
-    url: String,
-}
-
-impl FileServer {
-    fn start(dir: &std::path::Path) -> FileServer {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new("python3")
-            .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
-            .arg("--directory")
-            .arg(dir)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
-        let port = line
-            .split_whitespace()
-            .skip_while(|word| *word != "port")
-            .nth(1)
-            .unwrap_or_else(|| panic!("http.server said {line:?}"))
-            .to_owned();
-        FileServer {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for FileServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The action's installer against a release served on loopback and the action's repository
 /// as a local git repository: by tag, by the commit a tag points at (an action pinned by sha),
 /// refusing an asset that does not match its .sha256, and saying so when no release tag points
@@ -684,17 +703,13 @@ impl Drop for FileServer {
 #[test]
 fn the_action_installs_the_release_binary_checked_and_by_commit() {
     let work = tempfile::tempdir().unwrap();
+    let action = work.path().join("action");
     let git = |args: &[&str]| {
-        let output = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(work.path().join("action"))
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "git {args:?}: {output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@example.com"];
+        all.extend_from_slice(args);
+        git(&action, &all)
     };
-    std::fs::create_dir_all(work.path().join("action")).unwrap();
+    std::fs::create_dir_all(&action).unwrap();
     git(&["init", "--quiet"]);
     git(&["commit", "--quiet", "--allow-empty", "-m", "release"]);
     git(&["tag", "-a", "v0.1.0", "-m", "v0.1.0"]);
@@ -725,7 +740,16 @@ fn the_action_installs_the_release_binary_checked_and_by_commit() {
         .status()
         .unwrap();
     assert!(status.success());
-    let server = FileServer::start(&release_files);
+    let server = PythonServer::start(&[
+        "-m".as_ref(),
+        "http.server".as_ref(),
+        "0".as_ref(),
+        "--bind".as_ref(),
+        "127.0.0.1".as_ref(),
+        "--directory".as_ref(),
+        release_files.as_os_str(),
+    ]);
+    let url = format!("http://127.0.0.1:{}", server.port);
 
     let install = |reference: &str, cache: &str| {
         let github_path = work.path().join(format!("{cache}.path"));
@@ -735,7 +759,7 @@ fn the_action_installs_the_release_binary_checked_and_by_commit() {
             .env("ACTION_REF", reference)
             .env("ACTION_REPOSITORY", "owner/promptops")
             .env("ACTION_PATH", work.path().join("stage"))
-            .env("PROMPTOPS_RELEASES_URL", &server.url)
+            .env("PROMPTOPS_RELEASES_URL", &url)
             .env("PROMPTOPS_ACTION_GIT_URL", work.path().join("action"))
             .env("RUNNER_TOOL_CACHE", &cache)
             .env("GITHUB_PATH", &github_path)
@@ -797,7 +821,7 @@ fn the_action_installs_the_release_binary_checked_and_by_commit() {
 /// The loopback GitHub API (`support/github_api.py`) over HTTPS with a fresh self-signed
 /// certificate; the real `gh` reaches it as a GitHub Enterprise host. Killed when dropped.
 struct GithubApi {
-    child: std::process::Child,
+    _server: PythonServer,
     host: String,
     certificate: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -807,7 +831,6 @@ impl GithubApi {
     const TOKEN: &str = "ghs_loopback-token";
 
     fn start() -> GithubApi {
-        use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
         let certificate = dir.path().join("cert.pem");
         let key = dir.path().join("key.pem");
@@ -828,27 +851,16 @@ impl GithubApi {
             .output()
             .unwrap();
         assert!(made.status.success(), "openssl: {made:?}");
-        let mut child = std::process::Command::new("python3")
-            .arg("-u")
-            .arg(root().join("tests/it/support/github_api.py"))
-            .arg(&certificate)
-            .arg(&key)
-            .arg(Self::TOKEN)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
+        let script = root().join("tests/it/support/github_api.py");
+        let server = PythonServer::start(&[
+            script.as_os_str(),
+            certificate.as_os_str(),
+            key.as_os_str(),
+            Self::TOKEN.as_ref(),
+        ]);
         GithubApi {
-            child,
-            host: format!("127.0.0.1:{port}"),
+            host: format!("127.0.0.1:{}", server.port),
+            _server: server,
             certificate,
             _dir: dir,
         }
@@ -865,13 +877,6 @@ impl GithubApi {
             .unwrap();
         assert!(output.status.success(), "{output:?}");
         serde_json::from_slice(&output.stdout).unwrap()
-    }
-}
-
-impl Drop for GithubApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -924,22 +929,9 @@ fn the_pull_request_report_is_one_sticky_comment_updated_on_each_push() {
     }
     let work = tempfile::tempdir().unwrap();
     let summary = work.path().join("summary.md");
-    let binaries = std::path::Path::new(env!("CARGO_BIN_EXE_promptops"))
-        .parent()
-        .unwrap();
     let push = || {
         for script in &scripts {
-            let output = std::process::Command::new("bash")
-                .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
-                .current_dir(checkout.path())
-                .env(
-                    "PATH",
-                    format!(
-                        "{}:{}",
-                        binaries.display(),
-                        std::env::var("PATH").unwrap_or_default()
-                    ),
-                )
+            let output = bash_step(script, checkout.path())
                 .env("BASE_REF", &base)
                 .env("PR_NUMBER", "7")
                 .env("GITHUB_REPOSITORY", "owner/prompts")
@@ -948,8 +940,6 @@ fn the_pull_request_report_is_one_sticky_comment_updated_on_each_push() {
                 .env("GH_ENTERPRISE_TOKEN", GithubApi::TOKEN)
                 .env("GH_CONFIG_DIR", work.path().join("gh"))
                 .env("SSL_CERT_FILE", &api.certificate)
-                .env("NO_COLOR", "1")
-                .env_remove("GITHUB_ACTIONS")
                 .output()
                 .unwrap();
             assert!(output.status.success(), "{script}\n{output:?}");
@@ -998,24 +988,13 @@ fn the_pull_request_report_is_one_sticky_comment_updated_on_each_push() {
 /// reaches `origin` as the bot's promotion commit with its tag.
 #[test]
 fn the_main_recipe_promotes_as_the_bot_and_pushes_the_commit_and_tag() {
-    use crate::eval::{KEY, always_right, repo as eval_repo, write_candidate};
+    use crate::eval::{KEY, always_right};
     use crate::support::llm_server::LlmServer;
     let server = LlmServer::start(always_right);
-    let work = eval_repo(&server, 10, "");
-    write_candidate(&work, " Be brief.");
-    work.commit("a candidate", 1_795_437_296);
+    let work = committed_candidate(&server);
     let top = tempfile::tempdir().unwrap();
     let origin = top.path().join("origin.git");
     let checkout = top.path().join("checkout");
-    let git = |dir: &std::path::Path, args: &[&str]| {
-        let output = std::process::Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "git {args:?}: {output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    };
     git(
         top.path(),
         &[
@@ -1047,9 +1026,7 @@ fn the_main_recipe_promotes_as_the_bot_and_pushes_the_commit_and_tag() {
     let mut ran = Vec::new();
     for step in job["steps"].as_array().unwrap() {
         let output = if let Some(script) = step["run"].as_str() {
-            std::process::Command::new("bash")
-                .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
-                .current_dir(&checkout)
+            bash_step(script, &checkout)
                 .env("GITHUB_TOKEN", token)
                 .env("GITHUB_REPOSITORY", "owner/prompts")
                 .output()
