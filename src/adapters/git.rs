@@ -7,7 +7,7 @@ use crate::domain::layout;
 
 /// A git operation that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("git: {0}")]
+#[error("git: {}", .0.message())]
 pub struct GitError(#[from] git2::Error);
 
 /// The root of the prompt repository that contains `start`: the nearest folder at or above

@@ -173,19 +173,18 @@ pub fn scan(
     Ok((inputs, analysis))
 }
 
-/// `--changed-since REF`: the tasks with a file (template, production, metadata, examples or
-/// archive) that differs between REF and the work tree; every task when `promptops.yaml`
-/// changed (providers and defaults apply to all). Eval logs do not count: they are outputs.
+/// `--changed-since REF` (or `report pr --base REF`, named by `flag`): the tasks with a file
+/// (template, production, metadata, examples or archive) that differs between REF and the work
+/// tree; every task when `promptops.yaml` changed (providers and defaults apply to all). Eval
+/// logs do not count: they are outputs.
 pub fn changed_tasks(
     root: &Path,
     analysis: &Analysis,
+    flag: &str,
     since: &str,
 ) -> anyhow::Result<std::collections::BTreeSet<String>> {
     let changed = adapters::git::changed_since(root, since).map_err(|error| {
-        UserError::new(
-            ExitStatus::Error,
-            format!("--changed-since {since}: {error}"),
-        )
+        UserError::new(ExitStatus::Error, format!("{flag} {since}: {error}"))
         .hint("give a revision git knows, e.g. origin/main or HEAD~1 (fetch it first in CI: actions/checkout with fetch-depth: 0)")
     })?;
     let everything = changed.contains(crate::domain::layout::CONFIG_FILE);

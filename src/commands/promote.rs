@@ -38,7 +38,7 @@ pub fn run(
     // Every changed task with a candidate, each promoted (or refused) on its own.
     let root = super::root(settings)?;
     let analysis = super::load(&root, false)?;
-    let changed = super::changed_tasks(&root, &analysis, since)?;
+    let changed = super::changed_tasks(&root, &analysis, "--changed-since", since)?;
     let tasks: Vec<String> = changed
         .into_iter()
         .filter(|id| {

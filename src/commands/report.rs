@@ -22,7 +22,7 @@ pub fn pr(
 ) -> anyhow::Result<Outcome> {
     let root = super::root(settings)?;
     let (_, analysis) = super::scan(&root, false)?;
-    let changed = super::changed_tasks(&root, &analysis, &args.base)?;
+    let changed = super::changed_tasks(&root, &analysis, "--base", &args.base)?;
     let mut report = PrReport {
         base: args.base.clone(),
         deploy: analysis

@@ -117,7 +117,7 @@ pub fn execute(settings: &Settings, changed_since: Option<&str>) -> anyhow::Resu
     let rows = match changed_since {
         None => rows,
         Some(since) => {
-            let touched = super::changed_tasks(&root, &analysis, since)?;
+            let touched = super::changed_tasks(&root, &analysis, "--changed-since", since)?;
             rows.into_iter()
                 .filter(|row| touched.contains(&row.task))
                 .collect()

@@ -47,7 +47,7 @@ pub fn execute(settings: &Settings, args: &ValidateArgs) -> anyhow::Result<Valid
     if let Some(since) = &args.changed_since {
         selection = Some(Selection {
             paths: Vec::new(),
-            tasks: super::changed_tasks(&root, &analysis, since)?,
+            tasks: super::changed_tasks(&root, &analysis, "--changed-since", since)?,
         });
     }
     let findings: Vec<Diagnostic> = analysis

@@ -184,6 +184,15 @@ fn report_pr_says_what_a_branch_changes() {
     );
     assert_eq!(to_summary.code, 0, "{to_summary:?}");
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), text);
+    // A base git does not know: named by its flag, in git's own words, with what to do.
+    let unknown = repo.run(&["report", "pr", "--base", "origin/no-such-branch"]);
+    assert_eq!(unknown.code, 2, "{unknown:?}");
+    assert!(
+        unknown.stderr.starts_with(
+            "error: --base origin/no-such-branch: git: revspec 'origin/no-such-branch' not found\nhint: "
+        ),
+        "{unknown:?}"
+    );
 }
 
 #[test]

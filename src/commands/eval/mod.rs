@@ -94,7 +94,7 @@ pub fn execute(
     let analysis = super::load(root, false)?;
     let mut selected = prepare::select_tasks(&analysis, &args.tasks, variant)?;
     if let Some(since) = &args.changed_since {
-        let changed = super::changed_tasks(root, &analysis, since)?;
+        let changed = super::changed_tasks(root, &analysis, "--changed-since", since)?;
         selected.retain(|task| changed.contains(task));
         if selected.is_empty() {
             return Ok(EvalOutcome {
