@@ -83,8 +83,23 @@ pub fn duration(text: &str, flag: &str) -> anyhow::Result<Duration> {
         })
 }
 
-/// The cluster and service, from the flags or `promptops.yaml`.
+/// The cluster and service, from the flags or `promptops.yaml`. A `promptops.yaml` with
+/// errors is refused first: its deploy settings would be silently missing.
 fn target(target: &DeployTarget, analysis: &Analysis) -> anyhow::Result<(String, String)> {
+    if let Some(error) = analysis.findings.iter().find(|finding| {
+        finding.file == crate::domain::layout::CONFIG_FILE
+            && finding.severity == crate::domain::diagnostic::Severity::Error
+    }) {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!(
+                "{}:{}:{}: {}",
+                error.file, error.line, error.column, error.message
+            ),
+        )
+        .hint("fix promptops.yaml (`promptops validate` lists every problem), then deploy")
+        .into());
+    }
     let config = analysis.config.deploy.clone().unwrap_or_default();
     let cluster = target.cluster.clone().or(config.cluster);
     let service = target.service.clone().or(config.service);

@@ -292,24 +292,29 @@ pub struct ProjectConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployConfig {
-    /// The ECS cluster.
+    /// The ECS cluster: its name (letters, digits, `-`, `_`) or its ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([A-Za-z0-9_-]{1,255}|arn:aws[a-z-]*:ecs:\S+)$"))]
     pub cluster: Option<String>,
-    /// The ECS service.
+    /// The ECS service: its name (letters, digits, `-`, `_`) or its ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([A-Za-z0-9_-]{1,255}|arn:aws[a-z-]*:ecs:\S+)$"))]
     pub service: Option<String>,
     /// The container that serves the prompts (default: the only one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,255}$"))]
     pub container: Option<String>,
     /// The ECR repository `promptops image` pushes to; the release's tag is deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^\S+$"))]
     pub image_repository: Option<String>,
     /// Seconds to wait for the rollout (default 600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1.0, max = 86400.0))]
     pub timeout_seconds: Option<f64>,
-    /// A URL whose `GET /v1/release` must serve the deployed release.
+    /// An http(s) URL whose `GET /v1/release` must serve the deployed release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https?://\S+$"))]
     pub verify_url: Option<String>,
 }
 

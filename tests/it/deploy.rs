@@ -559,3 +559,28 @@ fn the_deploy_section_of_the_config_and_no_wait() {
         "an unknown deploy key is an error: {refused:?}"
     );
 }
+
+/// A `deploy:` section that does not validate is refused before anything else, naming its
+/// file and line, instead of its settings going silently missing ("deploy needs a cluster").
+#[test]
+fn a_deploy_section_with_errors_is_refused_naming_its_line() {
+    let repo = TestRepo::sample();
+    repo.write(
+        "promptops.yaml",
+        "deploy:\n  cluster: prod\n  service: prompts\n  verify_url: file:///etc/passwd\n",
+    );
+    for args in [
+        &["deploy", "--dry-run"][..],
+        &["deploy", "status"],
+        &["deploy", "rollback", "--reason", "r"],
+    ] {
+        let output = repo.run(args);
+        assert_eq!(output.code, 2, "{args:?}: {output:?}");
+        assert!(
+            output.stderr.starts_with(
+                "error: promptops.yaml:4:15: `verify_url`: `file:///etc/passwd` does not match"
+            ),
+            "{args:?}: {output:?}"
+        );
+    }
+}
