@@ -287,26 +287,6 @@ fn steps_using<'a>(job: &'a serde_json::Value, action: &str) -> Vec<&'a serde_js
         .collect()
 }
 
-/// The `command:` inputs of a job's promptops steps (`uses: ./`), in order, with `$NAME` words
-/// taken from `values` as the action does.
-fn promptops_commands(job: &serde_json::Value, values: &[(&str, &str)]) -> Vec<Vec<String>> {
-    steps_using(job, "./")
-        .iter()
-        .map(|step| {
-            step["with"]["command"]
-                .as_str()
-                .unwrap()
-                .split_whitespace()
-                .map(|word| {
-                    values.iter().fold(word.to_owned(), |word, (name, value)| {
-                        word.replace(&format!("${name}"), value)
-                    })
-                })
-                .collect()
-        })
-        .collect()
-}
-
 /// actions/cache as GitHub runs it: the key's `hashFiles(...)` over the checkout, an exact hit
 /// or else the newest cache whose key starts with a restore key, and a save under the key
 /// only when it did not hit.
@@ -428,6 +408,58 @@ fn committed_candidate(server: &crate::support::llm_server::LlmServer) -> crate:
     repo
 }
 
+/// A bare `origin` on GitHub's `owner/prompts`, branch `main`, made from `work`; its
+/// checkouts push to it through the URL the workflows push to (git's `insteadOf`).
+struct Origin {
+    dir: tempfile::TempDir,
+}
+
+impl Origin {
+    const TOKEN: &str = "ghs_loopback";
+
+    fn of(work: &crate::support::TestRepo) -> Origin {
+        let dir = tempfile::tempdir().unwrap();
+        let from = work.path().to_string_lossy().into_owned();
+        git(
+            dir.path(),
+            &["clone", "--quiet", "--bare", &from, "origin.git"],
+        );
+        let origin = Origin { dir };
+        let branch = git(&origin.path(), &["symbolic-ref", "--short", "HEAD"]);
+        if branch != "main" {
+            git(&origin.path(), &["branch", "-m", &branch, "main"]);
+        }
+        origin
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("origin.git")
+    }
+
+    /// What `actions/checkout` gives a job, with pushes to GitHub going to this origin.
+    fn checkout(&self) -> crate::support::TestRepo {
+        let checkout = crate::support::TestRepo::clone_from(&self.path());
+        git(
+            checkout.path(),
+            &[
+                "config",
+                &format!("url.{}.insteadOf", self.path().display()),
+                &format!(
+                    "https://x-access-token:{}@github.com/owner/prompts.git",
+                    Self::TOKEN
+                ),
+            ],
+        );
+        checkout
+    }
+
+    /// The expressions and environment a job of `owner/prompts` sees.
+    const GITHUB: [(&str, &str); 2] = [
+        ("github.token", Self::TOKEN),
+        ("github.repository", "owner/prompts"),
+    ];
+}
+
 /// The pull-request recipe's cache, replayed over four runs against a loopback model: the
 /// answers are kept, a changed prompt misses only its own requests, and every file a request is
 /// made of is in the key (else the new answers would never be saved).
@@ -518,64 +550,146 @@ fn the_cache_recipe_keeps_answers_and_a_changed_prompt_misses_only_its_own() {
     );
 }
 
-/// The nightly recipe as written: the matrix's shard commands each in their own checkout,
-/// their logs as the artifacts, then the merge job's commands on the downloaded artifacts.
+/// A workflow job run step by step on a checkout, the way GitHub runs it: `run:` steps by
+/// bash; this action's steps (`uses: ./`) by the action's own run script, with the step's
+/// `env:`; artifacts kept in `artifacts/NAME` (a download without a name puts each in a folder
+/// of its name). The `expressions` given and `github.token` and `github.repository` are filled
+/// in, other expressions are empty; `environment` is every step's process environment (the
+/// secrets, `GITHUB_*`). Checkout is the clone itself;
+/// the other actions a job uses are returned, for the caller to check what they would read.
+fn run_job(
+    job: &serde_json::Value,
+    checkout: &std::path::Path,
+    expressions: &[(&str, &str)],
+    environment: &[(&str, &str)],
+    artifacts: &std::path::Path,
+) -> Vec<serde_json::Value> {
+    let fill = |text: &str| {
+        let mut text = text.to_owned();
+        for (expression, value) in expressions.iter().chain(&Origin::GITHUB) {
+            text = text.replace(&format!("${{{{ {expression} }}}}"), value);
+        }
+        while let Some(start) = text.find("${{") {
+            let end = text[start..]
+                .find("}}")
+                .map_or(text.len(), |at| start + at + 2);
+            text.replace_range(start..end, "");
+        }
+        text
+    };
+    let action_run = action_run_script();
+    let outputs = artifacts.join("github-output");
+    let mut others = Vec::new();
+    for step in job["steps"].as_array().unwrap() {
+        let uses = step["uses"].as_str().unwrap_or_default();
+        let action = uses.split('@').next().unwrap_or_default();
+        let with = |key: &str| fill(step["with"][key].as_str().unwrap_or_default());
+        let script = match (step["run"].as_str(), action) {
+            (Some(script), _) => script.to_owned(),
+            (None, "./") => action_run.clone(),
+            (None, "actions/checkout") => continue,
+            (None, "actions/upload-artifact") => {
+                let from = checkout.join(with("path"));
+                let files = walkdir::WalkDir::new(&from)
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .filter(|entry| entry.file_type().is_file())
+                    .count();
+                assert!(
+                    files > 0 || with("if-no-files-found") != "error",
+                    "nothing to upload at {}",
+                    with("path")
+                );
+                copy_tree(&from, &artifacts.join("store").join(with("name")));
+                continue;
+            }
+            (None, "actions/download-artifact") => {
+                assert_eq!(with("name"), "", "downloads all artifacts");
+                copy_tree(&artifacts.join("store"), &checkout.join(with("path")));
+                continue;
+            }
+            (None, _) => {
+                others.push(step.clone());
+                continue;
+            }
+        };
+        let mut command = bash_step(&script, checkout);
+        command
+            .envs(environment.iter().copied())
+            .env("GITHUB_REPOSITORY", "owner/prompts")
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("PROMPTOPS_COMMAND", with("command"));
+        if let Some(variables) = step["env"].as_object() {
+            for (name, value) in variables {
+                command.env(name, fill(value.as_str().unwrap_or_default()));
+            }
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{step:#}\n{output:?}");
+    }
+    others
+}
+
+/// The nightly recipe as written: each shard job of the matrix on its own checkout, its
+/// artifact, then the merge job on all of them. Each example is asked once; the merged run
+/// gets its job summary and JUnit report; and a shard run committed earlier (history in git)
+/// is not taken for one of tonight's shards, because a shard uploads only what it wrote.
 #[test]
 fn the_nightly_recipe_evaluates_each_example_once_and_merges_with_reports() {
     use crate::eval::{KEY, always_right, repo as eval_repo};
-    use crate::support::TestRepo;
     use crate::support::llm_server::LlmServer;
     let server = LlmServer::start(always_right);
     let origin = eval_repo(&server, 13, "");
-    origin.commit("prompts", 1_795_437_296);
+    let environment = [("TEST_LLM_KEY", KEY)];
+    let old = origin.run_env(&["eval", "--shard", "1/4"], &environment);
+    assert_eq!(old.code, 0, "{old:?}");
+    origin.commit(
+        "prompts, and a shard run from an earlier night",
+        1_795_437_296,
+    );
+    let asked_before = server.count();
+    let origin = Origin::of(&origin);
+
     let workflow = workflow("nightly.yml");
     let eval_job = &workflow["jobs"]["eval"];
     let shards = eval_job["strategy"]["matrix"]["shard"].as_array().unwrap();
-    let upload = &steps_using(eval_job, "actions/upload-artifact")[0]["with"];
-    let regression = &workflow["jobs"]["regression"];
-    let download = steps_using(regression, "actions/download-artifact")[0]["with"]["path"]
-        .as_str()
-        .unwrap();
-    let merge = TestRepo::clone_of(&origin);
-    merge.set_identity();
-    let environment = [("TEST_LLM_KEY", KEY)];
     assert_eq!(shards.len(), 4);
+    let artifacts = tempfile::tempdir().unwrap();
     for shard in shards {
         let shard = shard.as_u64().unwrap().to_string();
-        let checkout = TestRepo::clone_of(&origin);
-        let commands = promptops_commands(eval_job, &[("SHARD", &shard)]);
-        assert_eq!(commands.len(), 1, "the shard's eval");
-        for command in commands {
-            let args: Vec<&str> = command.iter().map(String::as_str).collect();
-            let output = checkout.run_env(&args, &environment);
-            assert_eq!(output.code, 0, "{command:?}: {output:?}");
-        }
-        // download-artifact without a name puts each artifact in a folder of its name.
-        let name = upload["name"]
-            .as_str()
-            .unwrap()
-            .replace("${{ matrix.shard }}", &shard);
-        copy_tree(
-            &checkout.path().join(upload["path"].as_str().unwrap()),
-            &merge.path().join(download).join(name),
+        let checkout = origin.checkout();
+        let others = run_job(
+            eval_job,
+            checkout.path(),
+            &[("matrix.shard", &shard)],
+            &environment,
+            artifacts.path(),
         );
+        assert!(others.is_empty(), "{others:?}");
     }
-    assert_eq!(server.count(), 13, "each example asked once, by one shard");
+    assert_eq!(
+        server.count() - asked_before,
+        13,
+        "each example asked once, by one shard"
+    );
 
+    let merge = origin.checkout();
     let summary = merge.path().join("job-summary.md");
     let summary_text = summary.to_string_lossy().into_owned();
-    let commands = promptops_commands(regression, &[("GITHUB_STEP_SUMMARY", &summary_text)]);
-    assert_eq!(commands.len(), 2, "merge, then rollback --on-regression");
-    for command in &commands {
-        let args: Vec<&str> = command.iter().map(String::as_str).collect();
-        let output = merge.run_env(&args, &environment);
-        assert_eq!(output.code, 0, "{command:?}: {output:?}");
-    }
+    let mut environment = environment.to_vec();
+    environment.push(("GITHUB_STEP_SUMMARY", &summary_text));
+    let regression = &workflow["jobs"]["regression"];
+    let others = run_job(
+        regression,
+        merge.path(),
+        &[],
+        &environment,
+        artifacts.path(),
+    );
     let summary = std::fs::read_to_string(summary).unwrap();
     assert!(summary.contains("summarize"), "{summary}");
-    let junit = steps_using(regression, "mikepenz/action-junit-report")[0]["with"]["report_paths"]
-        .as_str()
-        .unwrap();
+    assert_eq!(others.len(), 1, "the JUnit reporter: {others:?}");
+    let junit = others[0]["with"]["report_paths"].as_str().unwrap();
     let junit = merge.read(junit);
     assert!(junit.contains("<testsuite"), "{junit}");
     assert_eq!(
@@ -584,6 +698,9 @@ fn the_nightly_recipe_evaluates_each_example_once_and_merges_with_reports() {
         "a gate and each example"
     );
     assert!(!junit.contains("<failure"), "{junit}");
+    // Nothing regressed: nothing was rolled back, and the push had nothing to send.
+    let head = git(&origin.path(), &["log", "-1", "--format=%s", "main"]);
+    assert_eq!(head, "prompts, and a shard run from an earlier night");
 }
 
 /// A `shell: bash` step's script as GitHub runs it (`bash --noprofile --norc -eo pipefail`),
@@ -647,23 +764,29 @@ impl Drop for PythonServer {
     }
 }
 
-/// The action's run step, run the way GitHub runs a `shell: bash` step: the words split on
-/// blanks (across lines too), `$NAME` and `${NAME}` taken from the environment, nothing else
-/// expanded, and the exit status both returned and written as the `exit-code` output.
-#[test]
-fn the_actions_command_expands_environment_names_and_nothing_else() {
+/// The script of action.yml's step that runs the command.
+fn action_run_script() -> String {
     let text = std::fs::read_to_string(root().join("action.yml")).unwrap();
     let action = promptops::domain::yaml::parse(&text)
         .unwrap()
         .unwrap()
         .value;
-    let run = action["runs"]["steps"]
+    action["runs"]["steps"]
         .as_array()
         .unwrap()
         .iter()
         .find(|step| step["id"] == "run")
         .and_then(|step| step["run"].as_str())
-        .unwrap();
+        .unwrap()
+        .to_owned()
+}
+
+/// The action's run step, run the way GitHub runs a `shell: bash` step: the words split on
+/// blanks (across lines too), `$NAME` and `${NAME}` taken from the environment, nothing else
+/// expanded, and the exit status both returned and written as the `exit-code` output.
+#[test]
+fn the_actions_command_expands_environment_names_and_nothing_else() {
+    let run = &action_run_script();
     let work = tempfile::tempdir().unwrap();
     let repo = crate::support::TestRepo::sample();
     let outputs = work.path().join("github-output");
@@ -1000,74 +1123,39 @@ fn the_main_recipe_promotes_as_the_bot_and_pushes_the_commit_and_tag() {
     use crate::eval::{KEY, always_right};
     use crate::support::llm_server::LlmServer;
     let server = LlmServer::start(always_right);
-    let work = committed_candidate(&server);
-    let top = tempfile::tempdir().unwrap();
-    let origin = top.path().join("origin.git");
-    let checkout = top.path().join("checkout");
-    git(
-        top.path(),
-        &[
-            "clone",
-            "--quiet",
-            "--bare",
-            &work.path().to_string_lossy(),
-            "origin.git",
-        ],
-    );
-    let branch = git(&origin, &["symbolic-ref", "--short", "HEAD"]);
-    if branch != "main" {
-        git(&origin, &["branch", "-m", &branch, "main"]);
-    }
-    git(top.path(), &["clone", "--quiet", "origin.git", "checkout"]);
-    let token = "ghs_loopback";
-    git(
-        &checkout,
-        &[
-            "config",
-            &format!("url.{}.insteadOf", origin.display()),
-            &format!("https://x-access-token:{token}@github.com/owner/prompts.git"),
-        ],
-    );
-
+    let origin = Origin::of(&committed_candidate(&server));
+    let checkout = origin.checkout();
     let main = workflow("main.yml");
-    let job = &main["jobs"]["promote"];
-    let binary = env!("CARGO_BIN_EXE_promptops");
-    let mut ran = Vec::new();
-    for step in job["steps"].as_array().unwrap() {
-        let output = if let Some(script) = step["run"].as_str() {
-            bash_step(script, &checkout)
-                .env("GITHUB_TOKEN", token)
-                .env("GITHUB_REPOSITORY", "owner/prompts")
-                .output()
-                .unwrap()
-        } else if step["uses"] == "./" {
-            let command = step["with"]["command"].as_str().unwrap();
-            std::process::Command::new(binary)
-                .args(command.split_whitespace())
-                .current_dir(&checkout)
-                .env("TEST_LLM_KEY", KEY)
-                .env("NO_COLOR", "1")
-                .env_remove("GITHUB_ACTIONS")
-                .output()
-                .unwrap()
-        } else {
-            continue; // checkout and cache: done by the clone above, and replayed elsewhere
-        };
-        assert!(output.status.success(), "{step:#}\n{output:?}");
-        ran.push(step["name"].as_str().unwrap_or_default().to_owned());
-    }
-    assert_eq!(ran.len(), 3, "identity, pipeline, push: {ran:?}");
+    let artifacts = tempfile::tempdir().unwrap();
+    let others = run_job(
+        &main["jobs"]["promote"],
+        checkout.path(),
+        &[],
+        &[("TEST_LLM_KEY", KEY)],
+        artifacts.path(),
+    );
+    let others: Vec<&str> = others
+        .iter()
+        .filter_map(|step| step["uses"].as_str())
+        .collect();
+    assert!(
+        others.len() == 1 && others[0].starts_with("actions/cache@"),
+        "the cache, replayed by its own test: {others:?}"
+    );
     assert_eq!(
         server.count(),
         20,
         "production and candidate, 10 examples each"
     );
 
-    let pushed = git(&origin, &["log", "-1", "--format=%an <%ae>|%s", "main"]);
+    let pushed = git(
+        &origin.path(),
+        &["log", "-1", "--format=%an <%ae>|%s", "main"],
+    );
     assert_eq!(
         pushed,
         "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>|promote summarize 1.1.0"
     );
-    let tags = git(&origin, &["tag", "--points-at", "main"]);
+    let tags = git(&origin.path(), &["tag", "--points-at", "main"]);
     assert_eq!(tags, "prompt/summarize/v1.1.0");
 }

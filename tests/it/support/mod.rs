@@ -102,8 +102,13 @@ impl TestRepo {
     /// A clone of `origin`'s commits, as `actions/checkout` gives a job, with `origin` as its
     /// remote.
     pub(crate) fn clone_of(origin: &TestRepo) -> Self {
+        Self::clone_from(origin.path())
+    }
+
+    /// A clone of the repository at `origin` (a work tree or a bare repository).
+    pub(crate) fn clone_from(origin: &Path) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        git2::Repository::clone(&origin.path().to_string_lossy(), dir.path()).expect("git clone");
+        git2::Repository::clone(&origin.to_string_lossy(), dir.path()).expect("git clone");
         TestRepo { dir }
     }
 
