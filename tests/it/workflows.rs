@@ -553,9 +553,10 @@ fn the_cache_recipe_keeps_answers_and_a_changed_prompt_misses_only_its_own() {
 /// A workflow job run step by step on a checkout, the way GitHub runs it: `run:` steps by
 /// bash; this action's steps (`uses: ./`) by the action's own run script, with the step's
 /// `env:`; artifacts kept in `artifacts/NAME` (a download without a name puts each in a folder
-/// of its name). The `expressions` given and `github.token` and `github.repository` are filled
-/// in, other expressions are empty; `environment` is every step's process environment (the
-/// secrets, `GITHUB_*`). Checkout is the clone itself;
+/// of its name); each step's `$GITHUB_STEP_SUMMARY` appended to `artifacts/job-summary.md`.
+/// The `expressions` given and `github.token` and `github.repository` are filled in, other
+/// expressions are empty; `environment` is every step's process environment (the secrets).
+/// Checkout is the clone itself;
 /// the other actions a job uses are returned, for the caller to check what they would read.
 fn run_job(
     job: &serde_json::Value,
@@ -580,7 +581,7 @@ fn run_job(
     let action_run = action_run_script();
     let outputs = artifacts.join("github-output");
     let mut others = Vec::new();
-    for step in job["steps"].as_array().unwrap() {
+    for (number, step) in job["steps"].as_array().unwrap().iter().enumerate() {
         let uses = step["uses"].as_str().unwrap_or_default();
         let action = uses.split('@').next().unwrap_or_default();
         let with = |key: &str| fill(step["with"][key].as_str().unwrap_or_default());
@@ -613,10 +614,13 @@ fn run_job(
                 continue;
             }
         };
+        // Each step has its own summary file; the job's summary is them in order.
+        let step_summary = artifacts.join(format!("step-summary-{number}.md"));
         let mut command = bash_step(&script, checkout);
         command
             .envs(environment.iter().copied())
             .env("GITHUB_REPOSITORY", "owner/prompts")
+            .env("GITHUB_STEP_SUMMARY", &step_summary)
             .env("GITHUB_OUTPUT", &outputs)
             .env("PROMPTOPS_COMMAND", with("command"));
         if let Some(variables) = step["env"].as_object() {
@@ -626,6 +630,15 @@ fn run_job(
         }
         let output = command.output().unwrap();
         assert!(output.status.success(), "{step:#}\n{output:?}");
+        if let Ok(text) = std::fs::read_to_string(&step_summary) {
+            let mut job_summary = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(artifacts.join("job-summary.md"))
+                .unwrap();
+            std::io::Write::write_all(&mut job_summary, text.as_bytes()).unwrap();
+            std::fs::remove_file(step_summary).unwrap();
+        }
     }
     others
 }
@@ -674,10 +687,6 @@ fn the_nightly_recipe_evaluates_each_example_once_and_merges_with_reports() {
     );
 
     let merge = origin.checkout();
-    let summary = merge.path().join("job-summary.md");
-    let summary_text = summary.to_string_lossy().into_owned();
-    let mut environment = environment.to_vec();
-    environment.push(("GITHUB_STEP_SUMMARY", &summary_text));
     let regression = &workflow["jobs"]["regression"];
     let others = run_job(
         regression,
@@ -686,7 +695,7 @@ fn the_nightly_recipe_evaluates_each_example_once_and_merges_with_reports() {
         &environment,
         artifacts.path(),
     );
-    let summary = std::fs::read_to_string(summary).unwrap();
+    let summary = std::fs::read_to_string(artifacts.path().join("job-summary.md")).unwrap();
     assert!(summary.contains("summarize"), "{summary}");
     assert_eq!(others.len(), 1, "the JUnit reporter: {others:?}");
     let junit = others[0]["with"]["report_paths"].as_str().unwrap();
@@ -1012,10 +1021,11 @@ impl GithubApi {
     }
 }
 
-/// The pull-request workflow's report steps as written (bash -eo pipefail, the real `gh`) on two
-/// pushes of a branch, against the loopback GitHub API: one comment by the bot, found again on
-/// the second page of comments and updated; a comment by someone else that starts with the
-/// marker is neither taken nor touched; the job summary gets the report each time.
+/// The pull-request workflow's job as written (bash -eo pipefail, the action's run script, the
+/// real `gh`) on two pushes of a branch, against the loopback GitHub API and the bundled
+/// example's stored answers: validate, eval of the changed tasks, the report to the job summary,
+/// and one comment by the bot, found again on the second page of comments and updated; a
+/// comment by someone else that starts with the marker is neither taken nor touched.
 #[test]
 fn the_pull_request_report_is_one_sticky_comment_updated_on_each_push() {
     crate::support::registry::ensure_tools();
@@ -1028,24 +1038,6 @@ fn the_pull_request_report_is_one_sticky_comment_updated_on_each_push() {
         .unwrap()
         .to_owned();
     let checkout = crate::support::TestRepo::clone_of(&origin);
-    checkout.edit(
-        "prompts/00-templates/normalize-product-title.yaml",
-        "description: ",
-        "description: Improved. ",
-    );
-    assert_eq!(checkout.run(&["registry"]).code, 0);
-
-    let pull_request = workflow("pull-request.yml");
-    let scripts: Vec<String> = pull_request["jobs"]["check"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|step| step["run"].as_str())
-        .filter(|run| run.contains("report pr") || run.contains("gh api"))
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(scripts.len(), 2, "the report, then the comment");
-
     let api = GithubApi::start();
     let marker = "<!-- promptops-report -->";
     for (login, body) in [
@@ -1060,22 +1052,30 @@ fn the_pull_request_report_is_one_sticky_comment_updated_on_each_push() {
         );
     }
     let work = tempfile::tempdir().unwrap();
-    let summary = work.path().join("summary.md");
-    let push = || {
-        for script in &scripts {
-            let output = bash_step(script, checkout.path())
-                .env("BASE_REF", &base)
-                .env("PR_NUMBER", "7")
-                .env("GITHUB_REPOSITORY", "owner/prompts")
-                .env("GITHUB_STEP_SUMMARY", &summary)
-                .env("GH_HOST", &api.host)
-                .env("GH_ENTERPRISE_TOKEN", GithubApi::TOKEN)
-                .env("GH_CONFIG_DIR", work.path().join("gh"))
-                .env("SSL_CERT_FILE", &api.certificate)
-                .output()
-                .unwrap();
-            assert!(output.status.success(), "{script}\n{output:?}");
-        }
+    let gh_config = work.path().join("gh").to_string_lossy().into_owned();
+    let certificate = api.certificate.to_string_lossy().into_owned();
+    let pull_request = workflow("pull-request.yml");
+    let push = |message: &str, seconds: i64| {
+        checkout.commit(message, seconds);
+        let others = run_job(
+            &pull_request["jobs"]["check"],
+            checkout.path(),
+            &[
+                ("github.base_ref", &base),
+                ("github.event.pull_request.number", "7"),
+            ],
+            &[
+                ("GH_HOST", &api.host),
+                ("GH_ENTERPRISE_TOKEN", GithubApi::TOKEN),
+                ("GH_CONFIG_DIR", &gh_config),
+                ("SSL_CERT_FILE", &certificate),
+            ],
+            work.path(),
+        );
+        assert_eq!(others.len(), 1, "the cache, replayed by its own test");
+        let report = checkout.read("report.md");
+        // The next push is a fresh checkout: nothing the job wrote stays.
+        git(checkout.path(), &["clean", "-fdq"]);
         let state = api.call("GET", "/_state", "");
         let bots: Vec<serde_json::Value> = state
             .as_array()
@@ -1087,31 +1087,37 @@ fn the_pull_request_report_is_one_sticky_comment_updated_on_each_push() {
         assert_eq!(bots.len(), 1, "one comment by the bot: {state:#}");
         let mallory = state.as_array().unwrap()[1].clone();
         assert_eq!(mallory["body"], format!("{marker}\nnot the report"));
-        (bots[0].clone(), checkout.read("report.md"))
+        (bots[0].clone(), report)
     };
 
-    let (first, report) = push();
+    checkout.edit(
+        "prompts/00-templates/normalize-product-title.yaml",
+        "description: ",
+        "description: Improved. ",
+    );
+    assert_eq!(checkout.run(&["registry"]).code, 0);
+    let (first, report) = push("a better candidate", 1_795_437_400);
     assert!(report.starts_with(marker), "{report}");
+    assert!(report.contains("▲ +0.066"), "{report}");
+    assert!(!report.contains("classify-product-category"), "{report}");
     assert_eq!(first["body"], report);
     assert_eq!(first["issue"], 7);
 
-    // The next push: the candidate evaluated, so the report changes; the same comment says so.
-    let eval = checkout.run(&[
-        "eval",
-        "normalize-product-title",
-        "--candidate",
-        "--baseline",
-        "production",
-        "--offline",
-    ]);
-    assert_eq!(eval.code, 0, "{eval:?}");
-    let (second, report) = push();
+    // The next push touches a second task: the report changes, and the same comment says so.
+    checkout.edit(
+        "prompts/03-metadata/classify-product-category.yaml",
+        "description: ",
+        "description: Reworded. ",
+    );
+    assert_eq!(checkout.run(&["registry"]).code, 0);
+    let (second, report) = push("a second task", 1_795_437_500);
     assert_ne!(second["body"], first["body"], "the comment was not updated");
     assert_eq!(second["id"], first["id"]);
     assert_eq!(second["body"], report);
-    assert!(report.contains("▲ +0.066"), "{report}");
-    let summary = std::fs::read_to_string(summary).unwrap();
+    assert!(report.contains("classify-product-category"), "{report}");
+    let summary = std::fs::read_to_string(work.path().join("job-summary.md")).unwrap();
     assert_eq!(summary.matches(marker).count(), 2, "{summary}");
+    assert_eq!(summary.matches("## promptops eval").count(), 4, "{summary}");
 }
 
 /// The main workflow's promote job as written, against a bare `origin` with a `main` branch:
