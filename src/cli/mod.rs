@@ -455,7 +455,7 @@ pub struct DeployStatusArgs {
 
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
-    /// Print every stage's plan (what it would evaluate, promote, push and deploy) and change nothing
+    /// Print every stage's plan (what it would skip, evaluate, promote, push and deploy) and change nothing
     #[arg(long)]
     pub dry_run: bool,
     /// Start at this stage

@@ -32,6 +32,9 @@ struct Carried {
     passed_gates: Vec<String>,
     /// Whether the gate stage ran in this run (else promote asks the gates itself).
     gated: bool,
+    /// A dry run planned evals it did not run: the gates it shows read the evals as they
+    /// stand, not the ones the run would make, so promote is planned for every candidate.
+    evals_not_run: bool,
     /// The image the image stage pushed (`REPO@sha256:…`).
     image: Option<String>,
     deployed: bool,
@@ -99,7 +102,8 @@ pub fn run(
         let plan = plan(stage, &analysis, args, &carried);
         let skip = match &plan {
             Plan::Skip(reason) => Some(reason.clone()),
-            Plan::Run(_) if args.force || args.dry_run => None,
+            // A dry run shows the skips a run would make.
+            Plan::Run(_) if args.force => None,
             Plan::Run(_) => pipeline::skip_reason(&log, stage, &hash),
         };
         let mut line = LogLine {
@@ -123,7 +127,11 @@ pub fn run(
             }
             (Plan::Run(commands), None) => {
                 writeln!(printer.err, "== {stage}")?;
-                "passed".clone_into(&mut line.outcome);
+                // A dry run's stage that only plans (every command `would run`) is "planned".
+                let planned_only =
+                    args.dry_run && commands.iter().all(|command| !read_only(stage, command));
+                let outcome = if planned_only { "planned" } else { "passed" };
+                outcome.clone_into(&mut line.outcome);
                 for command in commands {
                     line.commands.push(shown(&command));
                     if args.dry_run && !read_only(stage, &command) {
@@ -174,6 +182,24 @@ pub fn run(
                 }
                 if stage == "gate" {
                     carried.gated = true;
+                }
+                if planned_only && stage == "eval" {
+                    carried.evals_not_run = true;
+                }
+                if args.dry_run && carried.evals_not_run {
+                    match stage {
+                        "gate" => writeln!(
+                            printer.err,
+                            "   note: a dry run does not run the evals above, so the evidence, \
+                             threshold and not-worse gates read the evals as they stand now; a \
+                             run decides them after its evals"
+                        )?,
+                        "promote" => writeln!(
+                            printer.err,
+                            "   each candidate only if its gates pass after the evals"
+                        )?,
+                        _ => {}
+                    }
                 }
             }
             (Plan::Skip(_), None) => unreachable!("a skip plan always has its reason"),
@@ -286,6 +312,19 @@ fn plan(stage: &str, analysis: &Analysis, args: &PipelineArgs, carried: &Carried
             )
         }
         "promote" => {
+            if args.dry_run && carried.evals_not_run {
+                let tasks = candidates(analysis);
+                if tasks.is_empty() {
+                    return Plan::Skip("no task has a candidate".to_owned());
+                }
+                // Shown as `would run`: whether each goes ahead depends on the evals.
+                return Plan::Run(
+                    tasks
+                        .into_iter()
+                        .map(|task| vec!["promote".to_owned(), task])
+                        .collect(),
+                );
+            }
             let tasks = if carried.gated {
                 carried.passed_gates.clone()
             } else {

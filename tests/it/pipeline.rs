@@ -41,7 +41,15 @@ fn the_offline_dry_run_plans_every_stage_and_changes_nothing() {
     );
     assert_eq!(
         outcomes(&dry.stdout),
-        "pipeline (dry run): validate passed, eval passed, gate passed, promote skipped"
+        "pipeline (dry run): validate passed, eval planned, gate passed, promote planned"
+    );
+    assert!(
+        dry.stderr
+            .contains("note: a dry run does not run the evals above")
+            && dry
+                .stderr
+                .contains("would run: promptops promote normalize-product-title\n"),
+        "{dry:?}"
     );
     assert_eq!(
         repo.tree(),
@@ -94,6 +102,13 @@ fn a_full_offline_run_promotes_and_unchanged_stages_are_skipped() {
     assert!(
         third.stderr.contains("are those of its passed run"),
         "{third:?}"
+    );
+    // A dry run plans the same skips.
+    let planned = repo.run(&["pipeline", "--offline", "--until", "eval", "--dry-run"]);
+    assert_eq!(
+        outcomes(&planned.stdout),
+        "pipeline (dry run): validate skipped, eval skipped",
+        "{planned:?}"
     );
     // One byte in an examples file: validate and eval run again.
     let examples = "prompts/01-examples/classify-product-category.jsonl";
