@@ -196,7 +196,19 @@ pub fn json(reports: &[&TaskOutcome]) -> Value {
     json!({ "runs": runs })
 }
 
-pub fn markdown(reports: &[&TaskOutcome]) -> String {
+/// The Markdown summary (for `$GITHUB_STEP_SUMMARY`); with no task run, what the notes say
+/// (e.g. that no task changed) instead of an empty table.
+pub fn markdown(reports: &[&TaskOutcome], notes: &[String]) -> String {
+    if reports.is_empty() {
+        let mut out = String::from("## promptops eval\n\n");
+        for note in notes {
+            let _ = writeln!(out, "{note}\n");
+        }
+        if notes.is_empty() {
+            out.push_str("Nothing was evaluated.\n");
+        }
+        return out;
+    }
     let mut out = String::from(
         "## promptops eval\n\n| task | prompt | score | threshold | result | n | errors | time | cost |\n|---|---|---|---|---|---|---|---|---|\n",
     );

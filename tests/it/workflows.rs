@@ -1165,3 +1165,36 @@ fn the_main_recipe_promotes_as_the_bot_and_pushes_the_commit_and_tag() {
     let tags = git(&origin.path(), &["tag", "--points-at", "main"]);
     assert_eq!(tags, "prompt/summarize/v1.1.0");
 }
+
+/// A pull request that changes no task (only the README, say): both eval steps exit 0, and
+/// the job summary says why nothing was evaluated instead of showing an empty table.
+#[test]
+fn an_eval_of_no_changed_task_says_so_in_the_job_summary() {
+    let repo = crate::support::committed_example();
+    let summary = repo.path().join("summary.md");
+    let summary_path = summary.to_string_lossy().into_owned();
+    for (extra, says) in [
+        (
+            &["--candidate", "--baseline", "production"][..],
+            "candidate",
+        ),
+        (&[][..], "production prompt"),
+    ] {
+        let mut args = vec![
+            "eval",
+            "--changed-since",
+            "HEAD",
+            "--summary-md",
+            &summary_path,
+        ];
+        args.extend_from_slice(extra);
+        let output = repo.run(&args);
+        assert_eq!(output.code, 0, "{output:?}");
+        assert_eq!(
+            std::fs::read_to_string(&summary).unwrap(),
+            format!(
+                "## promptops eval\n\nno task with a {says} changed since HEAD; nothing to evaluate\n\n"
+            )
+        );
+    }
+}

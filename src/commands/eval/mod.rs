@@ -66,7 +66,10 @@ pub(super) fn render(
         adapters::fs::write_atomic(path, &xml)?;
     }
     if let Some(path) = &options.summary_md {
-        adapters::fs::write_atomic(path, report::eval::markdown(&ran).as_bytes())?;
+        adapters::fs::write_atomic(
+            path,
+            report::eval::markdown(&ran, &outcome.notes).as_bytes(),
+        )?;
     }
     Ok(())
 }
