@@ -239,6 +239,11 @@ pub fn run(
         if args.dry_run { " (dry run)" } else { "" },
         summary.join(", ")
     )?;
+    if group && let Some(path) = &settings.github_step_summary {
+        // GitHub's protocol: every step appends its Markdown to this one file.
+        let markdown = crate::report::pipeline::step_summary(&outcome, args.dry_run);
+        adapters::fs::append(path, markdown.as_bytes())?;
+    }
     Ok(Outcome::Pipeline(outcome))
 }
 

@@ -12,6 +12,7 @@ pub mod history;
 pub mod human;
 pub mod init;
 pub mod outputs;
+pub mod pipeline;
 pub mod pr;
 pub mod promote;
 pub mod registry;

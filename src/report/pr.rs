@@ -10,7 +10,7 @@ pub const MARKER: &str = "<!-- promptops-report -->";
 /// text is data (examples, model answers): it must not end the table or the `<details>`, hide
 /// the marker, load an image, or mention a person or team on GitHub (`@` gets a zero-width
 /// space, as Dependabot does).
-fn cell(text: &str, limit: usize) -> String {
+pub(crate) fn cell(text: &str, limit: usize) -> String {
     let flat: String = text.replace(['\n', '\r'], " ");
     let cut = if flat.chars().count() > limit {
         format!("{}…", flat.chars().take(limit).collect::<String>())

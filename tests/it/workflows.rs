@@ -216,8 +216,17 @@ fn under_actions_key_results_go_to_github_output_and_stages_are_grouped() {
         "{text}"
     );
     assert!(text.ends_with("passed=true\n"), "{text}");
-    let pipeline = repo.run_env(&["pipeline", "--only", "validate"], &actions);
+    let summary = repo.path().join("step-summary.md");
+    let mut with_summary = actions.to_vec();
+    with_summary.push(("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()));
+    let pipeline = repo.run_env(&["pipeline", "--only", "validate"], &with_summary);
     assert_eq!(pipeline.code, 0, "{pipeline:?}");
+    let table = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        table.starts_with("## promptops pipeline\n\n| stage | outcome |")
+            && table.contains("\n| validate | ✅ passed | "),
+        "{table}"
+    );
     assert!(
         pipeline.stderr.contains("::group::pipeline: validate\n"),
         "{pipeline:?}"
