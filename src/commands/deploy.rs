@@ -3,7 +3,6 @@
 //! `deploy rollback` goes back by hand; `deploy status` shows what runs. Every decision is a
 //! function of `domain::deploy`; the AWS calls are `adapters::aws`.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -83,9 +82,17 @@ pub fn duration(text: &str, flag: &str) -> anyhow::Result<Duration> {
         })
 }
 
-/// The cluster and service, from the flags or `promptops.yaml`. A `promptops.yaml` with
-/// errors is refused first: its deploy settings would be silently missing.
-fn target(target: &DeployTarget, analysis: &Analysis) -> anyhow::Result<(String, String)> {
+/// Where and how long: the flags, else `promptops.yaml`'s `deploy:`, else the defaults.
+struct Target {
+    cluster: String,
+    service: String,
+    timeout: Duration,
+    poll: Duration,
+}
+
+/// The target from the flags or `promptops.yaml`. A `promptops.yaml` with errors is refused
+/// first: its deploy settings would be silently missing.
+fn target(target: &DeployTarget, analysis: &Analysis) -> anyhow::Result<Target> {
     if let Some(error) = analysis.findings.iter().find(|finding| {
         finding.file == crate::domain::layout::CONFIG_FILE
             && finding.severity == crate::domain::diagnostic::Severity::Error
@@ -101,15 +108,26 @@ fn target(target: &DeployTarget, analysis: &Analysis) -> anyhow::Result<(String,
         .into());
     }
     let config = analysis.config.deploy.clone().unwrap_or_default();
-    let cluster = target.cluster.clone().or(config.cluster);
-    let service = target.service.clone().or(config.service);
-    match (cluster, service) {
-        (Some(cluster), Some(service)) => Ok((cluster, service)),
-        _ => Err(usage(
+    let (Some(cluster), Some(service)) = (
+        target.cluster.clone().or(config.cluster),
+        target.service.clone().or(config.service),
+    ) else {
+        return Err(usage(
             "deploy needs a cluster and a service".to_owned(),
             "pass --cluster and --service, or set deploy.cluster and deploy.service in promptops.yaml",
-        )),
-    }
+        ));
+    };
+    let timeout = match (&target.timeout, config.timeout_seconds) {
+        (Some(text), _) => duration(text, "timeout")?,
+        (None, Some(seconds)) => Duration::from_secs_f64(seconds),
+        (None, None) => Duration::from_mins(10),
+    };
+    Ok(Target {
+        cluster,
+        service,
+        timeout,
+        poll: duration(&target.poll_interval, "poll-interval")?,
+    })
 }
 
 fn registry_of(analysis: &Analysis) -> Registry {
@@ -119,11 +137,16 @@ fn registry_of(analysis: &Analysis) -> Registry {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// Runs the AWS conversation on a small runtime, which is then let go without waiting for
+/// idle connections.
+fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?)
+        .build()?;
+    let result = runtime.block_on(work);
+    runtime.shutdown_background();
+    result
 }
 
 /// The image reference split with the OCI reference parser: the repository part
@@ -348,14 +371,13 @@ pub fn execute(
     let root = super::root(settings)?;
     let _threads = super::threads();
     let (inputs, analysis) = super::scan(&root, false)?;
-    let (cluster, service) = target(&args.target, &analysis)?;
+    let Target {
+        cluster,
+        service,
+        timeout,
+        poll,
+    } = target(&args.target, &analysis)?;
     let config = analysis.config.deploy.clone().unwrap_or_default();
-    let timeout = match (&args.target.timeout, config.timeout_seconds) {
-        (Some(text), _) => duration(text, "timeout")?,
-        (None, Some(seconds)) => Duration::from_secs_f64(seconds),
-        (None, None) => Duration::from_mins(10),
-    };
-    let poll = duration(&args.target.poll_interval, "poll-interval")?;
     let verify_url = args.verify_url.clone().or(config.verify_url);
     let bundle = super::bundle::release(&root, &inputs, &analysis)?;
     let release = bundle.release_id.clone();
@@ -407,8 +429,7 @@ pub fn execute(
         ..DeployOutcome::default()
     };
     let err = &mut *printer.err;
-    let runtime = runtime()?;
-    let result = runtime.block_on(async {
+    block_on(async {
         let aws = Aws::connect().await;
         let digest = aws.image_digest(&name, &id).await.map_err(external)?;
         let pinned = format!("{repository}@{digest}");
@@ -418,8 +439,18 @@ pub fn execute(
         outcome.previous_task_definition = Some(previous.clone());
         let current = aws.task_definition(&previous).await.map_err(external)?;
         let container = args.container.clone().or(config.container.clone());
-        let change = deploy::change_container(&current.containers(), container.as_deref(), &pinned, &release)
-            .map_err(|error| usage(error.to_string(), "pass --container NAME (or deploy.container in promptops.yaml)"))?;
+        let change = deploy::change_container(
+            &current.containers(),
+            container.as_deref(),
+            &pinned,
+            &release,
+        )
+        .map_err(|error| {
+            usage(
+                error.to_string(),
+                "pass --container NAME (or deploy.container in promptops.yaml)",
+            )
+        })?;
         outcome.diff = Some(deploy::diff(&change));
         if deploy::is_noop(&change, &release) {
             outcome.result = "no-op";
@@ -430,13 +461,39 @@ pub fn execute(
         if args.dry_run {
             let tags = git::tags_with_prefix(&root, &format!("deploy/{service}/"))?;
             outcome.calls = vec![
-                format!("ecs:RegisterTaskDefinition family {} (a copy of {} with the change above)", current.family(), deploy::short_arn(&previous)),
-                format!("ecs:UpdateService cluster {cluster} service {service} to the new revision"),
-                format!("ecs:DescribeServices every {} s until the new deployment alone is COMPLETED (at most {} s)", poll.as_secs_f64(), timeout.as_secs_f64()),
-                verify_url.as_ref().map_or("no --verify-url: the served release is not checked".to_owned(), |url| format!("GET {}/v1/release until it serves release {}", url.trim_end_matches('/'), &release[..12])),
-                "the score check of every production task against the deploy recorded before".to_owned(),
-                format!("record a deploy event in prompt_registry.yaml, commit, tag {}", deploy::next_deploy_tag(&service, &tags)),
-                format!("on a failure: ecs:UpdateService back to {}, record deploy-rollback", deploy::short_arn(&previous)),
+                format!(
+                    "ecs:RegisterTaskDefinition family {} (a copy of {} with the change above)",
+                    current.family(),
+                    deploy::short_arn(&previous)
+                ),
+                format!(
+                    "ecs:UpdateService cluster {cluster} service {service} to the new revision"
+                ),
+                format!(
+                    "ecs:DescribeServices every {} s until the new deployment alone is COMPLETED (at most {} s)",
+                    poll.as_secs_f64(),
+                    timeout.as_secs_f64()
+                ),
+                verify_url.as_ref().map_or(
+                    "no --verify-url: the served release is not checked".to_owned(),
+                    |url| {
+                        format!(
+                            "GET {}/v1/release until it serves release {}",
+                            url.trim_end_matches('/'),
+                            &release[..12]
+                        )
+                    },
+                ),
+                "the score check of every production task against the deploy recorded before"
+                    .to_owned(),
+                format!(
+                    "record a deploy event in prompt_registry.yaml, commit, tag {}",
+                    deploy::next_deploy_tag(&service, &tags)
+                ),
+                format!(
+                    "on a failure: ecs:UpdateService back to {}, record deploy-rollback",
+                    deploy::short_arn(&previous)
+                ),
             ];
             outcome.result = "dry-run";
             outcome.ok = true;
@@ -444,32 +501,58 @@ pub fn execute(
         }
         let registered = aws.register(&current, &change).await.map_err(external)?;
         outcome.task_definition = Some(registered.clone());
-        let _ = writeln!(err, "registered {}; updating service {service}", deploy::short_arn(&registered));
-        aws.update_service(&cluster, &service, &registered).await.map_err(external)?;
+        let _ = writeln!(
+            err,
+            "registered {}; updating service {service}",
+            deploy::short_arn(&registered)
+        );
+        aws.update_service(&cluster, &service, &registered)
+            .await
+            .map_err(external)?;
         if args.no_wait {
             outcome.result = "started";
             outcome.ok = true;
             return Ok(());
         }
         let started = Instant::now();
-        let rollout = wait_for(&aws, (&cluster, &service), &registered, (timeout, poll), err).await?;
+        let rollout = wait_for(
+            &aws,
+            (&cluster, &service),
+            &registered,
+            (timeout, poll),
+            err,
+        )
+        .await?;
         let mut failure = rollout.failure();
         if failure.is_none()
             && let Some(url) = &verify_url
         {
             let _ = writeln!(err, "verifying {url}/v1/release");
             let deadline = started + timeout;
-            if let Err(reason) = verify_served(url, &release, deadline.max(Instant::now() + poll * 3), poll).await {
+            if let Err(reason) =
+                verify_served(url, &release, deadline.max(Instant::now() + poll * 3), poll).await
+            {
                 failure = Some(format!("verification failed: {reason}"));
             }
         }
         if failure.is_none() {
-            let verdicts = deploy::judge_scores(&scores, &deploy::previous_scores(&registry, &cluster, &service));
+            let verdicts = deploy::judge_scores(
+                &scores,
+                &deploy::previous_scores(&registry, &cluster, &service),
+            );
             outcome.scores = verdicts
                 .iter()
-                .map(|v| ScoreCheck { task: v.task.clone(), ok: v.ok, reason: v.reason.clone() })
+                .map(|v| ScoreCheck {
+                    task: v.task.clone(),
+                    ok: v.ok,
+                    reason: v.reason.clone(),
+                })
                 .collect();
-            let regressed: Vec<&str> = verdicts.iter().filter(|v| !v.ok).map(|v| v.reason.as_str()).collect();
+            let regressed: Vec<&str> = verdicts
+                .iter()
+                .filter(|v| !v.ok)
+                .map(|v| v.reason.as_str())
+                .collect();
             if !regressed.is_empty() {
                 failure = Some(format!("score check failed: {}", regressed.join("; ")));
             }
@@ -485,9 +568,16 @@ pub fn execute(
             run_url: settings.github_run_url(),
         };
         if let Some(reason) = failure {
-            let _ = writeln!(err, "{reason}; rolling {service} back to {}", deploy::short_arn(&previous));
-            aws.update_service(&cluster, &service, &previous).await.map_err(external)?;
-            let back = wait_for(&aws, (&cluster, &service), &previous, (timeout, poll), err).await?;
+            let _ = writeln!(
+                err,
+                "{reason}; rolling {service} back to {}",
+                deploy::short_arn(&previous)
+            );
+            aws.update_service(&cluster, &service, &previous)
+                .await
+                .map_err(external)?;
+            let back =
+                wait_for(&aws, (&cluster, &service), &previous, (timeout, poll), err).await?;
             let mut reason = reason;
             if let Some(also) = back.failure() {
                 reason.push_str(&format!("; the rollback did not finish either: {also}"));
@@ -506,7 +596,11 @@ pub fn execute(
                     settings,
                     inputs: &inputs,
                     target: &args.target,
-                    record: DeploymentRecord { task_definition: previous.clone(), previous_task_definition: Some(registered.clone()), ..record },
+                    record: DeploymentRecord {
+                        task_definition: previous.clone(),
+                        previous_task_definition: Some(registered.clone()),
+                        ..record
+                    },
                     event: "deploy-rollback",
                     reason: Some(reason.clone()),
                     tag: None,
@@ -522,7 +616,10 @@ pub fn execute(
         }
         let tags = git::tags_with_prefix(&root, &format!("deploy/{service}/"))?;
         let tag = deploy::next_deploy_tag(&service, &tags);
-        let versions: Vec<String> = scores.iter().map(|s| format!("{} {}", s.task, s.version)).collect();
+        let versions: Vec<String> = scores
+            .iter()
+            .map(|s| format!("{} {}", s.task, s.version))
+            .collect();
         let message = format!(
             "deploy {service}: release {} ({})\n\nImage {pinned}\nTask definition {registered}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Release: {release}\nPromptops-Decision: deploy\n",
             &release[..12],
@@ -547,9 +644,7 @@ pub fn execute(
         outcome.result = "succeeded";
         outcome.ok = true;
         Ok(())
-    });
-    runtime.shutdown_background();
-    result?;
+    })?;
     Ok(outcome)
 }
 
@@ -569,33 +664,61 @@ fn by_hand(
     }
     let root = super::root(settings)?;
     let (inputs, analysis) = super::scan(&root, false)?;
-    let (cluster, service) = target(&args.target, &analysis)?;
-    let timeout = match &args.target.timeout {
-        Some(text) => duration(text, "timeout")?,
-        None => Duration::from_mins(10),
-    };
-    let poll = duration(&args.target.poll_interval, "poll-interval")?;
+    let Target {
+        cluster,
+        service,
+        timeout,
+        poll,
+    } = target(&args.target, &analysis)?;
     let registry = registry_of(&analysis);
     let scores = task_scores(&analysis, &registry);
     let err = &mut *printer.err;
-    let runtime = runtime()?;
-    let outcome = runtime.block_on(async {
+    block_on(async {
         let aws = Aws::connect().await;
         let state = aws.service(&cluster, &service).await.map_err(external)?;
         let current = state.task_definition.clone();
-        let family_arn = current.rsplit_once(':').map_or(current.as_str(), |(family, _)| family).to_owned();
+        let family_arn = current
+            .rsplit_once(':')
+            .map_or(current.as_str(), |(family, _)| family)
+            .to_owned();
         let revision: Option<u32> = current.rsplit_once(':').and_then(|(_, n)| n.parse().ok());
         let target_arn = match args.to_revision {
             Some(n) => format!("{family_arn}:{n}"),
             None => deploy::recorded_previous(&registry, &cluster, &service, &current)
-                .or_else(|| revision.filter(|n| *n > 1).map(|n| format!("{family_arn}:{}", n - 1)))
-                .ok_or_else(|| usage(format!("{} has no revision before it", deploy::short_arn(&current)), "pass --to-revision N"))?,
+                .or_else(|| {
+                    revision
+                        .filter(|n| *n > 1)
+                        .map(|n| format!("{family_arn}:{}", n - 1))
+                })
+                .ok_or_else(|| {
+                    usage(
+                        format!("{} has no revision before it", deploy::short_arn(&current)),
+                        "pass --to-revision N",
+                    )
+                })?,
         };
         let target_definition = aws.task_definition(&target_arn).await.map_err(external)?;
-        let release = target_definition.containers().iter().find_map(|c| c.release().map(str::to_owned));
-        let _ = writeln!(err, "rolling {service} back from {} to {}", deploy::short_arn(&current), deploy::short_arn(&target_definition.arn));
-        aws.update_service(&cluster, &service, &target_definition.arn).await.map_err(external)?;
-        let rollout = wait_for(&aws, (&cluster, &service), &target_definition.arn, (timeout, poll), err).await?;
+        let release = target_definition
+            .containers()
+            .iter()
+            .find_map(|c| c.release().map(str::to_owned));
+        let _ = writeln!(
+            err,
+            "rolling {service} back from {} to {}",
+            deploy::short_arn(&current),
+            deploy::short_arn(&target_definition.arn)
+        );
+        aws.update_service(&cluster, &service, &target_definition.arn)
+            .await
+            .map_err(external)?;
+        let rollout = wait_for(
+            &aws,
+            (&cluster, &service),
+            &target_definition.arn,
+            (timeout, poll),
+            err,
+        )
+        .await?;
         let message = format!(
             "deploy-rollback {service}: back to {} by hand\n\n{reason}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Decision: deploy-rollback\n",
             deploy::short_arn(&target_definition.arn)
@@ -609,7 +732,11 @@ fn by_hand(
                 record: DeploymentRecord {
                     cluster: cluster.clone(),
                     service: service.clone(),
-                    image: target_definition.containers().first().map(|c| c.image.clone()).unwrap_or_default(),
+                    image: target_definition
+                        .containers()
+                        .first()
+                        .map(|c| c.image.clone())
+                        .unwrap_or_default(),
                     task_definition: target_definition.arn.clone(),
                     previous_task_definition: Some(current.clone()),
                     release_id: release.clone().unwrap_or_default(),
@@ -625,7 +752,11 @@ fn by_hand(
         )?;
         anyhow::Ok(DeployOutcome {
             action: "rollback",
-            result: if rollout.failure().is_none() { "rolled-back" } else { "failed" },
+            result: if rollout.failure().is_none() {
+                "rolled-back"
+            } else {
+                "failed"
+            },
             ok: rollout.failure().is_none(),
             cluster: cluster.clone(),
             service: service.clone(),
@@ -636,9 +767,7 @@ fn by_hand(
             commit,
             ..DeployOutcome::default()
         })
-    })?;
-    runtime.shutdown_background();
-    Ok(outcome)
+    })
 }
 
 /// `deploy status`: each deployment, its image and release, and the prompt versions the
@@ -646,21 +775,11 @@ fn by_hand(
 fn show(settings: &Settings, args: &DeployStatusArgs) -> anyhow::Result<DeployOutcome> {
     let root = super::root(settings)?;
     let (_, analysis) = super::scan(&root, false)?;
-    let (cluster, service) = target(&args.target, &analysis)?;
-    let registry = registry_of(&analysis);
-    let mut versions: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for (task, entry) in &registry.tasks {
-        for event in entry.history.iter().filter(|e| e.event == "deploy") {
-            if let Some(record) = &event.deployment {
-                let list = versions.entry(record.release_id.clone()).or_default();
-                if !list.iter().any(|(t, _)| t == task) {
-                    list.push((task.clone(), event.version.clone()));
-                }
-            }
-        }
-    }
-    let runtime = runtime()?;
-    let outcome = runtime.block_on(async {
+    let Target {
+        cluster, service, ..
+    } = target(&args.target, &analysis)?;
+    let versions = deploy::release_versions(&registry_of(&analysis), &cluster, &service);
+    block_on(async {
         let aws = Aws::connect().await;
         let state = aws.service(&cluster, &service).await.map_err(external)?;
         let mut lines = Vec::new();
@@ -699,9 +818,7 @@ fn show(settings: &Settings, args: &DeployStatusArgs) -> anyhow::Result<DeployOu
             deployments: lines,
             ..DeployOutcome::default()
         })
-    })?;
-    runtime.shutdown_background();
-    Ok(outcome)
+    })
 }
 
 #[cfg(test)]

@@ -355,6 +355,23 @@ pub fn recorded_previous(
         .and_then(|(_, _, record)| record.previous_task_definition.clone())
 }
 
+/// The prompt versions each release deployed to the service carried, by release id: what
+/// `deploy status` shows beside a running release.
+pub fn release_versions(
+    registry: &Registry,
+    cluster: &str,
+    service: &str,
+) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut versions: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (task, event, record) in deploys(registry, cluster, service) {
+        let list = versions.entry(record.release_id.clone()).or_default();
+        if !list.iter().any(|(known, _)| known == task) {
+            list.push((task.to_owned(), event.version.clone()));
+        }
+    }
+    versions
+}
+
 /// The auto-tag: `deploy/<service>/<n>`, one more than the highest such tag.
 pub fn next_deploy_tag(service: &str, existing: &[String]) -> String {
     let prefix = format!("deploy/{service}/");
@@ -516,6 +533,50 @@ mod tests {
         assert!(!judge_scores(&[task(0.90, true)], &before)[0].ok);
         assert!(!judge_scores(&[task(0.70, false)], &BTreeMap::new())[0].ok);
         assert!(judge_scores(&[task(0.85, true)], &BTreeMap::new())[0].ok);
+    }
+
+    #[test]
+    fn release_versions_are_those_deployed_to_this_service() {
+        use crate::domain::model::RegistryTask;
+        let deployed = |service: &str, release: &str, version: &str| HistoryEvent {
+            event: "deploy".into(),
+            version: version.into(),
+            deployment: Some(DeploymentRecord {
+                cluster: "prod".into(),
+                service: service.into(),
+                release_id: release.into(),
+                ..DeploymentRecord::default()
+            }),
+            ..HistoryEvent::default()
+        };
+        let mut registry = Registry::default();
+        registry.tasks.insert(
+            "a".into(),
+            RegistryTask {
+                history: vec![
+                    deployed("prompts", "r1", "1.0.0"),
+                    deployed("prompts", "r2", "1.1.0"),
+                    deployed("other", "r3", "1.2.0"),
+                ],
+                ..RegistryTask::default()
+            },
+        );
+        registry.tasks.insert(
+            "b".into(),
+            RegistryTask {
+                history: vec![deployed("prompts", "r2", "2.0.0")],
+                ..RegistryTask::default()
+            },
+        );
+        let versions = release_versions(&registry, "prod", "prompts");
+        assert_eq!(versions.keys().collect::<Vec<_>>(), ["r1", "r2"]);
+        assert_eq!(
+            versions["r2"],
+            [
+                ("a".to_owned(), "1.1.0".to_owned()),
+                ("b".to_owned(), "2.0.0".to_owned())
+            ]
+        );
     }
 
     #[test]
