@@ -62,3 +62,49 @@ pub enum TableFormat {
     Table,
     Json,
 }
+
+/// A Markdown table cell's text: one line, cut to `limit` characters with an ellipsis, then
+/// made inert. The text is data (examples, model answers): it must not end the table or the
+/// `<details>`, hide the marker, load an image, or mention a person or team on GitHub (`@` gets
+/// a zero-width space, as Dependabot does).
+pub(crate) fn markdown_cell(text: &str, limit: usize) -> String {
+    let flat: String = text.replace(['\n', '\r'], " ");
+    let cut = if flat.chars().count() > limit {
+        format!("{}…", flat.chars().take(limit).collect::<String>())
+    } else {
+        flat
+    };
+    let mut inert = String::with_capacity(cut.len());
+    for c in cut.chars() {
+        match c {
+            '<' => inert.push_str("&lt;"),
+            '>' => inert.push_str("&gt;"),
+            '&' => inert.push_str("&amp;"),
+            '@' => inert.push_str("@&#8203;"),
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '!' | '#' | '~' => {
+                inert.push('\\');
+                inert.push(c);
+            }
+            _ => inert.push(c),
+        }
+    }
+    inert
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_is_inert_text() {
+        let hostile = "@octocat </details> <!-- promptops-report --> ![x](http://t/x.png) | `a` *b* [l](u) &amp;";
+        let inert = markdown_cell(hostile, 200);
+        assert_eq!(
+            inert,
+            "@&#8203;octocat &lt;/details&gt; &lt;\\!-- promptops-report --&gt; \\!\\[x\\](http://t/x.png) \\| \\`a\\` \\*b\\* \\[l\\](u) &amp;amp;"
+        );
+        // Cut before escaping: an escape is never split.
+        assert_eq!(markdown_cell("ab|cd", 3), "ab\\|…");
+        assert_eq!(markdown_cell("line\nnext", 40), "line next");
+    }
+}

@@ -31,7 +31,7 @@ pub fn step_summary(outcome: &PipelineOutcome, dry_run: bool) -> String {
             "| {} | {mark} {} | {time} | {} |",
             stage.stage,
             stage.outcome,
-            super::pr::cell(&detail, 200)
+            super::markdown_cell(&detail, 200)
         );
     }
     if let Some((stage, code)) = &outcome.failed {

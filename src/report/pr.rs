@@ -6,34 +6,6 @@ use crate::domain::outcome::PrReport;
 /// The marker a workflow finds its own comment by.
 pub const MARKER: &str = "<!-- promptops-report -->";
 
-/// A cell's text: one line, cut to `limit` characters with an ellipsis, then made inert. The
-/// text is data (examples, model answers): it must not end the table or the `<details>`, hide
-/// the marker, load an image, or mention a person or team on GitHub (`@` gets a zero-width
-/// space, as Dependabot does).
-pub(crate) fn cell(text: &str, limit: usize) -> String {
-    let flat: String = text.replace(['\n', '\r'], " ");
-    let cut = if flat.chars().count() > limit {
-        format!("{}…", flat.chars().take(limit).collect::<String>())
-    } else {
-        flat
-    };
-    let mut inert = String::with_capacity(cut.len());
-    for c in cut.chars() {
-        match c {
-            '<' => inert.push_str("&lt;"),
-            '>' => inert.push_str("&gt;"),
-            '&' => inert.push_str("&amp;"),
-            '@' => inert.push_str("@&#8203;"),
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '!' | '#' | '~' => {
-                inert.push('\\');
-                inert.push(c);
-            }
-            _ => inert.push(c),
-        }
-    }
-    inert
-}
-
 pub fn markdown(report: &PrReport) -> String {
     let mut text = format!("{MARKER}\n## promptops: what this pull request changes\n\n");
     if report.tasks.is_empty() {
@@ -97,18 +69,21 @@ pub fn markdown(report: &PrReport) -> String {
         }
         text.push_str(&format!("\n### `{}`\n", task.task));
         for (name, _, evidence) in failed {
-            text.push_str(&format!("- ❌ **{name}**: {}\n", cell(evidence, 300)));
+            text.push_str(&format!(
+                "- ❌ **{name}**: {}\n",
+                super::markdown_cell(evidence, 300)
+            ));
         }
         if !task.worst.is_empty() {
             text.push_str("\n<details><summary>Examples where the candidate did worse</summary>\n\n| example | input | expected | candidate | production | Δ |\n|---|---|---|---|---|---|\n");
             for example in &task.worst {
                 text.push_str(&format!(
                     "| {} | {} | {} | {} | {} | {:+.2} |\n",
-                    cell(&example.id, 40),
-                    cell(&example.input, 120),
-                    cell(&example.expected, 80),
-                    cell(&example.candidate, 80),
-                    cell(&example.production, 80),
+                    super::markdown_cell(&example.id, 40),
+                    super::markdown_cell(&example.input, 120),
+                    super::markdown_cell(&example.expected, 80),
+                    super::markdown_cell(&example.candidate, 80),
+                    super::markdown_cell(&example.production, 80),
                     example.delta
                 ));
             }
@@ -152,19 +127,6 @@ pub fn markdown(report: &PrReport) -> String {
 mod tests {
     use super::*;
     use crate::domain::outcome::{PrTask, WorstExample};
-
-    #[test]
-    fn a_cell_is_inert_text() {
-        let hostile = "@octocat </details> <!-- promptops-report --> ![x](http://t/x.png) | `a` *b* [l](u) &amp;";
-        let inert = cell(hostile, 200);
-        assert_eq!(
-            inert,
-            "@&#8203;octocat &lt;/details&gt; &lt;\\!-- promptops-report --&gt; \\!\\[x\\](http://t/x.png) \\| \\`a\\` \\*b\\* \\[l\\](u) &amp;amp;"
-        );
-        // Cut before escaping: an escape is never split.
-        assert_eq!(cell("ab|cd", 3), "ab\\|…");
-        assert_eq!(cell("line\nnext", 40), "line next");
-    }
 
     #[test]
     fn a_regression_and_an_improvement_read_well() {
