@@ -12,10 +12,8 @@ use crate::support::{TestRepo, bundled_example, committed_example, pairs};
 /// The bundled example, committed, with a git identity; and its release id.
 fn repository() -> (TestRepo, String) {
     let repo = committed_example();
-    let out = tempfile::tempdir().unwrap();
-    let bundled = repo.run(&["bundle", "--out", out.path().to_str().unwrap()]);
-    assert_eq!(bundled.code, 0, "{bundled:?}");
-    (repo, bundled.stdout.trim().to_owned())
+    let release = repo.release_id();
+    (repo, release)
 }
 
 fn deploy(repo: &TestRepo, world: &World, extra: &[&str]) -> crate::support::Output {
@@ -90,7 +88,7 @@ fn mutating(calls: &[String]) -> Vec<&str> {
 #[test]
 fn a_deploy_registers_updates_waits_records_and_tags_then_a_second_is_a_no_op() {
     let (repo, release) = repository();
-    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let world = World::start(&release);
     world.script(Ending::Complete, 2);
     world.start_recording();
     let done = deploy(&repo, &world, &["--format", "json"]);
@@ -165,13 +163,7 @@ fn a_deploy_registers_updates_waits_records_and_tags_then_a_second_is_a_no_op() 
     let validate = repo.run(&["validate"]);
     assert_eq!(validate.code, 0, "{validate:?}");
     // The record does not change the release (the bundle has no history).
-    let out = tempfile::tempdir().unwrap();
-    assert_eq!(
-        repo.run(&["bundle", "--out", out.path().to_str().unwrap()])
-            .stdout
-            .trim(),
-        release
-    );
+    assert_eq!(repo.release_id(), release);
 
     // Again: the release already runs.
     world.start_recording();
@@ -205,7 +197,7 @@ fn a_deploy_registers_updates_waits_records_and_tags_then_a_second_is_a_no_op() 
 #[test]
 fn a_dry_run_prints_the_plan_and_changes_nothing() {
     let (repo, release) = repository();
-    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let world = World::start(&release);
     world.start_recording();
     let before = registry(&repo);
     let dry = deploy(&repo, &world, &["--dry-run"]);
@@ -237,7 +229,7 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
 #[test]
 fn each_failed_rollout_rolls_back_and_exits_1_with_the_reason() {
     let (repo, release) = repository();
-    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let world = World::start(&release);
     for (ending, says) in [
         (Ending::Fail, "circuit breaker: tasks failed to start"),
         (Ending::EcsRollback, "ECS rolled the deployment back"),
@@ -316,7 +308,7 @@ fn each_failed_rollout_rolls_back_and_exits_1_with_the_reason() {
 #[test]
 fn verification_and_scores_decide_after_the_rollout() {
     let (repo, release) = repository();
-    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let world = World::start(&release);
     // A server that serves another release: the verification fails and the deploy rolls back.
     let other = bundled_example();
     other.edit(
@@ -364,13 +356,8 @@ fn a_score_below_the_previous_deploy_rolls_back() {
     let rewritten = repo.run(&["registry"]);
     assert_eq!(rewritten.code, 0, "{rewritten:?}");
     repo.commit("an earlier deploy", 1_795_437_300);
-    let out = tempfile::tempdir().unwrap();
-    let release = repo
-        .run(&["bundle", "--out", out.path().to_str().unwrap()])
-        .stdout
-        .trim()
-        .to_owned();
-    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let release = repo.release_id();
+    let world = World::start(&release);
     world.script(Ending::Complete, 0);
     let regressed = deploy(&repo, &world, &["--format", "json"]);
     assert_eq!(regressed.code, 1, "{regressed:?}");
@@ -394,7 +381,7 @@ fn a_score_below_the_previous_deploy_rolls_back() {
 #[test]
 fn a_rollback_by_hand_goes_back_to_the_revision_before() {
     let (repo, release) = repository();
-    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let world = World::start(&release);
     world.script(Ending::Complete, 0);
     assert_eq!(deploy(&repo, &world, &[]).code, 0);
     let no_reason = with_aws(
@@ -452,7 +439,7 @@ fn a_rollback_by_hand_goes_back_to_the_revision_before() {
 #[test]
 fn oidc_credentials_go_through_sts() {
     let (repo, release) = repository();
-    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let world = World::start(&release);
     let token = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(token.path(), "a-github-oidc-token").unwrap();
     let mut environment: Vec<(&str, String)> = world
@@ -526,7 +513,7 @@ fn oidc_credentials_go_through_sts() {
 #[test]
 fn the_deploy_section_of_the_config_and_no_wait() {
     let (repo, release) = repository();
-    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let world = World::start(&release);
     let config = repo.read("promptops.yaml");
     repo.write(
         "promptops.yaml",

@@ -214,13 +214,8 @@ fn the_deploy_and_verify_stages_run_against_moto() {
         &format!("{config}deploy:\n  cluster: prod\n  service: prompts\n  image_repository: {ECR_HOST}/prompts\n"),
     );
     repo.commit("deploy settings", 1_795_437_400);
-    let out = tempfile::tempdir().unwrap();
-    let release = repo
-        .run(&["bundle", "--out", out.path().to_str().unwrap()])
-        .stdout
-        .trim()
-        .to_owned();
-    let world = World::start(&[&format!("release-{}", &release[..12])]);
+    let release = repo.release_id();
+    let world = World::start(&release);
     world.script(Ending::Complete, 0);
     let environment = world.environment();
     let environment = pairs(&environment);

@@ -22,9 +22,7 @@ fn every_route_answers_with_json_an_etag_and_metrics() {
     let ready = server.get("/readyz");
     assert_eq!(ready.status, 200);
 
-    let out = tempfile::tempdir().unwrap();
-    let bundled = repo.run(&["bundle", "--out", out.path().join("b").to_str().unwrap()]);
-    let release_id = bundled.stdout.trim().to_owned();
+    let release_id = repo.release_id();
     let release = server.get("/v1/release");
     assert_eq!(release.status, 200);
     assert_eq!(release.json()["release_id"], release_id.as_str());

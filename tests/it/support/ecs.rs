@@ -78,28 +78,31 @@ pub(crate) fn ecr(moto: &Moto, action: &str, body: &Value) -> Value {
 }
 
 impl World {
-    /// moto with an ECR repository `prompts` holding `tags`, a cluster `prod`, and a service
-    /// `prompts` running task definition `prompts:1` (container `app`, release `old`).
-    pub(crate) fn start(tags: &[&str]) -> World {
+    /// moto with an ECR repository `prompts` holding the image of `release` (the tag
+    /// `promptops image` gives it), a cluster `prod`, and a service `prompts` running task
+    /// definition `prompts:1` (container `app`, release `old`).
+    pub(crate) fn start(release: &str) -> World {
         let moto = Moto::start();
         ecr(
             &moto,
             "CreateRepository",
             &json!({"repositoryName": "prompts"}),
         );
-        for (n, tag) in tags.iter().enumerate() {
-            let manifest = json!({
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{:064x}", n + 1), "size": 2},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": format!("sha256:{:064x}", n + 100), "size": 2}],
-            });
-            ecr(
-                &moto,
-                "PutImage",
-                &json!({"repositoryName": "prompts", "imageManifest": manifest.to_string(), "imageTag": tag}),
-            );
-        }
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{:064x}", 1), "size": 2},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": format!("sha256:{:064x}", 100), "size": 2}],
+        });
+        ecr(
+            &moto,
+            "PutImage",
+            &json!({
+                "repositoryName": "prompts",
+                "imageManifest": manifest.to_string(),
+                "imageTag": promptops::domain::image::release_tag(release),
+            }),
+        );
         ecs(&moto, "CreateCluster", &json!({"clusterName": "prod"}));
         ecs(
             &moto,

@@ -116,6 +116,14 @@ impl TestRepo {
         self.dir.path()
     }
 
+    /// The release id of the repository as it is: what `promptops bundle` prints.
+    pub(crate) fn release_id(&self) -> String {
+        let out = tempfile::tempdir().unwrap();
+        let bundled = self.run(&["bundle", "--out", &out.path().to_string_lossy()]);
+        assert_eq!(bundled.code, 0, "{bundled:?}");
+        bundled.stdout.trim().to_owned()
+    }
+
     pub(crate) fn write(&self, relative: &str, text: &str) {
         self.write_bytes(relative, text.as_bytes());
     }
