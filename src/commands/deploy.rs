@@ -23,8 +23,8 @@ use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
 use crate::settings::Settings;
 
-use super::Outcome;
 use super::lifecycle;
+use super::{Outcome, block_on};
 
 pub fn run(
     settings: &Settings,
@@ -135,18 +135,6 @@ fn registry_of(analysis: &Analysis) -> Registry {
         RegistryState::Parsed { registry, .. } => (**registry).clone(),
         _ => analysis.expected_registry.clone(),
     }
-}
-
-/// Runs the AWS conversation on a small runtime, which is then let go without waiting for
-/// idle connections.
-fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let result = runtime.block_on(work);
-    runtime.shutdown_background();
-    result
 }
 
 /// The image reference split with the OCI reference parser: the repository part

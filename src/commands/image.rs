@@ -93,11 +93,7 @@ pub fn execute(
     };
     let login = login(settings, args, target.as_ref())?;
     let registry = Registry::new(&args.insecure_registry);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let outcome = runtime.block_on(async {
+    super::block_on(async {
         if let Some(target) = &target {
             registry.login(target, &login).await.map_err(external)?;
         }
@@ -204,9 +200,7 @@ pub fn execute(
             outcome.tag = tag;
         }
         anyhow::Ok(outcome)
-    })?;
-    runtime.shutdown_background();
-    Ok(outcome)
+    })
 }
 
 /// `--platform OS/ARCH`, or linux and this machine's CPU in the names images use.
