@@ -106,21 +106,22 @@ pub fn pr(
                 },
                 task,
             );
-            if let Ok(outcome) = promoted {
-                line.promotes = outcome.gates.iter().all(|g| g.outcome != GateOutcome::Fail);
-                line.gates = outcome
-                    .gates
-                    .iter()
-                    .map(|gate| {
-                        let passed = match gate.outcome {
-                            GateOutcome::Pass => Some(true),
-                            GateOutcome::Fail => Some(false),
-                            GateOutcome::NotApplicable => None,
-                        };
-                        (gate.gate.as_str().to_owned(), passed, gate.evidence.clone())
-                    })
-                    .collect();
-            }
+            // An error asking the gates is the report's error, as it is `promote`'s: a row
+            // without its gates would hide it.
+            let outcome = promoted?;
+            line.promotes = outcome.gates.iter().all(|g| g.outcome != GateOutcome::Fail);
+            line.gates = outcome
+                .gates
+                .iter()
+                .map(|gate| {
+                    let passed = match gate.outcome {
+                        GateOutcome::Pass => Some(true),
+                        GateOutcome::Fail => Some(false),
+                        GateOutcome::NotApplicable => None,
+                    };
+                    (gate.gate.as_str().to_owned(), passed, gate.evidence.clone())
+                })
+                .collect();
         }
         report.tasks.push(line);
     }
