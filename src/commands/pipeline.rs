@@ -93,9 +93,15 @@ pub fn run(
     let mut lines = Vec::new();
     let mut failed = None;
     let group = settings.github_actions();
+    // Each stage sees the repository as the stages before it left it: it is read again only
+    // after a stage ran a command that may write (not a skip, validate or a dry run).
+    let mut scanned = None;
     for stage in stages {
-        // Each stage sees the repository as the stages before it left it.
-        let (inputs, analysis) = super::scan(&root, false)?;
+        let (inputs, analysis) = match scanned.take() {
+            Some(scan) => scan,
+            None => super::scan(&root, false)?,
+        };
+        let mut wrote = false;
         let hash = stage_inputs(stage, &inputs, &analysis, args, &carried).hash();
         let started = time::rfc3339(settings.clock.now());
         let clock = Instant::now();
@@ -140,6 +146,7 @@ pub fn run(
                     }
                     writeln!(printer.err, "$ {}", shown(&command))?;
                     printer.err.flush()?;
+                    wrote |= !read_only(stage, &command);
                     let capture = matches!(stage, "image" | "verify");
                     let mut full = vec!["--repo".to_owned(), root.display().to_string()];
                     full.extend(command.iter().cloned());
@@ -217,6 +224,9 @@ pub fn run(
             text.push('\n');
             let mut file = adapters::fs::open_append_no_follow(&log_path)?;
             std::io::Write::write_all(&mut file, text.as_bytes())?;
+        }
+        if !wrote {
+            scanned = Some((inputs, analysis));
         }
         lines.push(line);
         if stop {
