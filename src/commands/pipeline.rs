@@ -105,12 +105,16 @@ pub fn run(
         let hash = stage_inputs(stage, &inputs, &analysis, args, &carried).hash();
         let started = time::rfc3339(settings.clock.now());
         let clock = Instant::now();
-        let plan = plan(stage, &analysis, args, &carried);
-        let skip = match &plan {
-            Plan::Skip(reason) => Some(reason.clone()),
-            // A dry run shows the skips a run would make.
-            Plan::Run(_) if args.force => None,
-            Plan::Run(_) => pipeline::skip_reason(&log, stage, &hash),
+        // A stage with work is skipped when its inputs are those of its last passed run
+        // (unless --force); a dry run shows the skips a run would make.
+        let plan = match plan(stage, &analysis, args, &carried) {
+            Plan::Run(_)
+                if !args.force
+                    && let Some(reason) = pipeline::skip_reason(&log, stage, &hash) =>
+            {
+                Plan::Skip(reason)
+            }
+            plan => plan,
         };
         let mut line = LogLine {
             run: run_id.clone(),
@@ -121,17 +125,20 @@ pub fn run(
             inputs: hash,
             commands: Vec::new(),
             changed: Vec::new(),
-            skip_reason: skip.clone(),
+            skip_reason: match &plan {
+                Plan::Skip(reason) => Some(reason.clone()),
+                Plan::Run(_) => None,
+            },
             exit_code: None,
         };
         if group {
             writeln!(printer.err, "::group::pipeline: {stage}")?;
         }
-        match (plan, skip) {
-            (_, Some(reason)) => {
+        match plan {
+            Plan::Skip(reason) => {
                 writeln!(printer.err, "== {stage}: skipped: {reason}")?;
             }
-            (Plan::Run(commands), None) => {
+            Plan::Run(commands) => {
                 writeln!(printer.err, "== {stage}")?;
                 // A dry run's stage that only plans (every command `would run`) is "planned".
                 let planned_only =
@@ -209,7 +216,6 @@ pub fn run(
                     }
                 }
             }
-            (Plan::Skip(_), None) => unreachable!("a skip plan always has its reason"),
         }
         line.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         if group {
