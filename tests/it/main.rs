@@ -20,5 +20,6 @@ mod schemas;
 mod serve;
 mod status;
 mod support;
+mod terminal;
 mod validate;
 mod workflows;

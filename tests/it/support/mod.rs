@@ -4,6 +4,7 @@ pub(crate) mod ecs;
 pub(crate) mod http;
 pub(crate) mod llm_server;
 pub(crate) mod registry;
+pub(crate) mod terminal;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
