@@ -5,11 +5,12 @@
 //! The summary is written once when the run starts (`complete: false`) and again when it
 //! ends, so a run killed outright still leaves a summary that `--resume` can find.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use super::fs::{self as adapters_fs, FsError};
+use crate::domain::eval::evidence::{LogFacts, StoredRun};
 use crate::domain::eval::record::{ExampleRecord, RunSummary, Totals};
 use crate::domain::layout;
 
@@ -116,7 +117,8 @@ pub fn write_summary(dir: &Path, summary: &RunSummary) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Every summary in `dir`, oldest run first (run names start with the time). A folder that
+/// Every summary in `dir`, oldest run first by the times they record (a run's name is data and
+/// says nothing about when it ran; it only breaks a tie). A folder that
 /// does not exist has none; a summary that cannot be read is skipped with a warning in the
 /// log (`PROMPTOPS_LOG`), since one broken file must not hide the others.
 pub fn summaries(dir: &Path) -> Result<Vec<(PathBuf, RunSummary)>> {
@@ -140,8 +142,97 @@ pub fn summaries(dir: &Path) -> Result<Vec<(PathBuf, RunSummary)>> {
             Err(error) => tracing::warn!("skipped {}: {error}", path.display()),
         }
     }
-    found.sort_by(|a, b| a.1.run.cmp(&b.1.run));
+    found.sort_by(|a, b| (a.1.recorded_at(), &a.1.run).cmp(&(b.1.recorded_at(), &b.1.run)));
     Ok(found)
+}
+
+/// Whether an open error means the file is not there.
+fn not_found(error: &FsError) -> bool {
+    match error {
+        FsError::Io(error) | FsError::Context { source: error, .. } => {
+            error.kind() == std::io::ErrorKind::NotFound
+        }
+        _ => false,
+    }
+}
+
+/// sha256 of a log as it stands; `None` when there is no log.
+pub fn log_sha256(path: &Path) -> Result<Option<String>> {
+    Ok(log_facts(path)?.map(|facts| facts.sha256))
+}
+
+/// A log's facts, streamed line by line (memory is one score per example); `None` when the
+/// file does not exist.
+pub fn log_facts(path: &Path) -> Result<Option<LogFacts>> {
+    use sha2::Digest;
+    let file = match adapters_fs::open_read_regular(path) {
+        Ok(file) => file,
+        Err(error) if not_found(&error) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let mut reader = std::io::BufReader::new(file);
+    let mut hasher = sha2::Sha256::new();
+    let mut facts = LogFacts::default();
+    let mut line = Vec::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        number += 1;
+        hasher.update(&line);
+        facts.add_line(number, &line);
+    }
+    facts.sha256 = crate::domain::source::sha256_hex_of_digest(&hasher.finalize());
+    Ok(Some(facts))
+}
+
+/// A run as stored in `dir`: its summary, its log's facts and its baseline half's.
+pub fn stored_run(dir: &Path, summary: RunSummary) -> Result<StoredRun> {
+    let log = log_facts(&dir.join(&summary.log))?;
+    let baseline = match &summary.paired_with {
+        Some(name) if !summary.is_baseline_half() => {
+            let path = dir.join(format!("{name}{SUMMARY_SUFFIX}"));
+            let half = match read_summary(&path) {
+                Ok(half) if half.paired_with.as_deref() == Some(summary.run.as_str()) => {
+                    let log = log_facts(&dir.join(&half.log))?;
+                    Some((half, log))
+                }
+                Ok(_) => None,
+                Err(error) => {
+                    tracing::warn!("{error}");
+                    None
+                }
+            };
+            Some((name.clone(), half))
+        }
+        _ => None,
+    };
+    Ok(StoredRun {
+        summary,
+        log,
+        baseline,
+    })
+}
+
+/// The ids of an examples file (lines that are not examples are `validate`'s to report).
+pub fn example_ids(path: &Path) -> Result<BTreeSet<String>> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let file = adapters_fs::open_read_regular(path)?;
+    let mut lines = crate::domain::json::JsonLines::new(std::io::BufReader::new(file));
+    let mut ids = BTreeSet::new();
+    while let Some((_, line)) = lines.next_line()? {
+        if let crate::domain::json::JsonLine::Text(text) = line
+            && let Ok(example) = serde_json::from_str::<Id>(text)
+        {
+            ids.insert(example.id);
+        }
+    }
+    Ok(ids)
 }
 
 /// The records of a run's log, in the order they were written. Lines that are not records

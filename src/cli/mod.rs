@@ -201,6 +201,11 @@ pub struct PromoteArgs {
     /// Evaluate the candidate now (paired with production) and take that run as the evidence
     #[arg(long, conflicts_with = "dry_run")]
     pub eval: bool,
+    /// Decide only on this eval run of the candidate (a run name under prompts/04-evals/TASK/;
+    /// repeatable): the pipeline passes the runs its own eval stage made, so no committed file
+    /// decides
+    #[arg(long, value_name = "RUN", conflicts_with = "eval")]
+    pub evidence: Vec<String>,
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]

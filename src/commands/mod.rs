@@ -6,6 +6,7 @@ pub mod archive;
 pub mod bundle;
 pub mod deploy;
 pub mod eval;
+mod evidence;
 pub mod generate;
 pub mod history;
 pub mod image;

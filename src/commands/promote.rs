@@ -81,6 +81,20 @@ pub fn execute(
         .hint("add --eval to evaluate the candidate now, or drop them")
         .into());
     }
+    if let Some(name) = args
+        .evidence
+        .iter()
+        .find(|name| !crate::domain::eval::record::is_run_name(name))
+    {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!("--evidence {name:?} is not a run name"),
+        )
+        .hint(
+            "name a run as its files are named under prompts/04-evals/TASK/, without .summary.json",
+        )
+        .into());
+    }
     let root = super::root(settings)?;
     let threads = super::threads();
     // Taken before `--bump` rewrites the candidate; refused only when the promotion goes ahead.
@@ -125,8 +139,27 @@ pub fn execute(
     } else {
         None
     };
-    let summaries = eval_store::summaries(&eval_store::task_dir(&root, task))?;
-    let (summary_paths, summaries): (Vec<_>, Vec<RunSummary>) = summaries.into_iter().unzip();
+    // The runs that may decide: the one `--eval` just made, or those named by `--evidence`.
+    let decide_on: Option<Vec<String>> = match &eval {
+        Some(outcome) => Some(
+            outcome
+                .tasks
+                .iter()
+                .filter(|task| task.ran)
+                .map(|task| task.summary.run.clone())
+                .collect(),
+        ),
+        None if !args.evidence.is_empty() => Some(args.evidence.clone()),
+        None => None,
+    };
+    let candidate_sha256 = files.candidate_sha256.clone();
+    let found = super::evidence::checked_runs(
+        &root,
+        task,
+        Some((&files.examples_path, &files.examples_sha256)),
+        |summary| summary.prompt.sha256 == candidate_sha256,
+    )?;
+    let runs: Vec<_> = found.iter().map(|found| found.run.clone()).collect();
     let facts = PromotionFacts {
         task,
         errors: files.errors.clone(),
@@ -136,16 +169,18 @@ pub fn execute(
         examples_sha256: &files.examples_sha256,
         threshold: files.threshold,
         regression_tolerance: files.regression_tolerance,
-        summaries: &summaries,
+        runs: &runs,
+        now: settings.clock.now(),
+        decide_on: decide_on.as_deref(),
     };
     let gates = gate::promotion_gates(&facts);
     let (evidence, _) = gate::find_evidence(&facts);
-    let evidence_path = evidence.and_then(|found| {
-        summaries
-            .iter()
-            .position(|summary| std::ptr::eq(summary, found))
-            .map(|index| adapters::fs::relative_path(&root, &summary_paths[index]))
+    let evidence_path = evidence.and_then(|chosen| {
+        runs.iter()
+            .position(|run| std::ptr::eq(run, chosen))
+            .map(|index| found[index].path.clone())
     });
+    let evidence = evidence.map(|run| &run.summary);
     let base = PromoteOutcome {
         eval,
         task: task.to_owned(),
@@ -323,6 +358,7 @@ struct Gathered {
     production: Option<(String, Vec<u8>, String)>,
     metadata_path: String,
     metadata_text: String,
+    examples_path: String,
     examples_sha256: String,
     threshold: f64,
     regression_tolerance: f64,
@@ -389,6 +425,7 @@ fn gather(
         metadata_text: String::from_utf8_lossy(&super::file_bytes(root, inputs, &metadata.path)?)
             .into_owned(),
         metadata_path: metadata.path.clone(),
+        examples_path: examples.path.clone(),
         examples_sha256: examples.sha256.clone(),
         threshold: metadata_parsed.map_or(1.0, |m| m.metadata.threshold),
         regression_tolerance: metadata_parsed.map_or(0.0, |m| m.metadata.regression_tolerance),

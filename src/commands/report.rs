@@ -45,25 +45,34 @@ pub fn pr(
             },
             ..PrTask::default()
         };
-        let summaries = eval_store::summaries(&eval_store::task_dir(&root, task))?;
-        let newest = |variant: Variant, sha256: &str| -> Option<&RunSummary> {
-            summaries
-                .iter()
-                .map(|(_, summary)| summary)
-                .filter(|s| s.variant == variant && s.complete && s.prompt.sha256 == sha256)
-                .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
+        // Figures as measured: each summary checked against its log; one that disagrees is
+        // not shown as a score.
+        let examples = files
+            .examples
+            .as_ref()
+            .map(|entry| (entry.path.as_str(), entry.sha256.as_str()));
+        let found =
+            super::evidence::checked_runs(&root, task, examples, |summary| summary.complete)?;
+        let newest = |variant: Variant, sha256: &str| {
+            found.iter().map(|found| &found.run).find(|run| {
+                run.problems.is_empty()
+                    && run.summary.variant == variant
+                    && run.summary.prompt.sha256 == sha256
+            })
         };
         let production = files
             .production
             .as_ref()
-            .and_then(|p| newest(Variant::Production, &p.sha256));
+            .and_then(|p| newest(Variant::Production, &p.sha256))
+            .map(|run| &run.summary);
         if let Some(summary) = production {
             line.production = Some((summary.prompt.version.clone(), summary.score));
             line.threshold = Some(summary.threshold);
         }
         if let Some(candidate_file) = &files.candidate {
             let candidate = newest(Variant::Candidate, &candidate_file.sha256);
-            if let Some(summary) = candidate {
+            if let Some(run) = candidate {
+                let summary = &run.summary;
                 line.candidate = Some((summary.prompt.version.clone(), summary.score));
                 line.threshold = Some(summary.threshold);
                 if let Some(comparison) = &summary.comparison {
@@ -73,11 +82,7 @@ pub fn pr(
                         comparison.n,
                     ));
                 }
-                let baseline = summary
-                    .paired_with
-                    .as_ref()
-                    .and_then(|run| summaries.iter().map(|(_, s)| s).find(|s| &s.run == run));
-                if let Some(baseline) = baseline {
+                if let Some(baseline) = &run.baseline {
                     line.worst = worst(&root, summary, baseline, args.examples)?;
                 }
             }
@@ -90,6 +95,7 @@ pub fn pr(
                     reason: None,
                     bump: None::<Bump>,
                     eval: false,
+                    evidence: Vec::new(),
                     run: RunOptions {
                         offline: false,
                         no_cache: false,

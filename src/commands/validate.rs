@@ -50,9 +50,12 @@ pub fn execute(settings: &Settings, args: &ValidateArgs) -> anyhow::Result<Valid
             tasks: super::changed_tasks(&root, &analysis, "--changed-since", since)?,
         });
     }
-    let findings: Vec<Diagnostic> = analysis
+    let mut sources = analysis.sources.clone();
+    let eval_findings = super::evidence::findings(&root, &analysis, &mut sources)?;
+    let mut findings: Vec<Diagnostic> = analysis
         .findings
         .iter()
+        .chain(&eval_findings)
         .filter(|finding| {
             selection
                 .as_ref()
@@ -60,6 +63,7 @@ pub fn execute(settings: &Settings, args: &ValidateArgs) -> anyhow::Result<Valid
         })
         .cloned()
         .collect();
+    crate::domain::diagnostic::sort_findings(&mut findings);
     // The counts are of what was checked: with paths, their files and tasks.
     let (files, tasks) = match &selection {
         None => (analysis.files_read, analysis.tasks.len()),
@@ -73,7 +77,7 @@ pub fn execute(settings: &Settings, args: &ValidateArgs) -> anyhow::Result<Valid
         }
     };
     Ok(ValidateOutcome {
-        shown: Shown::new(findings, &analysis.sources),
+        shown: Shown::new(findings, &sources),
         files,
         tasks,
     })

@@ -91,6 +91,7 @@ codes! {
     RegistryStale => "registry-stale",
     InvalidScorerOptions => "invalid-scorer-options",
     ProductionChanged => "production-changed",
+    EvalRunInconsistent => "eval-run-inconsistent",
 }
 
 /// A place in a file: 1-based line and column (columns count characters).

@@ -7,6 +7,7 @@ mod checks;
 mod deploy;
 mod dockerfile;
 mod eval;
+mod evidence;
 mod fuzz;
 mod image;
 mod init;

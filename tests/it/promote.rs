@@ -10,7 +10,7 @@ const NOW: &str = "2026-12-02T10:00:00Z";
 /// A repository with production 1.0.0 and candidate 1.1.0 of `summarize` on `count` examples,
 /// committed, with a git identity. The candidate is right on every example; production on
 /// every other one, unless `production_right` (then both are always right).
-fn promotable(count: usize, production_right: bool) -> (LlmServer, TestRepo) {
+pub(crate) fn promotable(count: usize, production_right: bool) -> (LlmServer, TestRepo) {
     let server = LlmServer::start(move |seen: &Seen| {
         let system = seen.system_text();
         let number = seen.example_number();
@@ -27,7 +27,7 @@ fn promotable(count: usize, production_right: bool) -> (LlmServer, TestRepo) {
     (server, repo)
 }
 
-fn run(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
+pub(crate) fn run(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
     repo.run_env(
         args,
         &[
@@ -38,7 +38,7 @@ fn run(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
     )
 }
 
-fn paired_eval(repo: &TestRepo) {
+pub(crate) fn paired_eval(repo: &TestRepo) {
     let output = run(
         repo,
         &[

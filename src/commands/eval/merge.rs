@@ -266,8 +266,8 @@ fn merge_group(
         summary.comparison = Some(record::compare(
             baseline_summary.prompt.clone(),
             &pairs,
-            super::task::BOOTSTRAP_RESAMPLES,
-            super::task::BOOTSTRAP_SEED,
+            record::BOOTSTRAP_RESAMPLES,
+            record::BOOTSTRAP_SEED,
         ));
         logs::write_summary(&dir, &baseline_summary)?;
         baseline = Some(baseline_summary);
@@ -352,6 +352,7 @@ fn merge_half(
             .max()
             .unwrap_or_default(),
         log: log_name,
+        log_sha256: Some(crate::domain::source::sha256_hex(&bytes)),
         paired_with: paired_with.map(str::to_owned),
         comparison: None,
         ..first.clone()

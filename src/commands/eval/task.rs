@@ -16,10 +16,6 @@ use crate::settings::Clock;
 use super::execute::{self, Engine, Finish, Prepared, Side, Sinks};
 use super::progress::Progress;
 
-/// Bootstrap settings of the paired comparison: fixed, so a report can be reproduced.
-pub(super) const BOOTSTRAP_RESAMPLES: u32 = 2000;
-pub(super) const BOOTSTRAP_SEED: u64 = 0x5EED_2026;
-
 /// What every task's run shares.
 pub(super) struct RunContext<'a> {
     pub root: &'a Path,
@@ -181,7 +177,10 @@ fn conclude(
         elapsed,
         &finished_at,
     );
-    if let Some(baseline) = &baseline_summary {
+    // The summary records its log as it stands now, so a log changed since is not evidence.
+    summary.log_sha256 = eval_store::log_sha256(&files.log)?;
+    if let Some(baseline) = &mut baseline_summary {
+        baseline.log_sha256 = eval_store::log_sha256(&files.baseline_log)?;
         eval_store::write_summary(dir, baseline)?;
     }
     let path = eval_store::write_summary(dir, &summary)?;
@@ -338,6 +337,7 @@ impl SummaryTemplate<'_> {
             finished_at: String::new(),
             git_commit: self.commit.map(str::to_owned),
             log: format!("{name}.jsonl"),
+            log_sha256: None,
             paired_with: paired_with.map(str::to_owned),
             comparison: None,
         }
@@ -366,8 +366,8 @@ fn close_summaries(
             summary.comparison = Some(record::compare(
                 baseline.prompt.clone(),
                 &finish.pairs,
-                BOOTSTRAP_RESAMPLES,
-                BOOTSTRAP_SEED,
+                record::BOOTSTRAP_RESAMPLES,
+                record::BOOTSTRAP_SEED,
             ));
         }
     }

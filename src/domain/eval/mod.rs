@@ -3,6 +3,7 @@
 //! comparison. The network, the clock and the files are the command's business.
 
 pub mod answer;
+pub mod evidence;
 pub mod judge;
 pub mod outcome;
 pub mod record;

@@ -13,6 +13,11 @@ use super::shard::Shard;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Bootstrap settings of the paired comparison: fixed, so a report can be reproduced, and a
+/// comparison is recomputed from its logs with these (never with what a summary claims).
+pub const BOOTSTRAP_RESAMPLES: u32 = 2000;
+pub const BOOTSTRAP_SEED: u64 = 0x5EED_2026;
+
 /// Which prompt of a task was evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -214,6 +219,10 @@ pub struct RunSummary {
     /// The per-example log, a file name in the same folder. Resuming and merging recompute
     /// the figures above from it.
     pub log: String,
+    /// sha256 of the log as the run finished it: a log changed since (or a summary written by
+    /// hand) is not evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_sha256: Option<String>,
     /// The other half of a paired run (`--candidate --baseline production`): the candidate's
     /// summary names its baseline run, the baseline's names the candidate run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -289,6 +298,13 @@ impl RunSummary {
             return Err(bad("paired_with", other, "a run name".to_owned()));
         }
         Ok(())
+    }
+
+    /// When the run finished (or, unfinished, started), in seconds since the epoch: runs are
+    /// ordered by it, never by their names.
+    pub fn recorded_at(&self) -> Option<i64> {
+        crate::domain::time::parse_rfc3339(&self.finished_at)
+            .or_else(|| crate::domain::time::parse_rfc3339(&self.started_at))
     }
 
     /// Whether this is the production half of a `--baseline` run (not a run of its own).

@@ -4,6 +4,7 @@
 use semver::Version;
 use serde::Serialize;
 
+use crate::domain::eval::evidence::CheckedRun;
 use crate::domain::eval::record::{RunSummary, Variant};
 
 /// Paired examples below which the non-inferiority gate has not enough evidence.
@@ -77,35 +78,62 @@ pub struct PromotionFacts<'a> {
     pub examples_sha256: &'a str,
     pub threshold: f64,
     pub regression_tolerance: f64,
-    /// Every eval summary of the task, oldest first.
-    pub summaries: &'a [RunSummary],
+    /// The task's eval runs, each checked against its log (figures recomputed), newest first
+    /// by their recorded times (`evidence::newest_first`).
+    pub runs: &'a [CheckedRun],
+    /// Now, in seconds since the epoch: a run dated later is no evidence.
+    pub now: i64,
+    /// When set, only these runs may decide (`promote --eval` decides on the run it made, the
+    /// pipeline on the runs its own eval stage made).
+    pub decide_on: Option<&'a [String]>,
 }
 
-/// The newest eval that is evidence for exactly this candidate on exactly these examples:
-/// a complete, unsharded (or merged) candidate run with no provider errors. With it, why
-/// each newer run of the same candidate did not count.
-pub fn find_evidence<'a>(facts: &PromotionFacts<'a>) -> (Option<&'a RunSummary>, Vec<String>) {
+/// The newest eval that is evidence for exactly this candidate on exactly these examples: a
+/// complete, unsharded (or merged) candidate run with no errors, whose summary agrees with its
+/// log, dated no later than now. With it, why each newer run of the same candidate did not
+/// count. This is the one predicate of which run counts.
+pub fn find_evidence<'a>(facts: &PromotionFacts<'a>) -> (Option<&'a CheckedRun>, Vec<String>) {
     let mut passed_over = Vec::new();
-    for summary in facts.summaries.iter().rev() {
+    for run in facts.runs {
+        let summary = &run.summary;
         if summary.variant != Variant::Candidate || summary.prompt.sha256 != facts.candidate_sha256
         {
             continue;
         }
+        if let Some(allowed) = facts.decide_on
+            && !allowed.contains(&summary.run)
+        {
+            continue;
+        }
         let why_not = if summary.examples.sha256 != facts.examples_sha256 {
-            Some("its examples differ from today's")
+            Some("its examples differ from today's".to_owned())
         } else if summary.shard.is_some() {
-            Some("it is one shard; merge the shards with `promptops eval merge`")
+            Some("it is one shard; merge the shards with `promptops eval merge`".to_owned())
         } else if !summary.complete {
-            Some("it is incomplete")
+            Some("it is incomplete".to_owned())
+        } else if run.is_from_the_future(facts.now) {
+            Some(format!(
+                "it is dated {}, in the future",
+                summary.finished_at
+            ))
+        } else if !run.problems.is_empty() {
+            Some(format!(
+                "its summary disagrees with what was measured: {}",
+                run.problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
         } else if summary.provider_errors > 0 {
-            Some("it had provider errors")
+            Some("it had provider errors".to_owned())
         } else if summary.errors > 0 {
-            Some("some examples could not be scored")
+            Some("some examples could not be scored".to_owned())
         } else {
             None
         };
         match why_not {
-            None => return (Some(summary), passed_over),
+            None => return (Some(run), passed_over),
             Some(reason) => passed_over.push(format!("run {}: {reason}", summary.run)),
         }
     }
@@ -116,6 +144,7 @@ pub fn find_evidence<'a>(facts: &PromotionFacts<'a>) -> (Option<&'a RunSummary>,
 /// failed.
 pub fn promotion_gates(facts: &PromotionFacts<'_>) -> Vec<GateResult> {
     let (evidence, passed_over) = find_evidence(facts);
+    let evidence = evidence.map(|run| &run.summary);
     vec![
         valid(facts),
         newer(facts),
@@ -183,16 +212,19 @@ fn newer(facts: &PromotionFacts<'_>) -> GateResult {
 
 fn evidence_gate(evidence: Option<&RunSummary>, passed_over: &[String]) -> GateResult {
     if let Some(summary) = evidence {
-        return GateResult::new(
-            GateName::Evidence,
-            GateOutcome::Pass,
-            format!(
-                "run {}: complete, {} examples, no provider errors",
-                summary.run, summary.n
-            ),
+        let mut found = format!(
+            "run {}: complete, {} examples, no provider errors",
+            summary.run, summary.n
         );
+        // A newer run that did not count is worth knowing about: it may be the one the
+        // person meant.
+        if !passed_over.is_empty() {
+            found.push_str(&format!(" (passed over: {})", passed_over.join("; ")));
+        }
+        return GateResult::new(GateName::Evidence, GateOutcome::Pass, found);
     }
-    let mut evidence = "no complete eval of this candidate on today's examples".to_owned();
+    let mut evidence =
+        "no complete, consistent eval of this candidate on today's examples".to_owned();
     if !passed_over.is_empty() {
         evidence.push_str(&format!(" (passed over: {})", passed_over.join("; ")));
     }
@@ -322,7 +354,19 @@ mod tests {
         summary
     }
 
-    fn facts(summaries: &[RunSummary]) -> PromotionFacts<'_> {
+    fn checked(summaries: &[RunSummary]) -> Vec<CheckedRun> {
+        summaries
+            .iter()
+            .rev()
+            .map(|summary| CheckedRun {
+                summary: summary.clone(),
+                baseline: None,
+                problems: Vec::new(),
+            })
+            .collect()
+    }
+
+    fn facts(runs: &[CheckedRun]) -> PromotionFacts<'_> {
         PromotionFacts {
             task: "t",
             errors: Vec::new(),
@@ -332,7 +376,9 @@ mod tests {
             examples_sha256: "ex",
             threshold: 0.8,
             regression_tolerance: 0.02,
-            summaries,
+            runs,
+            now: 1_800_000_000,
+            decide_on: None,
         }
     }
 
@@ -345,7 +391,7 @@ mod tests {
 
     #[test]
     fn every_gate_passes_on_good_evidence() {
-        let runs = [summary("r1", "cand", 0.9, 40, -0.01)];
+        let runs = checked(&[summary("r1", "cand", 0.9, 40, -0.01)]);
         let results = promotion_gates(&facts(&runs));
         assert!(
             results.iter().all(|r| r.outcome == GateOutcome::Pass),
@@ -360,7 +406,7 @@ mod tests {
 
     #[test]
     fn each_gate_fails_alone_with_its_reason() {
-        let good = [summary("r1", "cand", 0.9, 40, -0.01)];
+        let good = checked(&[summary("r1", "cand", 0.9, 40, -0.01)]);
         let mut invalid = facts(&good);
         invalid.errors = vec!["m.yaml:3: bad".into()];
         assert_eq!(promotion_gates(&invalid)[0].outcome, GateOutcome::Fail);
@@ -371,11 +417,11 @@ mod tests {
         assert_eq!(outcomes(&results)[1], ("newer", GateOutcome::Fail));
         assert!(results[1].hint.as_deref().unwrap().contains("raise"));
 
-        let other_prompt = [summary("r1", "other", 0.9, 40, -0.01)];
+        let other_prompt = checked(&[summary("r1", "other", 0.9, 40, -0.01)]);
         let results = promotion_gates(&facts(&other_prompt));
         assert_eq!(outcomes(&results)[2], ("evidence", GateOutcome::Fail));
 
-        let low = [summary("r1", "cand", 0.7, 40, -0.01)];
+        let low = checked(&[summary("r1", "cand", 0.7, 40, -0.01)]);
         let results = promotion_gates(&facts(&low));
         assert_eq!(
             outcomes(&results)[2..4],
@@ -385,7 +431,7 @@ mod tests {
             ]
         );
 
-        let worse = [summary("r1", "cand", 0.9, 40, -0.05)];
+        let worse = checked(&[summary("r1", "cand", 0.9, 40, -0.05)]);
         let results = promotion_gates(&facts(&worse));
         assert_eq!(outcomes(&results)[4], ("not-worse", GateOutcome::Fail));
         assert!(
@@ -394,7 +440,7 @@ mod tests {
             results[4].evidence
         );
 
-        let few = [summary("r1", "cand", 0.9, 9, 0.0)];
+        let few = checked(&[summary("r1", "cand", 0.9, 9, 0.0)]);
         let results = promotion_gates(&facts(&few));
         assert!(results[4].evidence.starts_with("not enough evidence"));
     }
@@ -405,20 +451,52 @@ mod tests {
         interrupted.complete = false;
         let mut shard = summary("r3", "cand", 0.95, 40, 0.0);
         shard.shard = Some(crate::domain::eval::shard::Shard { index: 1, count: 2 });
-        let runs = [summary("r1", "cand", 0.9, 40, 0.0), interrupted, shard];
+        let runs = checked(&[summary("r1", "cand", 0.9, 40, 0.0), interrupted, shard]);
         let facts = facts(&runs);
         let (found, passed_over) = find_evidence(&facts);
-        assert_eq!(found.unwrap().run, "r1");
+        assert_eq!(found.unwrap().summary.run, "r1");
         assert_eq!(passed_over.len(), 2, "{passed_over:?}");
         assert!(passed_over[0].contains("one shard"));
         assert!(passed_over[1].contains("incomplete"));
+    }
+
+    /// Regression: a hand-written summary promoted a candidate that scored 0; a run dated in
+    /// the future won over the run just made.
+    #[test]
+    fn a_run_that_disagrees_with_its_log_is_dated_later_or_was_not_made_here_is_passed_over() {
+        let mut runs = checked(&[
+            summary("honest", "cand", 0.9, 40, 0.0),
+            summary("claimed", "cand", 1.0, 40, 0.0),
+            summary("future", "cand", 1.0, 40, 0.0),
+        ]);
+        runs[1].problems = vec![crate::domain::eval::evidence::Problem {
+            field: "score",
+            message: "its figures do not recompute from its log".into(),
+        }];
+        "2099-01-01T00:00:00Z".clone_into(&mut runs[0].summary.finished_at);
+        let facts = facts(&runs);
+        let (found, passed_over) = find_evidence(&facts);
+        assert_eq!(found.unwrap().summary.run, "honest");
+        assert!(passed_over[0].contains("in the future"), "{passed_over:?}");
+        assert!(
+            passed_over[1].contains("do not recompute"),
+            "{passed_over:?}"
+        );
+        let only = vec!["claimed".to_owned()];
+        let mut restricted = facts.clone();
+        restricted.decide_on = Some(&only);
+        let (found, passed_over) = find_evidence(&restricted);
+        assert!(found.is_none());
+        assert_eq!(passed_over.len(), 1);
+        let gates = promotion_gates(&restricted);
+        assert_eq!(gates[2].outcome, GateOutcome::Fail);
     }
 
     #[test]
     fn a_first_version_needs_no_comparison() {
         let mut run = summary("r1", "cand", 0.9, 40, 0.0);
         run.comparison = None;
-        let runs = [run];
+        let runs = checked(&[run]);
         let mut first = facts(&runs);
         first.production_version = None;
         let results = promotion_gates(&first);

@@ -1,0 +1,227 @@
+//! Evidence is what was measured: a gate decides on figures recomputed from a run's log, never
+//! on what a summary claims; runs are ordered by their recorded times; `promote --eval` and
+//! the pipeline decide on the runs they made.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value;
+
+use crate::eval::{EVALS, KEY, repo, summaries, write_candidate};
+use crate::promote::{paired_eval, promotable, run};
+use crate::support::llm_server::{LlmServer, Seen};
+use crate::support::{TestRepo, expect_finding};
+
+/// A committed repository whose candidate answers wrong on every example while `wrong` is set
+/// (production is always right).
+fn switchable(count: usize) -> (LlmServer, TestRepo, Arc<AtomicBool>) {
+    let wrong = Arc::new(AtomicBool::new(true));
+    let flag = Arc::clone(&wrong);
+    let server = LlmServer::start(move |seen: &Seen| {
+        if seen.system_text().contains("Be precise.") && flag.load(Ordering::SeqCst) {
+            "no idea".to_owned()
+        } else {
+            format!("summary {}", seen.example_number())
+        }
+    });
+    let repo = repo(&server, count, "");
+    write_candidate(&repo, " Be precise.");
+    repo.set_identity();
+    repo.commit("the candidate", 1_795_437_296);
+    (server, repo, wrong)
+}
+
+/// The candidate summary of the task's eval folder (the only one), by file name and value.
+fn candidate_summary(repo: &TestRepo) -> (String, Value) {
+    summaries(repo)
+        .into_iter()
+        .find(|(name, _)| name.contains("-candidate") && !name.contains(".baseline"))
+        .expect("a candidate run")
+}
+
+fn write_summary(repo: &TestRepo, name: &str, summary: &Value) {
+    repo.write(
+        &format!("{EVALS}/{name}"),
+        &serde_json::to_string_pretty(summary).unwrap(),
+    );
+}
+
+/// What a forger writes: a perfect score and a comparison that clears any tolerance.
+fn flatter(summary: &mut Value) {
+    let n = summary["n"].clone();
+    summary["score"] = 1.0.into();
+    summary["passed"] = true.into();
+    summary["passed_examples"] = n;
+    let comparison = &mut summary["comparison"];
+    comparison["candidate_score"] = 1.0.into();
+    comparison["mean_difference"] = 0.5.into();
+    comparison["interval_95"] = serde_json::json!([0.4, 0.6]);
+}
+
+/// Regression: a hand-written summary (score 1.0, no log at all) promoted a candidate that
+/// really scored 0.000, without --force.
+#[test]
+fn a_summary_that_disagrees_with_its_log_is_not_evidence() {
+    let (_server, repo, _wrong) = switchable(30);
+    let output = run(
+        &repo,
+        &[
+            "eval",
+            "summarize",
+            "--candidate",
+            "--baseline",
+            "production",
+        ],
+    );
+    assert_eq!(output.code, 1, "the candidate scores 0: {output:?}");
+    let (name, mut summary) = candidate_summary(&repo);
+    flatter(&mut summary);
+    write_summary(&repo, &name, &summary);
+
+    let output = run(&repo, &["promote", "summarize"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("✗ evidence"), "{output:?}");
+    assert!(
+        output.stdout.contains("do not recompute from its log"),
+        "{output:?}"
+    );
+    let validate = repo.run(&["validate", "--format", "json"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    expect_finding(
+        &validate,
+        "eval-run-inconsistent",
+        &format!("{EVALS}/{name}"),
+        u64::try_from(
+            serde_json::to_string_pretty(&summary)
+                .unwrap()
+                .lines()
+                .position(|line| line.trim_start().starts_with("\"score\""))
+                .unwrap()
+                + 1,
+        )
+        .unwrap(),
+    );
+
+    // A summary with no log at all, written by hand under a new name.
+    let forged = "20261202T090000Z-candidate";
+    summary["run"] = forged.into();
+    summary["log"] = format!("{forged}.jsonl").into();
+    write_summary(&repo, &format!("{forged}.summary.json"), &summary);
+    let output = run(&repo, &["promote", "summarize"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("is missing"), "{output:?}");
+    let validate = repo.run(&["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    assert!(
+        validate.stderr.contains(&format!("{forged}.summary.json")),
+        "{validate:?}"
+    );
+    // Nothing was promoted.
+    assert!(!repo.read("prompt_registry.yaml").contains("event: promote"));
+}
+
+/// Regression: the "newest" evidence was the run whose name sorted last, so a committed
+/// `99991231T235959Z-candidate` won over the eval `promote --eval` had just run.
+#[test]
+fn promote_eval_decides_on_the_run_it_made_and_runs_are_ordered_by_time() {
+    let (_server, repo, wrong) = switchable(30);
+    wrong.store(false, Ordering::SeqCst);
+    paired_eval(&repo);
+    // A true copy of that passing run under a name that sorts last, and then a candidate that
+    // has gone wrong since.
+    let (name, summary) = candidate_summary(&repo);
+    let run_name = name.trim_end_matches(".summary.json");
+    let late = "99991231T235959Z-candidate";
+    for (from, to) in [
+        (format!("{run_name}.jsonl"), format!("{late}.jsonl")),
+        (
+            format!("{run_name}.baseline.jsonl"),
+            format!("{late}.baseline.jsonl"),
+        ),
+    ] {
+        repo.write(
+            &format!("{EVALS}/{to}"),
+            &repo.read(&format!("{EVALS}/{from}")),
+        );
+    }
+    let mut copy = summary.clone();
+    copy["run"] = late.into();
+    copy["log"] = format!("{late}.jsonl").into();
+    copy["paired_with"] = format!("{late}.baseline").into();
+    write_summary(&repo, &format!("{late}.summary.json"), &copy);
+    let mut baseline: Value =
+        serde_json::from_str(&repo.read(&format!("{EVALS}/{run_name}.baseline.summary.json")))
+            .unwrap();
+    baseline["run"] = format!("{late}.baseline").into();
+    baseline["log"] = format!("{late}.baseline.jsonl").into();
+    baseline["paired_with"] = late.into();
+    write_summary(&repo, &format!("{late}.baseline.summary.json"), &baseline);
+    assert_eq!(repo.run(&["validate"]).code, 0, "the copy is consistent");
+
+    // An hour later (the runs above were made at the fixed test time).
+    let later = |args: &[&str]| {
+        repo.run_env(
+            args,
+            &[
+                ("TEST_LLM_KEY", KEY),
+                ("PROMPTOPS_RETRY_DELAY_SCALE", "0"),
+                ("PROMPTOPS_NOW", "2026-12-02T11:00:00Z"),
+            ],
+        )
+    };
+    wrong.store(true, Ordering::SeqCst);
+    let output = later(&["promote", "summarize", "--eval", "--no-cache"]);
+    assert_eq!(
+        output.code, 1,
+        "decided on the fresh, failing run: {output:?}"
+    );
+    assert!(output.stdout.contains("✗ threshold"), "{output:?}");
+    assert!(!repo.read("prompt_registry.yaml").contains("event: promote"));
+
+    // Without --eval, the newest run by its recorded time is the one just made (it failed),
+    // not the copy whose name sorts last.
+    let output = later(&["promote", "summarize", "--dry-run"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("✗ threshold"), "{output:?}");
+
+    // A run dated in the future is no evidence.
+    let mut future = copy;
+    future["finished_at"] = "2099-01-01T00:00:00Z".into();
+    write_summary(&repo, &format!("{late}.summary.json"), &future);
+    let output = later(&["promote", "summarize", "--dry-run"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("in the future"), "{output:?}");
+}
+
+/// `--evidence RUN` names the runs that may decide; a name that is not a run name is refused
+/// before anything is read.
+#[test]
+fn promote_evidence_decides_only_on_the_named_runs() {
+    let (_server, repo) = promotable(30, false);
+    paired_eval(&repo);
+    let (name, _) = candidate_summary(&repo);
+    let run_name = name.trim_end_matches(".summary.json");
+    let output = run(
+        &repo,
+        &["promote", "summarize", "--dry-run", "--evidence", run_name],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    let output = run(
+        &repo,
+        &[
+            "promote",
+            "summarize",
+            "--dry-run",
+            "--evidence",
+            "20200101T000000Z-candidate",
+        ],
+    );
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("✗ evidence"), "{output:?}");
+    let output = run(
+        &repo,
+        &["promote", "summarize", "--evidence", "../../etc/passwd"],
+    );
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("not a run name"), "{output:?}");
+}
