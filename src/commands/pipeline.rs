@@ -30,6 +30,9 @@ enum Plan {
 struct Carried {
     /// Candidates whose gates passed (task names).
     passed_gates: Vec<String>,
+    /// The candidate runs this invocation's eval stage made, by task: only these may decide a
+    /// promotion (a committed summary never does).
+    evaluated: std::collections::BTreeMap<String, Vec<String>>,
     /// Whether the gate stage ran in this run (else promote asks the gates itself).
     gated: bool,
     /// A dry run planned evals it did not run: the gates it shows read the evals as they
@@ -155,6 +158,11 @@ pub fn run(
                     printer.err.flush()?;
                     wrote |= !read_only(stage, &command);
                     let capture = matches!(stage, "image" | "verify");
+                    let evaluates = evaluated_task(stage, &command);
+                    let runs_before = match evaluates {
+                        Some(task) => candidate_runs(&root, task)?,
+                        None => std::collections::BTreeSet::new(),
+                    };
                     let mut full = vec!["--repo".to_owned(), root.display().to_string()];
                     full.extend(command.iter().cloned());
                     let ended = process::run_self(&root, &full, stage_timeout, capture)?;
@@ -165,6 +173,20 @@ pub fn run(
                         ended.code.unwrap_or(130)
                     };
                     line.exit_code = Some(code);
+                    if let Some(task) = evaluates {
+                        let made: Vec<String> = candidate_runs(&root, task)?
+                            .difference(&runs_before)
+                            .cloned()
+                            .collect();
+                        for run in &made {
+                            line.changed.push(format!("evaluated {task}: run {run}"));
+                        }
+                        carried
+                            .evaluated
+                            .entry(task.to_owned())
+                            .or_default()
+                            .extend(made);
+                    }
                     if ended.timed_out {
                         "timed-out".clone_into(&mut line.outcome);
                         writeln!(
@@ -328,7 +350,12 @@ fn plan(stage: &str, analysis: &Analysis, args: &PipelineArgs, carried: &Carried
             Plan::Run(
                 tasks
                     .into_iter()
-                    .map(|task| vec!["promote".to_owned(), task, "--dry-run".to_owned()])
+                    .map(|task| {
+                        let mut command = vec!["promote".to_owned(), task.clone()];
+                        command.extend(evidence_options(carried, &task));
+                        command.push("--dry-run".to_owned());
+                        command
+                    })
                     .collect(),
             )
         }
@@ -346,22 +373,47 @@ fn plan(stage: &str, analysis: &Analysis, args: &PipelineArgs, carried: &Carried
                         .collect(),
                 );
             }
-            let tasks = if carried.gated {
-                carried.passed_gates.clone()
+            let all = candidates(analysis);
+            if all.is_empty() {
+                return Plan::Skip("no task has a candidate".to_owned());
+            }
+            // Only on runs this invocation's eval stage made: a committed summary never
+            // decides a promotion in CI.
+            let evaluated: Vec<String> = all
+                .into_iter()
+                .filter(|task| {
+                    carried
+                        .evaluated
+                        .get(task)
+                        .is_some_and(|runs| !runs.is_empty())
+                })
+                .collect();
+            if evaluated.is_empty() {
+                return Plan::Skip(
+                    "no candidate was evaluated in this run, and the pipeline promotes only on \
+                     evals it made itself (run the eval stage, or promote by hand)"
+                        .to_owned(),
+                );
+            }
+            let tasks: Vec<String> = if carried.gated {
+                evaluated
+                    .into_iter()
+                    .filter(|task| carried.passed_gates.contains(task))
+                    .collect()
             } else {
-                candidates(analysis)
+                evaluated
             };
             if tasks.is_empty() {
-                return Plan::Skip(if carried.gated {
-                    "no candidate passed its gates".to_owned()
-                } else {
-                    "no task has a candidate".to_owned()
-                });
+                return Plan::Skip("no candidate passed its gates".to_owned());
             }
             Plan::Run(
                 tasks
                     .into_iter()
-                    .map(|task| dry(vec!["promote".to_owned(), task]))
+                    .map(|task| {
+                        let mut command = vec!["promote".to_owned(), task.clone()];
+                        command.extend(evidence_options(carried, &task));
+                        dry(command)
+                    })
                     .collect(),
             )
         }
@@ -409,6 +461,40 @@ fn plan(stage: &str, analysis: &Analysis, args: &PipelineArgs, carried: &Carried
         }
         _ => Plan::Skip("unknown stage".to_owned()),
     }
+}
+
+/// `--evidence RUN` for each run this invocation made of the task's candidate.
+fn evidence_options(carried: &Carried, task: &str) -> Vec<String> {
+    carried
+        .evaluated
+        .get(task)
+        .into_iter()
+        .flatten()
+        .flat_map(|run| ["--evidence".to_owned(), run.clone()])
+        .collect()
+}
+
+/// The task a stage's command evaluates as a candidate (`eval TASK --candidate …`).
+fn evaluated_task<'a>(stage: &str, command: &'a [String]) -> Option<&'a str> {
+    (stage == "eval" && command.iter().any(|word| word == "--candidate"))
+        .then(|| command.get(1).map(String::as_str))
+        .flatten()
+}
+
+/// The names of the task's candidate runs in `prompts/04-evals/` (not their baseline halves).
+fn candidate_runs(
+    root: &std::path::Path,
+    task: &str,
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    use crate::adapters::eval_store;
+    Ok(eval_store::summaries(&eval_store::task_dir(root, task))?
+        .into_iter()
+        .filter(|(_, summary)| {
+            summary.variant == crate::domain::eval::record::Variant::Candidate
+                && !summary.is_baseline_half()
+        })
+        .map(|(_, summary)| summary.run)
+        .collect())
 }
 
 /// Reads what a stage's command did; `Err` when the stage fails.

@@ -406,3 +406,72 @@ fn a_killed_pipeline_takes_its_running_stage_with_it() {
     let summary = summaries.values().next().unwrap();
     assert_eq!(summary["complete"], false, "{summary:#}");
 }
+
+/// Regression: the pipeline promoted on whatever summary was in `04-evals`, so a committed
+/// file decided a promotion in CI. It promotes only on the runs its own eval stage made in the
+/// same invocation, and records them in the eval stage's log line.
+#[test]
+fn the_pipeline_promotes_only_on_evals_it_made_itself() {
+    let repo = committed_example();
+    // A real, consistent, passing eval of the candidate, committed as a person would.
+    let eval = repo.run(&[
+        "eval",
+        "normalize-product-title",
+        "--candidate",
+        "--baseline",
+        "production",
+        "--offline",
+    ]);
+    assert_eq!(eval.code, 0, "{eval:?}");
+    repo.commit("an eval from last week", 1_795_437_400);
+    let without_eval = repo.run(&[
+        "pipeline",
+        "--offline",
+        "--from",
+        "gate",
+        "--until",
+        "promote",
+    ]);
+    assert_eq!(without_eval.code, 0, "{without_eval:?}");
+    assert!(
+        without_eval
+            .stderr
+            .contains("no candidate was evaluated in this run"),
+        "{without_eval:?}"
+    );
+    assert!(
+        repo.read("prompts/02-production/normalize-product-title.yaml")
+            .contains("version: 1.2.0")
+    );
+
+    let with_eval = repo.run(&["pipeline", "--offline", "--until", "promote"]);
+    assert_eq!(with_eval.code, 0, "{with_eval:?}");
+    let lines = log(&repo);
+    let eval_line = lines
+        .iter()
+        .rev()
+        .find(|line| line["stage"] == "eval")
+        .unwrap();
+    let made: Vec<&str> = eval_line["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|change| {
+            change
+                .as_str()?
+                .strip_prefix("evaluated normalize-product-title: run ")
+        })
+        .collect();
+    assert_eq!(made.len(), 1, "{eval_line}");
+    assert!(
+        with_eval.stderr.contains(&format!(
+            "promote normalize-product-title --evidence {}",
+            made[0]
+        )),
+        "{with_eval:?}"
+    );
+    assert!(
+        repo.read("prompts/02-production/normalize-product-title.yaml")
+            .contains("version: 1.3.0")
+    );
+}
