@@ -5,9 +5,11 @@
 use crate::adapters::eval_store;
 use crate::cli::RollbackArgs;
 use crate::domain::analysis::RegistryState;
+use crate::domain::eval::evidence::CheckedRun;
 use crate::domain::eval::record::Variant;
 use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::lifecycle::rollback::{self, Rollback};
+use crate::domain::model::LatestEval;
 use crate::domain::outcome::{ArchiveOutcome, RegressionDecision, RegressionOutcome};
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
@@ -67,41 +69,60 @@ pub fn execute(
         )
         .into());
     };
-    let target_version = if let Some(version) = to {
-        version
+    // The target's evidence is found in the eval logs of exactly that prompt (either half of
+    // a run), recomputed from them; never taken from what the registry claims.
+    let threshold = metadata
+        .parsed
+        .as_ref()
+        .map_or(1.0, |parsed| parsed.metadata.threshold);
+    let evidence = TaskEvidence::read(&root, &inputs, task_id, task)?;
+    let now = settings.clock.now();
+    let (target_version, target_evidence) = if let Some(version) = to {
+        let found = evidence
+            .archived
+            .iter()
+            .find(|prompt| prompt.version == version)
+            .and_then(|prompt| rollback::newest_evidence(&evidence.runs, &prompt.sha256, now));
+        (version, found)
     } else {
-        let RegistryState::Parsed { registry, .. } = &analysis.registry else {
-            return Err(UserError::new(
-                ExitStatus::Error,
-                "the registry cannot be read, so no eval is recorded",
-            )
-            .hint("name the version with --to")
-            .into());
-        };
-        registry
-            .tasks
-            .get(task_id)
-            .and_then(rollback::default_target)
-            .ok_or_else(|| {
-                let archived: Vec<String> = task
-                    .archived
-                    .iter()
-                    .filter_map(|entry| entry.version().map(str::to_owned))
-                    .collect();
-                UserError::new(
-                    ExitStatus::Error,
-                    format!("no archived version of `{task_id}` has a recorded eval that passed"),
-                )
-                .hint(format!(
-                    "name the version with --to (archived: {})",
-                    if archived.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        archived.join(", ")
-                    }
-                ))
-            })?
+        let (version, found) =
+            rollback::default_target(&evidence.archived, &evidence.runs, threshold, now)
+                .ok_or_else(|| {
+                    let archived: Vec<&str> = evidence
+                        .archived
+                        .iter()
+                        .map(|prompt| prompt.version.as_str())
+                        .collect();
+                    UserError::new(
+                        ExitStatus::Error,
+                        format!(
+                            "no archived version of `{task_id}` has a complete eval of exactly \
+                             that prompt in prompts/04-evals/ that reaches the threshold {threshold}"
+                        ),
+                    )
+                    .hint(format!(
+                        "name the version with --to (archived: {})",
+                        if archived.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            archived.join(", ")
+                        }
+                    ))
+                })?;
+        (version, Some(found))
     };
+    let target_evidence = target_evidence.map(|found| {
+        let path = evidence.path_of(found);
+        (
+            rollback::evidence(found, threshold, &path),
+            LatestEval {
+                score: found.half.score,
+                passed: found.half.score + 1e-12 >= threshold,
+                at: found.half.finished_at.clone(),
+                summary: path,
+            },
+        )
+    });
     let Some(target) = task
         .archived
         .iter()
@@ -149,11 +170,21 @@ pub fn execute(
         &format!("restoring {target_version} (it must still fit today's metadata and examples)"),
         |registry| {
             if let Some(entry) = registry.tasks.get_mut(task_id) {
-                // The restored version's recorded eval is its latest again.
-                entry.latest_eval = rollback::recorded_eval(&entry.history, &target_version);
-                entry
-                    .history
-                    .push(rollback::event(&plan_input, reason, &at, &by, &id));
+                // The restored version's eval is its latest again: the one found in the logs,
+                // else the one its history recorded.
+                entry.latest_eval = target_evidence.as_ref().map_or_else(
+                    || rollback::recorded_eval(&entry.history, &target_version),
+                    |(_, latest)| Some(latest.clone()),
+                );
+                entry.history.push(rollback::event(
+                    &plan_input,
+                    reason,
+                    (&at, &by),
+                    target_evidence
+                        .as_ref()
+                        .map(|(evidence, _)| evidence.clone()),
+                    &id,
+                ));
             }
         },
     )?;
@@ -174,6 +205,60 @@ pub fn execute(
     })
 }
 
+/// A task's eval runs (checked against their logs, newest first) and its archived prompts as
+/// their evals name them.
+struct TaskEvidence {
+    found: Vec<super::evidence::FoundRun>,
+    runs: Vec<CheckedRun>,
+    archived: Vec<rollback::ArchivedPrompt>,
+}
+
+impl TaskEvidence {
+    fn read(
+        root: &std::path::Path,
+        inputs: &[crate::domain::source::InputFile],
+        id: &str,
+        task: &crate::domain::task::Task,
+    ) -> anyhow::Result<TaskEvidence> {
+        let examples = task
+            .examples
+            .as_ref()
+            .map(|entry| (entry.path.as_str(), entry.sha256.as_str()));
+        let found = super::evidence::checked_runs(root, id, examples, |_| true)?;
+        let runs = found.iter().map(|found| found.run.clone()).collect();
+        let mut archived = Vec::new();
+        for entry in &task.archived {
+            let (Some(version), Ok(restored)) = (
+                entry.version(),
+                rollback::restored(&super::file_bytes(root, inputs, &entry.path)?),
+            ) else {
+                continue;
+            };
+            archived.push(rollback::ArchivedPrompt {
+                version: version.to_owned(),
+                sha256: crate::domain::source::sha256_hex(&restored),
+            });
+        }
+        Ok(TaskEvidence {
+            found,
+            runs,
+            archived,
+        })
+    }
+
+    /// The repository-relative summary of the half that was found.
+    fn path_of(&self, found: rollback::Found<'_>) -> String {
+        let index = self
+            .runs
+            .iter()
+            .position(|run| std::ptr::eq(run, found.run))
+            .unwrap_or_default();
+        let path = &self.found[index].path;
+        let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
+        format!("{folder}/{}{}", found.half.run, eval_store::SUMMARY_SUFFIX)
+    }
+}
+
 /// `--on-regression`: each task's newest complete production eval of its current version
 /// against its threshold and the score recorded when it went to production; a regressed task
 /// is rolled back only when its rollback target, evaluated now on today's examples, passes and
@@ -181,7 +266,7 @@ pub fn execute(
 // Long on purpose: one decision per task, each step's figures go into its evidence.
 fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<RegressionOutcome> {
     let root = super::root(settings)?;
-    let analysis = super::load(&root, false)?;
+    let (inputs, analysis) = super::scan(&root, false)?;
     let RegistryState::Parsed { registry, .. } = &analysis.registry else {
         return Err(UserError::new(
             ExitStatus::Error,
@@ -199,6 +284,7 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
     } else {
         args.tasks.clone()
     };
+    let now = settings.clock.now();
     let mut outcome = RegressionOutcome {
         decisions: Vec::new(),
         rollbacks: Vec::new(),
@@ -222,16 +308,19 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
         let threshold = metadata.metadata.threshold;
         let tolerance = metadata.metadata.regression_tolerance;
         let version = production.version().unwrap_or("0.0.0").to_owned();
-        let newest = eval_store::summaries(&eval_store::task_dir(&root, &id))?
-            .into_iter()
-            .rev()
-            .map(|(_, summary)| summary)
+        let evidence_runs = TaskEvidence::read(&root, &inputs, &id, task)?;
+        // The newest production run of this prompt, by recorded time, with its figures as
+        // measured (a summary that disagrees with its log is passed over).
+        let newest = evidence_runs
+            .runs
+            .iter()
+            .filter(|run| run.problems.is_empty() && !run.is_from_the_future(now))
+            .map(|run| &run.summary)
             .find(|summary| {
                 summary.variant == Variant::Production
                     && summary.prompt.sha256 == production.sha256
                     && summary.complete
                     && summary.shard.is_none()
-                    && !summary.is_baseline_half()
                     && summary.provider_errors == 0
             });
         let Some(newest) = newest else {
@@ -248,8 +337,10 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
             .get(&id)
             .and_then(|entry| rollback::recorded_eval(&entry.history, &version));
         let mut evidence = format!(
-            "{version}: score {:.3} in run {} (threshold {threshold}",
-            newest.score, newest.run
+            "{version}: score {:.3} in run {} ({}; threshold {threshold}",
+            newest.score,
+            newest.run,
+            answers_source(newest.cached, newest.n)
         );
         if let Some(recorded) = &recorded {
             evidence.push_str(&format!(
@@ -266,7 +357,7 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
         } else {
             recorded
                 .as_ref()
-                .and_then(|recorded| dropped(&root, &newest, recorded, tolerance))
+                .and_then(|recorded| dropped(&root, newest, recorded, tolerance))
         };
         let Some(why) = why else {
             outcome.decisions.push(RegressionDecision {
@@ -277,24 +368,47 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
             });
             continue;
         };
-        let Some(target) = registry.tasks.get(&id).and_then(rollback::default_target) else {
+        let Some((target, _)) =
+            rollback::default_target(&evidence_runs.archived, &evidence_runs.runs, threshold, now)
+        else {
             outcome.decisions.push(RegressionDecision {
                 task: id,
                 regressed: true,
                 evidence: format!("{evidence}: {why}"),
-                action: "a person is needed: no archived version has a recorded eval that passed"
+                action: "a person is needed: no archived version has a complete eval that \
+                         reaches the threshold"
                     .to_owned(),
             });
             continue;
         };
-        let checked = super::eval::evaluate_archived(settings, &root, &id, &target, &args.run)?;
+        // The target is measured as the regression was: a regression measured on fresh
+        // answers is never compared with the target's answers from before the drift.
+        let all_cached = newest.n > 0 && newest.cached == newest.n;
+        if !all_cached && args.run.offline {
+            outcome.decisions.push(RegressionDecision {
+                task: id,
+                regressed: true,
+                evidence: format!("{evidence}: {why}"),
+                action: format!(
+                    "a person is needed: the regression was measured on fresh answers, and \
+                     --offline cannot measure {target} the same way (run without --offline)"
+                ),
+            });
+            continue;
+        }
+        let run_options = crate::cli::RunOptions {
+            no_cache: args.run.no_cache || !all_cached,
+            ..args.run.clone()
+        };
+        let checked = super::eval::evaluate_archived(settings, &root, &id, &target, &run_options)?;
         let better = checked.ran
             && checked.summary.complete
             && checked.summary.passed
             && checked.summary.score > newest.score;
         let checked_text = format!(
-            "{target} scores {:.3} on today's examples ({})",
+            "{target} scores {:.3} on today's examples ({}; {})",
             checked.summary.score,
+            answers_source(checked.summary.cached, checked.summary.n),
             if checked.summary.passed {
                 "passes"
             } else {
@@ -325,6 +439,15 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
         outcome.rollbacks.push(rolled);
     }
     Ok(outcome)
+}
+
+/// Where a run's answers came from, for people reading a decision.
+fn answers_source(cached: u64, n: u64) -> String {
+    match cached {
+        0 => "fresh answers".to_owned(),
+        all if all == n => "answers from the cache".to_owned(),
+        some => format!("{some} of {n} answers from the cache"),
+    }
 }
 
 /// Whether the newest production run dropped by more than the tolerance from the run recorded
@@ -367,8 +490,8 @@ fn dropped(
                 crate::domain::eval::record::compare(
                     before.prompt.clone(),
                     &pairs,
-                    2000,
-                    0x5EED_2026,
+                    crate::domain::eval::record::BOOTSTRAP_RESAMPLES,
+                    crate::domain::eval::record::BOOTSTRAP_SEED,
                 )
             })
         });

@@ -225,3 +225,82 @@ fn promote_evidence_decides_only_on_the_named_runs() {
     assert_eq!(output.code, 2, "{output:?}");
     assert!(output.stderr.contains("not a run name"), "{output:?}");
 }
+
+/// Regression: right after the bundled example's first promotion, `rollback` without `--to`
+/// failed ("no archived version has a recorded eval that passed") although a complete passing
+/// eval of 1.2.0 was in `04-evals`; and the rollback event's score showed `-`.
+#[test]
+fn rollback_finds_its_target_in_the_eval_logs_of_that_exact_prompt() {
+    let repo = crate::support::committed_example();
+    let eval = repo.run(&[
+        "eval",
+        "normalize-product-title",
+        "--candidate",
+        "--baseline",
+        "production",
+        "--offline",
+    ]);
+    assert_eq!(eval.code, 0, "{eval:?}");
+    repo.commit("the paired eval", 1_795_437_400);
+    let promoted = repo.run(&["promote", "normalize-product-title"]);
+    assert_eq!(promoted.code, 0, "{promoted:?}");
+    let output = repo.run(&[
+        "rollback",
+        "normalize-product-title",
+        "--reason",
+        "the new titles confuse the search index",
+    ]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        repo.read("prompts/02-production/normalize-product-title.yaml")
+            .contains("version: 1.2.0")
+    );
+    let history = repo.run(&["history", "normalize-product-title", "--format", "json"]);
+    let json: Value = serde_json::from_str(&history.stdout).unwrap();
+    let rows = json["rows"].as_array().expect("history rows");
+    let rollback = rows
+        .iter()
+        .rev()
+        .find(|row| row["event"] == "rollback")
+        .expect("a rollback row");
+    let score = rollback["score"].as_f64().expect("the target's score");
+    assert!(score > 0.85, "{rollback}");
+    // Its evidence is the production half of the paired run.
+    let registry = repo.read("prompt_registry.yaml");
+    let event = &registry[registry.rfind("event: rollback").expect("a rollback event")..];
+    assert!(event.contains(".baseline.summary.json"), "{event}");
+}
+
+/// Regression: `rollback --on-regression` judged its target from cached answers from before
+/// the drift while the regression itself was measured fresh; both are now measured the same
+/// way, and the output says where each score came from.
+#[test]
+fn a_rollback_target_is_measured_as_the_regression_was() {
+    // Every prompt drifted: 1.1.0's cached answers were right, its fresh ones are wrong.
+    let (_server, repo, _drift) = crate::promote::drifted(true);
+    assert_eq!(run(&repo, &["eval", "summarize", "--no-cache"]).code, 1);
+    let output = run(&repo, &["rollback", "--on-regression"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(
+        output.stdout.contains("(fresh answers; threshold"),
+        "{output:?}"
+    );
+    assert!(
+        output
+            .stdout
+            .contains("1.1.0 scores 0.000 on today's examples (fresh answers; does not pass)"),
+        "{output:?}"
+    );
+    assert!(output.stdout.contains("a person is needed"), "{output:?}");
+    assert!(
+        repo.read("prompts/02-production/summarize.yaml")
+            .contains("version: 1.2.0")
+    );
+    // Offline, the target cannot be measured fresh: a person is asked, nothing is guessed.
+    let output = run(&repo, &["rollback", "--on-regression", "--offline"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(
+        output.stdout.contains("--offline cannot measure"),
+        "{output:?}"
+    );
+}

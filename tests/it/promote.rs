@@ -1002,11 +1002,11 @@ fn a_merged_sharded_paired_eval_is_promotion_evidence() {
 
 /// A repository where 1.1.0 and then 1.2.0 were promoted on passing evals, served by a model
 /// that, once `drift` is set, answers 1.2.0's prompt wrongly (and, with `all`, every prompt).
-fn drifted(all: bool) -> (LlmServer, TestRepo, Drift) {
+pub(crate) fn drifted(all: bool) -> (LlmServer, TestRepo, Drift) {
     drifted_where(move |system, _| all || system.contains("Be brief."))
 }
 
-type Drift = std::sync::Arc<std::sync::atomic::AtomicBool>;
+pub(crate) type Drift = std::sync::Arc<std::sync::atomic::AtomicBool>;
 
 /// `drifted`, where `wrong(system message, example number)` says which answers go wrong
 /// once the drift is set.
@@ -1063,7 +1063,7 @@ fn a_score_regression_rolls_back_to_a_target_that_does_better() {
     assert!(
         output
             .stdout
-            .contains("1.1.0 scores 1.000 on today's examples (passes)"),
+            .contains("1.1.0 scores 1.000 on today's examples (fresh answers; passes)"),
         "{output:?}"
     );
     assert!(output.stdout.contains("rolled back to 1.1.0"), "{output:?}");

@@ -3,7 +3,9 @@
 //! version whose recorded eval passed.
 
 use super::promote::{FileRemoval, FileWrite};
-use crate::domain::model::{HistoryEvent, LatestEval, RegistryTask};
+use crate::domain::eval::evidence::CheckedRun;
+use crate::domain::eval::record::RunSummary;
+use crate::domain::model::{HistoryEvent, LatestEval, PromotionEvidence};
 
 /// The archived file without its `archived:` note: the prompt as it was in production.
 pub fn restored(bytes: &[u8]) -> Result<Vec<u8>, String> {
@@ -30,30 +32,74 @@ pub fn restored(bytes: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The newest archived version whose recorded eval passed (the evidence of the event that
-/// made it production), when there is one.
-pub fn default_target(entry: &RegistryTask) -> Option<String> {
-    let mut versions: Vec<(semver::Version, String)> = entry
-        .archived
-        .iter()
-        .filter(|archived| {
-            entry.history.iter().any(|event| {
-                event.version == archived.version
-                    && matches!(event.event.as_str(), "promote" | "override" | "rollback")
-                    && event
-                        .evidence
-                        .as_ref()
-                        .is_some_and(|evidence| evidence.score + 1e-12 >= evidence.threshold)
-            })
+/// An archived version, and the sha256 of the prompt as it was in production (its file
+/// without the `archived:` note): the prompt its evals name.
+#[derive(Clone, Debug)]
+pub struct ArchivedPrompt {
+    pub version: String,
+    pub sha256: String,
+}
+
+/// One half of a checked run that is evidence for a prompt: the run, and the half (the run
+/// itself or its baseline) that evaluated the prompt.
+#[derive(Clone, Copy, Debug)]
+pub struct Found<'a> {
+    pub run: &'a CheckedRun,
+    pub half: &'a RunSummary,
+}
+
+/// The newest eval of exactly the prompt `sha256` that is evidence: either half of a run
+/// (the production half of a paired run counts), complete, without errors, agreeing with its
+/// log and dated no later than now. `runs` are newest first.
+pub fn newest_evidence<'a>(runs: &'a [CheckedRun], sha256: &str, now: i64) -> Option<Found<'a>> {
+    runs.iter()
+        .filter(|run| run.problems.is_empty() && !run.is_from_the_future(now))
+        .flat_map(|run| {
+            std::iter::once(&run.summary)
+                .chain(run.baseline.as_ref())
+                .map(move |half| Found { run, half })
         })
-        .filter_map(|archived| {
-            semver::Version::parse(&archived.version)
-                .ok()
-                .map(|parsed| (parsed, archived.version.clone()))
+        .find(|found| {
+            found.half.prompt.sha256 == sha256
+                && found.half.complete
+                && found.half.shard.is_none()
+                && found.half.errors == 0
+        })
+}
+
+/// The newest archived version whose newest eval (of exactly that prompt) reaches today's
+/// threshold, with that eval.
+pub fn default_target<'a>(
+    archived: &[ArchivedPrompt],
+    runs: &'a [CheckedRun],
+    threshold: f64,
+    now: i64,
+) -> Option<(String, Found<'a>)> {
+    let mut versions: Vec<(semver::Version, String, Found<'a>)> = archived
+        .iter()
+        .filter_map(|prompt| {
+            let found = newest_evidence(runs, &prompt.sha256, now)?;
+            let version = semver::Version::parse(&prompt.version).ok()?;
+            (found.half.score + 1e-12 >= threshold)
+                .then(|| (version, prompt.version.clone(), found))
         })
         .collect();
-    versions.sort();
-    versions.pop().map(|(_, version)| version)
+    versions.sort_by(|a, b| a.0.cmp(&b.0));
+    versions.pop().map(|(_, version, found)| (version, found))
+}
+
+/// The rollback event's evidence: the target's eval, as measured.
+pub fn evidence(found: Found<'_>, threshold: f64, summary_path: &str) -> PromotionEvidence {
+    PromotionEvidence {
+        score: found.half.score,
+        threshold,
+        n: found.half.n,
+        delta: None,
+        interval_95: None,
+        mcnemar_p: None,
+        summary: summary_path.to_owned(),
+        overridden: Vec::new(),
+    }
 }
 
 /// The eval recorded for `version` when it was made production (its newest decision with
@@ -141,8 +187,8 @@ pub fn commit_message(rollback: &Rollback<'_>, reason: &str) -> String {
 pub fn event(
     rollback: &Rollback<'_>,
     reason: &str,
-    at: &str,
-    by: &str,
+    (at, by): (&str, &str),
+    evidence: Option<PromotionEvidence>,
     plan: &str,
 ) -> HistoryEvent {
     HistoryEvent {
@@ -153,7 +199,7 @@ pub fn event(
         reason: Some(reason.to_owned()),
         commit: None,
         from: Some(rollback.production_version.to_owned()),
-        evidence: None,
+        evidence,
         plan: Some(plan.to_owned()),
         deployment: None,
     }
@@ -171,5 +217,69 @@ mod tests {
             b"id: t\nversion: 1.0.0\noutput:\n  format: text\n"
         );
         assert!(restored(b"id: t\n").is_err());
+    }
+
+    fn run(name: &str, finished_at: &str, halves: &[(&str, f64)]) -> CheckedRun {
+        let summary = |run: &str, sha256: &str, score: f64| -> RunSummary {
+            serde_json::from_value(serde_json::json!({
+                "schema_version": 1, "run": run, "task": "t", "variant": "production",
+                "prompt": {"path": "p", "version": "1.0.0", "sha256": sha256},
+                "examples": {"path": "e", "sha256": "ex"}, "provider": "openai", "model": "m",
+                "complete": true, "n": 10, "score": score, "threshold": 0.8, "passed": true,
+                "passed_examples": 10, "errors": 0, "provider_errors": 0, "cached": 0,
+                "tokens": {"input_tokens": 0, "output_tokens": 0}, "duration_ms": 0,
+                "started_at": finished_at, "finished_at": finished_at, "log": format!("{run}.jsonl")
+            }))
+            .unwrap()
+        };
+        CheckedRun {
+            summary: summary(name, halves[0].0, halves[0].1),
+            baseline: halves
+                .get(1)
+                .map(|(sha256, score)| summary(&format!("{name}.baseline"), sha256, *score)),
+            problems: Vec::new(),
+        }
+    }
+
+    /// Regression: right after the bundled example's first promotion, rollback found no
+    /// target although a complete passing eval of 1.2.0 was in `04-evals` (as the production
+    /// half of the paired run).
+    #[test]
+    fn the_target_is_found_in_the_eval_logs_of_that_exact_prompt_including_a_baseline_half() {
+        let runs = vec![
+            run(
+                "paired",
+                "2026-12-02T10:00:00Z",
+                &[("v13", 0.98), ("v12", 0.91)],
+            ),
+            run("old", "2026-11-01T10:00:00Z", &[("v11", 0.95)]),
+        ];
+        let archived = [
+            ArchivedPrompt {
+                version: "1.1.0".into(),
+                sha256: "v11".into(),
+            },
+            ArchivedPrompt {
+                version: "1.2.0".into(),
+                sha256: "v12".into(),
+            },
+        ];
+        let now = 1_900_000_000;
+        let (version, found) = default_target(&archived, &runs, 0.85, now).unwrap();
+        assert_eq!(version, "1.2.0");
+        assert_eq!(found.half.run, "paired.baseline");
+        // Under a stricter threshold only 1.1.0 passes; with a disagreeing log, none.
+        assert_eq!(
+            default_target(&archived, &runs, 0.93, now).unwrap().0,
+            "1.1.0"
+        );
+        let mut inconsistent = runs.clone();
+        for run in &mut inconsistent {
+            run.problems.push(crate::domain::eval::evidence::Problem {
+                field: "score",
+                message: "x".into(),
+            });
+        }
+        assert!(default_target(&archived, &inconsistent, 0.5, now).is_none());
     }
 }
