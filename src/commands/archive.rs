@@ -24,7 +24,13 @@ pub fn run(
     Ok(Outcome::Archive(Box::new(outcome)))
 }
 
+/// Plans, checks and applies the archive, planning again when another command changed the
+/// repository while it was planned.
 pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<ArchiveOutcome> {
+    super::lifecycle::retrying(|| execute_once(settings, args))
+}
+
+fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<ArchiveOutcome> {
     let reason = args.reason.trim();
     if reason.is_empty() {
         return Err(UserError::new(
@@ -100,6 +106,7 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archiv
     let (plan, result) = super::lifecycle::finish(
         &root,
         settings,
+        &inputs,
         &args.change,
         (writes, removals, registry),
         (message, id, None),

@@ -281,6 +281,27 @@ fn record_event(
     recording: Recording<'_>,
     scores: &[TaskScore],
 ) -> anyhow::Result<(Option<String>, Option<String>)> {
+    // The first attempt plans from the files the deploy read; when another command changed
+    // them meanwhile, each next attempt reads them again (the deploy itself is not repeated).
+    let mut fresh: Option<Vec<InputFile>> = None;
+    lifecycle::retrying(|| {
+        let inputs = match fresh.take() {
+            Some(inputs) => inputs,
+            None => recording.inputs.to_vec(),
+        };
+        let result = record_once(&recording, &inputs, scores);
+        if matches!(&result, Err(error) if error.downcast_ref::<lifecycle::StalePlan>().is_some()) {
+            fresh = Some(super::scan(recording.root, false)?.0);
+        }
+        result
+    })
+}
+
+fn record_once(
+    recording: &Recording<'_>,
+    inputs: &[InputFile],
+    scores: &[TaskScore],
+) -> anyhow::Result<(Option<String>, Option<String>)> {
     let (identity, by) = super::who(recording.root, recording.settings);
     let at = time::rfc3339(recording.settings.clock.now());
     let id = plan_id(
@@ -313,7 +334,7 @@ fn record_event(
         })
         .collect();
     let registry = lifecycle::checked_registry(
-        recording.inputs,
+        inputs,
         &[],
         &[],
         super::threads(),
@@ -337,9 +358,10 @@ fn record_event(
     let (_, result) = lifecycle::finish(
         recording.root,
         recording.settings,
+        inputs,
         &flags,
         (Vec::new(), Vec::new(), registry),
-        (recording.message, id, recording.tag),
+        (recording.message.clone(), id, recording.tag.clone()),
         (
             format!("{} {}", recording.event, recording.record.service),
             identity,

@@ -109,6 +109,79 @@ fn overlay(
     files
 }
 
+/// The repository changed between the scan a plan was made from and the lock: the plan is
+/// stale. Nothing was written; the command plans again (`retrying`).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the repository changed while the {what} was planned (another promptops command changed {}); nothing was changed",
+    changed.join(", ")
+)]
+pub(super) struct StalePlan {
+    what: String,
+    changed: Vec<String>,
+}
+
+/// Runs `attempt` (plan, check, apply) again while its plan turns out stale under the lock,
+/// a few times: each attempt reads the repository as the other command left it.
+pub(super) fn retrying<T>(mut attempt: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    for _ in 0..4 {
+        match attempt() {
+            Err(error) if error.downcast_ref::<StalePlan>().is_some() => {
+                tracing::info!("{error}; planning again");
+            }
+            other => return other,
+        }
+    }
+    attempt()
+}
+
+/// The files whose content differs now from what `read` holds (eval logs aside: they are
+/// outputs, and an eval may write one at any time).
+fn changed_since_read(root: &Path, read: &[InputFile]) -> anyhow::Result<Vec<String>> {
+    let now = adapters::fs::scan(root, super::threads())?;
+    let before = fingerprint(read)?;
+    let after = fingerprint(&now)?;
+    let mut changed: Vec<String> = before
+        .iter()
+        .filter(|(path, sha256)| after.get(*path) != Some(sha256))
+        .map(|(path, _)| path.clone())
+        .chain(
+            after
+                .keys()
+                .filter(|path| !before.contains_key(*path))
+                .cloned(),
+        )
+        .collect();
+    changed.sort();
+    changed.dedup();
+    Ok(changed)
+}
+
+/// Each file's content as a sha256 (or what stood in its place: a link, a refusal).
+fn fingerprint(files: &[InputFile]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    use sha2::Digest;
+    let evals = format!("{}/{}/", layout::PROMPTS_DIR, layout::EVALS);
+    let mut prints = std::collections::BTreeMap::new();
+    for file in files.iter().filter(|file| !file.path.starts_with(&evals)) {
+        let print = match &file.content {
+            FileContent::Bytes(bytes) => crate::domain::source::sha256_hex(bytes),
+            FileContent::Stream(_) => {
+                let mut reader = file
+                    .content
+                    .reader()
+                    .transpose()?
+                    .ok_or_else(|| anyhow::anyhow!("{} cannot be read again", file.path))?;
+                let mut hasher = sha2::Sha256::new();
+                std::io::copy(&mut reader, &mut hasher)?;
+                crate::domain::source::sha256_hex_of_digest(&hasher.finalize())
+            }
+            other => format!("{other:?}"),
+        };
+        prints.insert(file.path.clone(), print);
+    }
+    Ok(prints)
+}
+
 /// Writes the plan (registry last), stages it and, with an identity, commits and tags it.
 /// Who commits: the identity, none with `--no-commit`, else an error naming both ways.
 pub(super) fn committer(
@@ -134,6 +207,7 @@ pub(super) fn committer(
 pub(super) fn finish(
     root: &Path,
     settings: &crate::settings::Settings,
+    read: &[InputFile],
     flags: &crate::cli::ChangeFlags,
     (writes, removals, registry): (Vec<FileWrite>, Vec<FileRemoval>, FileWrite),
     (message, id, tag): (String, String, Option<String>),
@@ -167,6 +241,7 @@ pub(super) fn finish(
         &plan,
         &[],
         &Apply {
+            read,
             identity: identity.as_ref(),
             now: settings.clock.now(),
             what,
@@ -205,6 +280,8 @@ pub(super) fn refuse_dirty_list(dirty: &[String]) -> anyhow::Result<()> {
 /// How a plan is carried out: who commits (none: `--no-commit`), when, how long to wait for
 /// the repository lock, and the test switch that aborts at a named step.
 pub(super) struct Apply<'a> {
+    /// The files the plan was made from: under the lock they must still be these.
+    pub read: &'a [InputFile],
     pub identity: Option<&'a (String, String)>,
     pub now: i64,
     pub what: String,
@@ -222,6 +299,16 @@ pub(super) fn apply(
     how: &Apply<'_>,
 ) -> anyhow::Result<Option<String>> {
     let _lock = journal::lock(root, how.lock_timeout, &how.what)?;
+    // The plan was made before the lock was taken: another command may have changed what it
+    // read since (two promotions at once). Re-checked here, under the lock, by sha256.
+    let changed = changed_since_read(root, how.read)?;
+    if !changed.is_empty() {
+        return Err(StalePlan {
+            what: how.what.clone(),
+            changed,
+        }
+        .into());
+    }
     let mut touched: Vec<String> = plan
         .writes
         .iter()

@@ -57,12 +57,25 @@ pub fn run(
     Ok(Outcome::Promotions(outcomes))
 }
 
-// Long on purpose: the promotion's steps in order (gather, decide, plan, check, apply); each
-// is a call, and they share the scanned files and the analysis.
+/// Promotes `task`'s candidate. When another command changed the repository between the
+/// plan and the lock, the promotion is planned again from the files as they are then (the
+/// gates too); an eval `--eval` made is not repeated.
 pub fn execute(
     settings: &Settings,
     args: &PromoteArgs,
     task: &str,
+) -> anyhow::Result<PromoteOutcome> {
+    let mut evaluated = None;
+    super::lifecycle::retrying(|| attempt(settings, args, task, &mut evaluated))
+}
+
+// Long on purpose: the promotion's steps in order (gather, decide, plan, check, apply); each
+// is a call, and they share the scanned files and the analysis.
+fn attempt(
+    settings: &Settings,
+    args: &PromoteArgs,
+    task: &str,
+    evaluated: &mut Option<crate::domain::eval::outcome::EvalOutcome>,
 ) -> anyhow::Result<PromoteOutcome> {
     let reason = args.reason.as_deref().map(str::trim);
     if args.force && reason.is_none_or(str::is_empty) {
@@ -129,13 +142,16 @@ pub fn execute(
     );
     let files = gather(&root, &inputs, &before, task)?;
     let eval = if args.eval && files.errors.is_empty() {
-        Some(evaluate(
-            settings,
-            &root,
-            args,
-            task,
-            files.production.is_some(),
-        )?)
+        if evaluated.is_none() {
+            *evaluated = Some(evaluate(
+                settings,
+                &root,
+                args,
+                task,
+                files.production.is_some(),
+            )?);
+        }
+        evaluated.clone()
     } else {
         None
     };
@@ -219,6 +235,7 @@ pub fn execute(
         &plan,
         &evidence_files,
         &super::lifecycle::Apply {
+            read: &inputs,
             identity: identity.as_ref(),
             now: settings.clock.now(),
             what: format!("promote {task} {}", files.candidate_version),

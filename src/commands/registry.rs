@@ -77,6 +77,28 @@ pub fn execute(settings: &Settings, args: &RegistryArgs) -> anyhow::Result<Regis
             missing: committed.is_none(),
         });
     }
-    adapters::fs::write_atomic(&root.join(file), text.as_bytes())?;
+    // The rewrite reads the files again and writes under the repository lock, so it never
+    // writes back a registry read before another command's change (a check, a dry run and a
+    // refusal take no lock: they write nothing).
+    let _lock =
+        crate::adapters::journal::lock(&root, std::time::Duration::from_mins(1), "registry")?;
+    let analysis = super::load(&root, false)?;
+    let sound = !matches!(analysis.registry, RegistryState::Broken)
+        && !analysis.findings.iter().any(|f| {
+            f.severity == Severity::Error
+                && f.code != Code::RegistryStale.as_str()
+                && f.code != Code::RegistryMissing.as_str()
+        });
+    if !sound {
+        return Err(crate::exit::UserError::new(
+            crate::exit::ExitStatus::Error,
+            "the repository changed while the registry was rewritten; nothing was written",
+        )
+        .hint("run `promptops registry` again")
+        .into());
+    }
+    let expected = analysis.expected_registry;
+    let tasks = expected.tasks.len();
+    adapters::fs::write_atomic(&root.join(file), registry::render(&expected).as_bytes())?;
     Ok(RegistryOutcome::Written { tasks })
 }

@@ -44,8 +44,19 @@ pub fn run(
     Ok(Outcome::Archive(Box::new(outcome)))
 }
 
-// Long on purpose: find the target, plan, check, apply, in order; they share the scan.
+/// Rolls back, planning again when another command changed the repository meanwhile.
 pub fn execute(
+    settings: &Settings,
+    args: &RollbackArgs,
+    task_id: &str,
+    reason: &str,
+    to: Option<String>,
+) -> anyhow::Result<ArchiveOutcome> {
+    super::lifecycle::retrying(|| execute_once(settings, args, task_id, reason, to.clone()))
+}
+
+/// One attempt: find the target, plan, check, apply.
+fn execute_once(
     settings: &Settings,
     args: &RollbackArgs,
     task_id: &str,
@@ -191,6 +202,7 @@ pub fn execute(
     let (plan, result) = super::lifecycle::finish(
         &root,
         settings,
+        &inputs,
         &args.change,
         (writes, removals, registry),
         (message, id, None),

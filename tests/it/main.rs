@@ -4,6 +4,7 @@ mod architecture;
 mod bad_input;
 mod bundle;
 mod checks;
+mod concurrency;
 mod deploy;
 mod dockerfile;
 mod eval;

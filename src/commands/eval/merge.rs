@@ -93,11 +93,9 @@ pub fn execute(settings: &Settings, args: &MergeArgs) -> anyhow::Result<(PathBuf
     }
     // A merged production run is recorded like an unsharded one.
     let evaluated: Vec<String> = tasks.iter().map(|r| r.summary.task.clone()).collect();
-    let registry =
-        super::scores::registry_for_scores(super::super::load(&root, false)?, &evaluated);
     notes.extend(super::scores::record_latest(
         &root,
-        registry,
+        &evaluated,
         tasks
             .iter()
             .map(|task| (&task.summary, task.summary_path.as_str())),

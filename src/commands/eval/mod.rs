@@ -125,14 +125,14 @@ pub fn execute(
         .map(|id| prepare::prepare(root, &analysis, id, variant, baseline, shard))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let config = analysis.config.clone();
-    // Only the registry to record scores in outlives the analysis: the parsed examples are
-    // freed before the run, which streams them from the file instead.
-    let registry = scores::registry_for_scores(analysis, &selected);
+    // The parsed examples are freed before the run, which streams them from the file instead;
+    // the registry is read again when the scores are recorded.
+    drop(analysis);
     let (tasks, mut notes) =
         run_prepared(settings, root, &config, prepared, &args.run, args.resume)?;
     notes.extend(scores::record_latest(
         root,
-        registry,
+        &selected,
         tasks
             .iter()
             .filter(|task| task.ran)

@@ -33,12 +33,17 @@ pub(crate) fn registry_for_scores(analysis: Analysis, evaluated: &[String]) -> O
     }
 }
 
+/// How long an eval waits for another promptops command's change before recording its scores.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_mins(1);
+
 /// Points `latest_eval` of each task at its new summary: production runs whose every example
-/// was scored, of the production prompt the registry lists. Returns a warning to show when
-/// the scores could not be recorded.
+/// was scored, of the production prompt the registry lists. The registry is read, changed and
+/// written under the repository lock, as it is at that moment (a promotion may have committed
+/// while the eval ran): only the evaluated tasks' entries change. Returns a warning to show
+/// when the scores could not be recorded.
 pub(crate) fn record_latest<'a>(
     root: &Path,
-    registry: Option<Registry>,
+    evaluated: &[String],
     runs: impl IntoIterator<Item = (&'a RunSummary, &'a str)>,
 ) -> anyhow::Result<Option<String>> {
     let scored: Vec<(&RunSummary, &str)> = runs
@@ -53,6 +58,8 @@ pub(crate) fn record_latest<'a>(
     if scored.is_empty() {
         return Ok(None);
     }
+    let _lock = adapters::journal::lock(root, LOCK_WAIT, "eval: recording scores")?;
+    let registry = registry_for_scores(super::super::load(root, false)?, evaluated);
     let Some(mut expected) = registry else {
         return Ok(Some(format!(
             "warning: {} cannot be read, so the new scores were not recorded in it",
