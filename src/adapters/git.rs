@@ -228,6 +228,11 @@ pub fn staged_besides(root: &Path, except: &[String]) -> Result<Vec<String>, Git
 }
 
 /// Whether the tag exists.
+/// Whether git accepts `tag` as a tag name.
+pub fn is_valid_tag_name(tag: &str) -> bool {
+    git2::Reference::is_valid_name(&format!("refs/tags/{tag}"))
+}
+
 pub fn tag_exists(root: &Path, tag: &str) -> Result<bool, GitError> {
     let (repository, _) = open_at(root)?;
     Ok(repository
@@ -453,4 +458,29 @@ pub fn is_tracked(root: &Path, path: &str) -> Result<bool, GitError> {
     };
     let tree = head.peel_to_tree()?;
     Ok(tree.get_path(Path::new(&in_tree)).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The plan's own check agrees with git's rules and with `validate`'s.
+    #[test]
+    fn a_tag_git_refuses_is_known_before_a_plan_is_applied() {
+        for (version, fits) in [
+            ("1.1.0", true),
+            ("1.1.0-rc.1+build.7", true),
+            ("1.1.0-x.lock", false),
+            ("1.1.0+b.lock", false),
+        ] {
+            assert_eq!(
+                super::is_valid_tag_name(&format!("prompt/task/v{version}")),
+                fits,
+                "{version}"
+            );
+            assert_eq!(
+                crate::domain::model::version_fits_a_tag(version),
+                fits,
+                "{version}"
+            );
+        }
+    }
 }

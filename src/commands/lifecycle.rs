@@ -298,6 +298,20 @@ pub(super) fn apply(
     evidence_files: &[String],
     how: &Apply<'_>,
 ) -> anyhow::Result<Option<String>> {
+    // What the plan will create is checked before anything is written: a tag git refuses
+    // would leave a commit without its tag.
+    if let Some(tag) = &plan.tag
+        && !git::is_valid_tag_name(tag)
+    {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!("git cannot name a tag `{tag}`; nothing was changed"),
+        )
+        .hint(
+            "choose a version git can tag (not ending in `.lock`); `promptops validate` checks it",
+        )
+        .into());
+    }
     let _lock = journal::lock(root, how.lock_timeout, &how.what)?;
     // The plan was made before the lock was taken: another command may have changed what it
     // read since (two promotions at once). Re-checked here, under the lock, by sha256.

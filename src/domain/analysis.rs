@@ -430,6 +430,20 @@ fn check_task(id: &str, task: &Task, config: &ProjectConfig, findings: &mut Vec<
         );
     }
     for (entry, prompt) in production.into_iter().chain(candidate) {
+        if !crate::domain::model::version_fits_a_tag(&prompt.prompt.version) {
+            findings.push(
+                Diagnostic::error(
+                    Code::InvalidVersion,
+                    &entry.path,
+                    prompt.document.position("/version"),
+                    format!(
+                        "version {} cannot be a git tag: git refuses a name ending in `.lock`, and a promotion tags the version",
+                        prompt.prompt.version
+                    ),
+                )
+                .with_hint("end the version with another identifier, e.g. 1.1.0-rc.1"),
+            );
+        }
         check_provider(&entry.path, prompt, config, findings);
         if let Some(metadata) = metadata {
             check_prompt_against_metadata(&entry.path, prompt, metadata, &metadata_path, findings);

@@ -16,6 +16,12 @@ pub const SLUG_PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,63}$";
 pub const SEMVER_PATTERN: &str =
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$";
 
+/// Whether a semantic version can stand in a git tag (`prompt/<task>/v<version>`): of git's
+/// rules for ref names, the only one a semantic version can break is a name ending in `.lock`.
+pub fn version_fits_a_tag(version: &str) -> bool {
+    !version.ends_with(".lock")
+}
+
 /// A prompt: a draft or candidate in `00-templates/`, the locked production prompt in
 /// `02-production/`, or a retired version in `99-archive/<task>/<version>.yaml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

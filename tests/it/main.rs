@@ -22,6 +22,7 @@ mod schemas;
 mod serve;
 mod status;
 mod support;
+mod tags;
 mod terminal;
 mod validate;
 mod workflows;
