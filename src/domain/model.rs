@@ -19,7 +19,7 @@ pub const SEMVER_PATTERN: &str =
 /// Whether a semantic version can stand in a git tag (`prompt/<task>/v<version>`): of git's
 /// rules for ref names, the only one a semantic version can break is a name ending in `.lock`.
 pub fn version_fits_a_tag(version: &str) -> bool {
-    !version.ends_with(".lock")
+    version.strip_suffix(".lock").is_none()
 }
 
 /// A prompt: a draft or candidate in `00-templates/`, the locked production prompt in
