@@ -228,6 +228,73 @@ pub fn staged_besides(root: &Path, except: &[String]) -> Result<Vec<String>, Git
 }
 
 /// Whether the tag exists.
+/// Whether `root` lies in a git repository with a work tree.
+pub fn is_repository(root: &Path) -> bool {
+    open_at(root).is_ok()
+}
+
+/// Removes the lock files a killed git operation may have left on what a promptops commit
+/// touches (the index, HEAD, its branch, the packed refs and the tag `tag`), each only when
+/// no live process has it open: git and libgit2 keep a lock file open while they hold it.
+pub fn remove_stale_locks(root: &Path, tag: Option<&str>) -> Result<Vec<PathBuf>, GitError> {
+    let (repository, _) = open_at(root)?;
+    let git_dir = repository.path().to_path_buf();
+    let mut locks = vec![
+        git_dir.join("index.lock"),
+        git_dir.join("HEAD.lock"),
+        git_dir.join("packed-refs.lock"),
+    ];
+    if let Ok(head) = repository.find_reference("HEAD")
+        && let Ok(Some(branch)) = head.symbolic_target()
+        && branch.starts_with("refs/heads/")
+    {
+        locks.push(git_dir.join(format!("{branch}.lock")));
+    }
+    if let Some(tag) = tag.filter(|tag| is_valid_tag_name(tag)) {
+        locks.push(git_dir.join(format!("refs/tags/{tag}.lock")));
+    }
+    let mut removed = Vec::new();
+    for lock in locks {
+        if lock.symlink_metadata().is_ok_and(|meta| meta.is_file()) && !held_open(&lock) {
+            fs_err::remove_file(&lock)
+                .map_err(|error| git2::Error::from_str(&error.to_string()))?;
+            tracing::warn!(
+                "removed {}, which a killed git operation left behind",
+                lock.display()
+            );
+            removed.push(lock);
+        }
+    }
+    Ok(removed)
+}
+
+/// Whether any process has `path` open (Linux: its `/proc/*/fd` links). Where that cannot be
+/// read, a lock file younger than a minute counts as held.
+fn held_open(path: &Path) -> bool {
+    let Ok(target) = fs_err::canonicalize(path) else {
+        return true;
+    };
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return path
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_none_or(|age| age < std::time::Duration::from_mins(1));
+    };
+    for process in processes.flatten() {
+        let Ok(descriptors) = std::fs::read_dir(process.path().join("fd")) else {
+            continue;
+        };
+        for descriptor in descriptors.flatten() {
+            if std::fs::read_link(descriptor.path()).is_ok_and(|link| link == target) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Whether git accepts `tag` as a tag name.
 pub fn is_valid_tag_name(tag: &str) -> bool {
     git2::Reference::is_valid_name(&format!("refs/tags/{tag}"))

@@ -3,8 +3,9 @@
 //! A mutating command holds `.promptops/lock` (an OS file lock: the OS releases it when the
 //! process dies) and writes `.promptops/journal.json` (every file step with its new bytes, and
 //! the commit to make) before its first change. A run killed part way leaves the journal; the
-//! next promptops command in the repository finishes it, so the repository is only ever in
-//! the old state or the new one.
+//! next command that changes the repository (or `promptops repair`) checks it and finishes it,
+//! so the repository is only ever in the old state or the new one. Read-only commands only
+//! say that one is pending ([`pending`]).
 
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -133,6 +134,10 @@ pub struct PendingCommit {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Journal {
     pub plan: String,
+    /// What the plan id hashes besides the files (`plan_id`): with the steps, recovery
+    /// recomputes the id and refuses a journal that does not match it.
+    #[serde(default)]
+    pub id_basis: String,
     /// What the plan does (`promote summarize 1.1.0`), for messages.
     pub what: String,
     pub steps: Vec<Step>,
@@ -142,6 +147,14 @@ pub struct Journal {
 }
 
 impl Step {
+    /// The new bytes, decoded (`None` for a removal).
+    pub fn new_bytes(&self) -> Result<Option<Vec<u8>>, base64::DecodeError> {
+        self.new
+            .as_deref()
+            .map(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded))
+            .transpose()
+    }
+
     pub fn write(path: &str, bytes: &[u8], old: Option<&[u8]>) -> Step {
         Step {
             path: path.to_owned(),
@@ -211,9 +224,16 @@ pub fn carry_out(
         fail(&format!("step-{}", index + 1));
     }
     let Some(commit) = &journal.commit else {
-        git::stage(root, &journal.stage)?;
+        // Outside a git repository (`--no-commit`) there is no index to stage in.
+        if git::is_repository(root) {
+            git::remove_stale_locks(root, None)?;
+            git::stage(root, &journal.stage)?;
+        }
         return Ok(None);
     };
+    // A lock file that a killed git operation left (no live process holds it) would stop
+    // every commit; it is removed, as git's own message advises, once nothing holds it.
+    git::remove_stale_locks(root, commit.tag.as_deref())?;
     git::stage(root, &commit.stage)?;
     let id = if let Some(id) = git::head_with_trailer(root, "Promptops-Plan", &journal.plan)? {
         id
@@ -354,9 +374,41 @@ pub fn undo(root: &Path) -> Result<Option<String>, JournalError> {
     )))
 }
 
-/// Finishes a plan that a killed command left, unless another command holds the lock (it is
-/// running). Returns what was finished, for a message.
-pub fn recover(root: &Path) -> Result<Option<String>, JournalError> {
+/// Whether a journal is there (a change in progress, or one a killed command left).
+pub fn present(root: &Path) -> bool {
+    let path = root.join(JOURNAL_FILE);
+    path.is_file() || adapters_fs::is_symlink(&path)
+}
+
+/// The interrupted change a killed command left, if any, as `what (plan id)`; it only reads
+/// (the lock is tried, not taken, and no file is created), for read-only commands to say so.
+pub fn pending(root: &Path) -> Result<Option<String>, JournalError> {
+    let path = root.join(JOURNAL_FILE);
+    if adapters_fs::is_symlink(&path) || !path.is_file() {
+        return Ok(None);
+    }
+    let lock_path = root.join(LOCK_FILE);
+    if lock_path.is_file() && !adapters_fs::is_symlink(&lock_path) {
+        let file = std::fs::File::open(&lock_path)?;
+        if file.try_lock_shared().is_err() {
+            // A running command holds it: its journal is not interrupted.
+            return Ok(None);
+        }
+    }
+    Ok(read_journal(root)?.map(|journal| describe(&journal)))
+}
+
+fn describe(journal: &Journal) -> String {
+    format!(
+        "{} (plan {})",
+        journal.what,
+        journal.plan.get(..12).unwrap_or(&journal.plan)
+    )
+}
+
+/// The journal a killed command left, with the repository lock now held, unless another
+/// command holds the lock (it is running).
+pub fn interrupted(root: &Path) -> Result<Option<(Journal, RepoLock)>, JournalError> {
     let path = root.join(JOURNAL_FILE);
     if adapters_fs::is_symlink(&path) || !path.is_file() {
         return Ok(None);
@@ -368,12 +420,13 @@ pub fn recover(root: &Path) -> Result<Option<String>, JournalError> {
     let Some(journal) = read_journal(root)? else {
         return Ok(None);
     };
-    carry_out(root, &journal, &|_| {})?;
+    Ok(Some((journal, RepoLock { _file: file })))
+}
+
+/// Finishes a checked interrupted journal under its lock; returns what was finished.
+pub fn complete(root: &Path, journal: &Journal, lock: RepoLock) -> Result<String, JournalError> {
+    carry_out(root, journal, &|_| {})?;
     end(root)?;
-    drop(file);
-    Ok(Some(format!(
-        "finished an interrupted {} (plan {})",
-        journal.what,
-        journal.plan.get(..12).unwrap_or(&journal.plan)
-    )))
+    drop(lock);
+    Ok(format!("finished an interrupted {}", describe(journal)))
 }

@@ -39,7 +39,11 @@ fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archi
         )
         .into());
     }
-    let root = super::root(settings)?;
+    let root = if args.change.dry_run {
+        super::root(settings)?
+    } else {
+        super::root_for_change(settings)?
+    };
     let threads = super::threads();
     let (inputs, analysis) = super::scan(&root, false)?;
     let Some(task) = analysis.tasks.get(&args.task) else {
@@ -109,7 +113,7 @@ fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archi
         &inputs,
         &args.change,
         (writes, removals, registry),
-        (message, id, None),
+        (message.clone(), (id, message), None),
         (format!("archive {} {}", args.task, version), identity),
     )?;
     Ok(ArchiveOutcome {

@@ -304,14 +304,11 @@ fn record_once(
 ) -> anyhow::Result<(Option<String>, Option<String>)> {
     let (identity, by) = super::who(recording.root, recording.settings);
     let at = time::rfc3339(recording.settings.clock.now());
-    let id = plan_id(
-        &[],
-        &[],
-        &format!(
-            "{}{}{at}",
-            recording.message, recording.record.task_definition
-        ),
+    let id_basis = format!(
+        "{}{}{at}",
+        recording.message, recording.record.task_definition
     );
+    let id = plan_id(&[], &[], &id_basis);
     let events: Vec<(String, HistoryEvent)> = scores
         .iter()
         .map(|task| {
@@ -361,7 +358,11 @@ fn record_once(
         inputs,
         &flags,
         (Vec::new(), Vec::new(), registry),
-        (recording.message.clone(), id, recording.tag.clone()),
+        (
+            recording.message.clone(),
+            (id, id_basis),
+            recording.tag.clone(),
+        ),
         (
             format!("{} {}", recording.event, recording.record.service),
             identity,
@@ -378,7 +379,11 @@ pub fn execute(
     args: &DeployArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<DeployOutcome> {
-    let root = super::root(settings)?;
+    let root = if args.dry_run {
+        super::root(settings)?
+    } else {
+        super::root_for_change(settings)?
+    };
     let _threads = super::threads();
     let (inputs, analysis) = super::scan(&root, false)?;
     let Target {
@@ -672,7 +677,7 @@ fn by_hand(
             "e.g. --reason \"answers got worse\"",
         ));
     }
-    let root = super::root(settings)?;
+    let root = super::root_for_change(settings)?;
     let (inputs, analysis) = super::scan(&root, false)?;
     let Target {
         cluster,

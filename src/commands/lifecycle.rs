@@ -210,7 +210,7 @@ pub(super) fn finish(
     read: &[InputFile],
     flags: &crate::cli::ChangeFlags,
     (writes, removals, registry): (Vec<FileWrite>, Vec<FileRemoval>, FileWrite),
-    (message, id, tag): (String, String, Option<String>),
+    (message, (id, id_basis), tag): (String, (String, String), Option<String>),
     (what, identity): (String, Option<(String, String)>),
 ) -> anyhow::Result<(Plan, crate::domain::outcome::PromoteResult)> {
     use crate::domain::outcome::PromoteResult;
@@ -219,9 +219,14 @@ pub(super) fn finish(
         .map(|write| write.path.clone())
         .chain(removals.iter().map(|removal| removal.path.clone()))
         .collect();
+    debug_assert_eq!(
+        crate::domain::lifecycle::promote::plan_id(&writes, &removals, &id_basis),
+        id
+    );
     let plan = Plan {
         commit_message: format!("{message}Promptops-Plan: {id}\n"),
         id,
+        id_basis,
         writes,
         removals,
         registry,
@@ -381,6 +386,7 @@ pub(super) fn apply(
     }
     let journal = Journal {
         plan: plan.id.clone(),
+        id_basis: plan.id_basis.clone(),
         what: how.what.clone(),
         steps,
         stage: touched.clone(),
@@ -404,4 +410,104 @@ pub(super) fn apply(
     let commit = journal::carry_out(root, &journal, &fail)?;
     journal::end(root)?;
     Ok(commit)
+}
+
+/// Finishes the change a killed command left (its journal), after checking it: the journal
+/// must match its plan id (recomputed from its steps) and the repository as it would leave it
+/// must have no error, the check the plan passed before it was applied. Returns what was
+/// finished.
+pub(super) fn finish_interrupted(root: &Path) -> anyhow::Result<Option<String>> {
+    let Some((journal, lock)) = journal::interrupted(root)? else {
+        return Ok(None);
+    };
+    check_journal(root, &journal)?;
+    Ok(Some(journal::complete(root, &journal, lock)?))
+}
+
+fn check_journal(root: &Path, journal: &Journal) -> anyhow::Result<()> {
+    let refuse = |why: String| -> anyhow::Error {
+        UserError::new(
+            ExitStatus::Error,
+            format!(
+                "the interrupted {} (plan {}) in {} is not finished: {why}",
+                journal.what,
+                journal.plan.get(..12).unwrap_or(&journal.plan),
+                ".promptops/journal.json"
+            ),
+        )
+        .hint("`promptops repair --undo` puts back what it changed; or restore the files from git and delete .promptops/journal.json")
+        .into()
+    };
+    let mut writes = Vec::new();
+    let mut removals = Vec::new();
+    let mut registry = None;
+    for step in &journal.steps {
+        match step.new_bytes() {
+            Err(_) => {
+                return Err(refuse(format!(
+                    "the bytes for {} cannot be decoded",
+                    step.path
+                )));
+            }
+            Ok(Some(bytes)) => {
+                let write = FileWrite::new(step.path.clone(), bytes);
+                if step.new_sha256.as_deref() != Some(write.sha256.as_str()) {
+                    return Err(refuse(format!(
+                        "the bytes for {} are not the ones it records",
+                        step.path
+                    )));
+                }
+                if step.path == layout::REGISTRY_FILE {
+                    registry = Some(write);
+                } else {
+                    writes.push(write);
+                }
+            }
+            Ok(None) => removals.push(FileRemoval {
+                path: step.path.clone(),
+                sha256: step.old_sha256.clone().unwrap_or_default(),
+            }),
+        }
+    }
+    let recomputed =
+        crate::domain::lifecycle::promote::plan_id(&writes, &removals, &journal.id_basis);
+    let trailer = format!("Promptops-Plan: {}", journal.plan);
+    if recomputed != journal.plan
+        || journal
+            .commit
+            .as_ref()
+            .is_some_and(|commit| !commit.message.contains(&trailer))
+    {
+        return Err(refuse(
+            "it does not match its plan id, so it was changed after promptops wrote it".to_owned(),
+        ));
+    }
+    let threads = super::threads();
+    let inputs = adapters::fs::scan(root, threads)?;
+    let after = analysis::analyze(
+        &overlay(&inputs, &writes, &removals, registry.as_ref()),
+        Options {
+            strict: false,
+            threads,
+        },
+    );
+    let problems: Vec<String> = after
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| format!("{}:{}: {} [{}]", f.file, f.line, f.message, f.code))
+        .collect();
+    if !problems.is_empty() {
+        return Err(refuse(format!(
+            "the repository would have {} error(s) after it:\n  {}",
+            problems.len(),
+            problems
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        )));
+    }
+    Ok(())
 }

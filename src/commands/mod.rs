@@ -109,11 +109,27 @@ pub fn table_format(format: crate::cli::TableFormat) -> crate::report::TableForm
     }
 }
 
-/// The prompt repository's root: `--repo`, or found from the current folder.
-/// A plan that a killed command left half done is finished first (`adapters::journal`).
+/// The prompt repository's root (`--repo`, or found from the current folder) for a command
+/// that only reads: a change a killed command left half done is named, never finished here
+/// (finishing writes, stages and commits).
 pub fn root(settings: &Settings) -> anyhow::Result<PathBuf> {
     let root = root_as_is(settings)?;
-    if let Some(note) = adapters::journal::recover(&root)? {
+    match adapters::journal::pending(&root) {
+        Ok(Some(what)) => tracing::warn!(
+            "an interrupted {what} is pending, so some files may be half changed; `promptops \
+             repair` finishes it (`promptops repair --undo` puts it back)"
+        ),
+        Ok(None) => {}
+        Err(error) => tracing::warn!("{error}"),
+    }
+    Ok(root)
+}
+
+/// The root for a command that changes the repository: a change a killed command left half
+/// done is checked and finished first (`lifecycle::finish_interrupted`).
+pub fn root_for_change(settings: &Settings) -> anyhow::Result<PathBuf> {
+    let root = root_as_is(settings)?;
+    if let Some(note) = lifecycle::finish_interrupted(&root)? {
         tracing::warn!("{note}");
     }
     Ok(root)

@@ -108,7 +108,12 @@ fn attempt(
         )
         .into());
     }
-    let root = super::root(settings)?;
+    // A dry run only reads; a promotion finishes an interrupted change first.
+    let root = if args.change.dry_run {
+        super::root(settings)?
+    } else {
+        super::root_for_change(settings)?
+    };
     let threads = super::threads();
     // Taken before `--bump` rewrites the candidate; refused only when the promotion goes ahead.
     let dirty_paths: Vec<String> = if args.change.dry_run || args.change.allow_dirty {
@@ -484,6 +489,7 @@ fn plan(
     })?;
     let (commit_message, tag, tag_message) = promote::commit_and_tag(&task_files, decision);
     let id = promote::plan_id(&writes, &removals, &commit_message);
+    let id_basis = commit_message.clone();
     let commit_message = format!("{commit_message}Promptops-Plan: {id}\n");
     let registry_write = super::lifecycle::checked_registry(
         inputs,
@@ -509,6 +515,7 @@ fn plan(
     )?;
     Ok(Plan {
         id,
+        id_basis,
         writes,
         removals,
         registry: registry_write,

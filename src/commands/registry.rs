@@ -22,7 +22,11 @@ pub fn run(
 }
 
 pub fn execute(settings: &Settings, args: &RegistryArgs) -> anyhow::Result<RegistryOutcome> {
-    let root = super::root(settings)?;
+    let root = if args.check || args.dry_run {
+        super::root(settings)?
+    } else {
+        super::root_for_change(settings)?
+    };
     let analysis = super::load(&root, false)?;
     let file = layout::REGISTRY_FILE;
 

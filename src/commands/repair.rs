@@ -17,7 +17,7 @@ pub fn run(
     let done = if args.undo {
         journal::undo(&root)?
     } else {
-        journal::recover(&root)?
+        super::lifecycle::finish_interrupted(&root)?
     };
     crate::report::promote::render_repair(done.as_deref(), printer)?;
     Ok(Outcome::Repaired(done))

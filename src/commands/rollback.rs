@@ -67,7 +67,11 @@ fn execute_once(
     if reason.is_empty() {
         return Err(UserError::new(ExitStatus::Error, "--reason must say why").into());
     }
-    let root = super::root(settings)?;
+    let root = if args.change.dry_run {
+        super::root(settings)?
+    } else {
+        super::root_for_change(settings)?
+    };
     let threads = super::threads();
     let (inputs, analysis) = super::scan(&root, false)?;
     let Some(task) = analysis.tasks.get(task_id) else {
@@ -205,7 +209,7 @@ fn execute_once(
         &inputs,
         &args.change,
         (writes, removals, registry),
-        (message, id, None),
+        (message.clone(), (id, message), None),
         (format!("rollback {task_id} {target_version}"), identity),
     )?;
     Ok(ArchiveOutcome {

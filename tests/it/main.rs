@@ -14,6 +14,7 @@ mod image;
 mod init;
 mod pipeline;
 mod promote;
+mod recovery;
 mod registry;
 mod repair;
 mod reshape;

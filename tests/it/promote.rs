@@ -743,13 +743,25 @@ fn a_promotion_killed_at_any_step_is_finished_by_the_next_command() {
             repo.path().join(".promptops/journal.json").is_file(),
             "{point}: no journal"
         );
+        // A read-only command says what is pending and changes nothing.
+        let before = repo.tree();
         let status = run(&repo, &["status"]);
         assert_eq!(status.code, 0, "{point}: {status:?}");
         assert!(
             status
                 .stderr
-                .contains("finished an interrupted promote summarize 1.1.0"),
+                .contains("an interrupted promote summarize 1.1.0")
+                && status.stderr.contains("`promptops repair` finishes it"),
             "{point}: {status:?}"
+        );
+        assert_eq!(repo.tree(), before, "{point}: status wrote");
+        let repair = run(&repo, &["repair"]);
+        assert_eq!(repair.code, 0, "{point}: {repair:?}");
+        assert!(
+            repair
+                .stderr
+                .contains("finished an interrupted promote summarize 1.1.0"),
+            "{point}: {repair:?}"
         );
         assert!(
             !repo.path().join(".promptops/journal.json").exists(),
@@ -1339,7 +1351,16 @@ fn a_journal_is_data_and_never_writes_outside_the_repository() {
         "commit": null
     });
     repo.write(".promptops/journal.json", &journal.to_string());
+    // A read-only command only warns; the command that would finish it refuses.
     let output = run(&repo, &["status"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output
+            .stderr
+            .contains("is not a file a promptops change writes"),
+        "{output:?}"
+    );
+    let output = run(&repo, &["repair"]);
     assert_eq!(output.code, 2, "{output:?}");
     assert!(
         output
@@ -1355,6 +1376,9 @@ fn a_journal_is_data_and_never_writes_outside_the_repository() {
     repo.write(".promptops/journal.json", &harmless.to_string());
     repo.commit("a journal", 1_795_437_400);
     let output = run(&repo, &["validate"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(output.stderr.contains("tracked by git"), "{output:?}");
+    let output = run(&repo, &["archive", "summarize", "--reason", "r"]);
     assert_eq!(output.code, 2, "{output:?}");
     assert!(output.stderr.contains("tracked by git"), "{output:?}");
 }

@@ -59,6 +59,15 @@ pub(crate) fn record_latest<'a>(
         return Ok(None);
     }
     let _lock = adapters::journal::lock(root, LOCK_WAIT, "eval: recording scores")?;
+    // An interrupted change is finished by `promptops repair`, whose registry step must find
+    // the registry as it left it: the scores wait for the next eval.
+    if adapters::journal::present(root) {
+        return Ok(Some(
+            "warning: an interrupted change is pending, so the new scores were not recorded in \
+             the registry; run `promptops repair`, then evaluate again"
+                .to_owned(),
+        ));
+    }
     let registry = registry_for_scores(super::super::load(root, false)?, evaluated);
     let Some(mut expected) = registry else {
         return Ok(Some(format!(

@@ -41,6 +41,10 @@ pub struct FileRemoval {
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
     pub id: String,
+    /// What `id` hashes besides the files ([`plan_id`]); the journal keeps it so recovery can
+    /// recompute the id.
+    #[serde(skip)]
+    pub id_basis: String,
     pub writes: Vec<FileWrite>,
     pub removals: Vec<FileRemoval>,
     pub registry: FileWrite,
