@@ -19,6 +19,9 @@ pub enum ExitStatus {
     Error = 2,
     /// An external service (LLM API, AWS, git remote) failed.
     External = 3,
+    /// A deploy's outcome cannot be known (AWS kept failing while it waited): what is running
+    /// must be checked by a person; the attempt is recorded.
+    Unknown = 4,
     /// Stopped by SIGINT or SIGTERM; what finished is kept.
     Interrupted = 130,
 }
@@ -32,8 +35,9 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::External => 2,
-            ExitStatus::Error => 3,
-            ExitStatus::Interrupted => 4,
+            ExitStatus::Unknown => 3,
+            ExitStatus::Error => 4,
+            ExitStatus::Interrupted => 5,
         };
         if rank(other) > rank(self) {
             other
@@ -105,12 +109,15 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
             None => ExitStatus::Success,
             Some((_, 2)) => ExitStatus::Error,
             Some((_, 3)) => ExitStatus::External,
+            Some((_, 4)) => ExitStatus::Unknown,
             Some((_, 130)) => ExitStatus::Interrupted,
             Some(_) => ExitStatus::Failure,
         },
         Outcome::Deploy(deploy) => {
             if deploy.ok {
                 ExitStatus::Success
+            } else if deploy.result == "unknown" {
+                ExitStatus::Unknown
             } else {
                 ExitStatus::Failure
             }

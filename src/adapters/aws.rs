@@ -12,6 +12,9 @@ use crate::domain::deploy::{ContainerChange, ContainerView, Deployment, ServiceS
 pub struct AwsError {
     pub call: &'static str,
     pub message: String,
+    /// A failure that may pass on its own (a 5xx, throttling, a timeout, a dropped
+    /// connection): a wait retries it within its deadline.
+    pub transient: bool,
 }
 
 type Result<T> = std::result::Result<T, AwsError>;
@@ -20,6 +23,41 @@ fn failed<E: std::error::Error + 'static>(call: &'static str) -> impl FnOnce(E) 
     move |error| AwsError {
         call,
         message: describe(&error),
+        transient: false,
+    }
+}
+
+/// `failed`, knowing which SDK errors may pass on their own.
+fn failed_sdk<E>(
+    call: &'static str,
+) -> impl FnOnce(aws_sdk_ecs::error::SdkError<E, aws_sdk_ecs::config::http::HttpResponse>) -> AwsError
+where
+    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_ecs::error::SdkError;
+    move |error| {
+        let transient = match &error {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(context) => {
+                context.raw().status().is_server_error()
+                    || matches!(
+                        context.err().code(),
+                        Some(
+                            "ThrottlingException"
+                                | "ServerException"
+                                | "ServiceUnavailableException"
+                        )
+                    )
+            }
+            _ => false,
+        };
+        AwsError {
+            call,
+            message: describe(&error),
+            transient,
+        }
     }
 }
 
@@ -117,6 +155,7 @@ impl Aws {
             .ok_or_else(|| AwsError {
                 call: "ecr:DescribeImages",
                 message: format!("{repository}:{tag_or_digest} has no digest"),
+                transient: false,
             })
     }
 
@@ -127,9 +166,15 @@ impl Aws {
             .describe_services()
             .cluster(cluster)
             .services(service)
+            // The callers that wait retry within their own deadline; here one try is one look.
+            .customize()
+            .config_override(
+                aws_sdk_ecs::config::Builder::default()
+                    .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
-            .map_err(failed("ecs:DescribeServices"))?;
+            .map_err(failed_sdk("ecs:DescribeServices"))?;
         let Some(found) = answer.services().first() else {
             let why = answer
                 .failures()
@@ -139,6 +184,7 @@ impl Aws {
             return Err(AwsError {
                 call: "ecs:DescribeServices",
                 message: format!("service {service} in cluster {cluster}: {why}"),
+                transient: false,
             });
         };
         Ok(ServiceState {
@@ -174,6 +220,7 @@ impl Aws {
         let definition = answer.task_definition().cloned().ok_or_else(|| AwsError {
             call: "ecs:DescribeTaskDefinition",
             message: format!("{arn}: no task definition in the answer"),
+            transient: false,
         })?;
         Ok(CurrentTaskDefinition {
             arn: definition.task_definition_arn().unwrap_or(arn).to_owned(),
@@ -230,6 +277,7 @@ impl Aws {
             .ok_or_else(|| AwsError {
                 call: "ecs:RegisterTaskDefinition",
                 message: "the answer has no task-definition ARN".into(),
+                transient: false,
             })
     }
 

@@ -165,8 +165,33 @@ async fn wait_for(
 ) -> anyhow::Result<Rollout> {
     let deadline = Instant::now() + timeout;
     let mut last = String::new();
+    let mut failures: u32 = 0;
     loop {
-        let state = aws.service(cluster, service).await.map_err(external)?;
+        // A few seconds of AWS errors do not end the wait: they are retried with backoff
+        // until the deadline, and only then is the outcome unknown (never a guess).
+        let state = match aws.service(cluster, service).await {
+            Ok(state) => {
+                failures = 0;
+                state
+            }
+            Err(error) if error.transient => {
+                failures += 1;
+                let backoff = (poll * 2u32.pow(failures.min(5))).min(Duration::from_secs(30));
+                if Instant::now() + backoff > deadline {
+                    return Ok(Rollout::Unknown(format!(
+                        "AWS kept failing until the deadline ({error})"
+                    )));
+                }
+                let _ = writeln!(
+                    err,
+                    "  {error}; trying again in {:.1} s",
+                    backoff.as_secs_f64()
+                );
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+            Err(error) => return Err(external(error)),
+        };
         let rollout = deploy::classify(ours, &state);
         if rollout.is_done() {
             return Ok(rollout);
@@ -188,6 +213,30 @@ async fn wait_for(
     }
 }
 
+/// A release answer is a few hundred bytes; more is not read.
+const VERIFY_ANSWER_LIMIT: usize = 64 * 1024;
+
+/// An answer's body as JSON, read no further than `limit` bytes.
+async fn bounded_json(
+    mut answer: reqwest::Response,
+    limit: usize,
+) -> Result<serde_json::Value, String> {
+    if answer
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(format!("the answer is larger than {limit} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = answer.chunk().await.map_err(|error| error.to_string())? {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the answer is larger than {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|error| error.to_string())
+}
+
 /// `GET URL/v1/release` must give `release` three times in a row before the deadline.
 async fn verify_served(
     url: &str,
@@ -195,16 +244,37 @@ async fn verify_served(
     deadline: Instant,
     poll: Duration,
 ) -> Result<(), String> {
+    let address = format!("{}/v1/release", url.trim_end_matches('/'));
+    let origin = reqwest::Url::parse(&address).map_err(|error| error.to_string())?;
+    // A redirect is followed only on the same host and port (a verify endpoint has no reason to
+    // send us elsewhere, and one that points at a link-local address such as the instance
+    // metadata service must never be reached).
+    let (host, port) = (
+        origin.host_str().map(str::to_owned),
+        origin.port_or_known_default(),
+    );
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            let next = attempt.url().clone();
+            if attempt.previous().len() < 5
+                && next.host_str().map(str::to_owned) == host
+                && next.port_or_known_default() == port
+            {
+                attempt.follow()
+            } else {
+                attempt.error(format!(
+                    "a redirect to another host ({next}) is not followed"
+                ))
+            }
+        }))
         .build()
         .map_err(|error| error.to_string())?;
-    let address = format!("{}/v1/release", url.trim_end_matches('/'));
     let mut in_a_row = 0;
     let mut seen = String::from("no answer");
     loop {
         match client.get(&address).send().await {
-            Ok(answer) => match answer.json::<serde_json::Value>().await {
+            Ok(answer) => match bounded_json(answer, VERIFY_ANSWER_LIMIT).await {
                 Ok(value) => {
                     let served = value["release_id"].as_str().unwrap_or("").to_owned();
                     if served == release {
@@ -224,7 +294,7 @@ async fn verify_served(
             },
             Err(error) => {
                 in_a_row = 0;
-                seen = error.to_string();
+                seen = crate::adapters::aws::describe(&error);
             }
         }
         if Instant::now() + poll > deadline {
@@ -423,14 +493,9 @@ pub fn execute(
             "e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts:release-0123456789ab",
         ));
     };
-    if let Some(short) = id.strip_prefix("release-")
-        && !release.starts_with(short)
-    {
+    if let Err(problem) = deploy::check_release_tag(&id, &release) {
         return Err(usage(
-            format!(
-                "{image} is release {short}…, but this repository's release is {}…",
-                &release[..12]
-            ),
+            format!("--image {image}: {problem}"),
             "deploy from the commit the image was built from, or build this release's image (promptops image)",
         ));
     }
@@ -538,6 +603,58 @@ pub fn execute(
             err,
         )
         .await?;
+        if let Rollout::Unknown(why) = &rollout {
+            // Nothing is known, so nothing is claimed: the previous revision is asked back
+            // (unconfirmed), the attempt is recorded, and the exit status says "unknown".
+            let asked_back = match aws.update_service(&cluster, &service, &previous).await {
+                Ok(()) => format!(
+                    "{} was asked back (not confirmed)",
+                    deploy::short_arn(&previous)
+                ),
+                Err(error) => format!(
+                    "asking {} back failed too ({error})",
+                    deploy::short_arn(&previous)
+                ),
+            };
+            let reason = format!(
+                "the rollout of {} cannot be known: {why}; {asked_back}; check the service by hand \
+                 (`promptops deploy status`)",
+                deploy::short_arn(&registered)
+            );
+            let _ = writeln!(err, "{reason}");
+            let message = format!(
+                "deploy-unknown {service}: release {} not verified\n\n{reason}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Release: {release}\nPromptops-Decision: deploy-unknown\n",
+                &release[..12],
+            );
+            let (commit, _) = record_event(
+                Recording {
+                    root: &root,
+                    settings,
+                    inputs: &inputs,
+                    target: &args.target,
+                    record: DeploymentRecord {
+                        cluster: cluster.clone(),
+                        service: service.clone(),
+                        image: pinned.clone(),
+                        task_definition: registered.clone(),
+                        previous_task_definition: Some(previous.clone()),
+                        release_id: release.clone(),
+                        score: None,
+                        run_url: settings.github_run_url(),
+                    },
+                    event: "deploy-unknown",
+                    reason: Some(reason.clone()),
+                    tag: None,
+                    message,
+                },
+                &scores,
+            )?;
+            outcome.commit = commit;
+            outcome.reason = Some(reason);
+            outcome.result = "unknown";
+            outcome.ok = false;
+            return Ok(());
+        }
         let mut failure = rollout.failure();
         if failure.is_none()
             && let Some(url) = &verify_url

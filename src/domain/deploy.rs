@@ -171,6 +171,8 @@ pub enum Rollout {
     RolledBackByEcs(String),
     /// Our deployment is gone from the service's list.
     Disappeared(String),
+    /// AWS kept failing until the deadline: where the rollout stands cannot be known.
+    Unknown(String),
 }
 
 impl Rollout {
@@ -187,6 +189,7 @@ impl Rollout {
                 Some(format!("ECS rolled the deployment back: {reason}"))
             }
             Rollout::Disappeared(reason) => Some(format!("the deployment disappeared: {reason}")),
+            Rollout::Unknown(reason) => Some(format!("its outcome cannot be known: {reason}")),
         }
     }
 }
@@ -384,8 +387,54 @@ pub fn next_deploy_tag(service: &str, existing: &[String]) -> String {
     format!("{prefix}{}", highest + 1)
 }
 
+/// Whether an image tag written as `release-<id>` names this release: the id after the prefix
+/// is at least the 12 hex digits `promptops image` writes (up to the full 64) and they are the
+/// release's own. An empty id, or a one-character prefix that any release shares one time in
+/// sixteen, names no release. Other tags say nothing about the release and are not judged here.
+pub fn check_release_tag(tag: &str, release: &str) -> Result<(), String> {
+    let Some(id) = tag.strip_prefix("release-") else {
+        return Ok(());
+    };
+    let well_formed = (12..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !well_formed {
+        return Err(format!(
+            "`{tag}` does not name a release: after `release-` come 12 to 64 hex digits of a release id"
+        ));
+    }
+    if release.starts_with(id) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{tag}` is release {id}, but this repository's release is {}",
+            release.get(..id.len()).unwrap_or(release)
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// Regression: `REPO:release-` (an empty id) and a one-character prefix were taken as this
+    /// release.
+    #[test]
+    fn a_release_tag_must_carry_at_least_twelve_digits_of_this_release() {
+        let release = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        for (tag, ok) in [
+            ("release-0123456789ab", true),
+            (&format!("release-{release}")[..], true),
+            ("release-", false),
+            ("release-0", false),
+            ("release-0123456789a", false),
+            ("release-0123456789AB", false),
+            ("release-0123456789ac", false),
+            ("v1", true),
+        ] {
+            assert_eq!(check_release_tag(tag, release).is_ok(), ok, "{tag}");
+        }
+    }
     use super::*;
 
     fn deployment(status: &str, td: &str, state: &str, running: i64) -> Deployment {

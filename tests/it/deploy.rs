@@ -571,3 +571,128 @@ fn a_deploy_section_with_errors_is_refused_naming_its_line() {
         );
     }
 }
+
+/// Regression: a few seconds of AWS 500s while deploy waited ended it at once (exit 3),
+/// leaving the service on the new, unverified revision with no rollback and no record. They are
+/// retried within the deadline; when AWS keeps failing, the outcome is unknown: said, recorded,
+/// exit 4.
+#[test]
+fn aws_errors_while_waiting_are_retried_and_an_unknown_outcome_is_recorded() {
+    let (repo, release) = repository();
+    let world = World::start(&release);
+    world.script(Ending::Complete, 1);
+    world.fail_looks(3);
+    let output = deploy(&repo, &world, &["--timeout", "60s"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(output.stderr.contains("trying again"), "{output:?}");
+    assert!(
+        registry(&repo).contains("event: deploy\n"),
+        "{}",
+        registry(&repo)
+    );
+
+    // A new release, and AWS failing until the deadline.
+    repo.edit(
+        "prompts/03-metadata/classify-product-category.yaml",
+        "owner:",
+        "# a change to the release\nowner:",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    repo.commit("a change", 1_795_437_500);
+    let release = repo.release_id();
+    let world = World::start(&release);
+    world.script(Ending::Complete, 1);
+    world.fail_looks(usize::MAX);
+    let output = deploy(&repo, &world, &["--timeout", "2s"]);
+    assert_eq!(output.code, 4, "{output:?}");
+    assert!(output.stderr.contains("cannot be known"), "{output:?}");
+    assert!(
+        registry(&repo).contains("event: deploy-unknown"),
+        "{}",
+        registry(&repo)
+    );
+}
+
+/// A verify endpoint on loopback that answers every request with `answer` (status line,
+/// headers and as much body as it likes), written by `write`.
+fn hostile_endpoint(write: fn(&mut std::net::TcpStream)) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                let _ = std::io::Read::read(&mut stream, &mut buffer);
+                write(&mut stream);
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+/// Regression: `--verify-url`'s answer was read whole (512 MiB aborted the process mid-deploy),
+/// and a redirect to another host (169.254.169.254) was followed. The answer is read to 64 KiB,
+/// a redirect leaves neither host nor port, and the deploy ends rolled back with its reason.
+#[test]
+fn a_verify_endpoint_cannot_exhaust_memory_or_redirect_elsewhere() {
+    use std::io::Write as _;
+    let (repo, release) = repository();
+    let world = World::start(&release);
+    let huge = hostile_endpoint(|stream| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 536870912\r\n\r\n",
+        );
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..512 {
+            if stream.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    world.script(Ending::Complete, 0);
+    let output = deploy(&repo, &world, &["--verify-url", &huge, "--timeout", "3s"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(
+        output.stdout.contains("larger than 65536 bytes"),
+        "{output:?}"
+    );
+
+    let elsewhere = hostile_endpoint(|stream| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data/\r\nContent-Length: 0\r\n\r\n",
+        );
+    });
+    world.script(Ending::Complete, 0);
+    let output = deploy(
+        &repo,
+        &world,
+        &["--verify-url", &elsewhere, "--timeout", "3s"],
+    );
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains("another host"), "{output:?}");
+}
+
+/// Regression: `REPO:release-` (an empty id) or a one-character prefix was taken as this
+/// release; it is refused before any AWS call.
+#[test]
+fn an_image_tag_must_name_this_release_in_full() {
+    let (repo, _) = repository();
+    for tag in ["release-", "release-0"] {
+        let image = format!("{ECR_HOST}/prompts:{tag}");
+        let output = repo.run(&[
+            "deploy",
+            "--cluster",
+            "prod",
+            "--service",
+            "prompts",
+            "--image",
+            &image,
+        ]);
+        assert_eq!(output.code, 2, "{tag}: {output:?}");
+        assert!(
+            output.stderr.contains("does not name a release"),
+            "{output:?}"
+        );
+    }
+}

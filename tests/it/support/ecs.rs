@@ -28,6 +28,8 @@ struct Script {
     looks_in_progress: usize,
     /// The service's task definition as last answered.
     current: String,
+    /// How many `DescribeServices` answers during the next rollout are a 500 (AWS failing).
+    failing_looks: usize,
     active: Option<(String, String, usize, Ending)>,
 }
 
@@ -154,6 +156,11 @@ impl World {
         script.ending = Some(ending);
         script.looks_in_progress = looks;
         script.active = None;
+    }
+
+    /// The next `n` looks at the service during a rollout get a 500, as AWS gives at times.
+    pub(crate) fn fail_looks(&self, n: usize) {
+        self.script.lock().unwrap().failing_looks = n;
     }
 
     /// The environment for promptops: AWS through the proxy, dummy credentials.
@@ -308,6 +315,21 @@ fn serve_connection(stream: TcpStream, upstream: &str, script: &Mutex<Script>) {
             // The scripted ending is the first rollout's; any later one (a rollback) completes.
             let ending = script.ending.take().unwrap_or(Ending::Complete);
             script.active = Some((wanted, old, 0, ending));
+        }
+        {
+            let mut script = script.lock().unwrap();
+            if target == "DescribeServices" && script.active.is_some() && script.failing_looks > 0 {
+                script.failing_looks -= 1;
+                let body = br#"{"__type":"ServerException","message":"Internal failure"}"#;
+                let head = format!(
+                    "HTTP/1.1 500 X\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nx-amzn-requestid: test\r\n\r\n",
+                    body.len()
+                );
+                if writer.write_all(head.as_bytes()).is_err() || writer.write_all(body).is_err() {
+                    break;
+                }
+                continue;
+            }
         }
         // Forward as it came (moto does not check signatures), on a fresh connection.
         let (method, path) = {
