@@ -19,18 +19,32 @@ pub use exit::{ExitStatus, UserError};
 /// Runs one command and returns its exit status.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
     let settings = settings::Settings::resolve(&cli.global, settings::Environment::from_process())?;
+    // Under GitHub Actions no value from a file may start a workflow command on stdout or
+    // stderr (`report::actions`).
+    let guarded = settings.github_actions();
+    if guarded {
+        report::actions::guard();
+    }
     settings::init_logging(&settings);
     // Not locked for the whole command: progress, the render watchdog and logs write to
     // stderr from other threads while it runs.
-    let mut out = std::io::stdout();
-    let mut err = std::io::stderr();
+    let (mut out, mut err): (Box<dyn Write>, Box<dyn Write>) = if guarded {
+        (
+            Box::new(report::actions::Guarded::new(std::io::stdout())),
+            Box::new(report::actions::Guarded::new(std::io::stderr())),
+        )
+    } else {
+        (Box::new(std::io::stdout()), Box::new(std::io::stderr()))
+    };
     let mut printer = report::Printer {
         out: &mut out,
         err: &mut err,
         color: settings.color,
     };
-    let outcome = commands::run(&settings, cli.command, &mut printer)?;
+    let outcome = commands::run(&settings, cli.command, &mut printer);
     out.flush()?;
+    err.flush()?;
+    let outcome = outcome?;
     if let Some(path) = &settings.github_output {
         let lines = report::outputs::lines(&report::outputs::outputs(&outcome));
         if !lines.is_empty() {

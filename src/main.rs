@@ -24,7 +24,13 @@ fn main() -> ExitCode {
                 return ExitStatus::Success.into();
             }
             let (status, hint) = promptops::exit::error_status(&error);
-            let mut stderr = std::io::stderr().lock();
+            // An error names files and values from them: under GitHub Actions it goes through
+            // the same guard as the rest of the output.
+            let mut stderr: Box<dyn Write> = if promptops::report::actions::is_guarded() {
+                Box::new(promptops::report::actions::Guarded::new(std::io::stderr()))
+            } else {
+                Box::new(std::io::stderr().lock())
+            };
             let _ = writeln!(stderr, "error: {error}");
             for cause in error.chain().skip(1) {
                 let _ = writeln!(stderr, "  caused by: {cause}");

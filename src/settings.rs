@@ -265,7 +265,7 @@ pub fn init_logging(settings: &Settings) {
         });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::report::actions::Guarded::new(std::io::stderr()))
         .with_ansi(settings.color)
         .without_time()
         .with_target(false)

@@ -135,7 +135,11 @@ pub fn run(
             exit_code: None,
         };
         if group {
-            writeln!(printer.err, "::group::pipeline: {stage}")?;
+            writeln!(
+                printer.err,
+                "{}",
+                crate::report::actions::command(&format!("::group::pipeline: {stage}"))
+            )?;
         }
         match plan {
             Plan::Skip(reason) => {
@@ -241,7 +245,11 @@ pub fn run(
         }
         line.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         if group {
-            writeln!(printer.err, "::endgroup::")?;
+            writeln!(
+                printer.err,
+                "{}",
+                crate::report::actions::command("::endgroup::")
+            )?;
         }
         let stop = line.outcome == "failed" || line.outcome == "timed-out";
         if stop {

@@ -637,6 +637,22 @@ pub fn check_examples_stream(
         };
         match read_example(path, number, text, validators) {
             Err(line_findings) => findings.extend(line_findings),
+            Ok(example) if example.id.chars().any(char::is_control) => {
+                // An id is printed in reports, logs and CI output: a newline in it could start
+                // a line of its own there (a GitHub workflow command).
+                findings.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        path,
+                        Position::new(number, 1),
+                        format!(
+                            "example id {:?} contains a control character (a newline, a tab…)",
+                            example.id
+                        ),
+                    )
+                    .with_hint("use letters, digits and punctuation in ids"),
+                );
+            }
             Ok(example) => {
                 let digest = sha2::Sha256::digest(example.id.as_bytes());
                 let mut key = [0u8; 16];

@@ -23,8 +23,7 @@ pub fn render(findings: &[Diagnostic]) -> String {
         if let Some(hint) = &finding.hint {
             let _ = write!(message, "\nhint: {hint}");
         }
-        let _ = writeln!(
-            out,
+        let line = format!(
             "::{level} file={},line={},col={},title={}::{}",
             escape_property(&finding.file),
             finding.line,
@@ -32,6 +31,7 @@ pub fn render(findings: &[Diagnostic]) -> String {
             escape_property(finding.code),
             escape_data(&message)
         );
+        let _ = writeln!(out, "{}", super::actions::command(&line));
     }
     out
 }
@@ -83,10 +83,13 @@ mod tests {
             "50% bad\nline",
         )
         .with_hint("fix: it");
+        // (Marked as promptops's own command when another test turned the guard on.)
         assert_eq!(
             render(&[finding]),
-            "::error file=a%2Cb.yaml,line=3,col=4,title=yaml-syntax::50%25 bad%0Alinehint: fix: it\n"
-                .replace("linehint", "line%0Ahint")
+            super::super::actions::command(
+                &"::error file=a%2Cb.yaml,line=3,col=4,title=yaml-syntax::50%25 bad%0Alinehint: fix: it\n"
+                    .replace("linehint", "line%0Ahint")
+            )
         );
     }
 }

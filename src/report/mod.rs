@@ -5,6 +5,7 @@
 // Printing, files and the environment belong to the edges (clippy.toml names them).
 #![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
 
+pub mod actions;
 pub mod deploy;
 pub mod eval;
 pub mod github;

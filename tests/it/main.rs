@@ -1,5 +1,6 @@
 //! Integration tests: the real binary, run in fresh git repositories in temp folders.
 
+mod actions_output;
 mod architecture;
 mod bad_input;
 mod bundle;
