@@ -82,6 +82,9 @@ pub fn ecr_region(host: &str) -> Option<String> {
 /// A registry client; hosts named in `insecure` are spoken to over plain HTTP.
 pub struct Registry {
     client: Client,
+    /// The credentials it logged in with, so its errors can be scrubbed of every form of them
+    /// (a registry may echo the `Authorization` header in an error body).
+    secrets: std::sync::Mutex<Vec<String>>,
 }
 
 /// A base image as pulled: its manifest (the platform's, for an index) and config.
@@ -130,7 +133,18 @@ impl Registry {
         };
         Registry {
             client: Client::new(config),
+            secrets: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// `text` without any form of the credentials this client logged in with.
+    pub fn redact(&self, text: &str) -> String {
+        let secrets = self
+            .secrets
+            .lock()
+            .map(|secrets| secrets.clone())
+            .unwrap_or_default();
+        super::llm::Secrets::new(secrets).redact(text)
     }
 
     /// Logs in to the registry of `reference` (before any other call for it).
@@ -145,6 +159,12 @@ impl Registry {
                 RegistryAuth::Basic(username, password)
             }
         };
+        if let RegistryAuth::Basic(username, password) = &auth
+            && let Ok(mut secrets) = self.secrets.lock()
+        {
+            secrets.push(password.clone());
+            secrets.push(format!("{username}:{password}"));
+        }
         self.client
             .store_auth_if_needed(reference.resolve_registry(), &auth)
             .await;

@@ -31,9 +31,10 @@ fn usage(message: String, hint: &str) -> anyhow::Error {
     UserError::new(ExitStatus::Error, message).hint(hint).into()
 }
 
-fn external(error: registry::RegistryError) -> anyhow::Error {
+/// A registry's error for the user, scrubbed of every form of the credentials it was given.
+fn external(registry: &Registry, error: registry::RegistryError) -> anyhow::Error {
     let hint = error.hint();
-    let mut user = UserError::new(ExitStatus::External, error.to_string());
+    let mut user = UserError::new(ExitStatus::External, registry.redact(&error.to_string()));
     if let Some(hint) = hint {
         user = user.hint(hint);
     }
@@ -95,7 +96,10 @@ pub fn execute(
     let registry = Registry::new(&args.insecure_registry);
     super::block_on(async {
         if let Some(target) = &target {
-            registry.login(target, &login).await.map_err(external)?;
+            registry
+                .login(target, &login)
+                .await
+                .map_err(|error| external(&registry, error))?;
         }
         if target
             .as_ref()
@@ -104,12 +108,12 @@ pub fn execute(
             registry
                 .login(&base, &Login::Anonymous)
                 .await
-                .map_err(external)?;
+                .map_err(|error| external(&registry, error))?;
         }
         let pulled = registry
             .pull_base(&base, &os, &architecture)
             .await
-            .map_err(external)?;
+            .map_err(|error| external(&registry, error))?;
         let layer = image::layer(&bundle, IMAGE_BUNDLE_DIR);
         let app = image::app_image(
             &pulled.manifest,
@@ -159,7 +163,7 @@ pub fn execute(
             let pushed = registry
                 .push(&pulled, &app, &tagged)
                 .await
-                .map_err(external)?;
+                .map_err(|error| external(&registry, error))?;
             outcome.reference = format!(
                 "{}/{}@{}",
                 target.registry(),
@@ -189,7 +193,7 @@ pub fn execute(
                 let bytes = registry
                     .blob(&pulled.reference, digest)
                     .await
-                    .map_err(external)?;
+                    .map_err(|error| external(&registry, error))?;
                 base_blobs.insert(digest.to_owned(), bytes);
             }
             let tag = args.tag.clone().unwrap_or(default_tag);

@@ -399,3 +399,68 @@ fn bad_references_and_unreachable_registries_fail_clearly() {
     assert_ne!(invalid.code, 0, "{invalid:?}");
     assert_eq!(registry.uploads_started("prompts"), 0);
 }
+
+/// Regression: a registry error body that echoes the Authorization header printed
+/// `Basic base64(user:password)` in the CI log; every form of the credential is scrubbed.
+#[test]
+fn a_registry_that_echoes_the_credentials_never_gets_them_printed() {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            std::thread::spawn(move || {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer) {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&request).into_owned();
+                let authorization = text
+                    .lines()
+                    .find(|line| line.to_ascii_lowercase().starts_with("authorization:"))
+                    .map(|line| line["authorization:".len()..].trim().to_owned());
+                let answer = match authorization {
+                    None => "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"fake\"\r\nContent-Length: 0\r\n\r\n".to_owned(),
+                    Some(value) => {
+                        let body = format!(
+                            "{{\"errors\":[{{\"code\":\"DENIED\",\"message\":\"you sent Authorization: {value}\"}}]}}"
+                        );
+                        format!(
+                            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                    }
+                };
+                let _ = stream.write_all(answer.as_bytes());
+            });
+        }
+    });
+    let repo = bundled_example();
+    let password = "s3cret-registry-password-42";
+    let output = image(
+        &repo,
+        &[
+            "--base",
+            &format!("{address}/runtime:1"),
+            "--push",
+            &format!("{address}/prompts"),
+            "--insecure-registry",
+            &address,
+            "--registry-username",
+            "robot",
+        ],
+        &[("PROMPTOPS_REGISTRY_PASSWORD", password)],
+    );
+    assert_eq!(output.code, 3, "{output:?}");
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("robot:{password}"));
+    let all = format!("{}{}", output.stdout, output.stderr);
+    assert!(!all.contains(password), "{output:?}");
+    assert!(!all.contains(&basic), "{output:?}");
+    assert!(!all.contains(&basic[8..24]), "{output:?}");
+}

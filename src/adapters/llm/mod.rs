@@ -124,6 +124,24 @@ impl Secrets {
                     let encoded = engine.encode(text.as_bytes());
                     forms.push(encoded.trim_end_matches('=').to_owned());
                 }
+                // Inside a longer encoding (`Basic base64(user:password)`) the key's characters
+                // depend on where it starts modulo 3: the part that depends on the key alone,
+                // for each of the three starts.
+                for offset in 0..3usize {
+                    let mut bytes = vec![0u8; offset];
+                    bytes.extend_from_slice(key.as_bytes());
+                    let encoded = engine.encode(&bytes);
+                    let encoded = encoded.trim_end_matches('=');
+                    let skip = (offset * 8).div_ceil(6);
+                    let keep_end = if bytes.len() % 3 == 0 {
+                        encoded.len()
+                    } else {
+                        encoded.len().saturating_sub(1)
+                    };
+                    if let Some(core) = encoded.get(skip..keep_end) {
+                        forms.push(core.to_owned());
+                    }
+                }
             }
             let percent: String = key
                 .bytes()
@@ -598,6 +616,18 @@ mod tests {
         // Basic-auth and base64 forms, percent-encoded forms.
         let basic = base64::engine::general_purpose::STANDARD.encode(":sk-abcdef");
         assert!(!secrets.redact(&format!("Basic {basic}")).contains(&basic));
+        // A password inside `base64(user:password)`, whatever the user name's length.
+        for user in ["a", "ab", "abc", "robot$push"] {
+            use base64::Engine as _;
+            let header = base64::engine::general_purpose::STANDARD
+                .encode(format!("{user}:sk-abcdef-registry-password"));
+            let secrets = Secrets::new(["sk-abcdef-registry-password".to_owned()]);
+            let redacted = secrets.redact(&format!("echo: Authorization: Basic {header}"));
+            // What is left around the mark encodes the user name and at most a byte or two
+            // of the password's edges.
+            let (_, after) = redacted.split_once("[redacted]").expect("redacted");
+            assert!(after.len() <= 4, "{user}: {redacted}");
+        }
         let secrets = Secrets::new(vec!["sk/a+b=c".into()]);
         assert_eq!(secrets.redact("k=sk%2Fa%2Bb%3Dc"), "k=[redacted]");
     }
