@@ -457,8 +457,10 @@ fn a_registry_that_echoes_the_credentials_never_gets_them_printed() {
         &[("PROMPTOPS_REGISTRY_PASSWORD", password)],
     );
     assert_eq!(output.code, 3, "{output:?}");
-    use base64::Engine as _;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("robot:{password}"));
+    let basic = <base64::engine::GeneralPurpose as base64::Engine>::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("robot:{password}"),
+    );
     let all = format!("{}{}", output.stdout, output.stderr);
     assert!(!all.contains(password), "{output:?}");
     assert!(!all.contains(&basic), "{output:?}");
