@@ -66,8 +66,9 @@ pub enum TableFormat {
 
 /// A Markdown table cell's text: one line, cut to `limit` characters with an ellipsis, then
 /// made inert. The text is data (examples, model answers): it must not end the table or the
-/// `<details>`, hide the marker, load an image, or mention a person or team on GitHub (`@` gets
-/// a zero-width space, as Dependabot does).
+/// `<details>`, hide the marker, load an image, mention a person or team on GitHub (`@` gets
+/// a zero-width space, as Dependabot does), or become a link (GitHub links bare `http://…`,
+/// `https://…` and `www.…`: a zero-width space breaks each).
 pub(crate) fn markdown_cell(text: &str, limit: usize) -> String {
     let flat: String = text.replace(['\n', '\r'], " ");
     let cut = if flat.chars().count() > limit {
@@ -89,7 +90,32 @@ pub(crate) fn markdown_cell(text: &str, limit: usize) -> String {
             _ => inert.push(c),
         }
     }
-    inert
+    break_autolinks(&inert)
+}
+
+/// A zero-width space after every `:` of `://` and before the `.` of `www.` (any case).
+fn break_autolinks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("://") {
+            out.push_str(":&#8203;");
+            rest = &rest[1..];
+            continue;
+        }
+        if rest
+            .get(..4)
+            .is_some_and(|start| start.eq_ignore_ascii_case("www."))
+        {
+            out.push_str(&rest[..3]);
+            out.push_str("&#8203;");
+            rest = &rest[3..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 #[cfg(test)]
@@ -102,7 +128,12 @@ mod tests {
         let inert = markdown_cell(hostile, 200);
         assert_eq!(
             inert,
-            "@&#8203;octocat &lt;/details&gt; &lt;\\!-- promptops-report --&gt; \\!\\[x\\](http://t/x.png) \\| \\`a\\` \\*b\\* \\[l\\](u) &amp;amp;"
+            "@&#8203;octocat &lt;/details&gt; &lt;\\!-- promptops-report --&gt; \\!\\[x\\](http:&#8203;//t/x.png) \\| \\`a\\` \\*b\\* \\[l\\](u) &amp;amp;"
+        );
+        // Regression: bare URLs from examples and answers were linked by GitHub.
+        assert_eq!(
+            markdown_cell("see https://evil.example/x and WWW.evil.example", 200),
+            "see https:&#8203;//evil.example/x and WWW&#8203;.evil.example"
         );
         // Cut before escaping: an escape is never split.
         assert_eq!(markdown_cell("ab|cd", 3), "ab\\|…");
