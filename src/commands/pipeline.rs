@@ -105,7 +105,7 @@ pub fn run(
             None => super::scan(&root, false)?,
         };
         let mut wrote = false;
-        let hash = stage_inputs(stage, &inputs, &analysis, args, &carried).hash();
+        let hash = stage_inputs(stage, (&root, &inputs), &analysis, args, &carried).hash();
         let started = time::rfc3339(settings.clock.now());
         let clock = Instant::now();
         // A stage with work is skipped when its inputs are those of its last passed run
@@ -555,7 +555,7 @@ fn understand(
 /// (by sha256) that decide what it does.
 fn stage_inputs(
     stage: &str,
-    inputs: &[InputFile],
+    (root, inputs): (&std::path::Path, &[InputFile]),
     analysis: &Analysis,
     args: &PipelineArgs,
     carried: &Carried,
@@ -586,6 +586,20 @@ fn stage_inputs(
                 other => format!("{other:?}"),
             }),
     );
+    // Everything an eval's cache key covers: an `exec` provider's script changes its answers.
+    if stage == "eval" {
+        for (name, provider) in &analysis.config.providers {
+            if provider.kind == crate::domain::model::ProviderKind::Exec {
+                hashed.add(
+                    format!("exec provider {name}"),
+                    adapters::llm::exec_fingerprint(
+                        provider.command.as_deref().unwrap_or_default(),
+                        root,
+                    ),
+                );
+            }
+        }
+    }
     if matches!(stage, "gate" | "promote") {
         let evals = format!("{}/{}/", layout::PROMPTS_DIR, layout::EVALS);
         let summaries: Vec<&str> = inputs

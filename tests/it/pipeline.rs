@@ -475,3 +475,41 @@ fn the_pipeline_promotes_only_on_evals_it_made_itself() {
             .contains("version: 1.3.0")
     );
 }
+
+/// Regression: the pipeline skipped eval after an `exec` provider's script changed (its inputs
+/// left out what the cache key covers), so production then failed unseen.
+#[test]
+fn a_changed_exec_script_runs_the_eval_again() {
+    let repo = TestRepo::sample();
+    repo.write("scripts/model.sh", "cat > /dev/null\necho 'summary 0'\n");
+    repo.write(
+        "promptops.yaml",
+        "providers:\n  openai:\n    kind: exec\n    command: [sh, scripts/model.sh]\n",
+    );
+    // Any answer passes: what matters here is whether the eval runs.
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "threshold: 0.8",
+        "threshold: 0",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    repo.set_identity();
+    repo.commit("an exec provider", 1_795_437_296);
+    let first = repo.run(&["pipeline", "--until", "eval"]);
+    let eval_outcome = |output: &crate::support::Output| {
+        outcomes(&output.stdout)
+            .split(", ")
+            .find(|part| part.starts_with("eval "))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_ne!(eval_outcome(&first), "eval skipped", "{first:?}");
+    let again = repo.run(&["pipeline", "--until", "eval"]);
+    assert_eq!(eval_outcome(&again), "eval skipped", "{again:?}");
+    repo.write(
+        "scripts/model.sh",
+        "cat > /dev/null\necho 'something else'\n",
+    );
+    let changed = repo.run(&["pipeline", "--until", "eval"]);
+    assert_ne!(eval_outcome(&changed), "eval skipped", "{changed:?}");
+}

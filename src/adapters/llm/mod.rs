@@ -499,7 +499,10 @@ fn check_base_url(name: &str, base_url: &str, has_key: bool) -> Option<String> {
 
 /// What an `exec` provider's answers depend on besides the request: its command, and the
 /// content of any argument that names a regular file in the repository (the script).
-fn exec_fingerprint(command: &[String], root: &std::path::Path) -> String {
+/// What an `exec` provider's answers depend on besides the request: its command and the
+/// content of every file of the repository it names (the script). The cache key covers it,
+/// and so does the pipeline's skip of an unchanged eval.
+pub fn exec_fingerprint(command: &[String], root: &std::path::Path) -> String {
     let mut text = serde_json::to_string(command).unwrap_or_default();
     for argument in command {
         let path = root.join(argument);
