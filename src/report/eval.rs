@@ -117,6 +117,8 @@ fn cost(summary: &RunSummary) -> String {
 fn verdict(summary: &RunSummary) -> &'static str {
     if !summary.complete {
         "incomplete"
+    } else if summary.shard.is_some() && summary.n == 0 {
+        "empty"
     } else if summary.passed {
         "pass"
     } else {

@@ -765,3 +765,51 @@ fn the_cost_scorer_uses_configured_prices_and_refuses_to_run_without_one() {
         "over the $0.00001 budget"
     );
 }
+
+/// Regression: a shard that no example falls in (`--shard 4/8` of a small task) exited 2 and
+/// failed its CI matrix job. It says so, exits 0, and its empty run counts in the merge.
+#[test]
+fn an_empty_shard_passes_and_is_merged() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 3, "");
+    let whole = eval(&repo, &[]);
+    assert_eq!(whole.code, 0, "{whole:?}");
+    let unsharded = only_summary(&repo);
+    let count = 8;
+    let mut empty = 0;
+    for index in 1..=count {
+        let output = eval(&repo, &["--shard", &format!("{index}/{count}")]);
+        assert_eq!(output.code, 0, "{index}/{count}: {output:?}");
+        if output.stderr.contains("no example falls in shard") {
+            empty += 1;
+        }
+    }
+    assert!(
+        empty >= 5,
+        "3 examples over 8 shards leave at least 5 empty"
+    );
+    let artifacts = tempfile::tempdir().unwrap();
+    for (name, summary) in summaries(&repo) {
+        if let Some(shard) = summary["shard"]["index"].as_u64() {
+            let folder = artifacts.path().join(format!("shard-{shard}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            let log = summary["log"].as_str().unwrap();
+            for file in [name.as_str(), log] {
+                std::fs::copy(repo.path().join(EVALS).join(file), folder.join(file)).unwrap();
+            }
+        }
+    }
+    let merged = repo.run(&[
+        "eval",
+        "merge",
+        artifacts.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(merged.code, 0, "{merged:?}");
+    let merged: Value = serde_json::from_str(&merged.stdout).unwrap();
+    let merged = &merged["runs"][0]["summary"];
+    for field in ["n", "score", "passed"] {
+        assert_eq!(merged[field], unsharded[field], "{field}");
+    }
+}
