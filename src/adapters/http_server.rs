@@ -37,8 +37,13 @@ pub struct ServerConfig {
 
 struct AppState {
     catalog: Catalog,
+    /// Renders running at once (each on a blocking thread, against the render deadline).
+    renders: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
     draining: AtomicBool,
+    /// A render overran its deadline; its thread runs on and cannot be stopped, so the server
+    /// says it is unhealthy and the orchestrator replaces it (eval stops on the same bound).
+    overrun: AtomicBool,
     log: Arc<LogBuffer>,
     log_json: bool,
 }
@@ -55,6 +60,11 @@ struct LogBuffer {
 
 /// Lines beyond this many waiting bytes are counted, not kept (stderr blocked).
 const LOG_BUFFER_LIMIT: usize = 16 << 20;
+
+/// Renders in progress at once; more wait for none and are answered 503. A render that
+/// overruns its deadline keeps its thread until it ends (a render cannot be stopped from
+/// outside), so the number of such threads is bounded here.
+const RENDERS_AT_ONCE: usize = 32;
 
 impl LogBuffer {
     /// Appends one line, written by `write` straight into the buffer.
@@ -135,8 +145,10 @@ pub async fn run(
     };
     let state = Arc::new(AppState {
         catalog,
+        renders: Arc::new(tokio::sync::Semaphore::new(RENDERS_AT_ONCE)),
         metrics: Metrics::default(),
         draining: AtomicBool::new(false),
+        overrun: AtomicBool::new(false),
         log: Arc::clone(&log),
         log_json: config.log_json,
     });
@@ -321,7 +333,14 @@ fn reply(reply: Reply) -> Response {
     response
 }
 
-async fn healthz() -> Response {
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    if state.overrun.load(Ordering::SeqCst) {
+        return reply(Reply::error(
+            503,
+            "a render ran past its deadline and still holds a thread",
+            Some("the prompt's template loops or grows without bound; restart after fixing it"),
+        ));
+    }
     reply(Reply {
         status: 200,
         body: Bytes::from_static(b"{\"status\":\"ok\"}\n"),
@@ -377,7 +396,7 @@ async fn render(
         Err(rejection) => return bad_path(&rejection),
     };
     match body {
-        Ok(body) => reply(state.catalog.render(&task, &body)),
+        Ok(body) => render_bounded(&state, task, body).await,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             reply(Reply::error(
                 413,
@@ -390,6 +409,46 @@ async fn render(
             &format!("the body cannot be read: {rejection}"),
             None,
         )),
+    }
+}
+
+/// A render on a blocking thread, answered within the render deadline that `eval` keeps too:
+/// a template that loops or grows without bound gets a 503 naming the task, and the server
+/// goes on serving.
+async fn render_bounded(state: &Arc<AppState>, task: String, body: Bytes) -> Response {
+    let deadline = crate::domain::eval::render::RENDER_DEADLINE;
+    let Ok(permit) = Arc::clone(&state.renders).try_acquire_owned() else {
+        return reply(Reply::error(
+            503,
+            "too many renders are in progress",
+            Some("retry in a moment"),
+        ));
+    };
+    let worker = Arc::clone(state);
+    let name = task.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        worker.catalog.render(&name, &body)
+    });
+    match tokio::time::timeout(deadline, job).await {
+        Ok(Ok(answer)) => reply(answer),
+        Ok(Err(_)) => reply(Reply::error(500, "the render failed", None)),
+        Err(_) => {
+            state.overrun.store(true, Ordering::SeqCst);
+            tracing::error!(
+                "task `{}`: rendering took more than {} s; refused",
+                task,
+                deadline.as_secs()
+            );
+            reply(Reply::error(
+                503,
+                &format!(
+                    "rendering task `{task}` took more than {} s; a template that loops or grows without bound is refused",
+                    deadline.as_secs()
+                ),
+                Some("fix the prompt's template (eval stops on the same bound)"),
+            ))
+        }
     }
 }
 

@@ -445,3 +445,34 @@ fn healthcheck_says_whether_a_server_is_ready() {
     assert_eq!(closed.code, 1, "{closed:?}");
     assert!(closed.stderr.contains("not ready"), "{closed:?}");
 }
+
+/// Regression: `serve` rendered with no time limit (eval has a watchdog). A render runs against
+/// the same deadline on its own thread: a runaway template gets a 503 naming its task, the
+/// server goes on answering, and `/healthz` says it needs replacing.
+#[test]
+fn a_runaway_render_is_refused_at_the_deadline_and_the_server_goes_on() {
+    let repo = crate::support::TestRepo::sample();
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "content: \"Ticket: {{ ticket }}\"",
+        "content: \"{% set ns = namespace(s=[1]) %}{% for i in range(33) %}{% set ns.s = ns.s + ns.s %}{% endfor %}Ticket: {{ ticket }}\"",
+    );
+    repo.rebuild_registry();
+    let server = Server::start(&repo, &[]);
+    assert_eq!(server.get("/healthz").status, 200);
+    let started = std::time::Instant::now();
+    let answer = server.post("/v1/prompts/summarize/render", br#"{"ticket": "x"}"#);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(answer.status, 503, "{}", answer.text());
+    assert!(
+        answer.text().contains("took more than 2 s"),
+        "{}",
+        answer.text()
+    );
+    assert_eq!(server.get("/v1/prompts/summarize").status, 200);
+    assert_eq!(server.get("/healthz").status, 503);
+}

@@ -414,10 +414,7 @@ async fn evaluate(engine: &Engine, prepared: &Prepared, example: Example, line: 
     }
 }
 
-/// How long one example's messages may take to render. Fuel bounds the instructions a
-/// template runs, not every operation's cost (minijinja materialises deep list
-/// concatenations unmetered), so each render also runs against the clock.
-const RENDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+use crate::domain::eval::render::RENDER_DEADLINE;
 
 /// Renders in place (no thread handoff: it costs more than the render) while a watchdog
 /// thread watches the clock. A render cannot be stopped from outside, so one that overruns

@@ -1,6 +1,11 @@
 //! Rendering a prompt's messages for one example, with the same strict environment that
 //! `validate` checks templates with: a variable the example lacks is an error, not "".
 
+/// How long one render of a prompt's messages may take, in `eval` and in `serve` alike. Fuel
+/// bounds the instructions a template runs, not every operation's cost (minijinja materialises
+/// deep list concatenations unmetered), so each render also runs against the clock.
+pub const RENDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
 use minijinja::Environment;
 use serde_json::{Map, Value};
 
