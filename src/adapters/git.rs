@@ -227,7 +227,50 @@ pub fn staged_besides(root: &Path, except: &[String]) -> Result<Vec<String>, Git
         .collect())
 }
 
-/// Whether the tag exists.
+/// promptops's own runtime files (the repository lock, the journal of a change in progress,
+/// the temp files of atomic writes): never part of a commit, never a reason to refuse one.
+pub const OWN_FILES: [&str; 3] = [
+    ".promptops/lock",
+    ".promptops/journal.json",
+    ".promptops/tmp/",
+];
+
+fn is_own_file(path: &str) -> bool {
+    OWN_FILES
+        .iter()
+        .any(|own| path == *own || (own.ends_with('/') && path.starts_with(own)))
+}
+
+/// Takes promptops's own runtime files out of the index when a `git add -A` put them there
+/// (a repository whose `.gitignore` predates them): they must not block or join a commit.
+pub fn unstage_own_files(root: &Path) -> Result<Vec<String>, GitError> {
+    let (repository, prefix) = open_at(root)?;
+    let mut options = git2::StatusOptions::new();
+    options.include_untracked(false);
+    let statuses = repository.statuses(Some(&mut options))?;
+    let own: Vec<String> = statuses
+        .iter()
+        .filter(|entry| {
+            entry
+                .status()
+                .intersects(git2::Status::INDEX_NEW | git2::Status::INDEX_MODIFIED)
+        })
+        .filter_map(|entry| entry.path().ok().map(str::to_owned))
+        .filter_map(|path| {
+            let relative = if prefix.is_empty() {
+                Some(path.as_str())
+            } else {
+                path.strip_prefix(&format!("{prefix}/"))
+            }?;
+            is_own_file(relative).then(|| relative.to_owned())
+        })
+        .collect();
+    if !own.is_empty() {
+        unstage(root, &own)?;
+    }
+    Ok(own)
+}
+
 /// Whether `root` lies in a git repository with a work tree.
 pub fn is_repository(root: &Path) -> bool {
     open_at(root).is_ok()
@@ -300,6 +343,7 @@ pub fn is_valid_tag_name(tag: &str) -> bool {
     git2::Reference::is_valid_name(&format!("refs/tags/{tag}"))
 }
 
+/// Whether the tag exists.
 pub fn tag_exists(root: &Path, tag: &str) -> Result<bool, GitError> {
     let (repository, _) = open_at(root)?;
     Ok(repository

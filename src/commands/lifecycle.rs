@@ -337,6 +337,10 @@ pub(super) fn apply(
         .collect();
     touched.extend(evidence_files.iter().cloned());
     if how.identity.is_some() {
+        // promptops's own files never block its commit, nor join it.
+        for path in git::unstage_own_files(root)? {
+            tracing::info!("unstaged {path}: it is promptops's own runtime file");
+        }
         let staged = git::staged_besides(root, &touched)?;
         if !staged.is_empty() {
             return Err(UserError::new(

@@ -46,3 +46,53 @@ fn a_version_that_cannot_be_a_tag_is_refused_before_anything_is_written() {
     // Every later command still works.
     assert_eq!(repo.run(&["status"]).code, 0);
 }
+
+/// Regression: `.promptops/lock` (and the journal) were not in `init`'s `.gitignore`; after
+/// `git add -A` promptops refused its own commit ("other changes are staged"). Its own files
+/// never block a commit, nor join one, and `init` ignores them.
+#[test]
+fn promptops_own_files_never_block_its_commit() {
+    let repo = committed_example();
+    let production = repo.read("prompts/02-production/classify-product-category.yaml");
+    repo.write(
+        "prompts/00-templates/classify-product-category.yaml",
+        &production.replace("version: 1.1.0", "version: 1.2.0"),
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    // (The test repository has no .gitignore: the lock the registry took stays out by hand.)
+    repo.remove(".promptops/lock");
+    repo.commit("a candidate", 1_795_437_400);
+    // What a `git add -A` in a repository without promptops's ignore lines stages.
+    repo.write(".promptops/lock", "pid 1: promote\n");
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    let mut index = repository.index().unwrap();
+    index
+        .add_path(std::path::Path::new(".promptops/lock"))
+        .unwrap();
+    index.write().unwrap();
+    let output = repo.run(&[
+        "promote",
+        "classify-product-category",
+        "--force",
+        "--reason",
+        "tested by hand",
+    ]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let head = repository.head().unwrap().peel_to_tree().unwrap();
+    assert!(
+        head.get_path(std::path::Path::new(".promptops/lock"))
+            .is_err()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let init = crate::support::run_binary(dir.path(), &["init", "fresh"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    let ignore = std::fs::read_to_string(dir.path().join("fresh/.gitignore")).unwrap();
+    for line in [
+        ".promptops/lock",
+        ".promptops/journal.json",
+        ".promptops/tmp/",
+    ] {
+        assert!(ignore.lines().any(|l| l == line), "{line}: {ignore}");
+    }
+}
