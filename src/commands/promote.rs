@@ -148,6 +148,9 @@ fn attempt(
     let files = gather(&root, &inputs, &before, task)?;
     let eval = if args.eval && files.errors.is_empty() {
         if evaluated.is_none() {
+            // Everything that can refuse the promotion without its evidence is checked before
+            // a single paid request: uncommitted work, who commits, a tag already taken.
+            refuse_before_paying(settings, &root, args, &files, &dirty_paths)?;
             *evaluated = Some(evaluate(
                 settings,
                 &root,
@@ -256,6 +259,34 @@ fn attempt(
         plan: Some(plan),
         ..base
     })
+}
+
+/// The refusals `--eval` checks before it spends a model call.
+fn refuse_before_paying(
+    settings: &Settings,
+    root: &Path,
+    args: &PromoteArgs,
+    files: &Gathered,
+    dirty_paths: &[String],
+) -> anyhow::Result<()> {
+    super::lifecycle::refuse_dirty_list(dirty_paths)?;
+    let (identity, _) = super::who(root, settings);
+    let identity = super::lifecycle::committer(identity, args.change.no_commit, "promotion")?;
+    let task = files
+        .candidate_path
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(".yaml");
+    let tag = promote::tag_name(task, &files.candidate_version);
+    if identity.is_some() && git::tag_exists(root, &tag)? {
+        return Err(
+            UserError::new(ExitStatus::Error, format!("the tag {tag} already exists"))
+                .hint("a version is promoted once: raise the candidate's version (nothing was evaluated)")
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// `--bump`: the candidate's version becomes production's, raised; its file is rewritten (in

@@ -7,6 +7,7 @@ use crate::cli::RollbackArgs;
 use crate::domain::analysis::RegistryState;
 use crate::domain::eval::evidence::CheckedRun;
 use crate::domain::eval::record::Variant;
+use crate::domain::layout;
 use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::lifecycle::rollback::{self, Rollback};
 use crate::domain::model::LatestEval;
@@ -397,6 +398,19 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
             });
             continue;
         };
+        // What can refuse the rollback is checked before the target's paid eval: uncommitted
+        // work in the files it would change, and who commits it.
+        if !args.change.dry_run {
+            let paths = [
+                production.path.clone(),
+                format!("{}/{}/{id}.yaml", layout::PROMPTS_DIR, layout::METADATA),
+                crate::domain::lifecycle::archive_path(&id, &version),
+                crate::domain::lifecycle::archive_path(&id, &target),
+            ];
+            super::lifecycle::refuse_dirty(&root, &paths, args.change.allow_dirty)?;
+            let (identity, _) = super::who(&root, settings);
+            super::lifecycle::committer(identity, args.change.no_commit, "rollback")?;
+        }
         // The target is measured as the regression was: a regression measured on fresh
         // answers is never compared with the target's answers from before the drift.
         let all_cached = newest.n > 0 && newest.cached == newest.n;

@@ -304,3 +304,35 @@ fn a_rollback_target_is_measured_as_the_regression_was() {
         "{output:?}"
     );
 }
+
+/// Regression: `promote --eval` with an uncommitted candidate ran every paid request, then
+/// refused for the dirty tree; `rollback --on-regression` likewise. What can refuse is checked
+/// before any model call.
+#[test]
+fn what_can_refuse_is_checked_before_any_model_call() {
+    let (server, repo) = promotable(12, false);
+    repo.edit(
+        "prompts/00-templates/summarize.yaml",
+        "Be precise.",
+        "Be precise!",
+    );
+    let output = run(&repo, &["promote", "summarize", "--eval"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("uncommitted changes"), "{output:?}");
+    assert_eq!(server.count(), 0, "no request was paid for");
+
+    let (server, repo, _drift) = crate::promote::drifted(false);
+    assert_eq!(run(&repo, &["eval", "summarize", "--no-cache"]).code, 1);
+    let asked = server.count();
+    repo.write(
+        "prompts/03-metadata/summarize.yaml",
+        &format!(
+            "{}# a note\n",
+            repo.read("prompts/03-metadata/summarize.yaml")
+        ),
+    );
+    let output = run(&repo, &["rollback", "--on-regression"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("uncommitted changes"), "{output:?}");
+    assert_eq!(server.count(), asked, "the target was not evaluated");
+}

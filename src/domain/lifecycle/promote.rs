@@ -214,9 +214,14 @@ pub fn commit_and_tag(files: &TaskFiles<'_>, decision: &Decision<'_>) -> (String
             failed.join(", ")
         ));
     }
-    let tag = format!("prompt/{task}/v{to}");
+    let tag = tag_name(task, to);
     let tag_message = format!("{task} {to} in production (score {score})\n");
     (message, tag, tag_message)
+}
+
+/// The tag a promotion of `task` to `version` makes.
+pub fn tag_name(task: &str, version: &str) -> String {
+    format!("prompt/{task}/v{version}")
 }
 
 /// The plan's id: a sha256 over the files it changes and its commit message (the registry,
