@@ -331,10 +331,14 @@ pub struct ProviderConfig {
     /// API base URL (OpenAI-compatible servers, proxies, test servers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
-    /// The environment variable that holds the API key (never the key itself).
+    /// The environment variable that holds the API key (never the key itself). `null` is not
+    /// "no key": a server that needs none takes `keyless: true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = "^[A-Za-z_][A-Za-z0-9_]*$"))]
+    #[schemars(with = "String", regex(pattern = "^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub api_key_env: Option<String>,
+    /// A server that needs no API key (a local Ollama or vLLM): no key is read or sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keyless: bool,
     /// For `kind: exec`: the command and its arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,

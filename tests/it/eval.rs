@@ -813,3 +813,74 @@ fn an_empty_shard_passes_and_is_merged() {
         assert_eq!(merged[field], unsharded[field], "{field}");
     }
 }
+
+/// Regression: a wrong `base_url` cost ~48 s of retries per run (every example retried 5
+/// times) and ended in the HTTP library's raw error. After a few connection failures with no
+/// success the run stops and names `providers.<name>.base_url`.
+#[test]
+fn a_wrong_base_url_stops_the_run_quickly_and_names_the_setting() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    let repo = TestRepo::sample();
+    repo.write(
+        "promptops.yaml",
+        &format!(
+            "providers:\n  openai:\n    kind: openai\n    base_url: http://{address}/v1\n    api_key_env: TEST_LLM_KEY\n"
+        ),
+    );
+    repo.rebuild_registry();
+    let started = std::time::Instant::now();
+    // Real retry delays: what a user waits.
+    let output = repo.run_env(&["eval"], &[("TEST_LLM_KEY", KEY)]);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}: {output:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains("providers.openai.base_url"),
+        "{output:?}"
+    );
+}
+
+/// Regression: `api_key_env: null` silently fell back to `OPENAI_API_KEY`. It is refused at
+/// its line; a local server without keys takes `keyless: true`, and no key is sent to it.
+#[test]
+fn a_keyless_provider_sends_no_key_and_null_is_refused() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 2, "");
+    repo.write(
+        "promptops.yaml",
+        &format!(
+            "providers:\n  openai:\n    kind: openai\n    base_url: {}\n    api_key_env: null\n",
+            server.openai_url()
+        ),
+    );
+    let output = repo.run(&["validate", "--format", "json"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(
+        crate::support::findings(&output)
+            .iter()
+            .any(|(_, file, line)| file == "promptops.yaml" && *line == 5),
+        "{output:?}"
+    );
+    repo.write(
+        "promptops.yaml",
+        &format!(
+            "providers:\n  openai:\n    kind: openai\n    base_url: {}\n    keyless: true\n",
+            server.openai_url()
+        ),
+    );
+    repo.rebuild_registry();
+    let output = repo.run_env(&["eval"], &[("OPENAI_API_KEY", "sk-must-not-be-sent")]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let seen = server.seen();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|request| request.header("authorization").is_none()),
+        "no key is sent"
+    );
+}

@@ -27,6 +27,8 @@ pub struct CallError {
     pub message: String,
     /// The server's `Retry-After`, when it sent one.
     pub retry_after: Option<Duration>,
+    /// The connection could not be made (refused, no such host): nothing reached the server.
+    pub connect: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +50,7 @@ impl CallError {
             kind,
             message: message.into(),
             retry_after: None,
+            connect: false,
         }
     }
 
@@ -200,7 +203,18 @@ pub struct Provider {
     /// For `exec`: what the answers depend on besides the request (the command and the
     /// content of the script it names), so the cache key changes when they do.
     pub fingerprint: Option<String>,
+    /// `keyless: true`: a local server that needs no key; none is read or sent.
+    keyless: bool,
+    /// Whether any request reached the server (an answer of any status).
+    reached: std::sync::atomic::AtomicBool,
+    /// Connection failures while nothing has reached the server.
+    unreachable: std::sync::atomic::AtomicU32,
 }
+
+/// Connection failures, with no request ever reaching the server, after which the run stops
+/// and names `providers.<name>.base_url` (a wrong URL must not cost a minute of retries per
+/// example).
+const CONNECT_FAILURES_BEFORE_STOP: u32 = 3;
 
 /// How the whole run talks to providers.
 #[derive(Clone, Debug)]
@@ -250,6 +264,7 @@ impl Client {
                 kind,
                 base_url: None,
                 api_key_env: None,
+                keyless: false,
                 command: None,
                 timeout_seconds: None,
                 max_retries: None,
@@ -301,11 +316,28 @@ impl Client {
         if let Some(problem) = &provider.refused {
             return Err(CallError::config(problem.clone()));
         }
-        if provider.kind != ProviderKind::Exec && provider.api_key.is_none() {
+        if provider.kind != ProviderKind::Exec && !provider.keyless && provider.api_key.is_none() {
             return Err(CallError::config(format!(
-                "${} is not set; the `{}` provider needs an API key",
+                "${} is not set; the `{}` provider needs an API key (a local server without keys: `keyless: true`)",
                 provider.key_env, provider.name
             )));
+        }
+        let unreachable = || {
+            CallError::config(format!(
+                "cannot connect to the `{name}` provider at {url}: {tries} connection attempts failed and none reached it; check `providers.{name}.base_url` in promptops.yaml",
+                name = provider.name,
+                url = provider.base_url,
+                tries = CONNECT_FAILURES_BEFORE_STOP,
+            ))
+        };
+        if provider.kind != ProviderKind::Exec
+            && !provider.reached.load(std::sync::atomic::Ordering::SeqCst)
+            && provider
+                .unreachable
+                .load(std::sync::atomic::Ordering::SeqCst)
+                >= CONNECT_FAILURES_BEFORE_STOP
+        {
+            return Err(unreachable());
         }
         let scale = self.settings.delay_scale;
         let backoff = ExponentialBuilder::default()
@@ -324,6 +356,27 @@ impl Client {
                         provider.timeout.as_secs_f64()
                     )))
                 });
+            let result = match result {
+                Err(error) if error.connect && provider.kind != ProviderKind::Exec => {
+                    let failures = provider
+                        .unreachable
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                        + 1;
+                    if failures >= CONNECT_FAILURES_BEFORE_STOP
+                        && !provider.reached.load(std::sync::atomic::Ordering::SeqCst)
+                    {
+                        Err(unreachable())
+                    } else {
+                        Err(error)
+                    }
+                }
+                other => {
+                    provider
+                        .reached
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    other
+                }
+            };
             result.map(|mut response| {
                 response.latency_ms =
                     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -421,7 +474,10 @@ fn resolve(
         .api_key_env
         .clone()
         .unwrap_or_else(|| key_env.to_owned());
-    let api_key = (!key_env.is_empty()).then(|| env(&key_env)).flatten();
+    let keyless = config.keyless;
+    let api_key = (!keyless && !key_env.is_empty())
+        .then(|| env(&key_env))
+        .flatten();
     let refused = if config.kind == ProviderKind::Exec {
         None
     } else {
@@ -449,6 +505,9 @@ fn resolve(
             .unwrap_or(MaxTokensParameter::MaxCompletionTokens),
         refused,
         fingerprint,
+        keyless,
+        reached: std::sync::atomic::AtomicBool::new(false),
+        unreachable: std::sync::atomic::AtomicU32::new(0),
     }
 }
 
@@ -497,8 +556,6 @@ fn check_base_url(name: &str, base_url: &str, has_key: bool) -> Option<String> {
     None
 }
 
-/// What an `exec` provider's answers depend on besides the request: its command, and the
-/// content of any argument that names a regular file in the repository (the script).
 /// What an `exec` provider's answers depend on besides the request: its command and the
 /// content of every file of the repository it names (the script). The cache key covers it,
 /// and so does the pipeline's skip of an unchanged eval.
@@ -577,7 +634,9 @@ fn http_error(error: reqwest::Error) -> CallError {
         message = format!("{message}: {cause}");
         source = cause.source();
     }
-    CallError::transient(message)
+    let mut failed = CallError::transient(message);
+    failed.connect = error.is_connect();
+    failed
 }
 
 #[cfg(test)]
