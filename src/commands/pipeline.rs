@@ -40,6 +40,9 @@ struct Carried {
     evals_not_run: bool,
     /// The image the image stage pushed (`REPO@sha256:…`).
     image: Option<String>,
+    /// A dry run planned a stage that changes the release (a promotion, an image): what
+    /// deploy would deploy is known only after they run.
+    release_planned: bool,
     deployed: bool,
 }
 
@@ -226,6 +229,9 @@ pub fn run(
                 if planned_only && stage == "eval" {
                     carried.evals_not_run = true;
                 }
+                if planned_only && matches!(stage, "promote" | "image") {
+                    carried.release_planned = true;
+                }
                 if args.dry_run && carried.evals_not_run {
                     match stage {
                         "gate" => writeln!(
@@ -240,6 +246,13 @@ pub fn run(
                         )?,
                         _ => {}
                     }
+                }
+                if args.dry_run && carried.release_planned && stage == "deploy" {
+                    writeln!(
+                        printer.err,
+                        "   the release it deploys is the one the planned stages above make; its \
+                         image is looked up when they have run"
+                    )?;
                 }
             }
         }
@@ -455,6 +468,11 @@ fn plan(stage: &str, analysis: &Analysis, args: &PipelineArgs, carried: &Carried
             }
             if let Some(url) = &args.verify_url {
                 command.extend(["--verify-url".to_owned(), url.clone()]);
+            }
+            // A dry run that planned a promotion or an image cannot ask AWS about the image
+            // of a release that does not exist yet: the deploy is planned, not looked up.
+            if args.dry_run && carried.release_planned {
+                return Plan::Run(vec![command]);
             }
             Plan::Run(vec![dry(command)])
         }

@@ -513,3 +513,29 @@ fn a_changed_exec_script_runs_the_eval_again() {
     let changed = repo.run(&["pipeline", "--until", "eval"]);
     assert_ne!(eval_outcome(&changed), "eval skipped", "{changed:?}");
 }
+
+/// Regression: `pipeline --dry-run` exited 3 at the deploy stage after any change to the
+/// release (it looked up the image it only planned to push), and with a promotion planned it
+/// named the pre-promotion release. A dry run never fails on what it only plans.
+#[test]
+fn a_dry_run_plans_the_deploy_of_a_release_that_does_not_exist_yet() {
+    use crate::support::ecs::{ECR_HOST, World};
+    let repo = committed_example();
+    let config = repo.read("promptops.yaml");
+    repo.write(
+        "promptops.yaml",
+        &format!("{config}deploy:\n  cluster: prod\n  service: prompts\n  image_repository: {ECR_HOST}/prompts\n"),
+    );
+    repo.commit("deploy settings", 1_795_437_400);
+    // ECR holds the image of another release only.
+    let world = World::start(&"0".repeat(64));
+    let environment = world.environment();
+    let environment = pairs(&environment);
+    let dry = repo.run_env(&["pipeline", "--offline", "--dry-run"], &environment);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(
+        dry.stderr.contains("would run: promptops deploy\n"),
+        "{dry:?}"
+    );
+    assert!(outcomes(&dry.stdout).contains("deploy planned"), "{dry:?}");
+}
