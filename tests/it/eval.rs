@@ -884,3 +884,41 @@ fn a_keyless_provider_sends_no_key_and_null_is_refused() {
         "no key is sent"
     );
 }
+
+/// Regression: `scripts/sample_responses.py` wrote the demo's stored responses through an
+/// `exec` provider, whose answers are keyed with its script, so the offline demo missed every
+/// one. It now answers as an OpenAI-compatible server: its responses replay offline.
+#[test]
+fn the_sample_responses_script_writes_what_the_offline_demo_replays() {
+    let repo = crate::support::bundled_example();
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/sample_responses.py"
+    ))
+    .unwrap();
+    repo.write("scripts/sample_responses.py", &script);
+    std::fs::remove_dir_all(repo.path().join(".promptops/cache")).unwrap();
+    let written = std::process::Command::new("python3")
+        .arg("scripts/sample_responses.py")
+        .current_dir(repo.path())
+        .env("PROMPTOPS", env!("CARGO_BIN_EXE_promptops"))
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&written.stdout);
+    assert!(
+        written.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    assert!(stdout.contains("wrote 212 stored responses"), "{stdout}");
+    let output = repo.run(&[
+        "eval",
+        "normalize-product-title",
+        "--candidate",
+        "--baseline",
+        "production",
+        "--offline",
+    ]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(!output.stderr.contains("no stored response"), "{output:?}");
+}

@@ -47,3 +47,29 @@ fn init_refuses_an_existing_prompt_repository_and_writes_nothing() {
     assert!(output.stderr.contains("nothing was written"), "{output:?}");
     assert_eq!(before, repo.tree());
 }
+
+/// Regression: the README's quick-start output was stale (validate now shows two errors). The
+/// README's block is what the quick start prints, run here as a newcomer runs it.
+#[test]
+fn the_readme_quick_start_prints_what_the_readme_shows() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("Misspell the variable")
+        .expect("the quick start");
+    let block = &readme[start..];
+    let block = &block[block.find("```text\n").unwrap() + "```text\n".len()..];
+    let shown = &block[..block.find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let init = crate::support::run_binary(dir.path(), &["init", "my-prompts"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    let repo = dir.path().join("my-prompts");
+    let clean = crate::support::run_binary(&repo, &["validate"]);
+    assert_eq!(clean.code, 0, "{clean:?}");
+    let prompt = repo.join("prompts/02-production/classify-sentiment.yaml");
+    let text = std::fs::read_to_string(&prompt).unwrap();
+    std::fs::write(&prompt, text.replace("{{ review }}", "{{ reviw }}")).unwrap();
+    let misspelt = crate::support::run_binary(&repo, &["validate"]);
+    assert_eq!(misspelt.code, 1, "{misspelt:?}");
+    assert_eq!(misspelt.stderr, shown);
+}
