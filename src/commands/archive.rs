@@ -110,7 +110,7 @@ fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archi
     let (plan, result) = super::lifecycle::finish(
         &root,
         settings,
-        &inputs,
+        (&inputs, &[]),
         &args.change,
         (writes, removals, registry),
         (message.clone(), (id, message), None),

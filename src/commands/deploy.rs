@@ -425,7 +425,7 @@ fn record_once(
     let (_, result) = lifecycle::finish(
         recording.root,
         recording.settings,
-        inputs,
+        (inputs, &[]),
         &flags,
         (Vec::new(), Vec::new(), registry),
         (

@@ -207,7 +207,7 @@ pub(super) fn committer(
 pub(super) fn finish(
     root: &Path,
     settings: &crate::settings::Settings,
-    read: &[InputFile],
+    (read, evidence): (&[InputFile], &[String]),
     flags: &crate::cli::ChangeFlags,
     (writes, removals, registry): (Vec<FileWrite>, Vec<FileRemoval>, FileWrite),
     (message, (id, id_basis), tag): (String, (String, String), Option<String>),
@@ -244,7 +244,7 @@ pub(super) fn finish(
     let commit = apply(
         root,
         &plan,
-        &[],
+        evidence,
         &Apply {
             read,
             identity: identity.as_ref(),

@@ -98,7 +98,7 @@ fn execute_once(
             .archived
             .iter()
             .find(|prompt| prompt.version == version)
-            .and_then(|prompt| rollback::newest_evidence(&evidence.runs, &prompt.sha256, now));
+            .and_then(|prompt| rollback::newest_evidence(&evidence.runs, &prompt.sha256s, now));
         (version, found)
     } else {
         let (version, found) =
@@ -127,6 +127,11 @@ fn execute_once(
                 })?;
         (version, Some(found))
     };
+    // The target's eval files (both halves of its run) go into the rollback's commit, as a
+    // promotion's evidence goes into its own.
+    let evidence_files: Vec<String> = target_evidence
+        .map(|found| evidence.files_of(&root, found))
+        .unwrap_or_default();
     let target_evidence = target_evidence.map(|found| {
         let path = evidence.path_of(found);
         (
@@ -207,7 +212,7 @@ fn execute_once(
     let (plan, result) = super::lifecycle::finish(
         &root,
         settings,
-        &inputs,
+        (&inputs, &evidence_files),
         &args.change,
         (writes, removals, registry),
         (message.clone(), (id, message), None),
@@ -253,7 +258,10 @@ impl TaskEvidence {
             };
             archived.push(rollback::ArchivedPrompt {
                 version: version.to_owned(),
-                sha256: crate::domain::source::sha256_hex(&restored),
+                sha256s: vec![
+                    crate::domain::source::sha256_hex(&restored),
+                    entry.sha256.clone(),
+                ],
             });
         }
         Ok(TaskEvidence {
@@ -261,6 +269,23 @@ impl TaskEvidence {
             runs,
             archived,
         })
+    }
+
+    /// The eval files of the run that was found: both halves' summaries and logs that exist.
+    fn files_of(&self, root: &std::path::Path, found: rollback::Found<'_>) -> Vec<String> {
+        let path = self.path_of(found);
+        let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
+        let mut files = Vec::new();
+        for half in std::iter::once(&found.run.summary).chain(found.run.baseline.as_ref()) {
+            files.push(format!(
+                "{folder}/{}{}",
+                half.run,
+                eval_store::SUMMARY_SUFFIX
+            ));
+            files.push(format!("{folder}/{}", half.log));
+        }
+        files.retain(|file| root.join(file).is_file());
+        files
     }
 
     /// The repository-relative summary of the half that was found.

@@ -279,6 +279,13 @@ fn a_rollback_target_is_measured_as_the_regression_was() {
     // Every prompt drifted: 1.1.0's cached answers were right, its fresh ones are wrong.
     let (_server, repo, _drift) = crate::promote::drifted(true);
     assert_eq!(run(&repo, &["eval", "summarize", "--no-cache"]).code, 1);
+    // Offline, the target cannot be measured fresh: a person is asked, nothing is guessed.
+    let output = run(&repo, &["rollback", "--on-regression", "--offline"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(
+        output.stdout.contains("--offline cannot measure"),
+        "{output:?}"
+    );
     let output = run(&repo, &["rollback", "--on-regression"]);
     assert_eq!(output.code, 1, "{output:?}");
     assert!(
@@ -296,11 +303,12 @@ fn a_rollback_target_is_measured_as_the_regression_was() {
         repo.read("prompts/02-production/summarize.yaml")
             .contains("version: 1.2.0")
     );
-    // Offline, the target cannot be measured fresh: a person is asked, nothing is guessed.
-    let output = run(&repo, &["rollback", "--on-regression", "--offline"]);
-    assert_eq!(output.code, 1, "{output:?}");
+    // That fresh eval is now 1.1.0's newest evidence: it is no target any more.
+    let output = run(&repo, &["rollback", "--on-regression"]);
     assert!(
-        output.stdout.contains("--offline cannot measure"),
+        output
+            .stdout
+            .contains("no archived version has a complete eval"),
         "{output:?}"
     );
 }
@@ -335,4 +343,39 @@ fn what_can_refuse_is_checked_before_any_model_call() {
     assert_eq!(output.code, 2, "{output:?}");
     assert!(output.stderr.contains("uncommitted changes"), "{output:?}");
     assert_eq!(server.count(), asked, "the target was not evaluated");
+}
+
+/// Regression: rollback commits left out their evidence logs (promote includes them). The
+/// target's eval files are in the rollback's commit.
+#[test]
+fn a_rollback_commits_its_targets_eval_files() {
+    let (_server, repo, _drift) = crate::promote::drifted(false);
+    assert_eq!(run(&repo, &["eval", "summarize", "--no-cache"]).code, 1);
+    let output = run(&repo, &["rollback", "--on-regression"]);
+    assert!(output.stdout.contains("rolled back to 1.1.0"), "{output:?}");
+    let repository = git2::Repository::open(repo.path()).unwrap();
+    let head = repository.head().unwrap().peel_to_commit().unwrap();
+    let parent = head.parent(0).unwrap();
+    let diff = repository
+        .diff_tree_to_tree(
+            Some(&parent.tree().unwrap()),
+            Some(&head.tree().unwrap()),
+            None,
+        )
+        .unwrap();
+    let added: Vec<String> = diff
+        .deltas()
+        .filter_map(|delta| delta.new_file().path().map(|p| p.display().to_string()))
+        .filter(|path| path.starts_with(EVALS))
+        .collect();
+    // The target's fresh eval (a candidate run of the archived 1.1.0): summary and log.
+    assert!(
+        added
+            .iter()
+            .any(|path| path.contains("-candidate") && path.contains(".summary."))
+            && added
+                .iter()
+                .any(|path| path.contains("-candidate") && path.rsplit('.').next() == Some("jsonl")),
+        "{added:?}"
+    );
 }

@@ -32,12 +32,13 @@ pub fn restored(bytes: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
-/// An archived version, and the sha256 of the prompt as it was in production (its file
-/// without the `archived:` note): the prompt its evals name.
+/// An archived version, and the sha256s its evals name: the prompt as it was in production
+/// (its file without the `archived:` note) and the archived file itself (what a rollback
+/// check evaluates).
 #[derive(Clone, Debug)]
 pub struct ArchivedPrompt {
     pub version: String,
-    pub sha256: String,
+    pub sha256s: Vec<String>,
 }
 
 /// One half of a checked run that is evidence for a prompt: the run, and the half (the run
@@ -48,10 +49,14 @@ pub struct Found<'a> {
     pub half: &'a RunSummary,
 }
 
-/// The newest eval of exactly the prompt `sha256` that is evidence: either half of a run
-/// (the production half of a paired run counts), complete, without errors, agreeing with its
-/// log and dated no later than now. `runs` are newest first.
-pub fn newest_evidence<'a>(runs: &'a [CheckedRun], sha256: &str, now: i64) -> Option<Found<'a>> {
+/// The newest eval of exactly one of the prompts `sha256s` that is evidence: either half of a
+/// run (the production half of a paired run counts), complete, without errors, agreeing with
+/// its log and dated no later than now. `runs` are newest first.
+pub fn newest_evidence<'a>(
+    runs: &'a [CheckedRun],
+    sha256s: &[String],
+    now: i64,
+) -> Option<Found<'a>> {
     runs.iter()
         .filter(|run| run.problems.is_empty() && !run.is_from_the_future(now))
         .flat_map(|run| {
@@ -60,7 +65,7 @@ pub fn newest_evidence<'a>(runs: &'a [CheckedRun], sha256: &str, now: i64) -> Op
                 .map(move |half| Found { run, half })
         })
         .find(|found| {
-            found.half.prompt.sha256 == sha256
+            sha256s.contains(&found.half.prompt.sha256)
                 && found.half.complete
                 && found.half.shard.is_none()
                 && found.half.errors == 0
@@ -78,7 +83,7 @@ pub fn default_target<'a>(
     let mut versions: Vec<(semver::Version, String, Found<'a>)> = archived
         .iter()
         .filter_map(|prompt| {
-            let found = newest_evidence(runs, &prompt.sha256, now)?;
+            let found = newest_evidence(runs, &prompt.sha256s, now)?;
             let version = semver::Version::parse(&prompt.version).ok()?;
             (found.half.score + 1e-12 >= threshold)
                 .then(|| (version, prompt.version.clone(), found))
@@ -257,11 +262,11 @@ mod tests {
         let archived = [
             ArchivedPrompt {
                 version: "1.1.0".into(),
-                sha256: "v11".into(),
+                sha256s: vec!["v11".into()],
             },
             ArchivedPrompt {
                 version: "1.2.0".into(),
-                sha256: "v12".into(),
+                sha256s: vec!["v12".into(), "v12-archived".into()],
             },
         ];
         let now = 1_900_000_000;
