@@ -175,7 +175,7 @@ impl Settings {
             cache_dir: environment.path("PROMPTOPS_CACHE_DIR"),
             log_filter: environment
                 .get("PROMPTOPS_LOG")
-                .unwrap_or_else(|| "warn".to_owned()),
+                .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
             clock,
             current_dir,
             listen: environment.get("PROMPTOPS_LISTEN"),
@@ -243,6 +243,11 @@ impl Settings {
         self.interactive && !self.ci
     }
 }
+
+/// promptops's own warnings; the AWS SDK's are errors only: what they warn of (no region from
+/// the instance metadata, a credential provider that failed) ends in promptops's own error with
+/// its hint, once, instead of three debug dumps before it (`PROMPTOPS_LOG=warn` shows them).
+const DEFAULT_LOG_FILTER: &str = "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error,aws_sdk_ecs=error,aws_sdk_ecr=error,aws_sdk_sts=error";
 
 /// Seconds since the epoch, or `YYYY-MM-DDTHH:MM:SSZ`.
 fn parse_time(text: &str) -> Option<i64> {
@@ -313,7 +318,7 @@ mod tests {
         let settings = settings(&[("PROMPTOPS_CACHE_DIR", "")]).unwrap();
         assert!((settings.retry_delay_scale - 1.0).abs() < f64::EPSILON);
         assert_eq!(settings.clock, Clock::System);
-        assert_eq!(settings.log_filter, "warn");
+        assert_eq!(settings.log_filter, DEFAULT_LOG_FILTER);
         assert_eq!(
             settings.cache_dir(None, Path::new("/repo")),
             PathBuf::from("/repo/.promptops/cache")

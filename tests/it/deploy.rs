@@ -696,3 +696,58 @@ fn an_image_tag_must_name_this_release_in_full() {
         );
     }
 }
+
+/// Regression: without credentials, deploy printed three AWS SDK warning dumps before its
+/// error. One clean error with its hint.
+#[test]
+fn without_credentials_deploy_prints_one_clean_error() {
+    let (repo, _) = repository();
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path().to_str().unwrap().to_owned();
+    let repository = format!("{ECR_HOST}/prompts");
+    // An instance metadata service that forbids (as a sandboxed runner's proxy answers).
+    let metadata = hostile_endpoint(|stream| {
+        use std::io::Write as _;
+        let _ = stream.write_all(
+            b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\ndenied",
+        );
+    });
+    let output = repo.run_env(
+        &[
+            "deploy",
+            "--cluster",
+            "prod",
+            "--service",
+            "prompts",
+            "--image-repository",
+            &repository,
+        ],
+        &[
+            ("HOME", home.as_str()),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", metadata.as_str()),
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+            ("AWS_PROFILE", ""),
+        ],
+    );
+    assert_eq!(output.code, 3, "{output:?}");
+    assert!(!output.stderr.contains("WARN"), "{output:?}");
+    assert_eq!(
+        output
+            .stderr
+            .lines()
+            .filter(|line| line.starts_with("error:"))
+            .count(),
+        1,
+        "{output:?}"
+    );
+    assert_eq!(
+        output.stderr.lines().count(),
+        2,
+        "the error and its hint: {output:?}"
+    );
+    assert!(
+        output.stderr.contains("hint: check the credentials"),
+        "{output:?}"
+    );
+}
