@@ -751,3 +751,42 @@ fn without_credentials_deploy_prints_one_clean_error() {
         "{output:?}"
     );
 }
+
+/// The README's way to try `deploy` without an AWS account or Docker: `scripts/local_aws.py`
+/// sets up moto, and the deploy's dry run shows the whole plan against it.
+#[test]
+fn the_local_aws_script_sets_up_a_deploy_to_try() {
+    let repo = committed_example();
+    let moto = crate::support::registry::Moto::start();
+    let environment = moto.environment();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/local_aws.py");
+    let set_up = std::process::Command::new("python3")
+        .arg(script)
+        .current_dir(repo.path())
+        .envs(
+            environment
+                .iter()
+                .map(|(name, value)| (*name, value.as_str())),
+        )
+        .env("PROMPTOPS", env!("CARGO_BIN_EXE_promptops"))
+        .output()
+        .expect("python3 runs");
+    let said = String::from_utf8_lossy(&set_up.stdout).into_owned();
+    assert!(
+        set_up.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&set_up.stderr)
+    );
+    let command = said
+        .lines()
+        .find_map(|line| line.strip_prefix("try: promptops "))
+        .expect("the script says what to try")
+        .to_owned();
+    let args: Vec<&str> = command.split_whitespace().collect();
+    let output = repo.run_env(&args, &pairs(&environment));
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output.stderr.contains("would: ecs:UpdateService"),
+        "{output:?}"
+    );
+}
