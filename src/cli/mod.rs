@@ -628,6 +628,9 @@ pub struct EvalArgs {
     /// Only the tasks with a file that differs between REF and the work tree (e.g. origin/main)
     #[arg(long, value_name = "REF")]
     pub changed_since: Option<String>,
+    /// For `pipeline`: append each task's run (made, or an unchanged earlier one) to FILE
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub record_runs: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]

@@ -165,13 +165,20 @@ pub fn run(
                     printer.err.flush()?;
                     wrote |= !read_only(stage, &command);
                     let capture = matches!(stage, "image" | "verify");
-                    let evaluates = evaluated_task(stage, &command);
-                    let runs_before = match evaluates {
-                        Some(task) => candidate_runs(&root, task)?,
-                        None => std::collections::BTreeSet::new(),
+                    // A candidate's eval records the run it made (or the unchanged earlier
+                    // one it found) in a file of this stage's own.
+                    let record = match evaluated_task(stage, &command) {
+                        Some(_) => Some(tempfile::NamedTempFile::new()?),
+                        None => None,
                     };
                     let mut full = vec!["--repo".to_owned(), root.display().to_string()];
                     full.extend(command.iter().cloned());
+                    if let Some(record) = &record {
+                        full.extend([
+                            "--record-runs".to_owned(),
+                            record.path().display().to_string(),
+                        ]);
+                    }
                     let ended = process::run_self(&root, &full, stage_timeout, capture)?;
                     // A stage stopped at its timeout is exit 3, whatever it said as it stopped.
                     let code = if ended.timed_out {
@@ -180,19 +187,11 @@ pub fn run(
                         ended.code.unwrap_or(130)
                     };
                     line.exit_code = Some(code);
-                    if let Some(task) = evaluates {
-                        let made: Vec<String> = candidate_runs(&root, task)?
-                            .difference(&runs_before)
-                            .cloned()
-                            .collect();
-                        for run in &made {
+                    if let Some(record) = &record {
+                        for (task, run) in recorded_runs(record.path())? {
                             line.changed.push(format!("evaluated {task}: run {run}"));
+                            carried.evaluated.entry(task).or_default().push(run);
                         }
-                        carried
-                            .evaluated
-                            .entry(task.to_owned())
-                            .or_default()
-                            .extend(made);
                     }
                     if ended.timed_out {
                         "timed-out".clone_into(&mut line.outcome);
@@ -507,19 +506,20 @@ fn evaluated_task<'a>(stage: &str, command: &'a [String]) -> Option<&'a str> {
         .flatten()
 }
 
-/// The names of the task's candidate runs in `prompts/04-evals/` (not their baseline halves).
-fn candidate_runs(
-    root: &std::path::Path,
-    task: &str,
-) -> anyhow::Result<std::collections::BTreeSet<String>> {
-    use crate::adapters::eval_store;
-    Ok(eval_store::summaries(&eval_store::task_dir(root, task))?
-        .into_iter()
-        .filter(|(_, summary)| {
-            summary.variant == crate::domain::eval::record::Variant::Candidate
-                && !summary.is_baseline_half()
+/// The candidate runs an eval recorded (`--record-runs`): `(task, run)`, each checked to be a
+/// task id and a run name (the file is the child's, but its lines are data all the same).
+fn recorded_runs(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text = String::from_utf8_lossy(&adapters::fs::read_regular(path, 1 << 20)?).into_owned();
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split('\t');
+            let (task, variant, run) = (parts.next()?, parts.next()?, parts.next()?);
+            (variant == "candidate"
+                && layout::is_slug(task)
+                && crate::domain::eval::record::is_run_name(run))
+            .then(|| (task.to_owned(), run.to_owned()))
         })
-        .map(|(_, summary)| summary.run)
         .collect())
 }
 

@@ -377,6 +377,7 @@ fn evaluate(
         shard: None,
         resume: false,
         changed_since: None,
+        record_runs: None,
         run: RunOptions {
             offline: args.run.offline,
             no_cache: args.run.no_cache,

@@ -214,8 +214,14 @@ fn a_second_run_is_served_from_the_cache_and_offline_works() {
     let offline = eval(&repo, &["--offline"]);
     assert_eq!(offline.code, 0, "{offline:?}");
     assert_eq!(server.count(), 12);
+    // The cached re-runs changed nothing: no new run was written (they report the first).
+    assert!(
+        second.stderr.contains("no new run was written")
+            && offline.stderr.contains("no new run was written"),
+        "{second:?}"
+    );
     let runs = summaries(&repo);
-    assert_eq!(runs.len(), 3);
+    assert_eq!(runs.len(), 1);
     let scores: Vec<f64> = runs
         .values()
         .map(|s| s["score"].as_f64().unwrap())
@@ -225,8 +231,12 @@ fn a_second_run_is_served_from_the_cache_and_offline_works() {
         .values()
         .map(|s| s["cached"].as_u64().unwrap())
         .collect();
-    assert_eq!(cached.iter().filter(|c| **c == 12).count(), 2, "{cached:?}");
-    assert_eq!(cached.iter().filter(|c| **c == 0).count(), 1, "{cached:?}");
+    assert_eq!(cached, [0], "the one run written was answered by the API");
+    let shown = eval(&repo, &["--format", "json"]);
+    assert!(
+        shown.stdout.contains("\"cached\": 12"),
+        "shown as answered from the cache: {shown:?}"
+    );
     // --no-cache goes back to the API.
     let fresh = eval(&repo, &["--no-cache"]);
     assert_eq!(fresh.code, 0, "{fresh:?}");
@@ -921,4 +931,41 @@ fn the_sample_responses_script_writes_what_the_offline_demo_replays() {
     ]);
     assert_eq!(output.code, 0, "{output:?}");
     assert!(!output.stderr.contains("no stored response"), "{output:?}");
+}
+
+/// Regression: a fully cached re-run that changed nothing still wrote a new log pair. It now
+/// reports the earlier run it repeats and writes nothing.
+#[test]
+fn a_cached_rerun_that_changes_nothing_writes_no_new_run() {
+    let repo = crate::support::bundled_example();
+    let args = [
+        "eval",
+        "normalize-product-title",
+        "--candidate",
+        "--baseline",
+        "production",
+        "--offline",
+    ];
+    let first = repo.run(&args);
+    assert_eq!(first.code, 0, "{first:?}");
+    let folder = repo.path().join("prompts/04-evals/normalize-product-title");
+    let files = || {
+        let mut names: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = files();
+    let again = repo.run_env(&args, &[("PROMPTOPS_NOW", "2026-12-08T10:00:00Z")]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stderr.contains("no new run was written"), "{again:?}");
+    assert_eq!(files(), before);
+    // The gates still find their evidence: the earlier run, consistent with its log.
+    let gates = repo.run_env(
+        &["promote", "normalize-product-title", "--dry-run"],
+        &[("PROMPTOPS_NOW", "2026-12-08T10:00:00Z")],
+    );
+    assert_eq!(gates.code, 0, "{gates:?}");
 }

@@ -40,6 +40,23 @@ pub fn run(
     }
     let root = super::root(settings)?;
     let outcome = execute(settings, &root, &args)?;
+    if let Some(path) = &args.record_runs {
+        // One line per task: `task<TAB>variant<TAB>run` (the pipeline's record of its evals).
+        let mut lines = String::new();
+        for task in outcome
+            .tasks
+            .iter()
+            .filter(|task| !task.summary_path.is_empty())
+        {
+            lines.push_str(&format!(
+                "{}\t{}\t{}\n",
+                task.summary.task,
+                task.summary.variant.as_str(),
+                task.summary.run
+            ));
+        }
+        adapters::fs::append(&settings.current_dir.join(path), lines.as_bytes())?;
+    }
     render(&root, &outcome, &args.reports, printer)?;
     Ok(Outcome::Eval(outcome))
 }

@@ -198,6 +198,29 @@ fn conclude(
         elapsed,
         &finished_at,
     );
+    // A fresh run answered wholly from the cache that scores every example exactly as an
+    // earlier run of the same prompts on the same examples is that run again: nothing new is
+    // written (no new log pair), and the earlier run is reported.
+    if fresh
+        && let Some(earlier) = same_as_earlier(dir, files, &summary, baseline_summary.as_ref())?
+    {
+        files.remove()?;
+        context.notes.push(format!(
+            "{}: every answer came from the cache and scored as in run {}; no new run was written",
+            summary.task, earlier.0.run
+        ));
+        let relative = adapters::fs::relative_path(
+            context.root,
+            &dir.join(format!("{}{}", earlier.0.run, eval_store::SUMMARY_SUFFIX)),
+        );
+        // Shown as this run went: every answer from the cache.
+        let (mut shown, mut shown_baseline) = earlier;
+        shown.cached = summary.cached;
+        if let (Some(half), Some(now)) = (&mut shown_baseline, &baseline_summary) {
+            half.cached = now.cached;
+        }
+        return Ok(TaskOutcome::finished(shown, relative, shown_baseline));
+    }
     // The summary records its log as it stands now, so a log changed since is not evidence.
     summary.log_sha256 = eval_store::log_sha256(&files.log)?;
     if let Some(baseline) = &mut baseline_summary {
@@ -221,6 +244,66 @@ fn conclude(
         error_lines: finish.error_lines,
         ran: true,
     })
+}
+
+/// The earlier complete run (and its baseline half) this one repeats, when this one was
+/// answered wholly from the cache and every example scored the same: same prompts, examples,
+/// shard and pairing, and an earlier log that agrees with its summary.
+fn same_as_earlier(
+    dir: &Path,
+    files: &RunFiles,
+    summary: &RunSummary,
+    baseline: Option<&RunSummary>,
+) -> anyhow::Result<Option<(RunSummary, Option<RunSummary>)>> {
+    let wholly_cached = |half: &RunSummary| {
+        half.complete && half.n > 0 && half.errors == 0 && half.cached == half.n
+    };
+    if !wholly_cached(summary) || baseline.is_some_and(|half| !wholly_cached(half)) {
+        return Ok(None);
+    }
+    let Some(now) = eval_store::log_facts(&files.log)? else {
+        return Ok(None);
+    };
+    let now_baseline = match baseline {
+        Some(_) => eval_store::log_facts(&files.baseline_log)?,
+        None => None,
+    };
+    let earlier = eval_store::summaries(dir)?
+        .into_iter()
+        .map(|(_, earlier)| earlier)
+        .filter(|earlier| {
+            earlier.run != summary.run
+                && !earlier.is_baseline_half()
+                && earlier.complete
+                && earlier.variant == summary.variant
+                && earlier.prompt == summary.prompt
+                && earlier.examples == summary.examples
+                && (earlier.threshold - summary.threshold).abs() < 1e-12
+                && earlier.shard == summary.shard
+                && earlier.paired_with.is_some() == baseline.is_some()
+        })
+        .max_by(|a, b| (a.recorded_at(), &a.run).cmp(&(b.recorded_at(), &b.run)));
+    let Some(earlier) = earlier else {
+        return Ok(None);
+    };
+    let checked = crate::domain::eval::evidence::check(eval_store::stored_run(dir, earlier)?, None);
+    if !checked.problems.is_empty() {
+        return Ok(None);
+    }
+    let stored = eval_store::stored_run(dir, checked.summary.clone())?;
+    let same_scores = stored
+        .log
+        .as_ref()
+        .is_some_and(|earlier| earlier.scores == now.scores);
+    let same_baseline = match (&stored.baseline, &now_baseline) {
+        (None, None) => true,
+        (Some((_, Some((half, Some(earlier))))), Some(now)) => {
+            baseline.is_some_and(|baseline| baseline.prompt == half.prompt)
+                && earlier.scores == now.scores
+        }
+        _ => false,
+    };
+    Ok((same_scores && same_baseline).then_some((checked.summary, checked.baseline)))
 }
 
 /// With `--resume`, the newest run of this prompt on these examples: an interrupted one
