@@ -23,6 +23,12 @@ pub enum RegistryError {
     Image(#[from] image::ImageError),
     #[error("Amazon ECR login: {0}")]
     Ecr(String),
+    #[error(
+        "{registry}: its token service is {realm}; credentials go to a token service only over https or on the registry's own host, so none were sent"
+    )]
+    Realm { registry: String, realm: String },
+    #[error("{registry}: {problem}")]
+    Probe { registry: String, problem: String },
     #[error("{reference}: blob {digest} has sha256 {actual}")]
     Corrupt {
         reference: String,
@@ -82,6 +88,8 @@ pub fn ecr_region(host: &str) -> Option<String> {
 /// A registry client; hosts named in `insecure` are spoken to over plain HTTP.
 pub struct Registry {
     client: Client,
+    /// Hosts spoken to over plain HTTP.
+    insecure: Vec<String>,
     /// The credentials it logged in with, so its errors can be scrubbed of every form of them
     /// (a registry may echo the `Authorization` header in an error body).
     secrets: std::sync::Mutex<Vec<String>>,
@@ -133,6 +141,7 @@ impl Registry {
         };
         Registry {
             client: Client::new(config),
+            insecure: insecure.to_vec(),
             secrets: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -159,6 +168,9 @@ impl Registry {
                 RegistryAuth::Basic(username, password)
             }
         };
+        if matches!(auth, RegistryAuth::Basic(..)) {
+            self.check_token_realm(reference.resolve_registry()).await?;
+        }
         if let RegistryAuth::Basic(username, password) = &auth
             && let Ok(mut secrets) = self.secrets.lock()
         {
@@ -169,6 +181,63 @@ impl Registry {
             .store_auth_if_needed(reference.resolve_registry(), &auth)
             .await;
         Ok(())
+    }
+
+    /// Before credentials are handed to the client: the registry's token service (the `realm`
+    /// of its `WWW-Authenticate: Bearer` challenge, which the client sends them to) must be
+    /// https or the registry's own host. The challenge is read with a bounded body and no
+    /// redirect.
+    async fn check_token_realm(&self, registry: &str) -> Result<()> {
+        let probe = |problem: String| RegistryError::Probe {
+            registry: registry.to_owned(),
+            problem,
+        };
+        let scheme = if self.insecure.iter().any(|host| host == registry) {
+            "http"
+        } else {
+            "https"
+        };
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|error| probe(error.to_string()))?;
+        let answer = client
+            .get(format!("{scheme}://{registry}/v2/"))
+            .send()
+            .await
+            .map_err(|error| {
+                probe(format!(
+                    "cannot reach /v2/: {}",
+                    super::aws::describe(&error)
+                ))
+            })?;
+        let Some(challenge) = answer
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|value| value.to_str().ok())
+        else {
+            return Ok(());
+        };
+        let Some(realm) = bearer_realm(challenge) else {
+            return Ok(());
+        };
+        let registry_host = registry.rsplit_once(':').map_or(registry, |(host, _)| host);
+        let fits = reqwest::Url::parse(&realm).is_ok_and(|url| {
+            url.scheme() == "https"
+                || url
+                    .host_str()
+                    .is_some_and(|host| host.eq_ignore_ascii_case(registry_host))
+        });
+        if fits {
+            Ok(())
+        } else {
+            Err(RegistryError::Realm {
+                registry: registry.to_owned(),
+                realm,
+            })
+        }
     }
 
     /// The base image for `os`/`architecture`: its manifest, digest and config.
@@ -351,6 +420,17 @@ impl Registry {
     }
 }
 
+/// The `realm` of a `Bearer` challenge (`Bearer realm="…",service="…"`), if it is one.
+fn bearer_realm(challenge: &str) -> Option<String> {
+    let rest = challenge.trim().strip_prefix("Bearer")?.trim_start();
+    rest.split(',').find_map(|part| {
+        let (key, value) = part.trim().split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("realm")
+            .then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
 /// `GetAuthorizationToken`: the token is base64 of `AWS:<password>`.
 async fn ecr_login(region: Option<&str>) -> Result<(String, String)> {
     use base64::Engine;
@@ -396,6 +476,18 @@ mod tests {
         );
         assert_eq!(ecr_region("127.0.0.1:5000"), None);
         assert_eq!(ecr_region("ghcr.io"), None);
+    }
+
+    #[test]
+    fn a_bearer_challenge_names_its_realm() {
+        assert_eq!(
+            bearer_realm(
+                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io""#
+            )
+            .as_deref(),
+            Some("https://auth.docker.io/token")
+        );
+        assert_eq!(bearer_realm(r#"Basic realm="x""#), None);
     }
 
     #[test]

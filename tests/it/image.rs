@@ -466,3 +466,62 @@ fn a_registry_that_echoes_the_credentials_never_gets_them_printed() {
     assert!(!all.contains(&basic), "{output:?}");
     assert!(!all.contains(&basic[8..24]), "{output:?}");
 }
+
+/// Regression: registry credentials went to whatever token service (realm) a registry named,
+/// over plain http to another host. They go only to an https realm or the registry's own host.
+#[test]
+fn credentials_never_go_to_a_plain_http_token_service_elsewhere() {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The token service on another loopback address.
+    let token_service = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    let realm = format!("http://{}/token", token_service.local_addr().unwrap());
+    let asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&asked);
+    std::thread::spawn(move || {
+        for stream in token_service.incoming() {
+            if stream.is_ok() {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let realm = realm.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer);
+                let answer = format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"fake\"\r\nContent-Length: 0\r\n\r\n"
+                );
+                let _ = stream.write_all(answer.as_bytes());
+            });
+        }
+    });
+    let repo = bundled_example();
+    let output = image(
+        &repo,
+        &[
+            "--base",
+            &format!("{address}/runtime:1"),
+            "--push",
+            &format!("{address}/prompts"),
+            "--insecure-registry",
+            &address,
+            "--registry-username",
+            "robot",
+        ],
+        &[("PROMPTOPS_REGISTRY_PASSWORD", "s3cret-registry-password-42")],
+    );
+    assert_eq!(output.code, 3, "{output:?}");
+    assert!(output.stderr.contains("token service"), "{output:?}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        0,
+        "the token service was never asked"
+    );
+}
