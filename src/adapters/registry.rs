@@ -52,6 +52,12 @@ impl RegistryError {
                     "check the reference and that the registry answers (plain HTTP only with --insecure-registry HOST:PORT)",
                 ),
             },
+            RegistryError::Probe { .. } => Some(
+                "check the reference and that the registry answers (plain HTTP only with --insecure-registry HOST:PORT); to log in: --registry-username with PROMPTOPS_REGISTRY_PASSWORD, or an ECR registry with AWS credentials",
+            ),
+            RegistryError::Realm { .. } => Some(
+                "push to a registry whose token service is https (or on its own host); the credentials were kept back",
+            ),
             _ => None,
         }
     }
@@ -90,6 +96,8 @@ pub struct Registry {
     client: Client,
     /// Hosts spoken to over plain HTTP.
     insecure: Vec<String>,
+    /// The user and password logged in with, by registry (for the bounded manifest reads).
+    logins: std::sync::Mutex<std::collections::BTreeMap<String, (String, String)>>,
     /// The credentials it logged in with, so its errors can be scrubbed of every form of them
     /// (a registry may echo the `Authorization` header in an error body).
     secrets: std::sync::Mutex<Vec<String>>,
@@ -142,6 +150,7 @@ impl Registry {
         Registry {
             client: Client::new(config),
             insecure: insecure.to_vec(),
+            logins: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             secrets: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -171,11 +180,17 @@ impl Registry {
         if matches!(auth, RegistryAuth::Basic(..)) {
             self.check_token_realm(reference.resolve_registry()).await?;
         }
-        if let RegistryAuth::Basic(username, password) = &auth
-            && let Ok(mut secrets) = self.secrets.lock()
-        {
-            secrets.push(password.clone());
-            secrets.push(format!("{username}:{password}"));
+        if let RegistryAuth::Basic(username, password) = &auth {
+            if let Ok(mut secrets) = self.secrets.lock() {
+                secrets.push(password.clone());
+                secrets.push(format!("{username}:{password}"));
+            }
+            if let Ok(mut logins) = self.logins.lock() {
+                logins.insert(
+                    reference.resolve_registry().to_owned(),
+                    (username.clone(), password.clone()),
+                );
+            }
         }
         self.client
             .store_auth_if_needed(reference.resolve_registry(), &auth)
@@ -240,6 +255,136 @@ impl Registry {
         }
     }
 
+    /// A manifest pulled anonymously (with the registry's anonymous token when it asks for
+    /// one), read to [`image::MAX_MANIFEST_BYTES`] and no further, with its digest (checked
+    /// when the reference names one). No redirect leaves the registry's host.
+    async fn manifest_bounded(&self, reference: &Reference) -> Result<(Vec<u8>, String)> {
+        let registry = reference.resolve_registry().to_owned();
+        let problem = |text: String| RegistryError::Probe {
+            registry: registry.clone(),
+            problem: format!("{}: {text}", reference.whole()),
+        };
+        let scheme = if self.insecure.contains(&registry) {
+            "http"
+        } else {
+            "https"
+        };
+        let host = reqwest::Url::parse(&format!("{scheme}://{registry}/"))
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() < 5
+                    && attempt.url().host_str().map(str::to_owned) == host
+                {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_mins(2))
+            .build()
+            .map_err(|error| problem(error.to_string()))?;
+        let which = reference
+            .digest()
+            .or_else(|| reference.tag())
+            .unwrap_or("latest")
+            .to_owned();
+        let url = format!(
+            "{scheme}://{registry}/v2/{}/manifests/{which}",
+            reference.repository()
+        );
+        // Credentials logged in with for this registry (their token service was checked then).
+        let login = self
+            .logins
+            .lock()
+            .ok()
+            .and_then(|logins| logins.get(&registry).cloned());
+        let get = |authorization: Authorization| {
+            let request = client
+                .get(&url)
+                .header(reqwest::header::ACCEPT, ACCEPTED_MANIFESTS.join(", "));
+            match authorization {
+                Authorization::None => request,
+                Authorization::Basic(user, password) => request.basic_auth(user, Some(password)),
+                Authorization::Bearer(token) => request.bearer_auth(token),
+            }
+            .send()
+        };
+        let describe = |error: reqwest::Error| problem(super::aws::describe(&error));
+        let mut answer = get(Authorization::None).await.map_err(describe)?;
+        let challenge = answer
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        if answer.status() == reqwest::StatusCode::UNAUTHORIZED
+            && let Some((user, password)) = &login
+            && challenge
+                .as_deref()
+                .is_some_and(|challenge| challenge.trim_start().starts_with("Basic"))
+        {
+            answer = get(Authorization::Basic(user.clone(), password.clone()))
+                .await
+                .map_err(describe)?;
+        } else if answer.status() == reqwest::StatusCode::UNAUTHORIZED
+            && let Some(challenge) = challenge
+            && let Some(realm) = bearer_realm(&challenge)
+        {
+            let mut token_url =
+                reqwest::Url::parse(&realm).map_err(|error| problem(error.to_string()))?;
+            {
+                let mut query = token_url.query_pairs_mut();
+                if let Some(service) = challenge_field(&challenge, "service") {
+                    query.append_pair("service", &service);
+                }
+                query.append_pair(
+                    "scope",
+                    &format!("repository:{}:pull", reference.repository()),
+                );
+            }
+            let mut token_request = client.get(token_url);
+            if let Some((user, password)) = &login {
+                token_request = token_request.basic_auth(user, Some(password));
+            }
+            let reply = token_request.send().await.map_err(describe)?;
+            let body = bounded_body(reply, 1 << 20).await.map_err(problem)?;
+            let value: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|error| problem(format!("the token answer: {error}")))?;
+            let token = value["token"]
+                .as_str()
+                .or_else(|| value["access_token"].as_str())
+                .ok_or_else(|| problem("the token answer holds no token".to_owned()))?
+                .to_owned();
+            answer = get(Authorization::Bearer(token)).await.map_err(describe)?;
+        }
+        if !answer.status().is_success() {
+            return Err(problem(format!("the manifest answers {}", answer.status())));
+        }
+        let announced = answer
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let bytes = bounded_body(answer, image::MAX_MANIFEST_BYTES)
+            .await
+            .map_err(|text| {
+                RegistryError::Image(image::ImageError::Malformed(format!("manifest: {text}")))
+            })?;
+        let digest = image::digest_of(&bytes);
+        for claimed in reference.digest().into_iter().chain(announced.as_deref()) {
+            if claimed != digest {
+                return Err(RegistryError::Corrupt {
+                    reference: reference.whole(),
+                    digest: claimed.to_owned(),
+                    actual: digest,
+                });
+            }
+        }
+        Ok((bytes, digest))
+    }
+
     /// The base image for `os`/`architecture`: its manifest, digest and config.
     pub async fn pull_base(
         &self,
@@ -247,38 +392,20 @@ impl Registry {
         os: &str,
         architecture: &str,
     ) -> Result<Base> {
-        let oci = |what, source| RegistryError::Oci {
-            reference: reference.whole(),
-            what,
-            source,
-        };
-        let (bytes, digest) = self
-            .client
-            .pull_manifest_raw(reference, &RegistryAuth::Anonymous, &ACCEPTED_MANIFESTS)
-            .await
-            .map_err(|source| oci("cannot read the manifest", source))?;
-        if bytes.len() > image::MAX_MANIFEST_BYTES {
-            return Err(RegistryError::Image(image::ImageError::Malformed(format!(
-                "manifest is {} bytes; at most {} are read",
-                bytes.len(),
-                image::MAX_MANIFEST_BYTES
-            ))));
-        }
+        // Read here, not by the client: its read takes a body whole before any check, and a
+        // registry that answers 256 MiB would have it all in memory.
+        let (bytes, digest) = self.manifest_bounded(reference).await?;
         let (manifest, digest, reference) =
             match image::read_base_manifest(&bytes, os, architecture)? {
-                BaseManifest::Image => (bytes.to_vec(), digest, reference.clone()),
+                BaseManifest::Image => (bytes.clone(), digest, reference.clone()),
                 BaseManifest::Index { digest } => {
                     let platform = Reference::with_digest(
                         reference.registry().to_owned(),
                         reference.repository().to_owned(),
                         digest,
                     );
-                    let (bytes, digest) = self
-                        .client
-                        .pull_manifest_raw(&platform, &RegistryAuth::Anonymous, &ACCEPTED_MANIFESTS)
-                        .await
-                        .map_err(|source| oci("cannot read the platform's manifest", source))?;
-                    (bytes.to_vec(), digest, platform)
+                    let (bytes, digest) = self.manifest_bounded(&platform).await?;
+                    (bytes, digest, platform)
                 }
             };
         let (_, config) = image::base_parts(&manifest)?;
@@ -420,15 +547,52 @@ impl Registry {
     }
 }
 
+/// How a bounded manifest read authenticates.
+enum Authorization {
+    None,
+    Basic(String, String),
+    Bearer(String),
+}
+
 /// The `realm` of a `Bearer` challenge (`Bearer realm="…",service="…"`), if it is one.
 fn bearer_realm(challenge: &str) -> Option<String> {
+    challenge_field(challenge, "realm")
+}
+
+/// A field of a `Bearer` challenge.
+fn challenge_field(challenge: &str, field: &str) -> Option<String> {
     let rest = challenge.trim().strip_prefix("Bearer")?.trim_start();
     rest.split(',').find_map(|part| {
         let (key, value) = part.trim().split_once('=')?;
         key.trim()
-            .eq_ignore_ascii_case("realm")
+            .eq_ignore_ascii_case(field)
             .then(|| value.trim().trim_matches('"').to_owned())
     })
+}
+
+/// An answer's body, read to `limit` bytes and no further.
+async fn bounded_body(
+    mut answer: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    if answer
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(format!("the answer is larger than the {limit} bytes read"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = answer
+        .chunk()
+        .await
+        .map_err(|error| super::aws::describe(&error))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the answer is larger than the {limit} bytes read"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// `GetAuthorizationToken`: the token is base64 of `AWS:<password>`.

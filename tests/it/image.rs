@@ -525,3 +525,55 @@ fn credentials_never_go_to_a_plain_http_token_service_elsewhere() {
         "the token service was never asked"
     );
 }
+
+/// Regression: `image` read a 256 MiB manifest whole before its 4 MiB check. The manifest is
+/// read to 4 MiB and no further, announced or not.
+#[test]
+fn a_huge_base_manifest_is_refused_without_reading_it() {
+    use std::io::{Read as _, Write as _};
+    for announced in [true, false] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 4096];
+                    let _ = stream.read(&mut buffer);
+                    let head = if announced {
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 268435456\r\n\r\n"
+                    } else {
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n"
+                    };
+                    let _ = stream.write_all(head.as_bytes());
+                    let chunk = vec![b' '; 1 << 20];
+                    for _ in 0..256 {
+                        if stream.write_all(&chunk).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let repo = bundled_example();
+        let started = std::time::Instant::now();
+        let output = image(
+            &repo,
+            &[
+                "--base",
+                &format!("{address}/runtime:1"),
+                "--oci-layout",
+                repo.path().join("out").to_str().unwrap(),
+                "--insecure-registry",
+                &address,
+            ],
+            &[],
+        );
+        assert_ne!(output.code, 0, "{output:?}");
+        assert!(
+            output.stderr.contains("larger than"),
+            "{announced}: {output:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+}
