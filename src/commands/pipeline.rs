@@ -102,6 +102,10 @@ pub fn run(
     // Each stage sees the repository as the stages before it left it: it is read again only
     // after a stage ran a command that may write (not a skip, validate or a dry run).
     let mut scanned = None;
+    // A promotion decides only on evals made in this run, so when this run promotes, the eval
+    // stage runs even if unchanged (a cached eval that changes nothing costs nothing and
+    // names the earlier run it repeats).
+    let promotes = stages.contains(&"promote");
     for stage in stages {
         let (inputs, analysis) = match scanned.take() {
             Some(scan) => scan,
@@ -116,6 +120,7 @@ pub fn run(
         let plan = match plan(stage, &analysis, args, &carried) {
             Plan::Run(_)
                 if !args.force
+                    && !(stage == "eval" && promotes && !candidates(&analysis).is_empty())
                     && let Some(reason) = pipeline::skip_reason(&log, stage, &hash) =>
             {
                 Plan::Skip(reason)
