@@ -119,8 +119,7 @@ pub fn run(
         // (unless --force); a dry run shows the skips a run would make.
         let plan = match plan(stage, &analysis, args, &carried) {
             Plan::Run(_)
-                if !args.force
-                    && !(stage == "eval" && promotes && !candidates(&analysis).is_empty())
+                if !must_run(stage, args.force, promotes, &analysis)
                     && let Some(reason) = pipeline::skip_reason(&log, stage, &hash) =>
             {
                 Plan::Skip(reason)
@@ -308,6 +307,12 @@ pub fn run(
         adapters::fs::append(path, markdown.as_bytes())?;
     }
     Ok(Outcome::Pipeline(outcome))
+}
+
+/// Whether a stage runs even when its inputs are those of its last passed run: with
+/// `--force`, and the eval stage of a run that promotes a candidate.
+fn must_run(stage: &str, force: bool, promotes: bool, analysis: &Analysis) -> bool {
+    force || (stage == "eval" && promotes && !candidates(analysis).is_empty())
 }
 
 /// Commands that change nothing, which a dry run may run (validate, and the gates).
