@@ -603,6 +603,16 @@ pub fn execute(
             err,
         )
         .await?;
+        let record = DeploymentRecord {
+            cluster: cluster.clone(),
+            service: service.clone(),
+            image: pinned.clone(),
+            task_definition: registered.clone(),
+            previous_task_definition: Some(previous.clone()),
+            release_id: release.clone(),
+            score: None,
+            run_url: settings.github_run_url(),
+        };
         if let Rollout::Unknown(why) = &rollout {
             // Nothing is known, so nothing is claimed: the previous revision is asked back
             // (unconfirmed), the attempt is recorded, and the exit status says "unknown".
@@ -632,16 +642,7 @@ pub fn execute(
                     settings,
                     inputs: &inputs,
                     target: &args.target,
-                    record: DeploymentRecord {
-                        cluster: cluster.clone(),
-                        service: service.clone(),
-                        image: pinned.clone(),
-                        task_definition: registered.clone(),
-                        previous_task_definition: Some(previous.clone()),
-                        release_id: release.clone(),
-                        score: None,
-                        run_url: settings.github_run_url(),
-                    },
+                    record: record.clone(),
                     event: "deploy-unknown",
                     reason: Some(reason.clone()),
                     tag: None,
@@ -689,16 +690,6 @@ pub fn execute(
                 failure = Some(format!("score check failed: {}", regressed.join("; ")));
             }
         }
-        let record = DeploymentRecord {
-            cluster: cluster.clone(),
-            service: service.clone(),
-            image: pinned.clone(),
-            task_definition: registered.clone(),
-            previous_task_definition: Some(previous.clone()),
-            release_id: release.clone(),
-            score: None,
-            run_url: settings.github_run_url(),
-        };
         if let Some(reason) = failure {
             let _ = writeln!(
                 err,

@@ -57,24 +57,11 @@ pub(super) fn checked_registry(
         &overlay(inputs, writes, removals, Some(&registry_write)),
         options,
     );
-    let problems: Vec<String> = after
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| format!("{}:{}: {} [{}]", f.file, f.line, f.message, f.code))
-        .collect();
-    if !problems.is_empty() {
+    if let Some((count, listed)) = errors_listed(&after) {
         return Err(UserError::new(
             ExitStatus::Error,
             format!(
-                "the repository would have {} error(s) after {what}; nothing was changed:\n  {}",
-                problems.len(),
-                problems
-                    .iter()
-                    .take(10)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("\n  ")
+                "the repository would have {count} error(s) after {what}; nothing was changed:\n  {listed}"
             ),
         )
         .hint("fix them first (`promptops validate` lists every problem)")
@@ -495,23 +482,32 @@ fn check_journal(root: &Path, journal: &Journal) -> anyhow::Result<()> {
             threads,
         },
     );
+    if let Some((count, listed)) = errors_listed(&after) {
+        return Err(refuse(format!(
+            "the repository would have {count} error(s) after it:\n  {listed}"
+        )));
+    }
+    Ok(())
+}
+
+/// How many errors an analysis has, and the first ten as `file:line: message [code]`, one a
+/// line; `None` when there are none.
+fn errors_listed(after: &crate::domain::analysis::Analysis) -> Option<(usize, String)> {
     let problems: Vec<String> = after
         .findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .map(|f| format!("{}:{}: {} [{}]", f.file, f.line, f.message, f.code))
         .collect();
-    if !problems.is_empty() {
-        return Err(refuse(format!(
-            "the repository would have {} error(s) after it:\n  {}",
+    (!problems.is_empty()).then(|| {
+        (
             problems.len(),
             problems
                 .iter()
                 .take(10)
                 .cloned()
                 .collect::<Vec<_>>()
-                .join("\n  ")
-        )));
-    }
-    Ok(())
+                .join("\n  "),
+        )
+    })
 }

@@ -15,6 +15,18 @@ fn bump(repo: &TestRepo, task: &str, from: &str, to: &str) {
     );
 }
 
+/// The repository's lock file, opened (not yet locked), as another promptops would hold it.
+fn lock_file(repo: &TestRepo) -> std::fs::File {
+    let lock_path = repo.path().join(".promptops/lock");
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap()
+}
+
 /// Regression: two concurrent promotions of different tasks both exited 0, the committed
 /// registry failed `validate`, and one history event was lost: each planned before taking the
 /// lock, from the registry as it was before the other's commit.
@@ -26,14 +38,7 @@ fn two_concurrent_promotions_of_different_tasks_both_land() {
     assert_eq!(repo.run(&["registry"]).code, 0);
     repo.commit("two candidates", 1_795_437_400);
     // Hold the repository lock, so both promotions plan and then wait for it.
-    let lock_path = repo.path().join(".promptops/lock");
-    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap();
+    let lock = lock_file(&repo);
     lock.lock().unwrap();
     let children: Vec<_> = ["classify-product-category", "extract-product-attributes"]
         .into_iter()
@@ -89,14 +94,7 @@ fn registry_waits_for_the_repository_lock() {
     let repo = committed_example();
     // A registry to write.
     repo.remove("prompt_registry.yaml");
-    let lock_path = repo.path().join(".promptops/lock");
-    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap();
+    let lock = lock_file(&repo);
     lock.lock().unwrap();
     let child = repo.command(&["registry"], &[]).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(700));

@@ -439,6 +439,22 @@ fn a_missing_variable_fails_that_example_with_its_line() {
     assert_eq!(server.count(), 2);
 }
 
+/// Like CI: each shard's summary and log in a folder of its own, as its artifact.
+fn shard_artifacts(repo: &TestRepo) -> tempfile::TempDir {
+    let artifacts = tempfile::tempdir().unwrap();
+    for (name, summary) in summaries(repo) {
+        if let Some(shard) = summary["shard"]["index"].as_u64() {
+            let folder = artifacts.path().join(format!("shard-{shard}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            let log = summary["log"].as_str().unwrap();
+            for file in [name.as_str(), log] {
+                std::fs::copy(repo.path().join(EVALS).join(file), folder.join(file)).unwrap();
+            }
+        }
+    }
+    artifacts
+}
+
 #[test]
 fn sharded_and_merged_equals_unsharded() {
     let server = LlmServer::start(mostly_right);
@@ -458,17 +474,7 @@ fn sharded_and_merged_equals_unsharded() {
     }
     assert_eq!(counts, 37, "the shards split the examples");
     // Like CI: each shard's files in its own folder, then merged.
-    let artifacts = tempfile::tempdir().unwrap();
-    for (name, summary) in summaries(&repo) {
-        if let Some(shard) = summary["shard"]["index"].as_u64() {
-            let folder = artifacts.path().join(format!("shard-{shard}"));
-            std::fs::create_dir_all(&folder).unwrap();
-            let log = summary["log"].as_str().unwrap();
-            for file in [name.as_str(), log] {
-                std::fs::copy(repo.path().join(EVALS).join(file), folder.join(file)).unwrap();
-            }
-        }
-    }
+    let artifacts = shard_artifacts(&repo);
     let merged = repo.run(&[
         "eval",
         "merge",
@@ -798,17 +804,7 @@ fn an_empty_shard_passes_and_is_merged() {
         empty >= 5,
         "3 examples over 8 shards leave at least 5 empty"
     );
-    let artifacts = tempfile::tempdir().unwrap();
-    for (name, summary) in summaries(&repo) {
-        if let Some(shard) = summary["shard"]["index"].as_u64() {
-            let folder = artifacts.path().join(format!("shard-{shard}"));
-            std::fs::create_dir_all(&folder).unwrap();
-            let log = summary["log"].as_str().unwrap();
-            for file in [name.as_str(), log] {
-                std::fs::copy(repo.path().join(EVALS).join(file), folder.join(file)).unwrap();
-            }
-        }
-    }
+    let artifacts = shard_artifacts(&repo);
     let merged = repo.run(&[
         "eval",
         "merge",
