@@ -421,7 +421,8 @@ impl Registry {
                 image::MAX_CONFIG_BYTES
             ))));
         }
-        let config = self.blob(&reference, &config_digest).await?;
+        let config_size = config["size"].as_u64().unwrap_or(0);
+        let config = self.blob(&reference, &config_digest, config_size).await?;
         Ok(Base {
             reference,
             manifest,
@@ -430,17 +431,22 @@ impl Registry {
         })
     }
 
-    /// A blob's bytes, checked against its digest.
-    pub async fn blob(&self, reference: &Reference, digest: &str) -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
+    /// A blob's bytes, read to the `size` its descriptor announces and no further, then
+    /// checked against its digest.
+    pub async fn blob(&self, reference: &Reference, digest: &str, size: u64) -> Result<Vec<u8>> {
+        let mut capped = Capped {
+            bytes: Vec::new(),
+            limit: usize::try_from(size).unwrap_or(usize::MAX),
+        };
         self.client
-            .pull_blob(reference, digest, &mut bytes)
+            .pull_blob(reference, digest, &mut capped)
             .await
             .map_err(|source| RegistryError::Oci {
                 reference: reference.whole(),
                 what: "cannot read a blob",
                 source,
             })?;
+        let bytes = capped.bytes;
         let actual = image::digest_of(&bytes);
         if actual != digest {
             return Err(RegistryError::Corrupt {
@@ -491,7 +497,12 @@ impl Registry {
                 pushed.blobs_mounted += 1;
                 continue;
             }
-            let bytes = self.blob(&base.reference, digest).await?;
+            let size = layer["size"].as_u64().ok_or_else(|| {
+                RegistryError::Image(image::ImageError::Malformed(format!(
+                    "layer {digest} announces no size"
+                )))
+            })?;
+            let bytes = self.blob(&base.reference, digest, size).await?;
             self.upload(target, bytes, digest, &mut pushed).await?;
         }
         for blob in [&app.layer.blob, &app.config] {
@@ -544,6 +555,44 @@ impl Registry {
         pushed.bytes_uploaded += size;
         pushed.blobs_uploaded += 1;
         Ok(())
+    }
+}
+
+/// A blob as it is read, refused past the size its descriptor announced.
+struct Capped {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl tokio::io::AsyncWrite for Capped {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buffer: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.bytes.len() + buffer.len() > this.limit {
+            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
+                "the registry sent more than the {} bytes the blob's descriptor announces",
+                this.limit
+            ))));
+        }
+        this.bytes.extend_from_slice(buffer);
+        std::task::Poll::Ready(Ok(buffer.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }
 

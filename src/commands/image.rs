@@ -190,8 +190,14 @@ pub fn execute(
             for layer in &app.base_layers {
                 let digest = image::descriptor_digest(layer)
                     .map_err(|error| usage(error.to_string(), "use another base"))?;
+                let size = layer["size"].as_u64().ok_or_else(|| {
+                    usage(
+                        format!("{}: layer {digest} announces no size", args.base),
+                        "use another base",
+                    )
+                })?;
                 let bytes = registry
-                    .blob(&pulled.reference, digest)
+                    .blob(&pulled.reference, digest, size)
                     .await
                     .map_err(|error| external(&registry, error))?;
                 base_blobs.insert(digest.to_owned(), bytes);

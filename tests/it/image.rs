@@ -577,3 +577,77 @@ fn a_huge_base_manifest_is_refused_without_reading_it() {
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 }
+
+/// A registry that sends more of a base layer than its descriptor announces is cut off at the
+/// announced size: no blob is read past it into memory.
+#[test]
+fn a_blob_is_read_no_further_than_its_descriptor_announces() {
+    use std::io::{Read as _, Write as _};
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", "3".repeat(64))]},
+    })
+    .to_string();
+    let config_digest = sha256(config.as_bytes());
+    let layer_digest = format!("sha256:{}", "4".repeat(64));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": 10}],
+    })
+    .to_string();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let (manifest, config, config_digest) =
+                (manifest.clone(), config.clone(), config_digest.clone());
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                let read = stream.read(&mut buffer).unwrap_or(0);
+                let request = String::from_utf8_lossy(&buffer[..read]).into_owned();
+                let path = request.split(' ').nth(1).unwrap_or("/").to_owned();
+                let (kind, body): (&str, Vec<u8>) = if path.contains("/manifests/") {
+                    (
+                        "application/vnd.oci.image.manifest.v1+json",
+                        manifest.into_bytes(),
+                    )
+                } else if path.ends_with(&config_digest) {
+                    ("application/octet-stream", config.into_bytes())
+                } else if path.contains("/blobs/") {
+                    ("application/octet-stream", vec![b'x'; 64 << 20])
+                } else {
+                    ("application/json", b"{}".to_vec())
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            });
+        }
+    });
+    let repo = bundled_example();
+    let output = image(
+        &repo,
+        &[
+            "--base",
+            &format!("{address}/runtime:1"),
+            "--oci-layout",
+            repo.path().join("out").to_str().unwrap(),
+            "--insecure-registry",
+            &address,
+            "--platform",
+            "linux/amd64",
+        ],
+        &[],
+    );
+    assert_eq!(output.code, 3, "{output:?}");
+    assert!(
+        output.stderr.contains("more than the 10 bytes"),
+        "{output:?}"
+    );
+}
