@@ -341,6 +341,12 @@ pub struct ImageArgs {
     /// A release bundle written by promptops bundle [default: built from the repository]
     #[arg(long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
+    /// Build the runtime image instead, as the Dockerfile's runtime stage does but without
+    /// Docker: --base (gcr.io/distroless/cc-debian12:nonroot) plus this promptops binary, with
+    /// the stage's entrypoint, command, port and user [default tag: runtime-<12 hex of the
+    /// binary>]
+    #[arg(long, value_name = "PATH", conflicts_with = "bundle")]
+    pub runtime_binary: Option<PathBuf>,
     /// The tag of --oci-layout's image [default: release-<id>]
     #[arg(long, value_name = "TAG", requires = "oci_layout")]
     pub tag: Option<String>,

@@ -32,6 +32,9 @@ fn usage(message: String, hint: &str) -> anyhow::Error {
 }
 
 /// A registry's error for the user, scrubbed of every form of the credentials it was given.
+/// The largest binary `--runtime-binary` reads (promptops is tens of MiB).
+const MAX_BINARY_BYTES: u64 = 512 << 20;
+
 fn external(registry: &Registry, error: registry::RegistryError) -> anyhow::Error {
     let hint = error.hint();
     let mut user = UserError::new(ExitStatus::External, registry.redact(&error.to_string()));
@@ -46,16 +49,36 @@ pub fn execute(
     args: &ImageArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<ImageOutcome> {
+    // `--runtime-binary`: the runtime image itself (the Dockerfile's runtime stage, without
+    // Docker), which holds no release.
+    let runtime_binary = match &args.runtime_binary {
+        Some(path) => Some(adapters::fs::read_regular(
+            &settings.current_dir.join(path),
+            MAX_BINARY_BYTES,
+        )?),
+        None => None,
+    };
     // Checked as `serve` will check it: an image never holds a release its server refuses.
-    let (bundle, _) = super::serve::load_release(
-        settings,
-        args.bundle.as_ref(),
-        printer,
-        "no image was built",
-    )?;
+    let bundle = match &runtime_binary {
+        Some(_) => None,
+        None => Some(
+            super::serve::load_release(
+                settings,
+                args.bundle.as_ref(),
+                printer,
+                "no image was built",
+            )?
+            .0,
+        ),
+    };
+    let release_id = bundle
+        .as_ref()
+        .map_or_else(String::new, |bundle| bundle.release_id.clone());
     let (os, architecture) = platform(args.platform.as_deref())?;
     let mut labels: BTreeMap<String, String> = BTreeMap::new();
-    labels.insert(RELEASE_LABEL.to_owned(), bundle.release_id.clone());
+    if bundle.is_some() {
+        labels.insert(RELEASE_LABEL.to_owned(), release_id.clone());
+    }
     labels.insert(
         "org.opencontainers.image.title".to_owned(),
         "promptops prompt loader".to_owned(),
@@ -114,30 +137,43 @@ pub fn execute(
             .pull_base(&base, &os, &architecture)
             .await
             .map_err(|error| external(&registry, error))?;
-        let layer = image::layer(&bundle, IMAGE_BUNDLE_DIR);
-        let app = image::app_image(
-            &pulled.manifest,
-            &pulled.digest,
-            &pulled.config,
-            layer,
-            &[
-                ("PROMPTOPS_BUNDLE", IMAGE_BUNDLE_DIR),
-                ("PROMPTOPS_RELEASE", &bundle.release_id),
-            ],
-            &labels,
-        )
+        let app = match (&bundle, &runtime_binary) {
+            (_, Some(binary)) => {
+                image::runtime_image(&pulled.manifest, &pulled.digest, &pulled.config, binary)
+            }
+            (Some(bundle), None) => image::app_image(
+                &pulled.manifest,
+                &pulled.digest,
+                &pulled.config,
+                image::layer(bundle, IMAGE_BUNDLE_DIR),
+                &[
+                    ("PROMPTOPS_BUNDLE", IMAGE_BUNDLE_DIR),
+                    ("PROMPTOPS_RELEASE", &release_id),
+                ],
+                &labels,
+            ),
+            (None, None) => Err(image::ImageError::Malformed(
+                "no bundle and no runtime binary".to_owned(),
+            )),
+        }
         .map_err(|error| {
             usage(
                 format!("{}: {error}", args.base),
                 "use the runtime image the Dockerfile's runtime stage builds",
             )
         })?;
-        let default_tag = image::release_tag(&bundle.release_id);
+        let default_tag = match &runtime_binary {
+            Some(binary) => format!(
+                "runtime-{}",
+                &crate::domain::source::sha256_hex(binary)[..12]
+            ),
+            None => image::release_tag(&release_id),
+        };
         let mut outcome = ImageOutcome {
             reference: String::new(),
             digest: app.manifest.digest.clone(),
             tag: default_tag.clone(),
-            release_id: bundle.release_id.clone(),
+            release_id: release_id.clone(),
             base: args.base.clone(),
             base_digest: pulled.digest.clone(),
             layer_digest: app.layer.blob.digest.clone(),

@@ -88,11 +88,31 @@ pub fn layer(bundle: &Bundle, dir: &str) -> Layer {
             at += slash + 1;
         }
     }
-    let mut entries: BTreeMap<String, Option<&[u8]>> =
+    let mut entries: BTreeMap<String, Option<(&[u8], u32)>> =
         folders.into_iter().map(|folder| (folder, None)).collect();
     for (path, bytes) in &bundle.files {
-        entries.insert(format!("{root}/{path}"), Some(bytes));
+        entries.insert(format!("{root}/{path}"), Some((bytes.as_slice(), 0o644)));
     }
+    tar_layer(entries)
+}
+
+/// The runtime stage's layer (the Dockerfile's `COPY … /usr/local/bin/promptops`): the
+/// promptops binary, mode 0755, with its folders, deterministic as the bundle's layer is.
+pub fn binary_layer(binary: &[u8]) -> Layer {
+    let mut entries: BTreeMap<String, Option<(&[u8], u32)>> = BTreeMap::new();
+    for folder in ["usr/", "usr/local/", "usr/local/bin/"] {
+        entries.insert(folder.to_owned(), None);
+    }
+    entries.insert(RUNTIME_BINARY.to_owned(), Some((binary, 0o755)));
+    tar_layer(entries)
+}
+
+/// Where the runtime stage puts the binary.
+pub const RUNTIME_BINARY: &str = "usr/local/bin/promptops";
+
+/// A gzip'd tar of `entries` (path → bytes and mode, or a folder), in path order, with mtime
+/// 0 and uid/gid 0: the same entries give the same bytes.
+fn tar_layer(entries: BTreeMap<String, Option<(&[u8], u32)>>) -> Layer {
     let mut builder = tar::Builder::new(Vec::new());
     builder.mode(tar::HeaderMode::Deterministic);
     for (path, content) in entries {
@@ -111,9 +131,9 @@ pub fn layer(bundle: &Bundle, dir: &str) -> Layer {
                     .append_data(&mut header, &path, std::io::empty())
                     .expect("a tar in memory");
             }
-            Some(bytes) => {
+            Some((bytes, mode)) => {
                 header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(0o644);
+                header.set_mode(mode);
                 header.set_size(bytes.len() as u64);
                 builder
                     .append_data(&mut header, &path, bytes)
@@ -337,6 +357,48 @@ pub fn app_image(
         config,
         layer,
         base_layers,
+    })
+}
+
+/// The runtime image, as the Dockerfile's `runtime` stage makes it but without Docker: the
+/// base (`gcr.io/distroless/cc-debian12:nonroot`) plus the promptops binary, with the stage's
+/// entrypoint, command, port, user, health check and listen address.
+pub fn runtime_image(
+    base_manifest: &[u8],
+    base_digest: &str,
+    base_config: &[u8],
+    binary: &[u8],
+) -> Result<AppImage, ImageError> {
+    let mut labels = BTreeMap::new();
+    labels.insert(
+        "org.opencontainers.image.title".to_owned(),
+        "promptops runtime".to_owned(),
+    );
+    let app = app_image(
+        base_manifest,
+        base_digest,
+        base_config,
+        binary_layer(binary),
+        &[("PROMPTOPS_LISTEN", "0.0.0.0:8080")],
+        &labels,
+    )?;
+    let mut config: Value = serde_json::from_slice(&app.config.bytes)
+        .map_err(|error| ImageError::Malformed(format!("config is not JSON: {error}")))?;
+    let runtime = &mut config["config"];
+    runtime["Entrypoint"] = json!(["promptops"]);
+    runtime["Cmd"] = json!(["serve"]);
+    runtime["ExposedPorts"] = json!({"8080/tcp": {}});
+    runtime["User"] = json!("65532");
+    runtime["Healthcheck"] = json!({"Test": ["CMD", "promptops", "healthcheck"]});
+    let config = Blob::new(serde_json::to_vec(&config).expect("a config serialises"));
+    let mut manifest: Value = serde_json::from_slice(&app.manifest.bytes)
+        .map_err(|error| ImageError::Malformed(format!("manifest is not JSON: {error}")))?;
+    manifest["config"]["digest"] = json!(config.digest);
+    manifest["config"]["size"] = json!(config.bytes.len());
+    Ok(AppImage {
+        manifest: Blob::new(serde_json::to_vec(&manifest).expect("a manifest serialises")),
+        config,
+        ..app
     })
 }
 

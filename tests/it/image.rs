@@ -651,3 +651,74 @@ fn a_blob_is_read_no_further_than_its_descriptor_announces() {
         "{output:?}"
     );
 }
+
+/// The runtime image without Docker (`--runtime-binary`): the base plus the binary at
+/// `/usr/local/bin/promptops` (0755) with the runtime stage's entrypoint, command, port and
+/// user; an app image then builds on it as on the Dockerfile's.
+#[test]
+fn the_runtime_image_is_built_without_docker_and_the_app_builds_on_it() {
+    let registry = RegistryServer::start(None);
+    registry.seed_base("distroless", "nonroot", None);
+    let repo = bundled_example();
+    repo.write(
+        "promptops-binary",
+        "#!a stand-in for the promptops binary\n",
+    );
+    let runtime = format!("{}/promptops-runtime", registry.address);
+    let output = image(
+        &repo,
+        &[
+            "--base",
+            &format!("{}/distroless:nonroot", registry.address),
+            "--runtime-binary",
+            "promptops-binary",
+            "--push",
+            &format!("{runtime}:0.1.0"),
+            "--insecure-registry",
+            &registry.address,
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    let manifest: Value =
+        serde_json::from_slice(&registry.manifest("promptops-runtime", "0.1.0")).unwrap();
+    let config: Value = serde_json::from_slice(&registry.blob(
+        "promptops-runtime",
+        manifest["config"]["digest"].as_str().unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["promptops"])
+    );
+    assert_eq!(config["config"]["Cmd"], serde_json::json!(["serve"]));
+    assert!(
+        config["config"]["ExposedPorts"]["8080/tcp"].is_object(),
+        "{config}"
+    );
+    let layers = manifest["layers"].as_array().unwrap();
+    let ours = registry.blob(
+        "promptops-runtime",
+        layers.last().unwrap()["digest"].as_str().unwrap(),
+    );
+    let files = layer_files(&ours);
+    let (bytes, (mode, uid, _, _)) = &files["usr/local/bin/promptops"];
+    assert_eq!(bytes.as_slice(), b"#!a stand-in for the promptops binary\n");
+    assert_eq!((*mode, *uid), (0o755, 0));
+    // The app image on top, as the usual flow builds it on the Dockerfile's runtime.
+    let app = image(
+        &repo,
+        &[
+            "--base",
+            &format!("{runtime}:0.1.0"),
+            "--push",
+            &format!("{}/prompts", registry.address),
+            "--insecure-registry",
+            &registry.address,
+        ],
+        &[],
+    );
+    assert_eq!(app.code, 0, "{app:?}");
+}
