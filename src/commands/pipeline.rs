@@ -118,11 +118,22 @@ pub fn run(
         // A stage with work is skipped when its inputs are those of its last passed run
         // (unless --force); a dry run shows the skips a run would make.
         let plan = match plan(stage, &analysis, args, &carried) {
-            Plan::Run(_)
-                if !must_run(stage, args.force, promotes, &analysis)
+            Plan::Run(commands)
+                if !args.force
                     && let Some(reason) = pipeline::skip_reason(&log, stage, &hash) =>
             {
-                Plan::Skip(reason)
+                // A run that promotes still evaluates its candidates: a promotion decides only
+                // on evals made in this run (a cached one that changes nothing writes nothing
+                // and names the run it repeats). Production's unchanged evals stay skipped.
+                let candidate_evals: Vec<Vec<String>> = commands
+                    .into_iter()
+                    .filter(|command| promotes && evaluated_task(stage, command).is_some())
+                    .collect();
+                if candidate_evals.is_empty() {
+                    Plan::Skip(reason)
+                } else {
+                    Plan::Run(candidate_evals)
+                }
             }
             plan => plan,
         };
@@ -307,12 +318,6 @@ pub fn run(
         adapters::fs::append(path, markdown.as_bytes())?;
     }
     Ok(Outcome::Pipeline(outcome))
-}
-
-/// Whether a stage runs even when its inputs are those of its last passed run: with
-/// `--force`, and the eval stage of a run that promotes a candidate.
-fn must_run(stage: &str, force: bool, promotes: bool, analysis: &Analysis) -> bool {
-    force || (stage == "eval" && promotes && !candidates(analysis).is_empty())
 }
 
 /// Commands that change nothing, which a dry run may run (validate, and the gates).

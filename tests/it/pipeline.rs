@@ -539,3 +539,25 @@ fn a_dry_run_plans_the_deploy_of_a_release_that_does_not_exist_yet() {
     );
     assert!(outcomes(&dry.stdout).contains("deploy planned"), "{dry:?}");
 }
+
+/// A run that promotes evaluates its candidates again even when nothing changed (a promotion
+/// decides only on evals made in the run), but not production: its unchanged evals, paid for
+/// with a real model, stay skipped.
+#[test]
+fn an_unchanged_run_that_promotes_reevaluates_only_the_candidates() {
+    let repo = committed_example();
+    let first = repo.run(&["pipeline", "--offline", "--until", "gate"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let again = repo.run(&["pipeline", "--offline", "--until", "promote", "--dry-run"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(
+        again
+            .stderr
+            .contains("would run: promptops eval normalize-product-title --candidate"),
+        "{again:?}"
+    );
+    assert!(
+        !again.stderr.contains("would run: promptops eval --offline"),
+        "production's unchanged eval ran again: {again:?}"
+    );
+}

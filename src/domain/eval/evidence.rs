@@ -105,11 +105,6 @@ pub struct CheckedRun {
 }
 
 impl CheckedRun {
-    /// When the run finished, by its record.
-    pub fn finished(&self) -> Option<i64> {
-        crate::domain::time::parse_rfc3339(&self.summary.finished_at)
-    }
-
     /// Whether the run is dated after `now` (beyond the clock skew): no evidence of anything.
     pub fn is_from_the_future(&self, now: i64) -> bool {
         self.summary
