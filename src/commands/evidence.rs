@@ -66,7 +66,7 @@ pub(super) fn findings(
     sources: &mut std::collections::HashMap<String, String>,
 ) -> anyhow::Result<Vec<Diagnostic>> {
     let evals = format!("{}/{}/", layout::PROMPTS_DIR, layout::EVALS);
-    let mut folders: Vec<&str> = analysis
+    let folders: std::collections::BTreeSet<&str> = analysis
         .files
         .iter()
         .filter(|path| path.ends_with(eval_store::SUMMARY_SUFFIX))
@@ -74,7 +74,6 @@ pub(super) fn findings(
         .map(|(task, _)| task)
         .filter(|task| layout::is_slug(task))
         .collect();
-    folders.dedup();
     let mut findings = Vec::new();
     for task in folders {
         let examples = analysis
@@ -83,6 +82,8 @@ pub(super) fn findings(
             .and_then(|entry| entry.examples.as_ref())
             .map(|entry| (entry.path.as_str(), entry.sha256.as_str()));
         let dir = eval_store::task_dir(root, task);
+        // Today's ids, read once for the task when a run was made on today's examples.
+        let mut today_ids: Option<std::collections::BTreeSet<String>> = None;
         for (path, summary) in eval_store::summaries(&dir)? {
             if summary.is_baseline_half() || !summary.complete {
                 continue;
@@ -98,12 +99,12 @@ pub(super) fn findings(
                     ),
                 });
             }
-            let today_ids = match examples {
-                Some((examples_path, sha256)) if summary.examples.sha256 == sha256 => {
-                    Some(eval_store::example_ids(&root.join(examples_path))?)
-                }
-                _ => None,
-            };
+            if let Some((examples_path, sha256)) = examples
+                && summary.examples.sha256 == sha256
+                && today_ids.is_none()
+            {
+                today_ids = Some(eval_store::example_ids(&root.join(examples_path))?);
+            }
             let today = examples
                 .zip(today_ids.as_ref())
                 .map(|((_, sha256), ids)| TodaysExamples { sha256, ids });

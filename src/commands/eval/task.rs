@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::adapters::{self, eval_store};
+use crate::domain::eval::evidence::LogFacts;
 use crate::domain::eval::outcome::TaskOutcome;
 use crate::domain::eval::record::{self, RunSummary, Totals, Variant};
 use crate::domain::eval::shard::Shard;
@@ -261,17 +262,12 @@ fn same_as_earlier(
     if !wholly_cached(summary) || baseline.is_some_and(|half| !wholly_cached(half)) {
         return Ok(None);
     }
-    let Some(now) = eval_store::log_facts(&files.log)? else {
-        return Ok(None);
-    };
-    let now_baseline = match baseline {
-        Some(_) => eval_store::log_facts(&files.baseline_log)?,
-        None => None,
-    };
+    // Oldest first by recorded time: reversed, the first that matches is the newest.
     let earlier = eval_store::summaries(dir)?
         .into_iter()
+        .rev()
         .map(|(_, earlier)| earlier)
-        .filter(|earlier| {
+        .find(|earlier| {
             earlier.run != summary.run
                 && !earlier.is_baseline_half()
                 && earlier.complete
@@ -281,29 +277,35 @@ fn same_as_earlier(
                 && (earlier.threshold - summary.threshold).abs() < 1e-12
                 && earlier.shard == summary.shard
                 && earlier.paired_with.is_some() == baseline.is_some()
-        })
-        .max_by(|a, b| (a.recorded_at(), &a.run).cmp(&(b.recorded_at(), &b.run)));
+        });
     let Some(earlier) = earlier else {
         return Ok(None);
     };
-    let checked = crate::domain::eval::evidence::check(eval_store::stored_run(dir, earlier)?, None);
-    if !checked.problems.is_empty() {
+    // Each log is read once: the earlier run's (checked against its summary) and this one's.
+    let stored = eval_store::stored_run(dir, earlier)?;
+    let same_scores = |earlier: Option<&LogFacts>, now: &Path| -> anyhow::Result<bool> {
+        let Some(earlier) = earlier else {
+            return Ok(false);
+        };
+        Ok(eval_store::log_facts(now)?.is_some_and(|now| now.scores == earlier.scores))
+    };
+    let same = same_scores(stored.log.as_ref(), &files.log)?
+        && match (&stored.baseline, baseline) {
+            (None, None) => true,
+            (Some((_, Some((half, earlier)))), Some(baseline)) => {
+                baseline.prompt == half.prompt
+                    && same_scores(earlier.as_ref(), &files.baseline_log)?
+            }
+            _ => false,
+        };
+    if !same {
         return Ok(None);
     }
-    let stored = eval_store::stored_run(dir, checked.summary.clone())?;
-    let same_scores = stored
-        .log
-        .as_ref()
-        .is_some_and(|earlier| earlier.scores == now.scores);
-    let same_baseline = match (&stored.baseline, &now_baseline) {
-        (None, None) => true,
-        (Some((_, Some((half, Some(earlier))))), Some(now)) => {
-            baseline.is_some_and(|baseline| baseline.prompt == half.prompt)
-                && earlier.scores == now.scores
-        }
-        _ => false,
-    };
-    Ok((same_scores && same_baseline).then_some((checked.summary, checked.baseline)))
+    let checked = crate::domain::eval::evidence::check(stored, None);
+    Ok(checked
+        .problems
+        .is_empty()
+        .then_some((checked.summary, checked.baseline)))
 }
 
 /// With `--resume`, the newest run of this prompt on these examples: an interrupted one
