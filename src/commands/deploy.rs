@@ -367,6 +367,22 @@ fn record_event(
     })
 }
 
+/// A deploy that did not reach its goal: the event recorded, and the outcome says so.
+fn record_failure(
+    outcome: &mut DeployOutcome,
+    recording: Recording<'_>,
+    scores: &[TaskScore],
+    result: &'static str,
+) -> anyhow::Result<()> {
+    let reason = recording.reason.clone();
+    let (commit, _) = record_event(recording, scores)?;
+    outcome.commit = commit;
+    outcome.reason = reason;
+    outcome.result = result;
+    outcome.ok = false;
+    Ok(())
+}
+
 fn record_once(
     recording: &Recording<'_>,
     inputs: &[InputFile],
@@ -636,25 +652,18 @@ pub fn execute(
                 "deploy-unknown {service}: release {} not verified\n\n{reason}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Release: {release}\nPromptops-Decision: deploy-unknown\n",
                 &release[..12],
             );
-            let (commit, _) = record_event(
-                Recording {
-                    root: &root,
-                    settings,
-                    inputs: &inputs,
-                    target: &args.target,
-                    record: record.clone(),
-                    event: "deploy-unknown",
-                    reason: Some(reason.clone()),
-                    tag: None,
-                    message,
-                },
-                &scores,
-            )?;
-            outcome.commit = commit;
-            outcome.reason = Some(reason);
-            outcome.result = "unknown";
-            outcome.ok = false;
-            return Ok(());
+            let recording = Recording {
+                root: &root,
+                settings,
+                inputs: &inputs,
+                target: &args.target,
+                record: record.clone(),
+                event: "deploy-unknown",
+                reason: Some(reason),
+                tag: None,
+                message,
+            };
+            return record_failure(&mut outcome, recording, &scores, "unknown");
         }
         let mut failure = rollout.failure();
         if failure.is_none()
@@ -713,29 +722,22 @@ pub fn execute(
                 &release[..12],
                 deploy::short_arn(&previous)
             );
-            let (commit, _) = record_event(
-                Recording {
-                    root: &root,
-                    settings,
-                    inputs: &inputs,
-                    target: &args.target,
-                    record: DeploymentRecord {
-                        task_definition: previous.clone(),
-                        previous_task_definition: Some(registered.clone()),
-                        ..record
-                    },
-                    event: "deploy-rollback",
-                    reason: Some(reason.clone()),
-                    tag: None,
-                    message,
+            let recording = Recording {
+                root: &root,
+                settings,
+                inputs: &inputs,
+                target: &args.target,
+                record: DeploymentRecord {
+                    task_definition: previous.clone(),
+                    previous_task_definition: Some(registered.clone()),
+                    ..record
                 },
-                &scores,
-            )?;
-            outcome.commit = commit;
-            outcome.reason = Some(reason);
-            outcome.result = "rolled-back";
-            outcome.ok = false;
-            return Ok(());
+                event: "deploy-rollback",
+                reason: Some(reason),
+                tag: None,
+                message,
+            };
+            return record_failure(&mut outcome, recording, &scores, "rolled-back");
         }
         let tags = git::tags_with_prefix(&root, &format!("deploy/{service}/"))?;
         let tag = deploy::next_deploy_tag(&service, &tags);
