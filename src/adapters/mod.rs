@@ -5,6 +5,7 @@ pub mod cache;
 pub mod eval_store;
 pub mod fs;
 pub mod git;
+pub mod http_body;
 pub mod http_server;
 pub mod journal;
 pub mod llm;

@@ -349,7 +349,9 @@ impl Registry {
                 token_request = token_request.basic_auth(user, Some(password));
             }
             let reply = token_request.send().await.map_err(describe)?;
-            let body = bounded_body(reply, 1 << 20).await.map_err(problem)?;
+            let body = super::http_body::bounded(reply, 1 << 20)
+                .await
+                .map_err(problem)?;
             let value: serde_json::Value = serde_json::from_slice(&body)
                 .map_err(|error| problem(format!("the token answer: {error}")))?;
             let token = value["token"]
@@ -367,7 +369,7 @@ impl Registry {
             .get("docker-content-digest")
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        let bytes = bounded_body(answer, image::MAX_MANIFEST_BYTES)
+        let bytes = super::http_body::bounded(answer, image::MAX_MANIFEST_BYTES)
             .await
             .map_err(|text| {
                 RegistryError::Image(image::ImageError::Malformed(format!("manifest: {text}")))
@@ -617,31 +619,6 @@ fn challenge_field(challenge: &str, field: &str) -> Option<String> {
             .eq_ignore_ascii_case(field)
             .then(|| value.trim().trim_matches('"').to_owned())
     })
-}
-
-/// An answer's body, read to `limit` bytes and no further.
-async fn bounded_body(
-    mut answer: reqwest::Response,
-    limit: usize,
-) -> std::result::Result<Vec<u8>, String> {
-    if answer
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
-        return Err(format!("the answer is larger than the {limit} bytes read"));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = answer
-        .chunk()
-        .await
-        .map_err(|error| super::aws::describe(&error))?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(format!("the answer is larger than the {limit} bytes read"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// `GetAuthorizationToken`: the token is base64 of `AWS:<password>`.

@@ -218,22 +218,10 @@ const VERIFY_ANSWER_LIMIT: usize = 64 * 1024;
 
 /// An answer's body as JSON, read no further than `limit` bytes.
 async fn bounded_json(
-    mut answer: reqwest::Response,
+    answer: reqwest::Response,
     limit: usize,
 ) -> Result<serde_json::Value, String> {
-    if answer
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
-        return Err(format!("the answer is larger than {limit} bytes"));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = answer.chunk().await.map_err(|error| error.to_string())? {
-        if body.len() + chunk.len() > limit {
-            return Err(format!("the answer is larger than {limit} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::adapters::http_body::bounded(answer, limit).await?;
     serde_json::from_slice(&body).map_err(|error| error.to_string())
 }
 

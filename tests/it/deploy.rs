@@ -654,7 +654,7 @@ fn a_verify_endpoint_cannot_exhaust_memory_or_redirect_elsewhere() {
     let output = deploy(&repo, &world, &["--verify-url", &huge, "--timeout", "3s"]);
     assert_eq!(output.code, 1, "{output:?}");
     assert!(
-        output.stdout.contains("larger than 65536 bytes"),
+        output.stdout.contains("larger than the 65536 bytes read"),
         "{output:?}"
     );
 
