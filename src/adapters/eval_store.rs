@@ -142,7 +142,7 @@ pub fn summaries(dir: &Path) -> Result<Vec<(PathBuf, RunSummary)>> {
             Err(error) => tracing::warn!("skipped {}: {error}", path.display()),
         }
     }
-    found.sort_by(|a, b| (a.1.recorded_at(), &a.1.run).cmp(&(b.1.recorded_at(), &b.1.run)));
+    found.sort_by(|a, b| crate::domain::eval::evidence::newest_first(&b.1, &a.1));
     Ok(found)
 }
 

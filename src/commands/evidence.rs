@@ -45,14 +45,14 @@ pub(super) fn checked_runs(
         .zip(ids.as_ref())
         .map(|((_, sha256), ids)| TodaysExamples { sha256, ids });
     let mut found = Vec::with_capacity(stored.len());
-    for (path, summary) in stored {
+    // `summaries` gives them oldest first (`evidence::newest_first`, reversed).
+    for (path, summary) in stored.into_iter().rev() {
         let run = evidence::check(eval_store::stored_run(&dir, summary)?, today);
         found.push(FoundRun {
             path: adapters::fs::relative_path(root, &path),
             run,
         });
     }
-    found.sort_by(|a, b| evidence::newest_first(&a.run.summary, &b.run.summary));
     Ok(found)
 }
 
