@@ -75,17 +75,31 @@ pub fn task_dir(root: &Path, task: &str) -> PathBuf {
 
 pub const SUMMARY_SUFFIX: &str = ".summary.json";
 
-/// `base`, or `base-2`, `base-3`… when a run of that name is already in `dir`.
-pub fn new_run_name(dir: &Path, base: &str) -> String {
+/// `base`, or `base-2`, `base-3`… when a run of that name is already in `dir`; the name is
+/// taken by creating its log, empty, with `O_EXCL`: two evals started in the same second (their
+/// names come from the time) never share a log.
+pub fn reserve_run_name(dir: &Path, base: &str) -> Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    adapters_fs::create_dir_safe(dir)?;
     let mut name = base.to_owned();
     let mut counter = 2;
-    while dir.join(format!("{name}.jsonl")).exists()
-        || dir.join(format!("{name}{SUMMARY_SUFFIX}")).exists()
-    {
+    loop {
+        if !dir.join(format!("{name}{SUMMARY_SUFFIX}")).exists() {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o666)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(dir.join(format!("{name}.jsonl")))
+            {
+                Ok(_) => return Ok(name),
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
         name = format!("{base}-{counter}");
         counter += 1;
     }
-    name
 }
 
 /// Reads a summary and checks the fields that name files and folders against their grammar:

@@ -112,3 +112,46 @@ fn registry_waits_for_the_repository_lock() {
     let check = repo.run(&["registry", "--check"]);
     assert_eq!(check.code, 0, "{check:?}");
 }
+
+/// Regression: two evals of one task started in the same second took the same run name (it
+/// comes from the time) and wrote into one log, which then held every example twice. The name
+/// is taken by creating the log exclusively, so each run keeps its own.
+#[test]
+fn two_evals_started_in_the_same_second_keep_their_own_runs() {
+    use crate::eval::{KEY, always_right, repo as eval_repo};
+    use crate::support::llm_server::LlmServer;
+    let server = LlmServer::start(always_right);
+    server.latency(std::time::Duration::from_millis(20));
+    let repo = eval_repo(&server, 20, "");
+    let environment = [
+        ("TEST_LLM_KEY", KEY),
+        ("PROMPTOPS_NOW", "2026-12-02T10:00:00Z"),
+        ("PROMPTOPS_RETRY_DELAY_SCALE", "0"),
+    ];
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            repo.command(&["eval", "--no-cache"], &environment)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let summaries = crate::eval::summaries(&repo);
+    assert_eq!(summaries.len(), 2, "{:?}", summaries.keys());
+    for summary in summaries.values() {
+        assert_eq!(summary["n"], 20, "{summary}");
+    }
+    let validate = repo.run(&["validate"]);
+    assert_eq!(
+        validate.code, 0,
+        "both runs agree with their logs: {validate:?}"
+    );
+}

@@ -227,7 +227,7 @@ fn merge_group(
     let dir = logs::task_dir(root, task);
     adapters::fs::create_dir_safe(&dir)?;
     let stamp = time::compact(clock.now());
-    let name = logs::new_run_name(&dir, &format!("{stamp}-{}-merged", variant.as_str()));
+    let name = logs::reserve_run_name(&dir, &format!("{stamp}-{}-merged", variant.as_str()))?;
     let baseline_name = format!("{name}.baseline");
 
     let main_halves: Vec<(&PathBuf, &RunSummary)> =

@@ -55,13 +55,12 @@ pub(super) async fn run_task(
         Start::Continue(summary) => Some(summary),
         Start::New => None,
     };
-    let run_name = previous.as_ref().map_or_else(
-        || {
-            let stamp = time::compact(context.clock.now());
-            eval_store::new_run_name(&dir, &run_label(&stamp, variant, shard))
-        },
-        |summary| summary.run.clone(),
-    );
+    let run_name = if let Some(summary) = &previous {
+        summary.run.clone()
+    } else {
+        let stamp = time::compact(context.clock.now());
+        eval_store::reserve_run_name(&dir, &run_label(&stamp, variant, shard))?
+    };
     let files = RunFiles::new(&dir, &run_name);
 
     let mut finish = Finish::new(prepared.baseline.is_some());
