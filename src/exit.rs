@@ -7,7 +7,7 @@ use crate::adapters::git::GitError;
 use crate::adapters::journal::JournalError;
 use crate::domain::eval::outcome::{EvalOutcome, TaskOutcome};
 use crate::domain::eval::record::Gate;
-use crate::domain::outcome::{Outcome, PromoteResult};
+use crate::domain::outcome::{ChangeResult, Outcome};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -145,8 +145,8 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
 /// A refused promotion is the normal "no".
 fn promote_status(promote: &crate::domain::outcome::PromoteOutcome) -> ExitStatus {
     match promote.result {
-        PromoteResult::Refused => ExitStatus::Failure,
-        PromoteResult::DryRun | PromoteResult::Promoted { .. } => ExitStatus::Success,
+        ChangeResult::Refused => ExitStatus::Failure,
+        ChangeResult::DryRun | ChangeResult::Applied { .. } => ExitStatus::Success,
     }
 }
 

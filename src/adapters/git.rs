@@ -1,5 +1,6 @@
 //! Git: finding the repository, and when files last changed.
 
+use crate::domain::plan::Identity;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -160,22 +161,20 @@ pub fn head_commit(root: &Path) -> Option<String> {
 
 /// Who commits: the git identity (`user.name`, `user.email`), else `actor` (`GITHUB_ACTOR`
 /// under GitHub Actions) with its no-reply address; `None` when neither is known.
-pub fn identity(root: &Path, actor: Option<&str>) -> Option<(String, String)> {
+pub fn identity(root: &Path, actor: Option<&str>) -> Option<Identity> {
     let from_config = git2::Repository::discover(root)
         .ok()
         .and_then(|repository| repository.signature().ok())
         .and_then(|signature| {
-            Some((
-                signature.name().ok()?.to_owned(),
-                signature.email().ok()?.to_owned(),
-            ))
+            Some(Identity {
+                name: signature.name().ok()?.to_owned(),
+                email: signature.email().ok()?.to_owned(),
+            })
         });
     from_config.or_else(|| {
-        actor.map(|actor| {
-            (
-                actor.to_owned(),
-                format!("{actor}@users.noreply.github.com"),
-            )
+        actor.map(|actor| Identity {
+            name: actor.to_owned(),
+            email: format!("{actor}@users.noreply.github.com"),
         })
     })
 }
@@ -382,13 +381,13 @@ pub fn stage(root: &Path, paths: &[String]) -> Result<(), GitError> {
 /// the annotated `tag` on the commit; returns the commit's id.
 pub fn commit_and_tag(
     root: &Path,
-    author: &(String, String),
+    author: &Identity,
     time: i64,
     message: &str,
     tag: Option<(&str, &str)>,
 ) -> Result<String, GitError> {
     let (repository, _) = open_at(root)?;
-    let signature = git2::Signature::new(&author.0, &author.1, &git2::Time::new(time, 0))?;
+    let signature = git2::Signature::new(&author.name, &author.email, &git2::Time::new(time, 0))?;
     let mut index = repository.index()?;
     let tree = repository.find_tree(index.write_tree()?)?;
     let parent = match repository.head() {
@@ -472,12 +471,12 @@ pub fn tag_commit(
     root: &Path,
     id: &str,
     tag: &str,
-    author: &(String, String),
+    author: &Identity,
     time: i64,
     message: &str,
 ) -> Result<(), GitError> {
     let (repository, _) = open_at(root)?;
-    let signature = git2::Signature::new(&author.0, &author.1, &git2::Time::new(time, 0))?;
+    let signature = git2::Signature::new(&author.name, &author.email, &git2::Time::new(time, 0))?;
     let object =
         repository.find_object(git2::Oid::from_str(id)?, Some(git2::ObjectType::Commit))?;
     repository.tag(tag, &object, &signature, message, false)?;

@@ -126,7 +126,7 @@ pub struct PendingCommit {
     pub message: String,
     pub tag: Option<String>,
     pub tag_message: String,
-    pub author: (String, String),
+    pub author: crate::domain::plan::Identity,
     pub time: i64,
     pub stage: Vec<String>,
 }

@@ -4,8 +4,8 @@
 
 use crate::cli::ArchiveArgs;
 use crate::domain::lifecycle::archive::{self, Archived};
-use crate::domain::lifecycle::promote::plan_id;
-use crate::domain::outcome::ArchiveOutcome;
+use crate::domain::outcome::ChangeOutcome;
+use crate::domain::plan::plan_id;
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
@@ -26,11 +26,11 @@ pub fn run(
 
 /// Plans, checks and applies the archive, planning again when another command changed the
 /// repository while it was planned.
-pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<ArchiveOutcome> {
+pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<ChangeOutcome> {
     super::lifecycle::retrying(|| execute_once(settings, args))
 }
 
-fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<ArchiveOutcome> {
+fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<ChangeOutcome> {
     let reason = args.reason.trim();
     if reason.is_empty() {
         return Err(UserError::new(
@@ -110,13 +110,21 @@ fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Archi
     let (plan, result) = super::lifecycle::finish(
         &root,
         settings,
-        (&inputs, &[]),
         &args.change,
-        (writes, removals, registry),
-        (message.clone(), (id, message), None),
-        (format!("archive {} {}", args.task, version), identity),
+        super::lifecycle::Change {
+            read: &inputs,
+            evidence: &[],
+            writes,
+            removals,
+            registry,
+            message: message.clone(),
+            id_basis: message,
+            tag: None,
+            what: format!("archive {} {}", args.task, version),
+            identity,
+        },
     )?;
-    Ok(ArchiveOutcome {
+    Ok(ChangeOutcome {
         task: args.task.clone(),
         version: version.to_owned(),
         which: which.to_owned(),

@@ -14,9 +14,9 @@ use crate::cli::{
 use crate::domain::analysis::{Analysis, RegistryState};
 use crate::domain::deploy::{self, Rollout, TaskScore};
 use crate::domain::image::release_tag;
-use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::model::{DeploymentRecord, HistoryEvent, Registry};
-use crate::domain::outcome::{DeployOutcome, DeploymentLine, PromoteResult, ScoreCheck};
+use crate::domain::outcome::{ChangeResult, DeployOutcome, DeploymentLine, ScoreCheck};
+use crate::domain::plan::plan_id;
 use crate::domain::source::InputFile;
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
@@ -429,22 +429,23 @@ fn record_once(
     let (_, result) = lifecycle::finish(
         recording.root,
         recording.settings,
-        (inputs, &[]),
         &flags,
-        (Vec::new(), Vec::new(), registry),
-        (
-            recording.message.clone(),
-            (id, id_basis),
-            recording.tag.clone(),
-        ),
-        (
-            format!("{} {}", recording.event, recording.record.service),
+        lifecycle::Change {
+            read: inputs,
+            evidence: &[],
+            writes: Vec::new(),
+            removals: Vec::new(),
+            registry,
+            message: recording.message.clone(),
+            id_basis,
+            tag: recording.tag.clone(),
+            what: format!("{} {}", recording.event, recording.record.service),
             identity,
-        ),
+        },
     )?;
     Ok(match result {
-        PromoteResult::Promoted { commit, tag } => (commit, tag),
-        PromoteResult::DryRun | PromoteResult::Refused => (None, None),
+        ChangeResult::Applied { commit, tag } => (commit, tag),
+        ChangeResult::DryRun | ChangeResult::Refused => (None, None),
     })
 }
 

@@ -8,8 +8,8 @@ use crate::adapters::{self, git};
 use crate::domain::analysis::{self, Options};
 use crate::domain::diagnostic::Severity;
 use crate::domain::layout;
-use crate::domain::lifecycle::promote::{FileRemoval, FileWrite, Plan};
 use crate::domain::model::Registry;
+use crate::domain::plan::{FileRemoval, FileWrite, Identity, Plan};
 use crate::domain::registry;
 use crate::domain::source::{FileContent, InputFile};
 use crate::exit::{ExitStatus, UserError};
@@ -44,7 +44,10 @@ pub(super) fn checked_registry(
         strict: false,
         threads,
     };
-    let first = analysis::analyze(&overlay(inputs, writes, removals, None), options);
+    let first = analysis::analyze(
+        &crate::domain::plan::overlay(inputs, writes, removals, None),
+        options,
+    );
     let mut registry = first.expected_registry;
     edit(&mut registry);
     let text = registry::render(&registry);
@@ -54,7 +57,7 @@ pub(super) fn checked_registry(
         bytes: text.into_bytes(),
     };
     let after = analysis::analyze(
-        &overlay(inputs, writes, removals, Some(&registry_write)),
+        &crate::domain::plan::overlay(inputs, writes, removals, Some(&registry_write)),
         options,
     );
     if let Some((count, listed)) = errors_listed(&after) {
@@ -68,32 +71,6 @@ pub(super) fn checked_registry(
         .into());
     }
     Ok(registry_write)
-}
-
-/// The scanned files with the plan applied, for the check.
-fn overlay(
-    inputs: &[InputFile],
-    writes: &[FileWrite],
-    removals: &[FileRemoval],
-    registry: Option<&FileWrite>,
-) -> Vec<InputFile> {
-    let replaced: Vec<&str> = writes
-        .iter()
-        .chain(registry)
-        .map(|write| write.path.as_str())
-        .chain(removals.iter().map(|removal| removal.path.as_str()))
-        .collect();
-    let mut files: Vec<InputFile> = inputs
-        .iter()
-        .filter(|input| !replaced.contains(&input.path.as_str()))
-        .cloned()
-        .collect();
-    files.extend(writes.iter().chain(registry).map(|write| InputFile {
-        path: write.path.clone(),
-        content: FileContent::Bytes(write.bytes.clone()),
-    }));
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    files
 }
 
 /// The repository changed between the scan a plan was made from and the lock: the plan is
@@ -172,10 +149,10 @@ fn fingerprint(files: &[InputFile]) -> anyhow::Result<std::collections::BTreeMap
 /// Writes the plan (registry last), stages it and, with an identity, commits and tags it.
 /// Who commits: the identity, none with `--no-commit`, else an error naming both ways.
 pub(super) fn committer(
-    identity: Option<(String, String)>,
+    identity: Option<Identity>,
     no_commit: bool,
     what: &str,
-) -> anyhow::Result<Option<(String, String)>> {
+) -> anyhow::Result<Option<Identity>> {
     match identity {
         _ if no_commit => Ok(None),
         Some(identity) => Ok(Some(identity)),
@@ -188,28 +165,53 @@ pub(super) fn committer(
     }
 }
 
-/// A change (archive, rollback, a deploy's record) from its checked parts: the plan (with its
-/// annotated tag, when it has one), then, unless a dry run, the dirty-files check and its
-/// application. Returns the plan and what was done.
+/// A change (archive, rollback, a deploy's record) in its checked parts, ready to become a
+/// plan and be carried out by [`finish`].
+pub(super) struct Change<'a> {
+    /// The files the plan was made from: under the lock they must still be these.
+    pub read: &'a [InputFile],
+    /// Eval files the commit carries besides the plan's writes (a rollback's evidence).
+    pub evidence: &'a [String],
+    pub writes: Vec<FileWrite>,
+    pub removals: Vec<FileRemoval>,
+    pub registry: FileWrite,
+    pub message: String,
+    /// What the plan id hashes besides the files (the commit message, or a deploy's record).
+    pub id_basis: String,
+    /// The annotated tag on the commit, when the change has one.
+    pub tag: Option<String>,
+    /// Names the change in messages and the journal (`archive TASK VERSION`).
+    pub what: String,
+    pub identity: Option<Identity>,
+}
+
+/// A change from its checked parts: the plan, then, unless a dry run, the dirty-files check
+/// and its application. Returns the plan and what was done.
 pub(super) fn finish(
     root: &Path,
     settings: &crate::settings::Settings,
-    (read, evidence): (&[InputFile], &[String]),
     flags: &crate::cli::ChangeFlags,
-    (writes, removals, registry): (Vec<FileWrite>, Vec<FileRemoval>, FileWrite),
-    (message, (id, id_basis), tag): (String, (String, String), Option<String>),
-    (what, identity): (String, Option<(String, String)>),
-) -> anyhow::Result<(Plan, crate::domain::outcome::PromoteResult)> {
-    use crate::domain::outcome::PromoteResult;
+    change: Change<'_>,
+) -> anyhow::Result<(Plan, crate::domain::outcome::ChangeResult)> {
+    use crate::domain::outcome::ChangeResult;
+    let Change {
+        read,
+        evidence,
+        writes,
+        removals,
+        registry,
+        message,
+        id_basis,
+        tag,
+        what,
+        identity,
+    } = change;
     let paths: Vec<String> = writes
         .iter()
         .map(|write| write.path.clone())
         .chain(removals.iter().map(|removal| removal.path.clone()))
         .collect();
-    debug_assert_eq!(
-        crate::domain::lifecycle::promote::plan_id(&writes, &removals, &id_basis),
-        id
-    );
+    let id = crate::domain::plan::plan_id(&writes, &removals, &id_basis);
     let plan = Plan {
         commit_message: format!("{message}Promptops-Plan: {id}\n"),
         id,
@@ -223,7 +225,7 @@ pub(super) fn finish(
         tag,
     };
     if flags.dry_run {
-        return Ok((plan, PromoteResult::DryRun));
+        return Ok((plan, ChangeResult::DryRun));
     }
     refuse_dirty(root, &paths, flags.allow_dirty)?;
     let kind = what.split(' ').next().unwrap_or("change").to_owned();
@@ -242,7 +244,7 @@ pub(super) fn finish(
         },
     )?;
     let tag = commit.as_ref().and(plan.tag.clone());
-    Ok((plan, PromoteResult::Promoted { commit, tag }))
+    Ok((plan, ChangeResult::Applied { commit, tag }))
 }
 
 /// Refuses to change files that hold uncommitted work, unless `--allow-dirty`.
@@ -274,7 +276,7 @@ pub(super) fn refuse_dirty_list(dirty: &[String]) -> anyhow::Result<()> {
 pub(super) struct Apply<'a> {
     /// The files the plan was made from: under the lock they must still be these.
     pub read: &'a [InputFile],
-    pub identity: Option<&'a (String, String)>,
+    pub identity: Option<&'a Identity>,
     pub now: i64,
     pub what: String,
     pub lock_timeout: std::time::Duration,
@@ -460,8 +462,7 @@ fn check_journal(root: &Path, journal: &Journal) -> anyhow::Result<()> {
             }),
         }
     }
-    let recomputed =
-        crate::domain::lifecycle::promote::plan_id(&writes, &removals, &journal.id_basis);
+    let recomputed = crate::domain::plan::plan_id(&writes, &removals, &journal.id_basis);
     let trailer = format!("Promptops-Plan: {}", journal.plan);
     if recomputed != journal.plan
         || journal
@@ -476,7 +477,7 @@ fn check_journal(root: &Path, journal: &Journal) -> anyhow::Result<()> {
     let threads = super::threads();
     let inputs = adapters::fs::scan(root, threads)?;
     let after = analysis::analyze(
-        &overlay(&inputs, &writes, &removals, registry.as_ref()),
+        &crate::domain::plan::overlay(&inputs, &writes, &removals, registry.as_ref()),
         Options {
             strict: false,
             threads,

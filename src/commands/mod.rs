@@ -84,12 +84,14 @@ pub(crate) fn file_bytes(
 
 /// Who a change is recorded as: the git identity (else `GITHUB_ACTOR` under Actions), and
 /// its `name <email>` text (a placeholder when there is none, for a dry run's plan).
-pub(crate) fn who(root: &Path, settings: &Settings) -> (Option<(String, String)>, String) {
+pub(crate) fn who(
+    root: &Path,
+    settings: &Settings,
+) -> (Option<crate::domain::plan::Identity>, String) {
     let identity = adapters::git::identity(root, settings.github_actor().as_deref());
-    let by = identity.as_ref().map_or_else(
-        || "(no git identity)".to_owned(),
-        |(name, email)| format!("{name} <{email}>"),
-    );
+    let by = identity
+        .as_ref()
+        .map_or_else(|| "(no git identity)".to_owned(), ToString::to_string);
     (identity, by)
 }
 

@@ -12,9 +12,10 @@ use crate::domain::diagnostic::Severity;
 use crate::domain::eval::record::RunSummary;
 use crate::domain::layout;
 use crate::domain::lifecycle::gate::{self, PromotionFacts};
-use crate::domain::lifecycle::promote::{self, Decision, Plan, TaskFiles};
+use crate::domain::lifecycle::promote::{self, Decision, TaskFiles};
 use crate::domain::model::LatestEval;
-use crate::domain::outcome::{PromoteOutcome, PromoteResult};
+use crate::domain::outcome::{ChangeResult, PromoteOutcome};
+use crate::domain::plan::Plan;
 use crate::domain::source::{FileContent, InputFile};
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
@@ -211,7 +212,7 @@ fn attempt(
         from: facts.production_version.map(str::to_owned),
         to: files.candidate_version.clone(),
         gates: gates.clone(),
-        result: PromoteResult::Refused,
+        result: ChangeResult::Refused,
         plan: None,
     };
     if !promote::allowed(&gates, args.force) {
@@ -230,7 +231,7 @@ fn attempt(
     let plan = plan(&inputs, &files, &decision, threads)?;
     if args.change.dry_run {
         return Ok(PromoteOutcome {
-            result: PromoteResult::DryRun,
+            result: ChangeResult::DryRun,
             plan: Some(plan),
             ..base
         });
@@ -252,7 +253,7 @@ fn attempt(
         },
     )?;
     Ok(PromoteOutcome {
-        result: PromoteResult::Promoted {
+        result: ChangeResult::Applied {
             commit: commit.clone(),
             tag: commit.and(plan.tag.clone()),
         },
@@ -520,7 +521,7 @@ fn plan(
         )
     })?;
     let (commit_message, tag, tag_message) = promote::commit_and_tag(&task_files, decision);
-    let id = promote::plan_id(&writes, &removals, &commit_message);
+    let id = crate::domain::plan::plan_id(&writes, &removals, &commit_message);
     let id_basis = commit_message.clone();
     let commit_message = format!("{commit_message}Promptops-Plan: {id}\n");
     let registry_write = super::lifecycle::checked_registry(

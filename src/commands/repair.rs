@@ -19,6 +19,6 @@ pub fn run(
     } else {
         super::lifecycle::finish_interrupted(&root)?
     };
-    crate::report::promote::render_repair(done.as_deref(), printer)?;
+    crate::report::repair::render(done.as_deref(), printer)?;
     Ok(Outcome::Repaired(done))
 }

@@ -8,10 +8,10 @@ use crate::domain::analysis::RegistryState;
 use crate::domain::eval::evidence::CheckedRun;
 use crate::domain::eval::record::Variant;
 use crate::domain::layout;
-use crate::domain::lifecycle::promote::plan_id;
 use crate::domain::lifecycle::rollback::{self, Rollback};
 use crate::domain::model::LatestEval;
-use crate::domain::outcome::{ArchiveOutcome, RegressionDecision, RegressionOutcome};
+use crate::domain::outcome::{ChangeOutcome, RegressionDecision, RegressionOutcome};
+use crate::domain::plan::plan_id;
 use crate::domain::time;
 use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
@@ -52,7 +52,7 @@ pub fn execute(
     task_id: &str,
     reason: &str,
     to: Option<String>,
-) -> anyhow::Result<ArchiveOutcome> {
+) -> anyhow::Result<ChangeOutcome> {
     super::lifecycle::retrying(|| execute_once(settings, args, task_id, reason, to.clone()))
 }
 
@@ -63,7 +63,7 @@ fn execute_once(
     task_id: &str,
     reason: &str,
     to: Option<String>,
-) -> anyhow::Result<ArchiveOutcome> {
+) -> anyhow::Result<ChangeOutcome> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(UserError::new(ExitStatus::Error, "--reason must say why").into());
@@ -212,13 +212,21 @@ fn execute_once(
     let (plan, result) = super::lifecycle::finish(
         &root,
         settings,
-        (&inputs, &evidence_files),
         &args.change,
-        (writes, removals, registry),
-        (message.clone(), (id, message), None),
-        (format!("rollback {task_id} {target_version}"), identity),
+        super::lifecycle::Change {
+            read: &inputs,
+            evidence: &evidence_files,
+            writes,
+            removals,
+            registry,
+            message: message.clone(),
+            id_basis: message,
+            tag: None,
+            what: format!("rollback {task_id} {target_version}"),
+            identity,
+        },
     )?;
-    Ok(ArchiveOutcome {
+    Ok(ChangeOutcome {
         task: task_id.to_owned(),
         version: target_version.clone(),
         which: format!("rollback from {production_version}"),

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub use super::plan::ChangeResult;
+
 use super::diagnostic::{Severity, Shown};
 use super::eval::outcome::EvalOutcome;
 
@@ -18,7 +20,7 @@ pub enum Outcome {
     /// `promote --changed-since`: each changed candidate's promotion, in task order.
     Promotions(Vec<PromoteOutcome>),
     History(HistoryOutcome),
-    Archive(Box<ArchiveOutcome>),
+    Archive(Box<ChangeOutcome>),
     Regression(RegressionOutcome),
     /// `repair`: what was finished or undone (`None`: nothing was interrupted).
     Repaired(Option<String>),
@@ -129,23 +131,9 @@ pub struct PromoteOutcome {
     pub from: Option<String>,
     pub to: String,
     pub gates: Vec<super::lifecycle::gate::GateResult>,
-    pub result: PromoteResult,
+    pub result: ChangeResult,
     /// What the promotion changes (with `--dry-run`: would change).
-    pub plan: Option<super::lifecycle::promote::Plan>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "decision")]
-pub enum PromoteResult {
-    /// A gate failed and nothing was forced: nothing changed.
-    Refused,
-    /// `--dry-run`: the plan, not applied.
-    DryRun,
-    /// Written; committed and tagged unless `--no-commit`.
-    Promoted {
-        commit: Option<String>,
-        tag: Option<String>,
-    },
+    pub plan: Option<super::plan::Plan>,
 }
 
 /// `history`: every recorded decision about a task's versions, oldest first.
@@ -169,23 +157,24 @@ pub struct HistoryRow {
     pub commit: Option<String>,
 }
 
-/// `archive`: the prompt archived (or, with `--dry-run`, the plan).
+/// A change to one task's prompt (`archive`, `rollback`): what was changed, or with
+/// `--dry-run` the plan.
 #[derive(Debug, Serialize)]
-pub struct ArchiveOutcome {
+pub struct ChangeOutcome {
     pub task: String,
     pub version: String,
     /// `production` or `candidate`.
     pub which: String,
     /// `DryRun`, or `Promoted` (carried out; committed unless `--no-commit`).
-    pub result: PromoteResult,
-    pub plan: Option<super::lifecycle::promote::Plan>,
+    pub result: ChangeResult,
+    pub plan: Option<super::plan::Plan>,
 }
 
 /// `rollback --on-regression`: each task's decision with its evidence, and the rollbacks made.
 #[derive(Debug, Serialize)]
 pub struct RegressionOutcome {
     pub decisions: Vec<RegressionDecision>,
-    pub rollbacks: Vec<ArchiveOutcome>,
+    pub rollbacks: Vec<ChangeOutcome>,
 }
 
 #[derive(Debug, Serialize)]

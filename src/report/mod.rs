@@ -6,17 +6,20 @@
 #![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 pub mod actions;
+pub mod bundle;
 pub mod deploy;
 pub mod eval;
 pub mod github;
 pub mod history;
 pub mod human;
+pub mod image;
 pub mod init;
 pub mod outputs;
 pub mod pipeline;
 pub mod pr;
 pub mod promote;
 pub mod registry;
+pub mod repair;
 pub mod status;
 pub mod validate;
 

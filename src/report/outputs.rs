@@ -1,7 +1,7 @@
 //! The key results of a command as GitHub Actions step outputs (`name=value` lines for
 //! `$GITHUB_OUTPUT`): scores, passed, promoted version, image digest, deployed revision.
 
-use crate::domain::outcome::{Outcome, PromoteResult};
+use crate::domain::outcome::{ChangeResult, Outcome};
 
 /// The outputs of an outcome, in a stable order. Names are lowercase with hyphens; a task's
 /// score is `score-<task>` (task ids are already such names).
@@ -61,7 +61,7 @@ fn promote_outputs(
     promote: &crate::domain::outcome::PromoteOutcome,
     push: &mut impl FnMut(String, String),
 ) {
-    let promoted = matches!(promote.result, PromoteResult::Promoted { .. });
+    let promoted = matches!(promote.result, ChangeResult::Applied { .. });
     push(
         format!("promoted-{}", promote.task),
         if promoted {

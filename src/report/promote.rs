@@ -3,10 +3,8 @@
 use std::io::Write;
 
 use crate::domain::lifecycle::gate::GateOutcome;
-use crate::domain::lifecycle::promote::Plan;
-use crate::domain::outcome::{
-    ArchiveOutcome, BundleOutcome, PromoteOutcome, PromoteResult, RegressionOutcome,
-};
+use crate::domain::outcome::{ChangeOutcome, ChangeResult, PromoteOutcome, RegressionOutcome};
+use crate::domain::plan::Plan;
 
 use super::{Printer, TableFormat};
 
@@ -56,10 +54,10 @@ pub fn render(
         }
     }
     if let Some(plan) = &outcome.plan {
-        plan_text(out, plan, matches!(outcome.result, PromoteResult::DryRun))?;
+        plan_text(out, plan, matches!(outcome.result, ChangeResult::DryRun))?;
     }
     match &outcome.result {
-        PromoteResult::Refused => super::error(
+        ChangeResult::Refused => super::error(
             printer.err,
             &format!(
                 "{} {} was not promoted: a gate failed",
@@ -67,8 +65,8 @@ pub fn render(
             ),
             Some("fix what the failed gates say, or override them with --force --reason \"why\""),
         ),
-        PromoteResult::DryRun => writeln!(printer.err, "dry run: nothing was changed"),
-        PromoteResult::Promoted {
+        ChangeResult::DryRun => writeln!(printer.err, "dry run: nothing was changed"),
+        ChangeResult::Applied {
             commit: Some(commit),
             tag,
         } => writeln!(
@@ -79,7 +77,7 @@ pub fn render(
             &commit[..commit.len().min(12)],
             tag.as_deref().unwrap_or("-")
         ),
-        PromoteResult::Promoted { commit: None, .. } => writeln!(
+        ChangeResult::Applied { commit: None, .. } => writeln!(
             printer.err,
             "promoted {} {}: the change is staged, not committed (--no-commit)",
             outcome.task, outcome.to
@@ -110,7 +108,7 @@ fn plan_text(out: &mut dyn Write, plan: &Plan, dry_run: bool) -> std::io::Result
 
 /// `archive`: the plan, then what was done.
 pub fn render_archive(
-    outcome: &ArchiveOutcome,
+    outcome: &ChangeOutcome,
     format: TableFormat,
     printer: &mut Printer<'_>,
 ) -> std::io::Result<()> {
@@ -126,7 +124,7 @@ pub fn render_archive(
         plan_text(
             printer.out,
             plan,
-            matches!(outcome.result, PromoteResult::DryRun),
+            matches!(outcome.result, ChangeResult::DryRun),
         )?;
     }
     // `which` is `production` or `candidate` for an archive, `rollback from X` for a rollback.
@@ -141,8 +139,8 @@ pub fn render_archive(
         ),
     };
     match &outcome.result {
-        PromoteResult::DryRun => writeln!(printer.err, "dry run: nothing was changed"),
-        PromoteResult::Promoted {
+        ChangeResult::DryRun => writeln!(printer.err, "dry run: nothing was changed"),
+        ChangeResult::Applied {
             commit: Some(commit),
             ..
         } => writeln!(
@@ -182,14 +180,6 @@ pub fn render_regression(
     Ok(())
 }
 
-/// `repair`: what was finished or undone.
-pub fn render_repair(done: Option<&str>, printer: &mut Printer<'_>) -> std::io::Result<()> {
-    match done {
-        Some(what) => writeln!(printer.err, "{what}"),
-        None => writeln!(printer.err, "nothing to repair: no change was interrupted"),
-    }
-}
-
 /// `promote --changed-since`: each promotion in turn, or one JSON list.
 pub fn render_many(
     outcomes: &[PromoteOutcome],
@@ -210,62 +200,4 @@ pub fn render_many(
         render(outcome, format, printer)?;
     }
     Ok(())
-}
-
-/// `bundle`: the release id on stdout (for scripts), the files on stderr.
-pub fn render_bundle(
-    outcome: &BundleOutcome,
-    format: TableFormat,
-    printer: &mut Printer<'_>,
-) -> std::io::Result<()> {
-    if format == TableFormat::Json {
-        return super::json(printer, &outcome);
-    }
-    writeln!(printer.out, "{}", outcome.release_id)?;
-    writeln!(
-        printer.err,
-        "wrote the release bundle to {} ({} files)",
-        outcome.dir,
-        outcome.files.len()
-    )?;
-    for (path, sha256) in &outcome.files {
-        writeln!(printer.err, "  {path}  {}", &sha256[..12])?;
-    }
-    Ok(())
-}
-
-/// `image`: the pushed reference with its digest on stdout (for scripts), what moved on stderr.
-pub fn render_image(
-    outcome: &crate::domain::outcome::ImageOutcome,
-    format: TableFormat,
-    printer: &mut Printer<'_>,
-) -> std::io::Result<()> {
-    if format == TableFormat::Json {
-        return super::json(printer, &outcome);
-    }
-    writeln!(printer.out, "{}", outcome.reference)?;
-    let release = &outcome.release_id[..outcome.release_id.len().min(12)];
-    if outcome.oci_layout {
-        return writeln!(
-            printer.err,
-            "release {release} on {} written as an OCI layout, tag {}: layer {}",
-            outcome.base, outcome.tag, outcome.layer_digest
-        );
-    }
-    writeln!(
-        printer.err,
-        "release {release} on {} as tag {}: layer {}, {} byte(s) in {} blob(s) uploaded, {} mounted, {} already there{}",
-        outcome.base,
-        outcome.tag,
-        outcome.layer_digest,
-        outcome.bytes_uploaded,
-        outcome.blobs_uploaded,
-        outcome.blobs_mounted,
-        outcome.blobs_present,
-        if outcome.manifest_pushed {
-            ""
-        } else {
-            "; the tag already named this image"
-        }
-    )
 }

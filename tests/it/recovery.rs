@@ -95,19 +95,19 @@ fn a_tampered_journal_is_not_finished() {
             continue;
         }
         match step["new_sha256"].as_str() {
-            Some(sha) => writes.push(promptops::domain::lifecycle::promote::FileWrite {
+            Some(sha) => writes.push(promptops::domain::plan::FileWrite {
                 path: step_path.to_owned(),
                 bytes: Vec::new(),
                 sha256: sha.to_owned(),
             }),
-            None => removals.push(promptops::domain::lifecycle::promote::FileRemoval {
+            None => removals.push(promptops::domain::plan::FileRemoval {
                 path: step_path.to_owned(),
                 sha256: String::new(),
             }),
         }
     }
     let basis = tampered["id_basis"].as_str().unwrap().to_owned();
-    let id = promptops::domain::lifecycle::promote::plan_id(&writes, &removals, &basis);
+    let id = promptops::domain::plan::plan_id(&writes, &removals, &basis);
     let old_id = tampered["plan"].as_str().unwrap().to_owned();
     tampered["plan"] = id.clone().into();
     let message = tampered["commit"]["message"]

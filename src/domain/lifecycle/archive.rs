@@ -1,8 +1,8 @@
 //! Archiving as a plan: a production prompt (the task is then retired) or a candidate moves
 //! to `99-archive/<task>/<version>.yaml` with its note, recorded as an `archive` event.
 
-use super::promote::{FileRemoval, FileWrite};
 use crate::domain::model::HistoryEvent;
+use crate::domain::plan::{FileRemoval, FileWrite};
 
 /// The prompt to archive, as it is now.
 pub struct Archived<'a> {

@@ -2,57 +2,11 @@
 //! that move a candidate to production. Pure: the command gathers the values, checks the plan
 //! by analysing the repository as it would be after it, and carries it out.
 
-use serde::Serialize;
-use sha2::{Digest, Sha256};
-
 use super::gate::{GateName, GateOutcome, GateResult};
 use crate::domain::eval::record::RunSummary;
 use crate::domain::layout;
 use crate::domain::model::{HistoryEvent, PromotionEvidence};
-
-/// A file the plan writes (created or replaced), with its new bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FileWrite {
-    pub path: String,
-    #[serde(skip)]
-    pub bytes: Vec<u8>,
-    pub sha256: String,
-}
-
-impl FileWrite {
-    pub fn new(path: String, bytes: Vec<u8>) -> FileWrite {
-        let sha256 = crate::domain::source::sha256_hex(&bytes);
-        FileWrite {
-            path,
-            bytes,
-            sha256,
-        }
-    }
-}
-
-/// A file the plan removes, with the sha256 it must still have.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FileRemoval {
-    pub path: String,
-    pub sha256: String,
-}
-
-/// Everything a promotion changes. The registry is written last.
-#[derive(Clone, Debug, Serialize)]
-pub struct Plan {
-    pub id: String,
-    /// What `id` hashes besides the files ([`plan_id`]); the journal keeps it so recovery can
-    /// recompute the id.
-    #[serde(skip)]
-    pub id_basis: String,
-    pub writes: Vec<FileWrite>,
-    pub removals: Vec<FileRemoval>,
-    pub registry: FileWrite,
-    pub commit_message: String,
-    /// The annotated tag on the commit (a promotion's `prompt/<task>/v<version>`).
-    pub tag: Option<String>,
-    pub tag_message: String,
-}
+use crate::domain::plan::{FileRemoval, FileWrite};
 
 /// The files of the task as they are now.
 pub struct TaskFiles<'a> {
@@ -222,25 +176,6 @@ pub fn commit_and_tag(files: &TaskFiles<'_>, decision: &Decision<'_>) -> (String
 /// The tag a promotion of `task` to `version` makes.
 pub fn tag_name(task: &str, version: &str) -> String {
     format!("prompt/{task}/v{version}")
-}
-
-/// The plan's id: a sha256 over the files it changes and its commit message (the registry,
-/// which records the id, is not part of it).
-pub fn plan_id(writes: &[FileWrite], removals: &[FileRemoval], message: &str) -> String {
-    let mut hasher = Sha256::new();
-    for write in writes {
-        hasher.update(write.path.as_bytes());
-        hasher.update([0]);
-        hasher.update(write.sha256.as_bytes());
-        hasher.update([0]);
-    }
-    for removal in removals {
-        hasher.update(b"-");
-        hasher.update(removal.path.as_bytes());
-        hasher.update([0]);
-    }
-    hasher.update(message.as_bytes());
-    crate::domain::source::sha256_hex_of_digest(&hasher.finalize())
 }
 
 /// Whether the gates allow the promotion: all pass, or `--force` overrides every failure

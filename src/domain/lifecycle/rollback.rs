@@ -2,10 +2,10 @@
 //! production is archived with the reason. Which version: `--to`, else the newest archived
 //! version whose recorded eval passed.
 
-use super::promote::{FileRemoval, FileWrite};
 use crate::domain::eval::evidence::CheckedRun;
 use crate::domain::eval::record::RunSummary;
 use crate::domain::model::{HistoryEvent, LatestEval, PromotionEvidence};
+use crate::domain::plan::{FileRemoval, FileWrite};
 
 /// The archived file without its `archived:` note: the prompt as it was in production.
 pub fn restored(bytes: &[u8]) -> Result<Vec<u8>, String> {
