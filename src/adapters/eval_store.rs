@@ -172,17 +172,14 @@ fn not_found(error: &FsError) -> bool {
 
 /// sha256 of a log as it stands; `None` when there is no log.
 pub fn log_sha256(path: &Path) -> Result<Option<String>> {
-    use sha2::Digest;
     let mut file = match adapters_fs::open_read_regular(path) {
         Ok(file) => file,
         Err(error) if not_found(&error) => return Ok(None),
         Err(error) => return Err(error.into()),
     };
-    let mut hasher = sha2::Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(Some(crate::domain::source::sha256_hex_of_digest(
-        &hasher.finalize(),
-    )))
+    Ok(Some(crate::domain::source::sha256_hex_of_reader(
+        &mut file,
+    )?))
 }
 
 /// A log's facts, streamed line by line (memory is one score per example); `None` when the

@@ -1,6 +1,7 @@
 //! Git: finding the repository, and when files last changed.
 
 use crate::domain::plan::Identity;
+use crate::domain::trailers::{self, Trailer};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -433,8 +434,8 @@ pub fn plan_commits(root: &Path, limit: usize) -> Result<HashMap<String, PlanCom
     for oid in walk.take(limit) {
         let commit = repository.find_commit(oid?)?;
         let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
-        for line in message.lines() {
-            if let Some(plan) = line.strip_prefix("Promptops-Plan: ") {
+        {
+            if let Some(plan) = trailers::value(&message, Trailer::Plan) {
                 found
                     .entry(plan.trim().to_owned())
                     .or_insert_with(|| PlanCommit {
@@ -452,17 +453,20 @@ pub fn plan_commits(root: &Path, limit: usize) -> Result<HashMap<String, PlanCom
 }
 
 /// HEAD's id when its message carries the trailer `key: value`.
-pub fn head_with_trailer(root: &Path, key: &str, value: &str) -> Result<Option<String>, GitError> {
+pub fn head_with_trailer(
+    root: &Path,
+    trailer: Trailer,
+    value: &str,
+) -> Result<Option<String>, GitError> {
     let (repository, _) = open_at(root)?;
     let Ok(head) = repository.head() else {
         return Ok(None);
     };
     let commit = head.peel_to_commit()?;
     let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
-    let wanted = format!("{key}: {value}");
     Ok(message
         .lines()
-        .any(|line| line.trim() == wanted)
+        .any(|line| trailers::value(line, trailer) == Some(value))
         .then(|| commit.id().to_string()))
 }
 

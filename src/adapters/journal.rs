@@ -7,6 +7,7 @@
 //! so the repository is only ever in the old state or the new one. Read-only commands only
 //! say that one is pending ([`pending`]).
 
+use crate::domain::trailers::Trailer;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -235,7 +236,7 @@ pub fn carry_out(
     // every commit; it is removed, as git's own message advises, once nothing holds it.
     git::remove_stale_locks(root, commit.tag.as_deref())?;
     git::stage(root, &commit.stage)?;
-    let id = if let Some(id) = git::head_with_trailer(root, "Promptops-Plan", &journal.plan)? {
+    let id = if let Some(id) = git::head_with_trailer(root, Trailer::Plan, &journal.plan)? {
         id
     } else {
         let id = git::commit_and_tag(root, &commit.author, commit.time, &commit.message, None)?;
@@ -340,7 +341,7 @@ pub fn undo(root: &Path) -> Result<Option<String>, JournalError> {
         return Ok(None);
     };
     let lock = lock(root, Duration::from_secs(0), "repair --undo")?;
-    if git::head_with_trailer(root, "Promptops-Plan", &journal.plan)?.is_some() {
+    if git::head_with_trailer(root, Trailer::Plan, &journal.plan)?.is_some() {
         return Err(JournalError::Committed {
             what: journal.what,
             plan: journal.plan,

@@ -14,7 +14,7 @@ use crate::cli::{
 use crate::domain::analysis::{Analysis, RegistryState};
 use crate::domain::deploy::{self, Rollout, TaskScore};
 use crate::domain::image::release_tag;
-use crate::domain::model::{DeploymentRecord, HistoryEvent, Registry};
+use crate::domain::model::{DeploymentRecord, EventKind, HistoryEvent, Registry};
 use crate::domain::outcome::{ChangeResult, DeployOutcome, DeploymentLine, ScoreCheck};
 use crate::domain::plan::plan_id;
 use crate::domain::source::InputFile;
@@ -327,7 +327,7 @@ struct Recording<'a> {
     inputs: &'a [InputFile],
     target: &'a DeployTarget,
     record: DeploymentRecord,
-    event: &'static str,
+    event: EventKind,
     reason: Option<String>,
     tag: Option<String>,
     message: String,
@@ -389,17 +389,18 @@ fn record_once(
             (
                 task.task.clone(),
                 HistoryEvent {
-                    event: recording.event.to_owned(),
-                    version: task.version.clone(),
-                    at: at.clone(),
-                    by: by.clone(),
                     reason: recording.reason.clone(),
                     plan: Some(id.clone()),
                     deployment: Some(DeploymentRecord {
                         score: task.score,
                         ..recording.record.clone()
                     }),
-                    ..HistoryEvent::default()
+                    ..HistoryEvent::new(
+                        recording.event,
+                        task.version.clone(),
+                        at.clone(),
+                        by.clone(),
+                    )
                 },
             )
         })
@@ -637,9 +638,12 @@ pub fn execute(
                 deploy::short_arn(&registered)
             );
             let _ = writeln!(err, "{reason}");
-            let message = format!(
-                "deploy-unknown {service}: release {} not verified\n\n{reason}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Release: {release}\nPromptops-Decision: deploy-unknown\n",
-                &release[..12],
+            let message = deploy::commit_message(
+                EventKind::DeployUnknown,
+                (&cluster, &service),
+                Some(&release),
+                &format!("release {} not verified", &release[..12]),
+                &reason,
             );
             let recording = Recording {
                 root: &root,
@@ -647,7 +651,7 @@ pub fn execute(
                 inputs: &inputs,
                 target: &args.target,
                 record: record.clone(),
-                event: "deploy-unknown",
+                event: EventKind::DeployUnknown,
                 reason: Some(reason),
                 tag: None,
                 message,
@@ -706,10 +710,16 @@ pub fn execute(
             if args.deregister_failed {
                 aws.deregister(&registered).await.map_err(external)?;
             }
-            let message = format!(
-                "deploy-rollback {service}: release {} rolled back to {}\n\n{reason}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Release: {release}\nPromptops-Decision: deploy-rollback\n",
-                &release[..12],
-                deploy::short_arn(&previous)
+            let message = deploy::commit_message(
+                EventKind::DeployRollback,
+                (&cluster, &service),
+                Some(&release),
+                &format!(
+                    "release {} rolled back to {}",
+                    &release[..12],
+                    deploy::short_arn(&previous)
+                ),
+                &reason,
             );
             let recording = Recording {
                 root: &root,
@@ -721,7 +731,7 @@ pub fn execute(
                     previous_task_definition: Some(registered.clone()),
                     ..record
                 },
-                event: "deploy-rollback",
+                event: EventKind::DeployRollback,
                 reason: Some(reason),
                 tag: None,
                 message,
@@ -734,10 +744,12 @@ pub fn execute(
             .iter()
             .map(|s| format!("{} {}", s.task, s.version))
             .collect();
-        let message = format!(
-            "deploy {service}: release {} ({})\n\nImage {pinned}\nTask definition {registered}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Release: {release}\nPromptops-Decision: deploy\n",
-            &release[..12],
-            versions.join(", ")
+        let message = deploy::commit_message(
+            EventKind::Deploy,
+            (&cluster, &service),
+            Some(&release),
+            &format!("release {} ({})", &release[..12], versions.join(", ")),
+            &format!("Image {pinned}\nTask definition {registered}"),
         );
         let (commit, tag) = record_event(
             Recording {
@@ -746,7 +758,7 @@ pub fn execute(
                 inputs: &inputs,
                 target: &args.target,
                 record,
-                event: "deploy",
+                event: EventKind::Deploy,
                 reason: None,
                 tag: Some(tag),
                 message,
@@ -833,9 +845,15 @@ fn by_hand(
             err,
         )
         .await?;
-        let message = format!(
-            "deploy-rollback {service}: back to {} by hand\n\n{reason}\n\nPromptops-Deploy: {cluster}/{service}\nPromptops-Decision: deploy-rollback\n",
-            deploy::short_arn(&target_definition.arn)
+        let message = deploy::commit_message(
+            EventKind::DeployRollback,
+            (&cluster, &service),
+            None,
+            &format!(
+                "back to {} by hand",
+                deploy::short_arn(&target_definition.arn)
+            ),
+            reason,
         );
         let (commit, _) = record_event(
             Recording {
@@ -857,7 +875,7 @@ fn by_hand(
                     score: None,
                     run_url: settings.github_run_url(),
                 },
-                event: "deploy-rollback",
+                event: EventKind::DeployRollback,
                 reason: Some(reason.to_owned()),
                 tag: None,
                 message,

@@ -5,7 +5,8 @@ use crate::adapters::git;
 use crate::cli::HistoryArgs;
 use crate::domain::analysis::RegistryState;
 use crate::domain::layout;
-use crate::domain::outcome::{HistoryOutcome, HistoryRow};
+use crate::domain::model::EventKind;
+use crate::domain::outcome::{HistoryOutcome, HistoryRow, HistoryRowKind};
 use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
 use crate::settings::Settings;
@@ -56,7 +57,7 @@ pub fn execute(settings: &Settings, args: &HistoryArgs) -> anyhow::Result<Histor
         .iter()
         .map(|event| HistoryRow {
             version: event.version.clone(),
-            event: event.event.clone(),
+            event: HistoryRowKind::Event(event.event),
             at: event.at.clone(),
             by: Some(event.by.clone()),
             from: event.from.clone(),
@@ -74,12 +75,13 @@ pub fn execute(settings: &Settings, args: &HistoryArgs) -> anyhow::Result<Histor
     for archived in &entry.archived {
         let recorded = rows.iter().any(|row| {
             row.from.as_deref() == Some(archived.version.as_str())
-                || (row.event == "archive" && row.version == archived.version)
+                || (row.event == HistoryRowKind::Event(EventKind::Archive)
+                    && row.version == archived.version)
         });
         if !recorded {
             rows.push(HistoryRow {
                 version: archived.version.clone(),
-                event: "archived".to_owned(),
+                event: HistoryRowKind::Archived,
                 at: archived.at.clone(),
                 by: None,
                 from: None,

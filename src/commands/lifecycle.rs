@@ -12,6 +12,7 @@ use crate::domain::model::Registry;
 use crate::domain::plan::{FileRemoval, FileWrite, Identity, Plan};
 use crate::domain::registry;
 use crate::domain::source::{FileContent, InputFile};
+use crate::domain::trailers::{self, Trailer};
 use crate::exit::{ExitStatus, UserError};
 
 /// The registry after the plan (the files' registry, changed by `edit`), checked: the
@@ -123,7 +124,6 @@ fn changed_since_read(root: &Path, read: &[InputFile]) -> anyhow::Result<Vec<Str
 
 /// Each file's content as a sha256 (or what stood in its place: a link, a refusal).
 fn fingerprint(files: &[InputFile]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    use sha2::Digest;
     let evals = format!("{}/{}/", layout::PROMPTS_DIR, layout::EVALS);
     let mut prints = std::collections::BTreeMap::new();
     for file in files.iter().filter(|file| !file.path.starts_with(&evals)) {
@@ -135,9 +135,7 @@ fn fingerprint(files: &[InputFile]) -> anyhow::Result<std::collections::BTreeMap
                     .reader()
                     .transpose()?
                     .ok_or_else(|| anyhow::anyhow!("{} cannot be read again", file.path))?;
-                let mut hasher = sha2::Sha256::new();
-                std::io::copy(&mut reader, &mut hasher)?;
-                crate::domain::source::sha256_hex_of_digest(&hasher.finalize())
+                crate::domain::source::sha256_hex_of_reader(&mut reader)?
             }
             other => format!("{other:?}"),
         };
@@ -213,7 +211,7 @@ pub(super) fn finish(
         .collect();
     let id = crate::domain::plan::plan_id(&writes, &removals, &id_basis);
     let plan = Plan {
-        commit_message: format!("{message}Promptops-Plan: {id}\n"),
+        commit_message: format!("{message}{}", trailers::block(&[(Trailer::Plan, &id)])),
         id,
         id_basis,
         writes,
@@ -463,12 +461,10 @@ fn check_journal(root: &Path, journal: &Journal) -> anyhow::Result<()> {
         }
     }
     let recomputed = crate::domain::plan::plan_id(&writes, &removals, &journal.id_basis);
-    let trailer = format!("Promptops-Plan: {}", journal.plan);
     if recomputed != journal.plan
-        || journal
-            .commit
-            .as_ref()
-            .is_some_and(|commit| !commit.message.contains(&trailer))
+        || journal.commit.as_ref().is_some_and(|commit| {
+            trailers::value(&commit.message, Trailer::Plan) != Some(journal.plan.as_str())
+        })
     {
         return Err(refuse(
             "it does not match its plan id, so it was changed after promptops wrote it".to_owned(),

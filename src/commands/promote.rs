@@ -523,7 +523,10 @@ fn plan(
     let (commit_message, tag, tag_message) = promote::commit_and_tag(&task_files, decision);
     let id = crate::domain::plan::plan_id(&writes, &removals, &commit_message);
     let id_basis = commit_message.clone();
-    let commit_message = format!("{commit_message}Promptops-Plan: {id}\n");
+    let commit_message = format!(
+        "{commit_message}{}",
+        crate::domain::trailers::block(&[(crate::domain::trailers::Trailer::Plan, &id)])
+    );
     let registry_write = super::lifecycle::checked_registry(
         inputs,
         &writes,

@@ -138,7 +138,7 @@ fn execute_once(
             rollback::evidence(found, threshold, &path),
             LatestEval {
                 score: found.half.score,
-                passed: found.half.score + 1e-12 >= threshold,
+                passed: crate::domain::eval::stats::reaches(found.half.score, threshold),
                 at: found.half.finished_at.clone(),
                 summary: path,
             },
@@ -399,15 +399,15 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
             ));
         }
         evidence.push(')');
-        let why = if newest.score + 1e-12 < threshold {
+        let why = if crate::domain::eval::stats::reaches(newest.score, threshold) {
+            recorded
+                .as_ref()
+                .and_then(|recorded| dropped(&root, newest, recorded, tolerance))
+        } else {
             Some(format!(
                 "{:.3} is below the threshold {threshold}",
                 newest.score
             ))
-        } else {
-            recorded
-                .as_ref()
-                .and_then(|recorded| dropped(&root, newest, recorded, tolerance))
         };
         let Some(why) = why else {
             outcome.decisions.push(RegressionDecision {
@@ -559,7 +559,7 @@ fn dropped(
             })
         });
     match paired {
-        Some(comparison) => (comparison.mean_difference + 1e-12 < -tolerance).then(|| {
+        Some(comparison) => (!crate::domain::eval::stats::reaches(comparison.mean_difference, -tolerance)).then(|| {
             format!(
                 "it dropped by Δ = {:+.3} (95% CI {:+.3} … {:+.3}, n = {}, paired on the same examples), more than the tolerance {tolerance}",
                 comparison.mean_difference,
@@ -568,7 +568,7 @@ fn dropped(
                 comparison.n
             )
         }),
-        None => (newest.score + 1e-12 < recorded.score - tolerance).then(|| {
+        None => (!crate::domain::eval::stats::reaches(newest.score, recorded.score - tolerance)).then(|| {
             format!(
                 "{:.3} dropped from {:.3}, more than the tolerance {tolerance}",
                 newest.score, recorded.score

@@ -201,11 +201,12 @@ mod tests {
         let plain = build(&tasks, &registry(Vec::new()));
         let deployed = build(
             &tasks,
-            &registry(vec![HistoryEvent {
-                event: "deploy".into(),
-                version: "1.0.0".into(),
-                ..HistoryEvent::default()
-            }]),
+            &registry(vec![HistoryEvent::new(
+                crate::domain::model::EventKind::Deploy,
+                "1.0.0".into(),
+                String::new(),
+                String::new(),
+            )]),
         );
         assert_eq!(plain, deployed);
         assert_eq!(

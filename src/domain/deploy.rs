@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{DeploymentRecord, HistoryEvent, Registry};
+use super::model::{DeploymentRecord, EventKind, HistoryEvent, Registry};
+use super::trailers::{self, Trailer};
 
 /// The environment variable that names the release a container serves.
 pub const RELEASE_VARIABLE: &str = "PROMPTOPS_RELEASE";
@@ -295,7 +296,7 @@ pub fn judge_scores(current: &[TaskScore], previous: &BTreeMap<String, f64>) -> 
                 );
             }
             match previous.get(&task.task) {
-                Some(before) if score < before - task.tolerance - 1e-12 => verdict(
+                Some(before) if !crate::domain::eval::stats::reaches(score, before - task.tolerance) => verdict(
                     false,
                     format!(
                         "{} {} scored {score:.3}, {:.3} below the {before:.3} of the release deployed before (tolerance {:.3})",
@@ -324,7 +325,9 @@ fn deploys<'a>(
     registry.tasks.iter().flat_map(move |(task, entry)| {
         entry.history.iter().filter_map(move |event| {
             let record = event.deployment.as_ref()?;
-            (event.event == "deploy" && record.cluster == cluster && record.service == service)
+            (event.event == EventKind::Deploy
+                && record.cluster == cluster
+                && record.service == service)
                 .then_some((task.as_str(), event, record))
         })
     })
@@ -412,6 +415,27 @@ pub fn check_release_tag(tag: &str, release: &str) -> Result<(), String> {
             release.get(..id.len()).unwrap_or(release)
         ))
     }
+}
+
+/// The commit message of a deploy's record: `KIND SERVICE: SUBJECT`, the body, then the
+/// trailers (where, which release, what was decided).
+pub fn commit_message(
+    kind: EventKind,
+    (cluster, service): (&str, &str),
+    release: Option<&str>,
+    subject: &str,
+    body: &str,
+) -> String {
+    let target = format!("{cluster}/{service}");
+    let mut lines = vec![(Trailer::Deploy, target.as_str())];
+    if let Some(release) = release {
+        lines.push((Trailer::Release, release));
+    }
+    lines.push((Trailer::Decision, kind.as_str()));
+    format!(
+        "{kind} {service}: {subject}\n\n{body}\n\n{}",
+        trailers::block(&lines)
+    )
 }
 
 #[cfg(test)]
@@ -588,15 +612,18 @@ mod tests {
     fn release_versions_are_those_deployed_to_this_service() {
         use crate::domain::model::RegistryTask;
         let deployed = |service: &str, release: &str, version: &str| HistoryEvent {
-            event: "deploy".into(),
-            version: version.into(),
             deployment: Some(DeploymentRecord {
                 cluster: "prod".into(),
                 service: service.into(),
                 release_id: release.into(),
                 ..DeploymentRecord::default()
             }),
-            ..HistoryEvent::default()
+            ..HistoryEvent::new(
+                EventKind::Deploy,
+                version.into(),
+                String::new(),
+                String::new(),
+            )
         };
         let mut registry = Registry::default();
         registry.tasks.insert(

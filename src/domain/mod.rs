@@ -26,5 +26,6 @@ pub mod source;
 pub mod task;
 pub mod template;
 pub mod time;
+pub mod trailers;
 pub mod yaml;
 pub mod yaml_write;

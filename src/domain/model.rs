@@ -490,11 +490,11 @@ pub struct ArchivedVersion {
     pub at: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryEvent {
-    /// What happened: `promote`, `archive`, `rollback`, `override`, `deploy`…
-    pub event: String,
+    /// What happened.
+    pub event: EventKind,
     pub version: String,
     pub at: String,
     pub by: String,
@@ -515,6 +515,62 @@ pub struct HistoryEvent {
     /// For `deploy` and `deploy-rollback` events: where and what was deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentRecord>,
+}
+
+impl HistoryEvent {
+    /// An event with what every event has; the rest is filled in by field.
+    pub fn new(event: EventKind, version: String, at: String, by: String) -> HistoryEvent {
+        HistoryEvent {
+            event,
+            version,
+            at,
+            by,
+            reason: None,
+            commit: None,
+            from: None,
+            evidence: None,
+            plan: None,
+            deployment: None,
+        }
+    }
+}
+
+/// The kinds of decision the registry history records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A candidate went to production through its gates.
+    Promote,
+    /// A candidate went to production with `--force` over a failed gate.
+    Override,
+    Archive,
+    Rollback,
+    /// A release was deployed, verified and its scores checked.
+    Deploy,
+    /// A deploy failed and the service was put back.
+    DeployRollback,
+    /// A deploy's outcome could not be known.
+    DeployUnknown,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Promote => "promote",
+            EventKind::Override => "override",
+            EventKind::Archive => "archive",
+            EventKind::Rollback => "rollback",
+            EventKind::Deploy => "deploy",
+            EventKind::DeployRollback => "deploy-rollback",
+            EventKind::DeployUnknown => "deploy-unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
 }
 
 /// A deploy to Amazon ECS, as the registry history records it.

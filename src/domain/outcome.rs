@@ -147,7 +147,7 @@ pub struct HistoryOutcome {
 #[derive(Debug, Serialize)]
 pub struct HistoryRow {
     pub version: String,
-    pub event: String,
+    pub event: HistoryRowKind,
     pub at: String,
     pub by: Option<String>,
     pub from: Option<String>,
@@ -155,6 +155,29 @@ pub struct HistoryRow {
     pub reason: Option<String>,
     /// The commit that carried it out (found by its `Promptops-Plan` trailer).
     pub commit: Option<String>,
+}
+
+/// What a history row tells: a recorded event, or a version found archived that the
+/// registry holds no decision for (archived before promptops recorded decisions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryRowKind {
+    Event(super::model::EventKind),
+    Archived,
+}
+
+impl HistoryRowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryRowKind::Event(kind) => kind.as_str(),
+            HistoryRowKind::Archived => "archived",
+        }
+    }
+}
+
+impl Serialize for HistoryRowKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// A change to one task's prompt (`archive`, `rollback`): what was changed, or with

@@ -63,6 +63,22 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     sha256_hex_of_digest(&Sha256::digest(bytes))
 }
 
+/// The sha256 (hex) of everything `reader` yields, read in blocks (a log of any size in
+/// constant memory).
+pub fn sha256_hex_of_reader(reader: &mut impl std::io::Read) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut block = vec![0; 64 * 1024];
+    loop {
+        match reader.read(&mut block) {
+            Ok(0) => break,
+            Ok(read) => hasher.update(&block[..read]),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(sha256_hex_of_digest(&hasher.finalize()))
+}
+
 /// A finished sha256 digest as hex.
 pub fn sha256_hex_of_digest(digest: &[u8]) -> String {
     let mut text = String::with_capacity(64);

@@ -26,7 +26,7 @@ pub fn render(
         .map(|row| {
             vec![
                 row.at.get(..10).unwrap_or(&row.at).to_owned(),
-                row.event.clone(),
+                row.event.as_str().to_owned(),
                 match &row.from {
                     Some(from) => format!("{from} -> {}", row.version),
                     None => row.version.clone(),

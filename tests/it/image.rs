@@ -56,8 +56,7 @@ fn layer_files(gzip: &[u8]) -> BTreeMap<String, (Vec<u8>, Owner)> {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
+    format!("sha256:{}", promptops::domain::source::sha256_hex(bytes))
 }
 
 #[test]

@@ -205,8 +205,7 @@ fn every_route_answers_with_json_an_etag_and_metrics() {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("{:x}", sha2::Sha256::digest(bytes))
+    promptops::domain::source::sha256_hex(bytes)
 }
 
 #[test]

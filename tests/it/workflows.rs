@@ -350,7 +350,10 @@ impl ActionsCache {
         for digest in files.values() {
             all.update(digest);
         }
-        format!("{before}{:x}{after}", all.finalize())
+        format!(
+            "{before}{}{after}",
+            promptops::domain::source::sha256_hex_of_digest(&all.finalize())
+        )
     }
 
     /// Restores into the checkout; returns the key and whether it hit exactly.

@@ -345,7 +345,7 @@ impl RunSummary {
         self.passed = self.complete
             && totals.n > 0
             && totals.provider_errors == 0
-            && self.score + 1e-12 >= self.threshold;
+            && crate::domain::eval::stats::reaches(self.score, self.threshold);
         self.passed_examples = totals.passed_examples;
         self.errors = totals.errors;
         self.provider_errors = totals.provider_errors;

@@ -72,9 +72,35 @@ pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
+/// Scores are means of floats: a score equal to its threshold in decimal can fall a hair
+/// below it in binary (0.1 + 0.2 < 0.3 + 1e-17). Every comparison with a floor allows this.
+pub const SCORE_EPSILON: f64 = 1e-12;
+
+/// Whether `value` reaches `floor`: a score its threshold, an interval's bound the tolerance,
+/// a deploy's score the one before less the tolerance. The one place the rule lives.
+pub fn reaches(value: f64, floor: f64) -> bool {
+    value + SCORE_EPSILON >= floor
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_floor_is_reached_at_it_and_by_a_float_hair_below() {
+        let table = [
+            (0.8, 0.8, true),
+            (0.1 + 0.2, 0.3, true),
+            ((0.7 + 0.1) / 1.0, 0.8, true),
+            (0.799_999, 0.8, false),
+            (0.9, 0.8, true),
+            (-0.05, -0.05, true),
+            (-0.050_001, -0.05, false),
+        ];
+        for (value, floor, expected) in table {
+            assert_eq!(reaches(value, floor), expected, "{value} vs {floor}");
+        }
+    }
 
     #[test]
     fn mcnemar_matches_the_binomial_table() {

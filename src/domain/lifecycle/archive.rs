@@ -1,8 +1,9 @@
 //! Archiving as a plan: a production prompt (the task is then retired) or a candidate moves
 //! to `99-archive/<task>/<version>.yaml` with its note, recorded as an `archive` event.
 
-use crate::domain::model::HistoryEvent;
+use crate::domain::model::{EventKind, HistoryEvent};
 use crate::domain::plan::{FileRemoval, FileWrite};
+use crate::domain::trailers::{self, Trailer};
 
 /// The prompt to archive, as it is now.
 pub struct Archived<'a> {
@@ -37,17 +38,24 @@ pub fn plan_files(
 
 /// The commit message, with trailers.
 pub fn commit_message(prompt: &Archived<'_>, reason: &str) -> String {
-    let reason = reason.replace(['\n', '\r'], " ");
     format!(
-        "archive {} {} ({})\n\n{reason}\n\nPromptops-Task: {}\nPromptops-From: {}\nPromptops-Decision: archive-{}\n",
-        prompt.task, prompt.version, prompt.which, prompt.task, prompt.version, prompt.which
+        "archive {} {} ({})\n\n{}\n\n{}",
+        prompt.task,
+        prompt.version,
+        prompt.which,
+        trailers::one_line(reason),
+        trailers::block(&[
+            (Trailer::Task, prompt.task),
+            (Trailer::From, prompt.version),
+            (Trailer::Decision, &format!("archive-{}", prompt.which)),
+        ])
     )
 }
 
 /// The history event.
 pub fn event(prompt: &Archived<'_>, reason: &str, at: &str, by: &str, plan: &str) -> HistoryEvent {
     HistoryEvent {
-        event: "archive".to_owned(),
+        event: EventKind::Archive,
         version: prompt.version.to_owned(),
         at: at.to_owned(),
         by: by.to_owned(),

@@ -241,7 +241,7 @@ fn threshold(facts: &PromotionFacts<'_>, evidence: Option<&RunSummary>) -> GateR
         )
         .hint("see the evidence gate");
     };
-    let passed = summary.score + 1e-12 >= facts.threshold;
+    let passed = crate::domain::eval::stats::reaches(summary.score, facts.threshold);
     let result = GateResult::new(
         GateName::Threshold,
         if passed {
@@ -300,7 +300,7 @@ fn not_worse(facts: &PromotionFacts<'_>, evidence: Option<&RunSummary>) -> GateR
         )
         .hint("add examples, or promote with --force --reason");
     }
-    if comparison.interval_95[0] + 1e-12 >= -tolerance {
+    if crate::domain::eval::stats::reaches(comparison.interval_95[0], -tolerance) {
         GateResult::new(
             gate,
             GateOutcome::Pass,

@@ -5,8 +5,9 @@
 use super::gate::{GateName, GateOutcome, GateResult};
 use crate::domain::eval::record::RunSummary;
 use crate::domain::layout;
-use crate::domain::model::{HistoryEvent, PromotionEvidence};
+use crate::domain::model::{EventKind, HistoryEvent, PromotionEvidence};
 use crate::domain::plan::{FileRemoval, FileWrite};
+use crate::domain::trailers::{self, Trailer};
 
 /// The files of the task as they are now.
 pub struct TaskFiles<'a> {
@@ -118,9 +119,9 @@ pub fn event(files: &TaskFiles<'_>, decision: &Decision<'_>, plan: &str) -> Hist
     });
     HistoryEvent {
         event: if failed.is_empty() {
-            "promote".to_owned()
+            EventKind::Promote
         } else {
-            "override".to_owned()
+            EventKind::Override
         },
         version: files.candidate_version.to_owned(),
         at: decision.at.to_owned(),
@@ -157,17 +158,27 @@ pub fn commit_and_tag(files: &TaskFiles<'_>, decision: &Decision<'_>) -> (String
             gate.evidence
         ));
     }
-    message.push_str(&format!(
-        "\nPromptops-Task: {task}\nPromptops-From: {from}\nPromptops-To: {to}\nPromptops-Score: {score}\nPromptops-Decision: {}\n",
-        if failed.is_empty() { "promote" } else { "override" }
-    ));
-    if let Some(reason) = decision.reason.filter(|_| !failed.is_empty()) {
-        let reason = reason.replace(['\n', '\r'], " ");
-        message.push_str(&format!(
-            "Promptops-Override: {} ({reason})\n",
-            failed.join(", ")
-        ));
+    let decided = if failed.is_empty() {
+        "promote"
+    } else {
+        "override"
+    };
+    let mut lines = vec![
+        (Trailer::Task, task),
+        (Trailer::From, from),
+        (Trailer::To, to),
+        (Trailer::Score, score.as_str()),
+        (Trailer::Decision, decided),
+    ];
+    let overridden = decision
+        .reason
+        .filter(|_| !failed.is_empty())
+        .map(|reason| format!("{} ({reason})", failed.join(", ")));
+    if let Some(overridden) = &overridden {
+        lines.push((Trailer::Override, overridden));
     }
+    message.push('\n');
+    message.push_str(&trailers::block(&lines));
     let tag = tag_name(task, to);
     let tag_message = format!("{task} {to} in production (score {score})\n");
     (message, tag, tag_message)

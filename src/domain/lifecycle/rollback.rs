@@ -4,8 +4,9 @@
 
 use crate::domain::eval::evidence::CheckedRun;
 use crate::domain::eval::record::RunSummary;
-use crate::domain::model::{HistoryEvent, LatestEval, PromotionEvidence};
+use crate::domain::model::{EventKind, HistoryEvent, LatestEval, PromotionEvidence};
 use crate::domain::plan::{FileRemoval, FileWrite};
+use crate::domain::trailers::{self, Trailer};
 
 /// The archived file without its `archived:` note: the prompt as it was in production.
 pub fn restored(bytes: &[u8]) -> Result<Vec<u8>, String> {
@@ -85,7 +86,7 @@ pub fn default_target<'a>(
         .filter_map(|prompt| {
             let found = newest_evidence(runs, &prompt.sha256s, now)?;
             let version = semver::Version::parse(&prompt.version).ok()?;
-            (found.half.score + 1e-12 >= threshold)
+            crate::domain::eval::stats::reaches(found.half.score, threshold)
                 .then(|| (version, prompt.version.clone(), found))
         })
         .collect();
@@ -118,7 +119,7 @@ pub fn recorded_eval(history: &[HistoryEvent], version: &str) -> Option<LatestEv
             let evidence = event.evidence.as_ref()?;
             Some(LatestEval {
                 score: evidence.score,
-                passed: evidence.score + 1e-12 >= evidence.threshold,
+                passed: crate::domain::eval::stats::reaches(evidence.score, evidence.threshold),
                 at: event.at.clone(),
                 summary: evidence.summary.clone(),
             })
@@ -177,15 +178,18 @@ pub fn plan_files(
 }
 
 pub fn commit_message(rollback: &Rollback<'_>, reason: &str) -> String {
-    let reason = reason.replace(['\n', '\r'], " ");
     format!(
-        "rollback {} {} -> {}\n\n{reason}\n\nPromptops-Task: {}\nPromptops-From: {}\nPromptops-To: {}\nPromptops-Decision: rollback\n",
+        "rollback {} {} -> {}\n\n{}\n\n{}",
         rollback.task,
         rollback.production_version,
         rollback.target_version,
-        rollback.task,
-        rollback.production_version,
-        rollback.target_version
+        trailers::one_line(reason),
+        trailers::block(&[
+            (Trailer::Task, rollback.task),
+            (Trailer::From, rollback.production_version),
+            (Trailer::To, rollback.target_version),
+            (Trailer::Decision, "rollback"),
+        ])
     )
 }
 
@@ -197,7 +201,7 @@ pub fn event(
     plan: &str,
 ) -> HistoryEvent {
     HistoryEvent {
-        event: "rollback".to_owned(),
+        event: EventKind::Rollback,
         version: rollback.target_version.to_owned(),
         at: at.to_owned(),
         by: by.to_owned(),

@@ -9,8 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use sha2::Digest;
-
 use super::http::request;
 
 /// Makes sure `docker-registry`, `skopeo`, `moto_server` and `gh` are installed.
@@ -200,7 +198,7 @@ impl Drop for RegistryServer {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
+    format!("sha256:{}", promptops::domain::source::sha256_hex(bytes))
 }
 
 /// An OCI layout holding a small base image; its manifest digest.

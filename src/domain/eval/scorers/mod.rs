@@ -308,7 +308,8 @@ fn score_judge(spec: &JudgeSpec, verdict: Option<&Result<Verdict, String>>) -> O
         Some(Err(error)) => binary(false, format!("the judge's answer is unusable: {error}")),
         Some(Ok(verdict)) => {
             // The threshold always applies; a `pass: false` from the judge also fails.
-            let pass = verdict.score + 1e-12 >= spec.threshold && verdict.pass != Some(false);
+            let pass = crate::domain::eval::stats::reaches(verdict.score, spec.threshold)
+                && verdict.pass != Some(false);
             let reason = if verdict.pass == Some(true) && !pass {
                 format!(
                     "judge: {} (score {} is below the threshold {})",
