@@ -6,8 +6,9 @@ use crate::adapters::eval_store;
 use crate::cli::RollbackArgs;
 use crate::domain::analysis::RegistryState;
 use crate::domain::eval::evidence::CheckedRun;
-use crate::domain::eval::record::Variant;
+use crate::domain::eval::record::{Pair, RunSummary};
 use crate::domain::layout;
+use crate::domain::lifecycle::regression::{self, Action, Measured, RegressionFacts};
 use crate::domain::lifecycle::rollback::{self, Rollback};
 use crate::domain::model::LatestEval;
 use crate::domain::outcome::{ChangeOutcome, RegressionDecision, RegressionOutcome};
@@ -355,224 +356,108 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
             });
             continue;
         };
-        let threshold = metadata.metadata.threshold;
-        let tolerance = metadata.metadata.regression_tolerance;
         let version = production.version().unwrap_or("0.0.0").to_owned();
         let evidence_runs = TaskEvidence::read(&root, &inputs, &id, task)?;
-        // The newest production run of this prompt, by recorded time, with its figures as
-        // measured (a summary that disagrees with its log is passed over).
-        let newest = evidence_runs
-            .runs
-            .iter()
-            .filter(|run| run.problems.is_empty() && !run.is_from_the_future(now))
-            .map(|run| &run.summary)
-            .find(|summary| {
-                summary.variant == Variant::Production
-                    && summary.prompt.sha256 == production.sha256
-                    && summary.complete
-                    && summary.shard.is_none()
-                    && summary.provider_errors == 0
-            });
-        let Some(newest) = newest else {
-            outcome.decisions.push(RegressionDecision {
-                task: id,
-                regressed: false,
-                evidence: format!("no complete production eval of {version}"),
-                action: "nothing to decide; run `promptops eval` first".to_owned(),
-            });
-            continue;
-        };
+        let newest = regression::newest_run(&evidence_runs.runs, &production.sha256, now);
         let recorded = registry
             .tasks
             .get(&id)
             .and_then(|entry| rollback::recorded_eval(&entry.history, &version));
-        let mut evidence = format!(
-            "{version}: score {:.3} in run {} ({}; threshold {threshold}",
-            newest.score,
-            newest.run,
-            answers_source(newest.cached, newest.n)
-        );
-        if let Some(recorded) = &recorded {
-            evidence.push_str(&format!(
-                ", {:.3} when it went to production, tolerance {tolerance}",
-                recorded.score
-            ));
-        }
-        evidence.push(')');
-        let why = if crate::domain::eval::stats::reaches(newest.score, threshold) {
-            recorded
-                .as_ref()
-                .and_then(|recorded| dropped(&root, newest, recorded, tolerance))
-        } else {
-            Some(format!(
-                "{:.3} is below the threshold {threshold}",
-                newest.score
-            ))
-        };
-        let Some(why) = why else {
-            outcome.decisions.push(RegressionDecision {
-                task: id,
-                regressed: false,
-                evidence,
-                action: "no regression".to_owned(),
-            });
-            continue;
-        };
-        let Some((target, _)) =
+        let paired = newest
+            .zip(recorded.as_ref())
+            .and_then(|(newest, recorded)| paired_with_recorded(&root, newest, recorded));
+        let threshold = metadata.metadata.threshold;
+        let target =
             rollback::default_target(&evidence_runs.archived, &evidence_runs.runs, threshold, now)
-        else {
-            outcome.decisions.push(RegressionDecision {
-                task: id,
-                regressed: true,
-                evidence: format!("{evidence}: {why}"),
-                action: "a person is needed: no archived version has a complete eval that \
-                         reaches the threshold"
-                    .to_owned(),
-            });
-            continue;
+                .map(|(target, _)| target);
+        let facts = RegressionFacts {
+            version: &version,
+            threshold,
+            tolerance: metadata.metadata.regression_tolerance,
+            newest,
+            recorded: recorded.as_ref(),
+            paired: paired
+                .as_ref()
+                .map(|(before, pairs)| (before, pairs.as_slice())),
+            target: target.as_deref(),
+            offline: args.run.offline,
+            measured: None,
         };
-        // What can refuse the rollback is checked before the target's paid eval: uncommitted
-        // work in the files it would change, and who commits it.
-        if !args.change.dry_run {
-            let paths = [
-                production.path.clone(),
-                format!("{}/{}/{id}.yaml", layout::PROMPTS_DIR, layout::METADATA),
-                crate::domain::lifecycle::archive_path(&id, &version),
-                crate::domain::lifecycle::archive_path(&id, &target),
-            ];
-            super::lifecycle::refuse_dirty(&root, &paths, args.change.allow_dirty)?;
-            let (identity, _) = super::who(&root, settings);
-            super::lifecycle::committer(identity, args.change.no_commit, "rollback")?;
-        }
-        // The target is measured as the regression was: a regression measured on fresh
-        // answers is never compared with the target's answers from before the drift.
-        let all_cached = newest.n > 0 && newest.cached == newest.n;
-        if !all_cached && args.run.offline {
-            outcome.decisions.push(RegressionDecision {
-                task: id,
-                regressed: true,
-                evidence: format!("{evidence}: {why}"),
-                action: format!(
-                    "a person is needed: the regression was measured on fresh answers, and \
-                     --offline cannot measure {target} the same way (run without --offline)"
-                ),
-            });
-            continue;
-        }
-        let run_options = crate::cli::RunOptions {
-            no_cache: args.run.no_cache || !all_cached,
-            ..args.run.clone()
-        };
-        let checked = super::eval::evaluate_archived(settings, &root, &id, &target, &run_options)?;
-        let better = checked.ran
-            && checked.summary.complete
-            && checked.summary.passed
-            && checked.summary.score > newest.score;
-        let checked_text = format!(
-            "{target} scores {:.3} on today's examples ({}; {})",
-            checked.summary.score,
-            answers_source(checked.summary.cached, checked.summary.n),
-            if checked.summary.passed {
-                "passes"
-            } else {
-                "does not pass"
+        let mut decision = regression::decide(&facts);
+        if let Action::Measure { target, fresh } = &decision.action {
+            // What can refuse the rollback is checked before the target's paid eval:
+            // uncommitted work in the files it would change, and who commits it.
+            if !args.change.dry_run {
+                let paths = [
+                    production.path.clone(),
+                    format!("{}/{}/{id}.yaml", layout::PROMPTS_DIR, layout::METADATA),
+                    crate::domain::lifecycle::archive_path(&id, &version),
+                    crate::domain::lifecycle::archive_path(&id, target),
+                ];
+                super::lifecycle::refuse_dirty(&root, &paths, args.change.allow_dirty)?;
+                let (identity, _) = super::who(&root, settings);
+                super::lifecycle::committer(identity, args.change.no_commit, "rollback")?;
             }
-        );
-        if !better {
-            outcome.decisions.push(RegressionDecision {
-                task: id,
-                regressed: true,
-                evidence: format!("{evidence}: {why}; {checked_text}"),
-                action: format!("a person is needed: {target} is not better"),
+            let run_options = crate::cli::RunOptions {
+                no_cache: args.run.no_cache || *fresh,
+                ..args.run.clone()
+            };
+            let measured =
+                super::eval::evaluate_archived(settings, &root, &id, target, &run_options)?;
+            decision = regression::decide(&RegressionFacts {
+                measured: Some(Measured {
+                    ran: measured.ran,
+                    summary: &measured.summary,
+                }),
+                ..facts.clone()
             });
-            continue;
         }
-        let reason = format!("score regression: {why}; {checked_text}");
-        let rolled = execute(settings, args, &id, &reason, Some(target.clone()))?;
+        if let Action::RollBack { target, reason } = &decision.action {
+            let rolled = execute(settings, args, &id, reason, Some(target.clone()))?;
+            outcome.rollbacks.push(rolled);
+        }
         outcome.decisions.push(RegressionDecision {
             task: id,
-            regressed: true,
-            evidence: format!("{evidence}: {why}; {checked_text}"),
-            action: if args.change.dry_run {
-                format!("would roll back to {target} (dry run)")
-            } else {
-                format!("rolled back to {target}")
-            },
+            regressed: decision.regressed,
+            evidence: decision.evidence,
+            action: decision.action.describe(args.change.dry_run),
         });
-        outcome.rollbacks.push(rolled);
     }
     Ok(outcome)
 }
 
-/// Where a run's answers came from, for people reading a decision.
-fn answers_source(cached: u64, n: u64) -> String {
-    match cached {
-        0 => "fresh answers".to_owned(),
-        all if all == n => "answers from the cache".to_owned(),
-        some => format!("{some} of {n} answers from the cache"),
-    }
-}
-
-/// Whether the newest production run dropped by more than the tolerance from the run recorded
-/// when the version went to production: paired on the same examples when they are unchanged
-/// (the mean of the per-example differences, with its interval), else by the two scores.
-fn dropped(
+/// The newest run's examples paired with those of the run recorded when the version went to
+/// production, when that run is on the same examples and both logs can be read.
+fn paired_with_recorded(
     root: &std::path::Path,
-    newest: &crate::domain::eval::record::RunSummary,
-    recorded: &crate::domain::model::LatestEval,
-    tolerance: f64,
-) -> Option<String> {
+    newest: &RunSummary,
+    recorded: &LatestEval,
+) -> Option<(RunSummary, Vec<Pair>)> {
     // The registry's path is data: only a plain path under prompts/04-evals/ is read.
     let inside = recorded.summary.starts_with("prompts/04-evals/")
         && std::path::Path::new(&recorded.summary)
             .components()
             .all(|component| matches!(component, std::path::Component::Normal(_)));
-    let paired = inside
-        .then(|| eval_store::read_summary(&root.join(&recorded.summary)).ok())
-        .flatten()
-        .filter(|before| before.examples.sha256 == newest.examples.sha256)
-        .and_then(|before| {
-            let then = eval_store::read_records(root, &before).ok()?;
-            let now = eval_store::read_records(root, newest).ok()?;
-            let by_id: std::collections::HashMap<
-                &str,
-                &crate::domain::eval::record::ExampleRecord,
-            > = then
-                .iter()
-                .map(|record| (record.id.as_str(), record))
-                .collect();
-            let pairs: Vec<(f64, bool, f64, bool)> = now
-                .iter()
-                .filter_map(|record| {
-                    by_id
-                        .get(record.id.as_str())
-                        .map(|old| (record.score, record.pass, old.score, old.pass))
-                })
-                .collect();
-            (!pairs.is_empty()).then(|| {
-                crate::domain::eval::record::compare(
-                    before.prompt.clone(),
-                    &pairs,
-                    crate::domain::eval::record::BOOTSTRAP_RESAMPLES,
-                    crate::domain::eval::record::BOOTSTRAP_SEED,
-                )
-            })
-        });
-    match paired {
-        Some(comparison) => (!crate::domain::eval::stats::reaches(comparison.mean_difference, -tolerance)).then(|| {
-            format!(
-                "it dropped by Δ = {:+.3} (95% CI {:+.3} … {:+.3}, n = {}, paired on the same examples), more than the tolerance {tolerance}",
-                comparison.mean_difference,
-                comparison.interval_95[0],
-                comparison.interval_95[1],
-                comparison.n
-            )
-        }),
-        None => (!crate::domain::eval::stats::reaches(newest.score, recorded.score - tolerance)).then(|| {
-            format!(
-                "{:.3} dropped from {:.3}, more than the tolerance {tolerance}",
-                newest.score, recorded.score
-            )
-        }),
+    if !inside {
+        return None;
     }
+    let before = eval_store::read_summary(&root.join(&recorded.summary)).ok()?;
+    if before.examples.sha256 != newest.examples.sha256 {
+        return None;
+    }
+    let then = eval_store::read_records(root, &before).ok()?;
+    let now = eval_store::read_records(root, newest).ok()?;
+    let by_id: std::collections::HashMap<&str, &crate::domain::eval::record::ExampleRecord> = then
+        .iter()
+        .map(|record| (record.id.as_str(), record))
+        .collect();
+    let pairs = now
+        .iter()
+        .filter_map(|record| {
+            by_id
+                .get(record.id.as_str())
+                .map(|old| Pair::new((record.score, record.pass), (old.score, old.pass)))
+        })
+        .collect();
+    Some((before, pairs))
 }

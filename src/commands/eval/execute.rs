@@ -99,7 +99,7 @@ pub struct Finish {
     pub main: Totals,
     pub baseline: Option<Totals>,
     /// (main score, main pass, baseline score, baseline pass) per example, for comparison.
-    pub pairs: Vec<(f64, bool, f64, bool)>,
+    pub pairs: Vec<crate::domain::eval::record::Pair>,
     pub interrupted: bool,
     pub fatal: Option<Fatal>,
     /// Why the run could not reach every selected example (the examples file changed or could
@@ -364,11 +364,9 @@ fn record_outcome(
     ) {
         writer.write(record)?;
         totals.add(record);
-        finish.pairs.push((
-            outcome.main.score,
-            outcome.main.pass,
-            record.score,
-            record.pass,
+        finish.pairs.push(crate::domain::eval::record::Pair::new(
+            (outcome.main.score, outcome.main.pass),
+            (record.score, record.pass),
         ));
     }
     Ok(())

@@ -247,12 +247,12 @@ fn merge_group(
             .collect();
         let (baseline_summary, baseline_scores) =
             merge_half(&dir, &baseline_name, &halves, Some(&name), &problem)?;
-        let pairs: Vec<(f64, bool, f64, bool)> = main_scores
+        let pairs: Vec<record::Pair> = main_scores
             .iter()
-            .filter_map(|(id, (score, pass))| {
+            .filter_map(|(id, scored)| {
                 baseline_scores
                     .get(id)
-                    .map(|(other, other_pass)| (*score, *pass, *other, *other_pass))
+                    .map(|other| record::Pair::new(*scored, *other))
             })
             .collect();
         if pairs.len() != main_scores.len() || pairs.len() != baseline_scores.len() {

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::adapters;
 use crate::domain::analysis::{Analysis, RegistryState};
+use crate::domain::eval::evidence;
 use crate::domain::eval::record::{RunSummary, Variant};
 use crate::domain::model::{LatestEval, Registry};
 use crate::domain::{layout, registry};
@@ -49,10 +50,10 @@ pub(crate) fn record_latest<'a>(
     let scored: Vec<(&RunSummary, &str)> = runs
         .into_iter()
         .filter(|(summary, _)| {
+            // Runs just made: they agree with their logs, and are not from the future.
             summary.variant == Variant::Production
-                && summary.shard.is_none()
                 && !summary.is_baseline_half()
-                && summary.fully_scored()
+                && evidence::why_not(summary, &[], None, i64::MAX).is_none()
         })
         .collect();
     if scored.is_empty() {

@@ -514,9 +514,10 @@ fn finished_before(
     let mut done = HashSet::new();
     for record in &main {
         if let Some(other) = by_id.get(record.id.as_str()) {
-            finish
-                .pairs
-                .push((record.score, record.pass, other.score, other.pass));
+            finish.pairs.push(crate::domain::eval::record::Pair::new(
+                (record.score, record.pass),
+                (other.score, other.pass),
+            ));
             main_totals.add(record);
             base_totals.add(other);
             done.insert(record.id.clone());

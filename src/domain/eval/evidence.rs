@@ -113,6 +113,77 @@ impl CheckedRun {
     }
 }
 
+/// Why one half of a run is not evidence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotEvidence {
+    OtherExamples,
+    Shard,
+    Incomplete,
+    FromTheFuture(String),
+    /// Its summary disagrees with its log, in these ways.
+    Inconsistent(String),
+    ProviderErrors,
+    Unscored,
+}
+
+impl std::fmt::Display for NotEvidence {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotEvidence::OtherExamples => formatter.write_str("its examples differ from today's"),
+            NotEvidence::Shard => {
+                formatter.write_str("it is one shard; merge the shards with `promptops eval merge`")
+            }
+            NotEvidence::Incomplete => formatter.write_str("it is incomplete"),
+            NotEvidence::FromTheFuture(at) => write!(formatter, "it is dated {at}, in the future"),
+            NotEvidence::Inconsistent(problems) => write!(
+                formatter,
+                "its summary disagrees with what was measured: {problems}"
+            ),
+            NotEvidence::ProviderErrors => formatter.write_str("it had provider errors"),
+            NotEvidence::Unscored => formatter.write_str("some examples could not be scored"),
+        }
+    }
+}
+
+/// The one rule of which eval run counts as evidence for a prompt, behind the promotion
+/// gates, the regression check, the rollback target and the score the registry records: a
+/// complete, unsharded (or merged) run, on today's examples when `examples_sha256` names
+/// them, dated no later than `now`, whose summary agrees with its log (`problems` empty),
+/// with every example scored and no provider error. `None` when `half` counts.
+pub fn why_not(
+    half: &RunSummary,
+    problems: &[Problem],
+    examples_sha256: Option<&str>,
+    now: i64,
+) -> Option<NotEvidence> {
+    let from_the_future = half
+        .recorded_at()
+        .is_some_and(|at| at > now.saturating_add(CLOCK_SKEW_SECONDS));
+    if examples_sha256.is_some_and(|sha256| sha256 != half.examples.sha256) {
+        Some(NotEvidence::OtherExamples)
+    } else if half.shard.is_some() {
+        Some(NotEvidence::Shard)
+    } else if !half.complete {
+        Some(NotEvidence::Incomplete)
+    } else if from_the_future {
+        Some(NotEvidence::FromTheFuture(half.finished_at.clone()))
+    } else if !problems.is_empty() {
+        Some(NotEvidence::Inconsistent(
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ))
+    } else if half.provider_errors > 0 {
+        Some(NotEvidence::ProviderErrors)
+    } else if half.errors > 0 {
+        Some(NotEvidence::Unscored)
+    } else {
+        None
+    }
+}
+
 /// Checks a stored run against its log (and its baseline half against its own), recomputing
 /// every figure. Interrupted runs are not checked: they are not evidence, and their log grows.
 pub fn check(stored: StoredRun, today: Option<TodaysExamples<'_>>) -> CheckedRun {
@@ -305,13 +376,10 @@ fn recompute_comparison(
         ));
         return None;
     }
-    let pairs: Vec<(f64, bool, f64, bool)> = log
+    let pairs: Vec<record::Pair> = log
         .scores
         .iter()
-        .map(|(id, (score, pass))| {
-            let (other, other_pass) = baseline_log.scores[id];
-            (*score, *pass, other, other_pass)
-        })
+        .map(|(id, scored)| record::Pair::new(*scored, baseline_log.scores[id]))
         .collect();
     let measured = record::compare(
         baseline.prompt.clone(),
@@ -552,7 +620,7 @@ mod tests {
             },
             &pairs
                 .iter()
-                .map(|(_, s)| (*s, *s >= 0.5, 1.0, true))
+                .map(|(_, s)| record::Pair::new((*s, *s >= 0.5), (1.0, true)))
                 .collect::<Vec<_>>(),
             record::BOOTSTRAP_RESAMPLES,
             record::BOOTSTRAP_SEED,

@@ -359,21 +359,52 @@ impl RunSummary {
 }
 
 /// Pairs of (candidate score, candidate pass, baseline score, baseline pass) → comparison.
-pub fn compare(
-    baseline: PromptRef,
-    pairs: &[(f64, bool, f64, bool)],
-    resamples: u32,
-    seed: u64,
-) -> Comparison {
+/// One example's score and pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scored {
+    pub score: f64,
+    pub pass: bool,
+}
+
+/// One example scored by both halves of a paired comparison.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pair {
+    pub candidate: Scored,
+    pub baseline: Scored,
+}
+
+impl Pair {
+    /// From `(score, pass)` of the candidate and of the baseline.
+    pub fn new((score, pass): (f64, bool), (baseline_score, baseline_pass): (f64, bool)) -> Pair {
+        Pair {
+            candidate: Scored { score, pass },
+            baseline: Scored {
+                score: baseline_score,
+                pass: baseline_pass,
+            },
+        }
+    }
+}
+
+pub fn compare(baseline: PromptRef, pairs: &[Pair], resamples: u32, seed: u64) -> Comparison {
     // The bootstrap resamples by position: sorted, the same examples give the same interval
     // whatever order their answers arrived in (concurrency, shards, a resumed run).
-    let mut differences: Vec<f64> = pairs.iter().map(|(c, _, b, _)| c - b).collect();
+    let mut differences: Vec<f64> = pairs
+        .iter()
+        .map(|pair| pair.candidate.score - pair.baseline.score)
+        .collect();
     differences.sort_by(f64::total_cmp);
     let (low, high) = super::stats::bootstrap_interval(&differences, resamples as usize, seed);
-    let candidate_only = pairs.iter().filter(|(_, c, _, b)| *c && !*b).count() as u64;
-    let baseline_only = pairs.iter().filter(|(_, c, _, b)| !*c && *b).count() as u64;
-    let candidate_scores: Vec<f64> = pairs.iter().map(|p| p.0).collect();
-    let baseline_scores: Vec<f64> = pairs.iter().map(|p| p.2).collect();
+    let candidate_only = pairs
+        .iter()
+        .filter(|pair| pair.candidate.pass && !pair.baseline.pass)
+        .count() as u64;
+    let baseline_only = pairs
+        .iter()
+        .filter(|pair| !pair.candidate.pass && pair.baseline.pass)
+        .count() as u64;
+    let candidate_scores: Vec<f64> = pairs.iter().map(|pair| pair.candidate.score).collect();
+    let baseline_scores: Vec<f64> = pairs.iter().map(|pair| pair.baseline.score).collect();
     Comparison {
         baseline,
         baseline_score: super::stats::mean(&baseline_scores),
@@ -402,13 +433,11 @@ mod comparison_order_tests {
             version: "1.0.0".into(),
             sha256: "s".into(),
         };
-        let mut pairs: Vec<(f64, bool, f64, bool)> = (0..40)
+        let mut pairs: Vec<Pair> = (0..40)
             .map(|i| {
-                (
-                    f64::from(i % 3) / 2.0,
-                    i % 3 != 0,
-                    f64::from(i % 5) / 4.0,
-                    i % 5 > 1,
+                Pair::new(
+                    (f64::from(i % 3) / 2.0, i % 3 != 0),
+                    (f64::from(i % 5) / 4.0, i % 5 > 1),
                 )
             })
             .collect();

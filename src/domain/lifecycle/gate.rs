@@ -4,7 +4,7 @@
 use semver::Version;
 use serde::Serialize;
 
-use crate::domain::eval::evidence::CheckedRun;
+use crate::domain::eval::evidence::{self, CheckedRun};
 use crate::domain::eval::record::{RunSummary, Variant};
 
 /// Paired examples below which the non-inferiority gate has not enough evidence.
@@ -105,33 +105,12 @@ pub fn find_evidence<'a>(facts: &PromotionFacts<'a>) -> (Option<&'a CheckedRun>,
         {
             continue;
         }
-        let why_not = if summary.examples.sha256 != facts.examples_sha256 {
-            Some("its examples differ from today's".to_owned())
-        } else if summary.shard.is_some() {
-            Some("it is one shard; merge the shards with `promptops eval merge`".to_owned())
-        } else if !summary.complete {
-            Some("it is incomplete".to_owned())
-        } else if run.is_from_the_future(facts.now) {
-            Some(format!(
-                "it is dated {}, in the future",
-                summary.finished_at
-            ))
-        } else if !run.problems.is_empty() {
-            Some(format!(
-                "its summary disagrees with what was measured: {}",
-                run.problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ))
-        } else if summary.provider_errors > 0 {
-            Some("it had provider errors".to_owned())
-        } else if summary.errors > 0 {
-            Some("some examples could not be scored".to_owned())
-        } else {
-            None
-        };
+        let why_not = evidence::why_not(
+            summary,
+            &run.problems,
+            Some(facts.examples_sha256),
+            facts.now,
+        );
         match why_not {
             None => return (Some(run), passed_over),
             Some(reason) => passed_over.push(format!("run {}: {reason}", summary.run)),

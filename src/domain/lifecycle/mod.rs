@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod gate;
 pub mod promote;
+pub mod regression;
 pub mod rollback;
 
 use crate::domain::layout;

@@ -2,7 +2,7 @@
 //! production is archived with the reason. Which version: `--to`, else the newest archived
 //! version whose recorded eval passed.
 
-use crate::domain::eval::evidence::CheckedRun;
+use crate::domain::eval::evidence::{self, CheckedRun};
 use crate::domain::eval::record::RunSummary;
 use crate::domain::model::{EventKind, HistoryEvent, LatestEval, PromotionEvidence};
 use crate::domain::plan::{FileRemoval, FileWrite};
@@ -50,16 +50,15 @@ pub struct Found<'a> {
     pub half: &'a RunSummary,
 }
 
-/// The newest eval of exactly one of the prompts `sha256s` that is evidence: either half of a
-/// run (the production half of a paired run counts), complete, without errors, agreeing with
-/// its log and dated no later than now. `runs` are newest first.
+/// The newest eval of exactly one of the prompts `sha256s` that is evidence
+/// (`evidence::why_not`, on whatever examples it ran): either half of a run (the production
+/// half of a paired run counts). `runs` are newest first.
 pub fn newest_evidence<'a>(
     runs: &'a [CheckedRun],
     sha256s: &[String],
     now: i64,
 ) -> Option<Found<'a>> {
     runs.iter()
-        .filter(|run| run.problems.is_empty() && !run.is_from_the_future(now))
         .flat_map(|run| {
             std::iter::once(&run.summary)
                 .chain(run.baseline.as_ref())
@@ -67,9 +66,7 @@ pub fn newest_evidence<'a>(
         })
         .find(|found| {
             sha256s.contains(&found.half.prompt.sha256)
-                && found.half.complete
-                && found.half.shard.is_none()
-                && found.half.errors == 0
+                && evidence::why_not(found.half, &found.run.problems, None, now).is_none()
         })
 }
 
