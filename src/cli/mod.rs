@@ -464,6 +464,18 @@ pub struct DeployStatusArgs {
     pub target: DeployTarget,
 }
 
+/// A pipeline stage, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Stage {
+    Validate,
+    Eval,
+    Gate,
+    Promote,
+    Image,
+    Deploy,
+    Verify,
+}
+
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
     /// Print every stage's plan (what it would skip, evaluate, promote, push and deploy) and change nothing
@@ -471,13 +483,13 @@ pub struct PipelineArgs {
     pub dry_run: bool,
     /// Start at this stage
     #[arg(long, value_name = "STAGE")]
-    pub from: Option<String>,
+    pub from: Option<Stage>,
     /// Stop after this stage
     #[arg(long, value_name = "STAGE")]
-    pub until: Option<String>,
+    pub until: Option<Stage>,
     /// Run only this stage
     #[arg(long, value_name = "STAGE", conflicts_with_all = ["from", "until"])]
-    pub only: Option<String>,
+    pub only: Option<Stage>,
     /// Run stages even when their inputs are unchanged since their last passed run
     #[arg(long)]
     pub force: bool,

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::domain::outcome::PipelineOutcome;
+use crate::domain::pipeline::StageOutcome;
 
 pub fn step_summary(outcome: &PipelineOutcome, dry_run: bool) -> String {
     let mut text = format!(
@@ -11,13 +12,13 @@ pub fn step_summary(outcome: &PipelineOutcome, dry_run: bool) -> String {
         if dry_run { " (dry run)" } else { "" }
     );
     for stage in &outcome.stages {
-        let mark = match stage.outcome.as_str() {
-            "passed" => "✅",
-            "skipped" => "⏭️",
-            "planned" => "📝",
-            _ => "❌",
+        let mark = match stage.outcome {
+            StageOutcome::Passed => "✅",
+            StageOutcome::Skipped => "⏭️",
+            StageOutcome::Planned => "📝",
+            StageOutcome::Failed | StageOutcome::TimedOut => "❌",
         };
-        let time = if stage.outcome == "skipped" {
+        let time = if stage.outcome == StageOutcome::Skipped {
             String::new()
         } else {
             format!("{:.1} s", stage.duration_ms as f64 / 1000.0)
@@ -48,10 +49,10 @@ mod tests {
     fn line(stage: &str, outcome: &str, changed: &[&str], skip: Option<&str>) -> LogLine {
         LogLine {
             run: "r".to_owned(),
-            stage: stage.to_owned(),
+            stage: serde_json::from_value(serde_json::json!(stage)).unwrap(),
             started: "s".to_owned(),
             duration_ms: 1234,
-            outcome: outcome.to_owned(),
+            outcome: serde_json::from_value(serde_json::json!(outcome)).unwrap(),
             inputs: "h".to_owned(),
             commands: Vec::new(),
             changed: changed.iter().map(|c| (*c).to_owned()).collect(),
