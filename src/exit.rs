@@ -116,7 +116,7 @@ pub fn status(outcome: &Outcome) -> ExitStatus {
         Outcome::Deploy(deploy) => {
             if deploy.ok {
                 ExitStatus::Success
-            } else if deploy.result == "unknown" {
+            } else if deploy.result == crate::domain::outcome::DeployResult::Unknown {
                 ExitStatus::Unknown
             } else {
                 ExitStatus::Failure

@@ -13,9 +13,12 @@ use crate::cli::{
 };
 use crate::domain::analysis::{Analysis, RegistryState};
 use crate::domain::deploy::{self, Rollout, TaskScore};
+use crate::domain::deploy_plan::{self, DeployFacts, DeployStep};
 use crate::domain::image::release_tag;
 use crate::domain::model::{DeploymentRecord, EventKind, HistoryEvent, Registry};
-use crate::domain::outcome::{ChangeResult, DeployOutcome, DeploymentLine, ScoreCheck};
+use crate::domain::outcome::{
+    ChangeResult, DeployAction, DeployOutcome, DeployResult, DeploymentLine, ScoreCheck,
+};
 use crate::domain::plan::plan_id;
 use crate::domain::source::InputFile;
 use crate::domain::time;
@@ -360,7 +363,7 @@ fn record_failure(
     outcome: &mut DeployOutcome,
     recording: Recording<'_>,
     scores: &[TaskScore],
-    result: &'static str,
+    result: DeployResult,
 ) -> anyhow::Result<()> {
     let reason = recording.reason.clone();
     let (commit, _) = record_event(recording, scores)?;
@@ -450,6 +453,9 @@ fn record_once(
     })
 }
 
+/// Resolves what to deploy where, then (through AWS) plans the deploy and carries out the plan
+/// step by step: register, update, wait, verify, check the scores, record; a failure after the
+/// update rolls the service back and records that.
 pub fn execute(
     settings: &Settings,
     args: &DeployArgs,
@@ -460,18 +466,55 @@ pub fn execute(
     } else {
         super::root_for_change(settings)?
     };
-    let _threads = super::threads();
     let (inputs, analysis) = super::scan(&root, false)?;
-    let Target {
-        cluster,
-        service,
-        timeout,
-        poll,
-    } = target(&args.target, &analysis)?;
+    let resolved = resolve(args, &root, &inputs, &analysis)?;
+    let mut outcome = DeployOutcome {
+        action: DeployAction::Deploy,
+        cluster: resolved.target.cluster.clone(),
+        service: resolved.target.service.clone(),
+        release_id: Some(resolved.release.clone()),
+        ..DeployOutcome::default()
+    };
+    let err = &mut *printer.err;
+    block_on(async {
+        let aws = Aws::connect().await;
+        let mut deploying = Deploying {
+            aws: &aws,
+            settings,
+            args,
+            root: &root,
+            inputs: &inputs,
+            resolved: &resolved,
+            outcome: &mut outcome,
+            err,
+        };
+        deploying.run().await
+    })?;
+    Ok(outcome)
+}
+
+/// What a deploy deploys where, from the flags, `promptops.yaml` and the repository.
+struct Resolved {
+    target: Target,
+    verify_url: Option<String>,
+    container: Option<String>,
+    release: String,
+    /// The image as `REGISTRY/REPOSITORY`, its ECR repository name, and its tag or digest.
+    image: (String, String, String),
+    registry: Registry,
+    scores: Vec<TaskScore>,
+}
+
+/// Everything that can refuse a deploy before AWS is asked anything.
+fn resolve(
+    args: &DeployArgs,
+    root: &std::path::Path,
+    inputs: &[InputFile],
+    analysis: &Analysis,
+) -> anyhow::Result<Resolved> {
+    let target = target(&args.target, analysis)?;
     let config = analysis.config.deploy.clone().unwrap_or_default();
-    let verify_url = args.verify_url.clone().or(config.verify_url);
-    let bundle = super::bundle::release(&root, &inputs, &analysis)?;
-    let release = bundle.release_id.clone();
+    let release = super::bundle::release(root, inputs, analysis)?.release_id;
     let image = match (
         &args.image,
         args.image_repository
@@ -491,7 +534,7 @@ pub fn execute(
             ));
         }
     };
-    let Some((repository, name, id)) = split_image(&image) else {
+    let Some(parts) = split_image(&image) else {
         return Err(usage(
             format!(
                 "--image {image} is not REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:…"
@@ -499,37 +542,67 @@ pub fn execute(
             "e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts:release-0123456789ab",
         ));
     };
-    if let Err(problem) = deploy::check_release_tag(&id, &release) {
+    if let Err(problem) = deploy::check_release_tag(&parts.2, &release) {
         return Err(usage(
             format!("--image {image}: {problem}"),
             "deploy from the commit the image was built from, or build this release's image (promptops image)",
         ));
     }
-    let registry = registry_of(&analysis);
-    let scores = task_scores(&analysis, &registry);
-    let mut outcome = DeployOutcome {
-        action: "deploy",
-        cluster: cluster.clone(),
-        service: service.clone(),
-        release_id: Some(release.clone()),
-        ..DeployOutcome::default()
-    };
-    let err = &mut *printer.err;
-    block_on(async {
-        let aws = Aws::connect().await;
-        let digest = aws.image_digest(&name, &id).await.map_err(external)?;
+    let registry = registry_of(analysis);
+    let scores = task_scores(analysis, &registry);
+    Ok(Resolved {
+        target,
+        verify_url: args.verify_url.clone().or(config.verify_url),
+        container: args.container.clone().or(config.container),
+        release,
+        image: parts,
+        registry,
+        scores,
+    })
+}
+
+/// A deploy under way: what it needs, and the outcome it fills in.
+struct Deploying<'a> {
+    aws: &'a Aws,
+    settings: &'a Settings,
+    args: &'a DeployArgs,
+    root: &'a std::path::Path,
+    inputs: &'a [InputFile],
+    resolved: &'a Resolved,
+    outcome: &'a mut DeployOutcome,
+    err: &'a mut dyn Write,
+}
+
+impl<'a> Deploying<'a> {
+    async fn run(&mut self) -> anyhow::Result<()> {
+        let Resolved {
+            target:
+                Target {
+                    cluster,
+                    service,
+                    timeout,
+                    poll,
+                },
+            release,
+            image: (repository, name, id),
+            ..
+        } = self.resolved;
+        let aws = self.aws;
+        let digest = aws.image_digest(name, id).await.map_err(external)?;
         let pinned = format!("{repository}@{digest}");
-        outcome.image = Some(pinned.clone());
-        let state = aws.service(&cluster, &service).await.map_err(external)?;
-        let previous = state.task_definition.clone();
-        outcome.previous_task_definition = Some(previous.clone());
+        self.outcome.image = Some(pinned.clone());
+        let previous = aws
+            .service(cluster, service)
+            .await
+            .map_err(external)?
+            .task_definition;
+        self.outcome.previous_task_definition = Some(previous.clone());
         let current = aws.task_definition(&previous).await.map_err(external)?;
-        let container = args.container.clone().or(config.container.clone());
         let change = deploy::change_container(
             &current.containers(),
-            container.as_deref(),
+            self.resolved.container.as_deref(),
             &pinned,
-            &release,
+            release,
         )
         .map_err(|error| {
             usage(
@@ -537,241 +610,304 @@ pub fn execute(
                 "pass --container NAME (or deploy.container in promptops.yaml)",
             )
         })?;
-        outcome.diff = Some(deploy::diff(&change));
-        if deploy::is_noop(&change, &release) {
-            outcome.result = "no-op";
-            outcome.ok = true;
-            outcome.task_definition = Some(previous.clone());
-            return anyhow::Ok(());
-        }
-        if args.dry_run {
-            let tags = git::tags_with_prefix(&root, &format!("deploy/{service}/"))?;
-            outcome.calls = vec![
-                format!(
-                    "ecs:RegisterTaskDefinition family {} (a copy of {} with the change above)",
-                    current.family(),
-                    deploy::short_arn(&previous)
-                ),
-                format!(
-                    "ecs:UpdateService cluster {cluster} service {service} to the new revision"
-                ),
-                format!(
-                    "ecs:DescribeServices every {} s until the new deployment alone is COMPLETED (at most {} s)",
-                    poll.as_secs_f64(),
-                    timeout.as_secs_f64()
-                ),
-                verify_url.as_ref().map_or(
-                    "no --verify-url: the served release is not checked".to_owned(),
-                    |url| {
-                        format!(
-                            "GET {}/v1/release until it serves release {}",
-                            url.trim_end_matches('/'),
-                            &release[..12]
-                        )
-                    },
-                ),
-                "the score check of every production task against the deploy recorded before"
-                    .to_owned(),
-                format!(
-                    "record a deploy event in prompt_registry.yaml, commit, tag {}",
-                    deploy::next_deploy_tag(&service, &tags)
-                ),
-                format!(
-                    "on a failure: ecs:UpdateService back to {}, record deploy-rollback",
-                    deploy::short_arn(&previous)
-                ),
-            ];
-            outcome.result = "dry-run";
-            outcome.ok = true;
+        self.outcome.diff = Some(deploy::diff(&change));
+        if deploy::is_noop(&change, release) {
+            self.outcome.result = DeployResult::NoOp;
+            self.outcome.ok = true;
+            self.outcome.task_definition = Some(previous);
             return Ok(());
         }
-        let registered = aws.register(&current, &change).await.map_err(external)?;
-        outcome.task_definition = Some(registered.clone());
-        let _ = writeln!(
-            err,
-            "registered {}; updating service {service}",
-            deploy::short_arn(&registered)
-        );
-        aws.update_service(&cluster, &service, &registered)
-            .await
-            .map_err(external)?;
-        if args.no_wait {
-            outcome.result = "started";
-            outcome.ok = true;
+        let plan = deploy_plan::plan(DeployFacts {
+            cluster,
+            service,
+            family: current.family(),
+            previous: &previous,
+            release,
+            poll: *poll,
+            timeout: *timeout,
+            verify_url: self.resolved.verify_url.as_deref(),
+            next_tag: self.next_tag()?,
+            no_wait: self.args.no_wait,
+        });
+        if self.args.dry_run {
+            self.outcome.calls = plan.describe();
+            self.outcome.result = DeployResult::DryRun;
+            self.outcome.ok = true;
             return Ok(());
         }
-        let started = Instant::now();
-        let rollout = wait_for(
-            &aws,
-            (&cluster, &service),
-            &registered,
-            (timeout, poll),
-            err,
-        )
-        .await?;
         let record = DeploymentRecord {
             cluster: cluster.clone(),
             service: service.clone(),
             image: pinned.clone(),
-            task_definition: registered.clone(),
+            task_definition: String::new(),
             previous_task_definition: Some(previous.clone()),
             release_id: release.clone(),
             score: None,
-            run_url: settings.github_run_url(),
+            run_url: self.settings.github_run_url(),
         };
-        if let Rollout::Unknown(why) = &rollout {
-            // Nothing is known, so nothing is claimed: the previous revision is asked back
-            // (unconfirmed), the attempt is recorded, and the exit status says "unknown".
-            let asked_back = match aws.update_service(&cluster, &service, &previous).await {
-                Ok(()) => format!(
-                    "{} was asked back (not confirmed)",
-                    deploy::short_arn(&previous)
-                ),
-                Err(error) => format!(
-                    "asking {} back failed too ({error})",
-                    deploy::short_arn(&previous)
-                ),
-            };
-            let reason = format!(
-                "the rollout of {} cannot be known: {why}; {asked_back}; check the service by hand \
-                 (`promptops deploy status`)",
-                deploy::short_arn(&registered)
-            );
-            let _ = writeln!(err, "{reason}");
-            let message = deploy::commit_message(
-                EventKind::DeployUnknown,
-                (&cluster, &service),
-                Some(&release),
-                &format!("release {} not verified", &release[..12]),
-                &reason,
-            );
-            let recording = Recording {
-                root: &root,
-                settings,
-                inputs: &inputs,
-                target: &args.target,
-                record: record.clone(),
-                event: EventKind::DeployUnknown,
-                reason: Some(reason),
-                tag: None,
-                message,
-            };
-            return record_failure(&mut outcome, recording, &scores, "unknown");
-        }
-        let mut failure = rollout.failure();
-        if failure.is_none()
-            && let Some(url) = &verify_url
-        {
-            let _ = writeln!(err, "verifying {url}/v1/release");
-            let deadline = started + timeout;
-            if let Err(reason) =
-                verify_served(url, &release, deadline.max(Instant::now() + poll * 3), poll).await
-            {
-                failure = Some(format!("verification failed: {reason}"));
+        let mut registered = String::new();
+        let mut failure = None;
+        // The verification's deadline counts from the start of the wait.
+        let mut started = Instant::now();
+        for step in &plan.steps {
+            match step {
+                DeployStep::Register { .. } => {
+                    registered = aws.register(&current, &change).await.map_err(external)?;
+                    self.outcome.task_definition = Some(registered.clone());
+                    let _ = writeln!(
+                        self.err,
+                        "registered {}; updating service {service}",
+                        deploy::short_arn(&registered)
+                    );
+                }
+                DeployStep::Update { cluster, service } => aws
+                    .update_service(cluster, service, &registered)
+                    .await
+                    .map_err(external)?,
+                DeployStep::Wait { poll, timeout } => {
+                    started = Instant::now();
+                    let rollout = wait_for(
+                        aws,
+                        (cluster, service),
+                        &registered,
+                        (*timeout, *poll),
+                        self.err,
+                    )
+                    .await?;
+                    if let Rollout::Unknown(why) = &rollout {
+                        let record = DeploymentRecord {
+                            task_definition: registered.clone(),
+                            ..record
+                        };
+                        return self.unknown(record, &previous, why).await;
+                    }
+                    failure = rollout.failure();
+                }
+                // Once a step failed, the checks and the record after it are not taken.
+                _ if failure.is_some() => {}
+                DeployStep::Verify { url: None, .. } => {}
+                DeployStep::Verify {
+                    url: Some(url),
+                    release,
+                } => {
+                    let _ = writeln!(self.err, "verifying {url}/v1/release");
+                    let deadline = (started + *timeout).max(Instant::now() + *poll * 3);
+                    if let Err(reason) = verify_served(url, release, deadline, *poll).await {
+                        failure = Some(format!("verification failed: {reason}"));
+                    }
+                }
+                DeployStep::CheckScores => failure = self.check_scores(),
+                DeployStep::Record { .. } => {
+                    let record = DeploymentRecord {
+                        task_definition: registered.clone(),
+                        ..record.clone()
+                    };
+                    return self.succeeded(record);
+                }
             }
         }
-        if failure.is_none() {
-            let verdicts = deploy::judge_scores(
-                &scores,
-                &deploy::previous_scores(&registry, &cluster, &service),
-            );
-            outcome.scores = verdicts
-                .iter()
-                .map(|v| ScoreCheck {
-                    task: v.task.clone(),
-                    ok: v.ok,
-                    reason: v.reason.clone(),
-                })
-                .collect();
-            let regressed: Vec<&str> = verdicts
-                .iter()
-                .filter(|v| !v.ok)
-                .map(|v| v.reason.as_str())
-                .collect();
-            if !regressed.is_empty() {
-                failure = Some(format!("score check failed: {}", regressed.join("; ")));
-            }
+        if let (Some(reason), Some(back_to)) = (failure, &plan.on_failure) {
+            let record = DeploymentRecord {
+                task_definition: back_to.clone(),
+                previous_task_definition: Some(registered.clone()),
+                ..record
+            };
+            return self.roll_back(record, &registered, reason).await;
         }
-        if let Some(reason) = failure {
-            let _ = writeln!(
-                err,
-                "{reason}; rolling {service} back to {}",
+        // `--no-wait`: the service was updated; nothing else is known or claimed.
+        self.outcome.result = DeployResult::Started;
+        self.outcome.ok = true;
+        Ok(())
+    }
+
+    /// The auto-tag the record would make now: one more than the highest of the service's.
+    fn next_tag(&self) -> anyhow::Result<String> {
+        let service = &self.resolved.target.service;
+        let tags = git::tags_with_prefix(self.root, &format!("deploy/{service}/"))?;
+        Ok(deploy::next_deploy_tag(service, &tags))
+    }
+
+    /// The score check: each production task's latest eval against the deploy recorded
+    /// before; the failure, if one regressed.
+    fn check_scores(&mut self) -> Option<String> {
+        let Target {
+            cluster, service, ..
+        } = &self.resolved.target;
+        let verdicts = deploy::judge_scores(
+            &self.resolved.scores,
+            &deploy::previous_scores(&self.resolved.registry, cluster, service),
+        );
+        self.outcome.scores = verdicts
+            .iter()
+            .map(|v| ScoreCheck {
+                task: v.task.clone(),
+                ok: v.ok,
+                reason: v.reason.clone(),
+            })
+            .collect();
+        let regressed: Vec<&str> = verdicts
+            .iter()
+            .filter(|v| !v.ok)
+            .map(|v| v.reason.as_str())
+            .collect();
+        (!regressed.is_empty()).then(|| format!("score check failed: {}", regressed.join("; ")))
+    }
+
+    /// The rollout's outcome cannot be known: nothing is claimed. The previous revision is
+    /// asked back (unconfirmed), the attempt is recorded, and the exit status says "unknown".
+    async fn unknown(
+        &mut self,
+        record: DeploymentRecord,
+        previous: &str,
+        why: &str,
+    ) -> anyhow::Result<()> {
+        let Target {
+            cluster, service, ..
+        } = &self.resolved.target;
+        let asked_back = match self.aws.update_service(cluster, service, previous).await {
+            Ok(()) => format!(
+                "{} was asked back (not confirmed)",
+                deploy::short_arn(previous)
+            ),
+            Err(error) => format!(
+                "asking {} back failed too ({error})",
+                deploy::short_arn(previous)
+            ),
+        };
+        let reason = format!(
+            "the rollout of {} cannot be known: {why}; {asked_back}; check the service by hand \
+             (`promptops deploy status`)",
+            deploy::short_arn(&record.task_definition)
+        );
+        let _ = writeln!(self.err, "{reason}");
+        let release = &self.resolved.release;
+        let message = deploy::commit_message(
+            EventKind::DeployUnknown,
+            (cluster, service),
+            Some(release),
+            &format!("release {} not verified", &release[..12]),
+            &reason,
+        );
+        let recording = self.recording(record, EventKind::DeployUnknown, Some(reason), message);
+        record_failure(
+            self.outcome,
+            recording,
+            &self.resolved.scores,
+            DeployResult::Unknown,
+        )
+    }
+
+    /// A failed rollout, verification or score check: the service back on the revision
+    /// before (`record.task_definition`), waited for, and recorded.
+    async fn roll_back(
+        &mut self,
+        record: DeploymentRecord,
+        registered: &str,
+        mut reason: String,
+    ) -> anyhow::Result<()> {
+        let Target {
+            cluster,
+            service,
+            timeout,
+            poll,
+        } = &self.resolved.target;
+        let previous = record.task_definition.clone();
+        let _ = writeln!(
+            self.err,
+            "{reason}; rolling {service} back to {}",
+            deploy::short_arn(&previous)
+        );
+        self.aws
+            .update_service(cluster, service, &previous)
+            .await
+            .map_err(external)?;
+        let back = wait_for(
+            self.aws,
+            (cluster, service),
+            &previous,
+            (*timeout, *poll),
+            self.err,
+        )
+        .await?;
+        if let Some(also) = back.failure() {
+            reason.push_str(&format!("; the rollback did not finish either: {also}"));
+        }
+        if self.args.deregister_failed {
+            self.aws.deregister(registered).await.map_err(external)?;
+        }
+        let release = &self.resolved.release;
+        let message = deploy::commit_message(
+            EventKind::DeployRollback,
+            (cluster, service),
+            Some(release),
+            &format!(
+                "release {} rolled back to {}",
+                &release[..12],
                 deploy::short_arn(&previous)
-            );
-            aws.update_service(&cluster, &service, &previous)
-                .await
-                .map_err(external)?;
-            let back =
-                wait_for(&aws, (&cluster, &service), &previous, (timeout, poll), err).await?;
-            let mut reason = reason;
-            if let Some(also) = back.failure() {
-                reason.push_str(&format!("; the rollback did not finish either: {also}"));
-            }
-            if args.deregister_failed {
-                aws.deregister(&registered).await.map_err(external)?;
-            }
-            let message = deploy::commit_message(
-                EventKind::DeployRollback,
-                (&cluster, &service),
-                Some(&release),
-                &format!(
-                    "release {} rolled back to {}",
-                    &release[..12],
-                    deploy::short_arn(&previous)
-                ),
-                &reason,
-            );
-            let recording = Recording {
-                root: &root,
-                settings,
-                inputs: &inputs,
-                target: &args.target,
-                record: DeploymentRecord {
-                    task_definition: previous.clone(),
-                    previous_task_definition: Some(registered.clone()),
-                    ..record
-                },
-                event: EventKind::DeployRollback,
-                reason: Some(reason),
-                tag: None,
-                message,
-            };
-            return record_failure(&mut outcome, recording, &scores, "rolled-back");
-        }
-        let tags = git::tags_with_prefix(&root, &format!("deploy/{service}/"))?;
-        let tag = deploy::next_deploy_tag(&service, &tags);
-        let versions: Vec<String> = scores
+            ),
+            &reason,
+        );
+        let recording = self.recording(record, EventKind::DeployRollback, Some(reason), message);
+        record_failure(
+            self.outcome,
+            recording,
+            &self.resolved.scores,
+            DeployResult::RolledBack,
+        )
+    }
+
+    /// Verified and checked: the deploy recorded, committed and tagged.
+    fn succeeded(&mut self, record: DeploymentRecord) -> anyhow::Result<()> {
+        let Target {
+            cluster, service, ..
+        } = &self.resolved.target;
+        let versions: Vec<String> = self
+            .resolved
+            .scores
             .iter()
             .map(|s| format!("{} {}", s.task, s.version))
             .collect();
+        let release = &self.resolved.release;
         let message = deploy::commit_message(
             EventKind::Deploy,
-            (&cluster, &service),
-            Some(&release),
+            (cluster, service),
+            Some(release),
             &format!("release {} ({})", &release[..12], versions.join(", ")),
-            &format!("Image {pinned}\nTask definition {registered}"),
+            &format!(
+                "Image {}\nTask definition {}",
+                record.image, record.task_definition
+            ),
         );
-        let (commit, tag) = record_event(
-            Recording {
-                root: &root,
-                settings,
-                inputs: &inputs,
-                target: &args.target,
-                record,
-                event: EventKind::Deploy,
-                reason: None,
-                tag: Some(tag),
-                message,
-            },
-            &scores,
-        )?;
-        outcome.commit = commit;
-        outcome.tag = tag;
-        outcome.result = "succeeded";
-        outcome.ok = true;
+        let tag = self.next_tag()?;
+        let mut recording = self.recording(record, EventKind::Deploy, None, message);
+        recording.tag = Some(tag);
+        let (commit, tag) = record_event(recording, &self.resolved.scores)?;
+        self.outcome.commit = commit;
+        self.outcome.tag = tag;
+        self.outcome.result = DeployResult::Succeeded;
+        self.outcome.ok = true;
         Ok(())
-    })?;
-    Ok(outcome)
+    }
+
+    fn recording(
+        &self,
+        record: DeploymentRecord,
+        event: EventKind,
+        reason: Option<String>,
+        message: String,
+    ) -> Recording<'a> {
+        Recording {
+            root: self.root,
+            settings: self.settings,
+            inputs: self.inputs,
+            target: &self.args.target,
+            record,
+            event,
+            reason,
+            tag: None,
+            message,
+        }
+    }
 }
 
 /// `deploy rollback`: back to the revision that ran before the current one (as the deploy
@@ -883,11 +1019,11 @@ fn by_hand(
             &scores,
         )?;
         anyhow::Ok(DeployOutcome {
-            action: "rollback",
+            action: DeployAction::Rollback,
             result: if rollout.failure().is_none() {
-                "rolled-back"
+                DeployResult::RolledBack
             } else {
-                "failed"
+                DeployResult::Failed
             },
             ok: rollout.failure().is_none(),
             cluster: cluster.clone(),
@@ -941,8 +1077,8 @@ fn show(settings: &Settings, args: &DeployStatusArgs) -> anyhow::Result<DeployOu
             });
         }
         anyhow::Ok(DeployOutcome {
-            action: "status",
-            result: "shown",
+            action: DeployAction::Status,
+            result: DeployResult::Shown,
             ok: true,
             cluster: cluster.clone(),
             service: service.clone(),

@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod bundle;
 pub mod deploy;
+pub mod deploy_plan;
 pub mod diagnostic;
 pub mod eval;
 pub mod file_checks;

@@ -248,13 +248,58 @@ pub struct ImageOutcome {
     pub oci_layout: bool,
 }
 
+/// Which `deploy` verb ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeployAction {
+    #[default]
+    Deploy,
+    Rollback,
+    Status,
+}
+
+/// How a `deploy` verb ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeployResult {
+    /// Deployed, verified, scores checked, recorded and tagged.
+    Succeeded,
+    /// The release already runs with that image.
+    NoOp,
+    #[default]
+    DryRun,
+    /// `--no-wait`: the service was updated; nothing verified or recorded.
+    Started,
+    /// A failed deploy was rolled back (or `deploy rollback` went back).
+    RolledBack,
+    /// The rollout's outcome could not be known (exit 4).
+    Unknown,
+    /// `deploy rollback` did not finish.
+    Failed,
+    /// `deploy status`.
+    Shown,
+}
+
+impl DeployResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployResult::Succeeded => "succeeded",
+            DeployResult::NoOp => "no-op",
+            DeployResult::DryRun => "dry-run",
+            DeployResult::Started => "started",
+            DeployResult::RolledBack => "rolled-back",
+            DeployResult::Unknown => "unknown",
+            DeployResult::Failed => "failed",
+            DeployResult::Shown => "shown",
+        }
+    }
+}
+
 /// `deploy`, `deploy rollback` and `deploy status`: what was found, done and decided.
 #[derive(Debug, Default, Serialize)]
 pub struct DeployOutcome {
-    /// `deploy`, `rollback` or `status`.
-    pub action: &'static str,
-    /// `succeeded`, `no-op`, `dry-run`, `started` (with --no-wait), `rolled-back`, `shown`.
-    pub result: &'static str,
+    pub action: DeployAction,
+    pub result: DeployResult,
     /// Whether the command reached what it was asked for (else exit 1).
     pub ok: bool,
     pub cluster: String,
@@ -275,7 +320,7 @@ pub struct DeployOutcome {
     /// The task-definition difference (dry run and deploy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
-    /// The calls a dry run would make.
+    /// The steps a dry run would take (`DeployPlan`, as words).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

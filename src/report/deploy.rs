@@ -1,6 +1,6 @@
 //! `deploy`: what happened, in words on stderr, the outcome's key line on stdout.
 
-use crate::domain::outcome::DeployOutcome;
+use crate::domain::outcome::{DeployAction, DeployOutcome, DeployResult};
 
 use super::{Printer, TableFormat};
 
@@ -22,7 +22,7 @@ pub fn render(
         .as_deref()
         .map_or("-", |r| &r[..r.len().min(12)]);
     let place = format!("{}/{}", outcome.cluster, outcome.service);
-    if outcome.action == "status" {
+    if outcome.action == DeployAction::Status {
         writeln!(
             printer.out,
             "{place}: service runs {}",
@@ -75,19 +75,19 @@ pub fn render(
         )?;
     }
     let line = match outcome.result {
-        "no-op" => format!(
+        DeployResult::NoOp => format!(
             "{place}: release {release} already runs ({}); nothing to do",
             short(&outcome.task_definition)
         ),
-        "dry-run" => format!(
+        DeployResult::DryRun => format!(
             "{place}: dry run; would deploy release {release} (from {})",
             short(&outcome.previous_task_definition)
         ),
-        "started" => format!(
+        DeployResult::Started => format!(
             "{place}: deploying {} (not waited for: nothing verified or recorded)",
             short(&outcome.task_definition)
         ),
-        "succeeded" => format!(
+        DeployResult::Succeeded => format!(
             "{place}: deployed release {release} as {}{}",
             short(&outcome.task_definition),
             outcome
@@ -95,12 +95,15 @@ pub fn render(
                 .as_ref()
                 .map_or(String::new(), |tag| format!(", tagged {tag}"))
         ),
-        "rolled-back" if outcome.action == "rollback" => format!(
+        DeployResult::RolledBack if outcome.action == DeployAction::Rollback => format!(
             "{place}: rolled back to {} (from {})",
             short(&outcome.task_definition),
             short(&outcome.previous_task_definition)
         ),
-        _ => format!(
+        DeployResult::RolledBack
+        | DeployResult::Unknown
+        | DeployResult::Failed
+        | DeployResult::Shown => format!(
             "{place}: release {release} rolled back to {}: {}",
             short(&outcome.previous_task_definition),
             outcome.reason.as_deref().unwrap_or("failed")

@@ -34,7 +34,7 @@ pub fn outputs(outcome: &Outcome) -> Vec<(String, String)> {
             push("release-id".into(), image.release_id.clone());
         }
         Outcome::Deploy(deploy) => {
-            push("deploy-result".into(), deploy.result.to_owned());
+            push("deploy-result".into(), deploy.result.as_str().to_owned());
             if let Some(revision) = &deploy.task_definition {
                 push("deployed-revision".into(), revision.clone());
             }
