@@ -259,9 +259,9 @@ pub struct ChangeFlags {
     /// Go ahead even when the files it changes hold uncommitted work
     #[arg(long)]
     pub allow_dirty: bool,
-    /// Seconds to wait for another promptops command's lock on the repository
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    pub lock_timeout: u64,
+    /// How long to wait for another promptops command's lock on the repository (seconds, or 500ms, 30s, 2m)
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub lock_timeout: String,
     /// How to print the plan
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
@@ -298,12 +298,12 @@ pub struct ServeArgs {
     /// The largest request body read, in bytes; larger ones get 413
     #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
     pub body_limit: usize,
-    /// Seconds a request may take, from its headers to its answer; then 408
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    pub request_timeout: f64,
-    /// Seconds to let requests in flight finish after SIGTERM
-    #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
-    pub shutdown_timeout: f64,
+    /// How long a request may take, from its headers to its answer; then 408 (seconds, or 500ms, 10s, 1m)
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub request_timeout: String,
+    /// How long to let requests in flight finish after SIGTERM (seconds, or 500ms, 20s, 1m)
+    #[arg(long, value_name = "DURATION", default_value = "20s")]
+    pub shutdown_timeout: String,
     /// Threads answering requests [default: the CPUs this process may use]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -322,9 +322,9 @@ pub struct HealthcheckArgs {
     /// The server's address (or PROMPTOPS_LISTEN; 0.0.0.0 is asked on 127.0.0.1) [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
-    /// Seconds to wait for the answer
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
-    pub timeout: f64,
+    /// How long to wait for the answer (seconds, or 500ms, 3s)
+    #[arg(long, value_name = "DURATION", default_value = "3s")]
+    pub timeout: String,
 }
 
 #[derive(Debug, Args)]
@@ -400,9 +400,9 @@ pub struct DeployTarget {
     /// Record nothing in git (the registry is still written)
     #[arg(long)]
     pub no_commit: bool,
-    /// Seconds to wait for another promptops command's lock on the repository
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    pub lock_timeout: u64,
+    /// How long to wait for another promptops command's lock on the repository (seconds, or 500ms, 30s, 2m)
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub lock_timeout: String,
     /// How to print the result
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,

@@ -21,7 +21,7 @@ pub fn run(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
     let outcome = execute(settings, args)?;
-    report::bundle::render(&outcome, super::table_format(args.format), printer)?;
+    report::bundle::render(&outcome, super::flags::table_format(args.format), printer)?;
     Ok(Outcome::Bundle(outcome))
 }
 

@@ -42,7 +42,7 @@ pub fn run(
         Some(DeployCommand::Status(status)) => (show(settings, status)?, status.target.format),
         None => (execute(settings, args, printer)?, args.target.format),
     };
-    report::deploy::render(&outcome, super::table_format(format), printer)?;
+    report::deploy::render(&outcome, super::flags::table_format(format), printer)?;
     Ok(Outcome::Deploy(Box::new(outcome)))
 }
 
@@ -54,35 +54,6 @@ fn external(error: AwsError) -> anyhow::Error {
     UserError::new(ExitStatus::External, format!("AWS {error}"))
         .hint("check the credentials (AWS_* or the OIDC role), the region, and the cluster, service and repository names")
         .into()
-}
-
-/// `600`, `30s`, `500ms`, `10m`, `1h`.
-pub fn duration(text: &str, flag: &str) -> anyhow::Result<Duration> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let factor = match unit {
-        "ms" => 0.001,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => f64::NAN,
-    };
-    number
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .map(|n| n * factor)
-        .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= 86_400.0)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| {
-            usage(
-                format!("--{flag} {text} is not a duration"),
-                "write seconds, or 500ms, 30s, 10m, 1h (at most a day)",
-            )
-        })
 }
 
 /// Where and how long: the flags, else `promptops.yaml`'s `deploy:`, else the defaults.
@@ -121,7 +92,7 @@ fn target(target: &DeployTarget, analysis: &Analysis) -> anyhow::Result<Target> 
         ));
     };
     let timeout = match (&target.timeout, config.timeout_seconds) {
-        (Some(text), _) => duration(text, "timeout")?,
+        (Some(text), _) => super::flags::duration(text, "timeout")?,
         (None, Some(seconds)) => Duration::from_secs_f64(seconds),
         (None, None) => Duration::from_mins(10),
     };
@@ -129,7 +100,7 @@ fn target(target: &DeployTarget, analysis: &Analysis) -> anyhow::Result<Target> 
         cluster,
         service,
         timeout,
-        poll: duration(&target.poll_interval, "poll-interval")?,
+        poll: super::flags::duration(&target.poll_interval, "poll-interval")?,
     })
 }
 
@@ -427,7 +398,7 @@ fn record_once(
         no_commit: recording.target.no_commit,
         // Only the registry changes, and it is rewritten whole.
         allow_dirty: true,
-        lock_timeout: recording.target.lock_timeout,
+        lock_timeout: recording.target.lock_timeout.clone(),
         format: recording.target.format,
     };
     let (_, result) = lifecycle::finish(
@@ -513,6 +484,8 @@ fn resolve(
     analysis: &Analysis,
 ) -> anyhow::Result<Resolved> {
     let target = target(&args.target, analysis)?;
+    // Checked before AWS is asked anything: the record after the rollout needs it.
+    super::flags::wait(&args.target.lock_timeout, "lock-timeout")?;
     let config = analysis.config.deploy.clone().unwrap_or_default();
     let release = super::bundle::release(root, inputs, analysis)?.release_id;
     let image = match (
@@ -1109,14 +1082,5 @@ mod tests {
         );
         assert_eq!(split_image("localhost:5000/prompts"), None);
         assert_eq!(split_image("prompts:1"), None);
-    }
-
-    #[test]
-    fn durations_take_units() {
-        assert_eq!(duration("10m", "t").unwrap(), Duration::from_mins(10));
-        assert_eq!(duration("500ms", "t").unwrap(), Duration::from_millis(500));
-        assert_eq!(duration("30", "t").unwrap(), Duration::from_secs(30));
-        assert!(duration("-1", "t").is_err());
-        assert!(duration("10x", "t").is_err());
     }
 }

@@ -23,7 +23,7 @@ pub fn run(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
     let outcome = execute(settings, args, printer)?;
-    report::image::render(&outcome, super::table_format(args.format), printer)?;
+    report::image::render(&outcome, super::flags::table_format(args.format), printer)?;
     Ok(Outcome::Image(outcome))
 }
 

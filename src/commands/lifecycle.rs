@@ -237,7 +237,7 @@ pub(super) fn finish(
             identity: identity.as_ref(),
             now: settings.clock.now(),
             what,
-            lock_timeout: std::time::Duration::from_secs(flags.lock_timeout),
+            lock_timeout: super::flags::wait(&flags.lock_timeout, "lock-timeout")?,
             fail_at: settings.fail_at.as_deref(),
         },
     )?;

@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod deploy;
 pub mod eval;
 mod evidence;
+pub mod flags;
 pub mod generate;
 pub mod history;
 pub mod image;
@@ -101,14 +102,6 @@ pub(crate) fn unknown_task<'a>(id: &str, known: impl Iterator<Item = &'a String>
     UserError::new(ExitStatus::Error, format!("no task `{id}`"))
         .hint(format!("the tasks are: {}", known.join(", ")))
         .into()
-}
-
-/// The table format a command's `--format` asks for.
-pub fn table_format(format: crate::cli::TableFormat) -> crate::report::TableFormat {
-    match format {
-        crate::cli::TableFormat::Table => crate::report::TableFormat::Table,
-        crate::cli::TableFormat::Json => crate::report::TableFormat::Json,
-    }
 }
 
 /// The prompt repository's root (`--repo`, or found from the current folder) for a command

@@ -31,7 +31,7 @@ pub fn run(
         args.only.map(stage),
     )
     .map_err(|message| UserError::new(ExitStatus::Error, message))?;
-    let stage_timeout = super::deploy::duration(&args.stage_timeout, "stage-timeout")?;
+    let stage_timeout = super::flags::duration(&args.stage_timeout, "stage-timeout")?;
     let root = super::root(settings)?;
     let log_path = root.join(pipeline::LOG_FILE);
     let log = read_log(&log_path, printer)?;

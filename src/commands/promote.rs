@@ -29,7 +29,7 @@ pub fn run(
     args: &PromoteArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
-    let format = super::table_format(args.change.format);
+    let format = super::flags::table_format(args.change.format);
     let Some(since) = &args.changed_since else {
         let task = args.task.as_deref().unwrap_or_default();
         let outcome = execute(settings, args, task)?;
@@ -248,7 +248,7 @@ fn attempt(
             identity: identity.as_ref(),
             now: settings.clock.now(),
             what: format!("promote {task} {}", files.candidate_version),
-            lock_timeout: std::time::Duration::from_secs(args.change.lock_timeout),
+            lock_timeout: super::flags::wait(&args.change.lock_timeout, "lock-timeout")?,
             fail_at: settings.fail_at.as_deref(),
         },
     )?;
@@ -271,6 +271,7 @@ fn refuse_before_paying(
     dirty_paths: &[String],
 ) -> anyhow::Result<()> {
     super::lifecycle::refuse_dirty_list(dirty_paths)?;
+    super::flags::wait(&args.change.lock_timeout, "lock-timeout")?;
     let (identity, _) = super::who(root, settings);
     let identity = super::lifecycle::committer(identity, args.change.no_commit, "promotion")?;
     let task = files

@@ -106,7 +106,7 @@ pub fn pr(
                         dry_run: true,
                         no_commit: true,
                         allow_dirty: true,
-                        lock_timeout: 30,
+                        lock_timeout: "30s".to_owned(),
                         format: TableFormat::Table,
                     },
                 },

@@ -29,7 +29,7 @@ pub fn run(
         let outcome = on_regression(settings, args)?;
         report::promote::render_regression(
             &outcome,
-            super::table_format(args.change.format),
+            super::flags::table_format(args.change.format),
             printer,
         )?;
         return Ok(Outcome::Regression(outcome));
@@ -41,7 +41,7 @@ pub fn run(
     };
     let reason = args.reason.as_deref().unwrap_or_default();
     let outcome = execute(settings, args, task, reason, args.to.clone())?;
-    let format = super::table_format(args.change.format);
+    let format = super::flags::table_format(args.change.format);
     report::promote::render_archive(&outcome, format, printer)?;
     Ok(Outcome::Archive(Box::new(outcome)))
 }
@@ -386,8 +386,9 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
         let mut decision = regression::decide(&facts);
         if let Action::Measure { target, fresh } = &decision.action {
             // What can refuse the rollback is checked before the target's paid eval:
-            // uncommitted work in the files it would change, and who commits it.
+            // uncommitted work in the files it would change, who commits it, and the flags.
             if !args.change.dry_run {
+                super::flags::wait(&args.change.lock_timeout, "lock-timeout")?;
                 let paths = [
                     production.path.clone(),
                     format!("{}/{}/{id}.yaml", layout::PROMPTS_DIR, layout::METADATA),

@@ -25,22 +25,12 @@ pub fn run(
     args: &ServeArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
-    let seconds = |value: f64, flag: &str| {
-        if value.is_finite() && value > 0.0 && value < 86_400.0 {
-            Ok(Duration::from_secs_f64(value))
-        } else {
-            Err(UserError::new(
-                ExitStatus::Error,
-                format!("--{flag} {value} is not a number of seconds between 0 and 86400"),
-            ))
-        }
-    };
-    let request_timeout = seconds(args.request_timeout, "request-timeout")?;
+    let request_timeout = super::flags::duration(&args.request_timeout, "request-timeout")?;
     let config = http_server::ServerConfig {
         body_limit: args.body_limit,
         request_timeout,
         header_timeout: request_timeout,
-        shutdown_timeout: seconds(args.shutdown_timeout, "shutdown-timeout")?,
+        shutdown_timeout: super::flags::wait(&args.shutdown_timeout, "shutdown-timeout")?,
         log_json: args.log_format == LogFormat::Json,
     };
     let (_, catalog) = load_release(
@@ -189,11 +179,7 @@ pub fn healthcheck(
         .or_else(|| settings.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let address = local_address(&listen);
-    let timeout = if args.timeout.is_finite() && args.timeout > 0.0 {
-        Duration::from_secs_f64(args.timeout.min(3600.0))
-    } else {
-        Duration::from_secs(3)
-    };
+    let timeout = super::flags::duration(&args.timeout, "timeout")?.min(Duration::from_hours(1));
     let answer = http_server::probe(&address, "/readyz", timeout);
     match &answer {
         Ok(200) => writeln!(printer.out, "ready: http://{address}/readyz answered 200")?,

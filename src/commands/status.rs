@@ -19,7 +19,7 @@ pub fn run(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
     let outcome = execute(settings, args.changed_since.as_deref())?;
-    let format = super::table_format(args.format);
+    let format = super::flags::table_format(args.format);
     report::status::render(&outcome, format, printer)?;
     Ok(Outcome::Status(outcome))
 }

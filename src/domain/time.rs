@@ -80,9 +80,46 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     (date(seconds) == text[..10]).then_some(seconds)
 }
 
+/// The one parser of every duration flag: a number of seconds (`30`, `2.5`) or a duration
+/// with units (`500ms`, `30s`, `10m`, `1h`, `1h30m`), from zero to a day.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let parsed = match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            Ok(std::time::Duration::from_secs_f64(seconds))
+        }
+        Ok(_) => Err("not a duration".to_owned()),
+        Err(_) => humantime::parse_duration(text).map_err(|error| error.to_string()),
+    }?;
+    if parsed > std::time::Duration::from_hours(24) {
+        return Err("longer than a day".to_owned());
+    }
+    Ok(parsed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_duration_flag_reads_seconds_and_units_alike() {
+        let secs = std::time::Duration::from_secs_f64;
+        for (text, expected) in [
+            ("30", Ok(secs(30.0))),
+            ("2.5", Ok(secs(2.5))),
+            (" 0 ", Ok(secs(0.0))),
+            ("500ms", Ok(secs(0.5))),
+            ("30s", Ok(secs(30.0))),
+            ("10m", Ok(secs(600.0))),
+            ("1h30m", Ok(secs(5400.0))),
+            ("24h", Ok(secs(86_400.0))),
+        ] {
+            assert_eq!(parse_duration(text), expected, "{text}");
+        }
+        for text in ["", "-1", "NaN", "inf", "5 parsecs", "25h", "1e9"] {
+            assert!(parse_duration(text).is_err(), "{text}");
+        }
+    }
 
     #[test]
     fn known_dates() {

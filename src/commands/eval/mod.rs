@@ -68,7 +68,7 @@ pub(super) fn render(
     options: &EvalReports,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<()> {
-    let format = super::table_format(options.format);
+    let format = super::flags::table_format(options.format);
     report::eval::render(outcome, format, printer)?;
     if outcome.blocked.is_some() {
         return Ok(());
