@@ -12,6 +12,7 @@ use crate::cli::{
     ChangeFlags, DeployArgs, DeployCommand, DeployRollbackArgs, DeployStatusArgs, DeployTarget,
 };
 use crate::domain::analysis::{Analysis, RegistryState};
+use crate::domain::bundle::ReleaseId;
 use crate::domain::deploy::{self, Rollout, TaskScore};
 use crate::domain::deploy_plan::{self, DeployFacts, DeployStep};
 use crate::domain::image::release_tag;
@@ -262,7 +263,7 @@ async fn verify_served(
         if Instant::now() + poll > deadline {
             return Err(format!(
                 "{address} did not serve release {} (last: {seen})",
-                &release[..release.len().min(12)]
+                crate::domain::bundle::short_release(release)
             ));
         }
         tokio::time::sleep(poll.min(Duration::from_secs(1))).await;
@@ -443,7 +444,7 @@ pub fn execute(
         action: DeployAction::Deploy,
         cluster: resolved.target.cluster.clone(),
         service: resolved.target.service.clone(),
-        release_id: Some(resolved.release.clone()),
+        release_id: Some(resolved.release.to_string()),
         ..DeployOutcome::default()
     };
     let err = &mut *printer.err;
@@ -469,7 +470,7 @@ struct Resolved {
     target: Target,
     verify_url: Option<String>,
     container: Option<String>,
-    release: String,
+    release: ReleaseId,
     /// The image as `REGISTRY/REPOSITORY`, its ECR repository name, and its tag or digest.
     image: (String, String, String),
     registry: Registry,
@@ -614,7 +615,7 @@ impl<'a> Deploying<'a> {
             image: pinned.clone(),
             task_definition: String::new(),
             previous_task_definition: Some(previous.clone()),
-            release_id: release.clone(),
+            release_id: release.to_string(),
             score: None,
             run_url: self.settings.github_run_url(),
         };
@@ -758,7 +759,7 @@ impl<'a> Deploying<'a> {
             EventKind::DeployUnknown,
             (cluster, service),
             Some(release),
-            &format!("release {} not verified", &release[..12]),
+            &format!("release {} not verified", release.short()),
             &reason,
         );
         let recording = self.recording(record, EventKind::DeployUnknown, Some(reason), message);
@@ -815,7 +816,7 @@ impl<'a> Deploying<'a> {
             Some(release),
             &format!(
                 "release {} rolled back to {}",
-                &release[..12],
+                release.short(),
                 deploy::short_arn(&previous)
             ),
             &reason,
@@ -845,7 +846,7 @@ impl<'a> Deploying<'a> {
             EventKind::Deploy,
             (cluster, service),
             Some(release),
-            &format!("release {} ({})", &release[..12], versions.join(", ")),
+            &format!("release {} ({})", release.short(), versions.join(", ")),
             &format!(
                 "Image {}\nTask definition {}",
                 record.image, record.task_definition

@@ -73,7 +73,7 @@ pub fn execute(
     };
     let release_id = bundle
         .as_ref()
-        .map_or_else(String::new, |bundle| bundle.release_id.clone());
+        .map_or_else(String::new, |bundle| bundle.release_id.to_string());
     let (os, architecture) = platform(args.platform.as_deref())?;
     let mut labels: BTreeMap<String, String> = BTreeMap::new();
     if bundle.is_some() {

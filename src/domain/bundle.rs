@@ -25,7 +25,43 @@ pub struct ProductionTask<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bundle {
     pub files: BTreeMap<String, Vec<u8>>,
-    pub release_id: String,
+    pub release_id: ReleaseId,
+}
+
+/// A release's id: the sha256 (hex) over the bundle's files in path order.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ReleaseId(String);
+
+impl ReleaseId {
+    /// Its first 12 hex digits, as image tags, commit subjects and people show it.
+    pub fn short(&self) -> &str {
+        short_release(&self.0)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for ReleaseId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ReleaseId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// The short form of a release id read from elsewhere (a service's environment, a record):
+/// its first 12 characters, or all of it when shorter.
+pub fn short_release(release_id: &str) -> &str {
+    release_id.get(..12).unwrap_or(release_id)
 }
 
 #[derive(Serialize)]
@@ -150,7 +186,7 @@ pub fn from_files(files: BTreeMap<String, Vec<u8>>) -> Bundle {
 }
 
 /// sha256 over every file in path order: the path, a NUL, the file's sha256 (hex), a newline.
-pub fn release_id(files: &BTreeMap<String, Vec<u8>>) -> String {
+pub fn release_id(files: &BTreeMap<String, Vec<u8>>) -> ReleaseId {
     let mut hasher = Sha256::new();
     for (path, bytes) in files {
         hasher.update(path.as_bytes());
@@ -158,7 +194,7 @@ pub fn release_id(files: &BTreeMap<String, Vec<u8>>) -> String {
         hasher.update(super::source::sha256_hex(bytes).as_bytes());
         hasher.update(b"\n");
     }
-    super::source::sha256_hex_of_digest(&hasher.finalize())
+    ReleaseId(super::source::sha256_hex_of_digest(&hasher.finalize()))
 }
 
 #[cfg(test)]

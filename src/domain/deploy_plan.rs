@@ -122,7 +122,7 @@ impl DeployStep {
                 release,
             } => format!(
                 "GET {url}/v1/release until it serves release {}",
-                &release[..release.len().min(12)]
+                super::bundle::short_release(release)
             ),
             DeployStep::CheckScores => {
                 "the score check of every production task against the deploy recorded before"

@@ -404,7 +404,7 @@ pub fn runtime_image(
 
 /// The default tag of a release's image: `release-` and the first 12 hex of its id.
 pub fn release_tag(release_id: &str) -> String {
-    format!("release-{}", release_id.get(..12).unwrap_or(release_id))
+    format!("release-{}", super::bundle::short_release(release_id))
 }
 
 /// The files of an OCI image layout holding `image` (tagged `tag`): `oci-layout`,

@@ -213,7 +213,7 @@ pub struct RegressionDecision {
 /// `bundle`: the release written.
 #[derive(Debug, Serialize)]
 pub struct BundleOutcome {
-    pub release_id: String,
+    pub release_id: super::bundle::ReleaseId,
     pub dir: String,
     /// Each file with its sha256, in the order the release id hashes them.
     pub files: Vec<(String, String)>,

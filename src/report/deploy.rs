@@ -20,7 +20,7 @@ pub fn render(
     let release = outcome
         .release_id
         .as_deref()
-        .map_or("-", |r| &r[..r.len().min(12)]);
+        .map_or("-", crate::domain::bundle::short_release);
     let place = format!("{}/{}", outcome.cluster, outcome.service);
     if outcome.action == DeployAction::Status {
         writeln!(
@@ -47,7 +47,7 @@ pub fn render(
                 line.desired,
                 line.release_id
                     .as_deref()
-                    .map_or("-", |r| &r[..r.len().min(12)]),
+                    .map_or("-", crate::domain::bundle::short_release),
                 if versions.is_empty() {
                     "(no deploy recorded)".to_owned()
                 } else {

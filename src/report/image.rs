@@ -13,7 +13,7 @@ pub fn render(
         return super::json(printer, &outcome);
     }
     writeln!(printer.out, "{}", outcome.reference)?;
-    let release = &outcome.release_id[..outcome.release_id.len().min(12)];
+    let release = crate::domain::bundle::short_release(&outcome.release_id);
     if outcome.oci_layout {
         return writeln!(
             printer.err,

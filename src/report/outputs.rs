@@ -42,7 +42,7 @@ pub fn outputs(outcome: &Outcome) -> Vec<(String, String)> {
                 push("release-id".into(), release.clone());
             }
         }
-        Outcome::Bundle(bundle) => push("release-id".into(), bundle.release_id.clone()),
+        Outcome::Bundle(bundle) => push("release-id".into(), bundle.release_id.to_string()),
         Outcome::Pipeline(pipeline) => {
             push(
                 "failed-stage".into(),

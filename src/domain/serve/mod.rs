@@ -251,7 +251,7 @@ impl Catalog {
         )
         .body;
         Ok(Catalog {
-            release_id: bundle.release_id.clone(),
+            release_id: bundle.release_id.to_string(),
             tasks,
             list,
             release,
@@ -411,7 +411,7 @@ impl Catalog {
 }
 
 fn short(release_id: &str) -> &str {
-    release_id.get(..12).unwrap_or(release_id)
+    crate::domain::bundle::short_release(release_id)
 }
 
 fn describe(problem: &VariableProblem) -> String {
