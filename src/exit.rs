@@ -1,10 +1,12 @@
 //! Exit statuses are part of the interface: scripts and CI branch on them. This is the one
 //! place that maps what happened (an outcome, or an error) to a status.
 
+use crate::adapters::aws::AwsError;
 use crate::adapters::eval_store::StoreError;
 use crate::adapters::fs::FsError;
 use crate::adapters::git::GitError;
 use crate::adapters::journal::JournalError;
+use crate::adapters::registry::RegistryError;
 use crate::domain::eval::outcome::{EvalOutcome, TaskOutcome};
 use crate::domain::eval::record::Gate;
 use crate::domain::outcome::{ChangeResult, Outcome};
@@ -199,6 +201,12 @@ pub fn error_status(error: &anyhow::Error) -> (ExitStatus, Option<&str>) {
         if let Some(journal) = cause.downcast_ref::<JournalError>() {
             return (ExitStatus::Error, journal.hint());
         }
+        if let Some(aws) = cause.downcast_ref::<AwsError>() {
+            return (ExitStatus::External, Some(aws.hint()));
+        }
+        if let Some(registry) = cause.downcast_ref::<RegistryError>() {
+            return (ExitStatus::External, registry.hint());
+        }
         if cause.downcast_ref::<GitError>().is_some() {
             return (ExitStatus::Error, None);
         }
@@ -228,5 +236,28 @@ mod tests {
                 assert_eq!(a.worse(*b), order[i.max(j)]);
             }
         }
+    }
+
+    #[test]
+    fn each_adapter_error_maps_to_its_status_and_hint_here() {
+        let aws = anyhow::Error::from(AwsError {
+            call: "ecs:DescribeServices",
+            message: "denied".to_owned(),
+            transient: false,
+        })
+        .context("deploying");
+        let (status, hint) = error_status(&aws);
+        assert_eq!(status, ExitStatus::External);
+        assert!(hint.unwrap().contains("credentials"));
+        let registry = anyhow::Error::from(RegistryError::Redacted {
+            message: "registry.example: 401".to_owned(),
+            hint: Some("log in"),
+        });
+        assert_eq!(
+            error_status(&registry),
+            (ExitStatus::External, Some("log in"))
+        );
+        let user = anyhow::Error::from(UserError::new(ExitStatus::Error, "bad").hint("fix it"));
+        assert_eq!(error_status(&user), (ExitStatus::Error, Some("fix it")));
     }
 }

@@ -8,13 +8,20 @@ use aws_sdk_ecs::types::{KeyValuePair, TaskDefinition, TaskDefinitionField};
 use crate::domain::deploy::{ContainerChange, ContainerView, Deployment, ServiceState};
 
 #[derive(Debug, thiserror::Error)]
-#[error("{call}: {message}")]
+#[error("AWS {call}: {message}")]
 pub struct AwsError {
     pub call: &'static str,
     pub message: String,
     /// A failure that may pass on its own (a 5xx, throttling, a timeout, a dropped
     /// connection): a wait retries it within its deadline.
     pub transient: bool,
+}
+
+impl AwsError {
+    /// What to check when a call fails.
+    pub fn hint(&self) -> &'static str {
+        "check the credentials (AWS_* or the OIDC role), the region, and the cluster, service and repository names"
+    }
 }
 
 type Result<T> = std::result::Result<T, AwsError>;

@@ -35,6 +35,12 @@ pub enum RegistryError {
         digest: String,
         actual: String,
     },
+    /// Another error, as it may be shown: with every credential this client knows taken out.
+    #[error("{message}")]
+    Redacted {
+        message: String,
+        hint: Option<&'static str>,
+    },
 }
 
 impl RegistryError {
@@ -58,6 +64,7 @@ impl RegistryError {
             RegistryError::Realm { .. } => Some(
                 "push to a registry whose token service is https (or on its own host); the credentials were kept back",
             ),
+            RegistryError::Redacted { hint, .. } => *hint,
             _ => None,
         }
     }
@@ -156,6 +163,15 @@ impl Registry {
     }
 
     /// `text` without any form of the credentials this client logged in with.
+    /// `error` as it may be shown: its message with every credential this client knows taken
+    /// out (a registry's answer can echo a token), its hint kept.
+    pub fn redacted(&self, error: RegistryError) -> RegistryError {
+        RegistryError::Redacted {
+            message: self.redact(&error.to_string()),
+            hint: error.hint(),
+        }
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let secrets = self
             .secrets

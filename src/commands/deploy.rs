@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::adapters::aws::{Aws, AwsError};
+use crate::adapters::aws::Aws;
 use crate::adapters::git;
 use crate::cli::{
     ChangeFlags, DeployArgs, DeployCommand, DeployRollbackArgs, DeployStatusArgs, DeployTarget,
@@ -49,12 +49,6 @@ pub fn run(
 
 fn usage(message: String, hint: &str) -> anyhow::Error {
     UserError::new(ExitStatus::Error, message).hint(hint).into()
-}
-
-fn external(error: AwsError) -> anyhow::Error {
-    UserError::new(ExitStatus::External, format!("AWS {error}"))
-        .hint("check the credentials (AWS_* or the OIDC role), the region, and the cluster, service and repository names")
-        .into()
 }
 
 /// Where and how long: the flags, else `promptops.yaml`'s `deploy:`, else the defaults.
@@ -165,7 +159,7 @@ async fn wait_for(
                 tokio::time::sleep(backoff).await;
                 continue;
             }
-            Err(error) => return Err(external(error)),
+            Err(error) => return Err(error.into()),
         };
         let rollout = deploy::classify(ours, &state);
         if rollout.is_done() {
@@ -562,16 +556,12 @@ impl<'a> Deploying<'a> {
             ..
         } = self.resolved;
         let aws = self.aws;
-        let digest = aws.image_digest(name, id).await.map_err(external)?;
+        let digest = aws.image_digest(name, id).await?;
         let pinned = format!("{repository}@{digest}");
         self.outcome.image = Some(pinned.clone());
-        let previous = aws
-            .service(cluster, service)
-            .await
-            .map_err(external)?
-            .task_definition;
+        let previous = aws.service(cluster, service).await?.task_definition;
         self.outcome.previous_task_definition = Some(previous.clone());
-        let current = aws.task_definition(&previous).await.map_err(external)?;
+        let current = aws.task_definition(&previous).await?;
         let change = deploy::change_container(
             &current.containers(),
             self.resolved.container.as_deref(),
@@ -626,7 +616,7 @@ impl<'a> Deploying<'a> {
         for step in &plan.steps {
             match step {
                 DeployStep::Register { .. } => {
-                    registered = aws.register(&current, &change).await.map_err(external)?;
+                    registered = aws.register(&current, &change).await?;
                     self.outcome.task_definition = Some(registered.clone());
                     let _ = writeln!(
                         self.err,
@@ -634,10 +624,9 @@ impl<'a> Deploying<'a> {
                         deploy::short_arn(&registered)
                     );
                 }
-                DeployStep::Update { cluster, service } => aws
-                    .update_service(cluster, service, &registered)
-                    .await
-                    .map_err(external)?,
+                DeployStep::Update { cluster, service } => {
+                    aws.update_service(cluster, service, &registered).await?
+                }
                 DeployStep::Wait { poll, timeout } => {
                     started = Instant::now();
                     let rollout = wait_for(
@@ -791,10 +780,7 @@ impl<'a> Deploying<'a> {
             "{reason}; rolling {service} back to {}",
             deploy::short_arn(&previous)
         );
-        self.aws
-            .update_service(cluster, service, &previous)
-            .await
-            .map_err(external)?;
+        self.aws.update_service(cluster, service, &previous).await?;
         let back = wait_for(
             self.aws,
             (cluster, service),
@@ -807,7 +793,7 @@ impl<'a> Deploying<'a> {
             reason.push_str(&format!("; the rollback did not finish either: {also}"));
         }
         if self.args.deregister_failed {
-            self.aws.deregister(registered).await.map_err(external)?;
+            self.aws.deregister(registered).await?;
         }
         let release = &self.resolved.release;
         let message = deploy::commit_message(
@@ -911,7 +897,7 @@ fn by_hand(
     let err = &mut *printer.err;
     block_on(async {
         let aws = Aws::connect().await;
-        let state = aws.service(&cluster, &service).await.map_err(external)?;
+        let state = aws.service(&cluster, &service).await?;
         let current = state.task_definition.clone();
         let family_arn = current
             .rsplit_once(':')
@@ -933,7 +919,7 @@ fn by_hand(
                     )
                 })?,
         };
-        let target_definition = aws.task_definition(&target_arn).await.map_err(external)?;
+        let target_definition = aws.task_definition(&target_arn).await?;
         let release = target_definition
             .containers()
             .iter()
@@ -945,8 +931,7 @@ fn by_hand(
             deploy::short_arn(&target_definition.arn)
         );
         aws.update_service(&cluster, &service, &target_definition.arn)
-            .await
-            .map_err(external)?;
+            .await?;
         let rollout = wait_for(
             &aws,
             (&cluster, &service),
@@ -1023,13 +1008,10 @@ fn show(settings: &Settings, args: &DeployStatusArgs) -> anyhow::Result<DeployOu
     let versions = deploy::release_versions(&registry_of(&analysis), &cluster, &service);
     block_on(async {
         let aws = Aws::connect().await;
-        let state = aws.service(&cluster, &service).await.map_err(external)?;
+        let state = aws.service(&cluster, &service).await?;
         let mut lines = Vec::new();
         for deployment in &state.deployments {
-            let definition = aws
-                .task_definition(&deployment.task_definition)
-                .await
-                .map_err(external)?;
+            let definition = aws.task_definition(&deployment.task_definition).await?;
             let containers = definition.containers();
             let container = containers
                 .iter()

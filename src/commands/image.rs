@@ -35,15 +35,6 @@ fn usage(message: String, hint: &str) -> anyhow::Error {
 /// The largest binary `--runtime-binary` reads (promptops is tens of MiB).
 const MAX_BINARY_BYTES: u64 = 512 << 20;
 
-fn external(registry: &Registry, error: registry::RegistryError) -> anyhow::Error {
-    let hint = error.hint();
-    let mut user = UserError::new(ExitStatus::External, registry.redact(&error.to_string()));
-    if let Some(hint) = hint {
-        user = user.hint(hint);
-    }
-    user.into()
-}
-
 pub fn execute(
     settings: &Settings,
     args: &ImageArgs,
@@ -122,7 +113,7 @@ pub fn execute(
             registry
                 .login(target, &login)
                 .await
-                .map_err(|error| external(&registry, error))?;
+                .map_err(|error| registry.redacted(error))?;
         }
         if target
             .as_ref()
@@ -131,12 +122,12 @@ pub fn execute(
             registry
                 .login(&base, &Login::Anonymous)
                 .await
-                .map_err(|error| external(&registry, error))?;
+                .map_err(|error| registry.redacted(error))?;
         }
         let pulled = registry
             .pull_base(&base, &os, &architecture)
             .await
-            .map_err(|error| external(&registry, error))?;
+            .map_err(|error| registry.redacted(error))?;
         let app = match (&bundle, &runtime_binary) {
             (_, Some(binary)) => {
                 image::runtime_image(&pulled.manifest, &pulled.digest, &pulled.config, binary)
@@ -199,7 +190,7 @@ pub fn execute(
             let pushed = registry
                 .push(&pulled, &app, &tagged)
                 .await
-                .map_err(|error| external(&registry, error))?;
+                .map_err(|error| registry.redacted(error))?;
             outcome.reference = format!(
                 "{}/{}@{}",
                 target.registry(),
@@ -235,7 +226,7 @@ pub fn execute(
                 let bytes = registry
                     .blob(&pulled.reference, digest, size)
                     .await
-                    .map_err(|error| external(&registry, error))?;
+                    .map_err(|error| registry.redacted(error))?;
                 base_blobs.insert(digest.to_owned(), bytes);
             }
             let tag = args.tag.clone().unwrap_or(default_tag);
