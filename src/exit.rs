@@ -6,7 +6,7 @@ use crate::adapters::eval_store::StoreError;
 use crate::adapters::fs::FsError;
 use crate::adapters::git::GitError;
 use crate::adapters::journal::JournalError;
-use crate::adapters::registry::RegistryError;
+use crate::adapters::oci::OciError;
 use crate::domain::eval::outcome::{EvalOutcome, TaskOutcome};
 use crate::domain::eval::record::Gate;
 use crate::domain::outcome::{ChangeResult, Outcome};
@@ -204,7 +204,7 @@ pub fn error_status(error: &anyhow::Error) -> (ExitStatus, Option<&str>) {
         if let Some(aws) = cause.downcast_ref::<AwsError>() {
             return (ExitStatus::External, Some(aws.hint()));
         }
-        if let Some(registry) = cause.downcast_ref::<RegistryError>() {
+        if let Some(registry) = cause.downcast_ref::<OciError>() {
             return (ExitStatus::External, registry.hint());
         }
         if cause.downcast_ref::<GitError>().is_some() {
@@ -249,7 +249,7 @@ mod tests {
         let (status, hint) = error_status(&aws);
         assert_eq!(status, ExitStatus::External);
         assert!(hint.unwrap().contains("credentials"));
-        let registry = anyhow::Error::from(RegistryError::Redacted {
+        let registry = anyhow::Error::from(OciError::Redacted {
             message: "registry.example: 401".to_owned(),
             hint: Some("log in"),
         });

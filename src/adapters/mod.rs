@@ -9,5 +9,5 @@ pub mod http_body;
 pub mod http_server;
 pub mod journal;
 pub mod llm;
+pub mod oci;
 pub mod process;
-pub mod registry;

@@ -40,14 +40,17 @@ fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Chang
         .into());
     }
     let root = if args.change.dry_run {
-        super::root(settings)?
+        super::repository::root(settings)?
     } else {
-        super::root_for_change(settings)?
+        super::repository::root_for_change(settings)?
     };
-    let threads = super::threads();
-    let (inputs, analysis) = super::scan(&root, false)?;
+    let threads = super::runtime::threads();
+    let (inputs, analysis) = super::repository::scan(&root, false)?;
     let Some(task) = analysis.tasks.get(&args.task) else {
-        return Err(super::unknown_task(&args.task, analysis.tasks.keys()));
+        return Err(super::repository::unknown_task(
+            &args.task,
+            analysis.tasks.keys(),
+        ));
     };
     let which = if args.candidate {
         "candidate"
@@ -74,7 +77,7 @@ fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Chang
         .hint("fix it first (`promptops validate` says what is wrong)")
         .into());
     };
-    let bytes = super::file_bytes(&root, &inputs, &entry.path)?;
+    let bytes = super::repository::file_bytes(&root, &inputs, &entry.path)?;
     let prompt = Archived {
         task: &args.task,
         path: &entry.path,
@@ -84,7 +87,7 @@ fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Chang
         which,
     };
     let at = time::rfc3339(settings.clock.now());
-    let (identity, by) = super::who(&root, settings);
+    let (identity, by) = super::repository::who(&root, settings);
     let (writes, removals) = archive::plan_files(&prompt, reason, &at, &by).map_err(|problem| {
         UserError::new(
             ExitStatus::Error,

@@ -18,7 +18,7 @@ use crate::domain::deploy_plan::{self, DeployFacts, DeployStep};
 use crate::domain::image::release_tag;
 use crate::domain::model::{DeploymentRecord, EventKind, HistoryEvent, Registry};
 use crate::domain::outcome::{
-    ChangeResult, DeployAction, DeployOutcome, DeployResult, DeploymentLine, ScoreCheck,
+    ChangeResult, DeployAction, DeployOutcome, DeployResult, DeploymentLine,
 };
 use crate::domain::plan::plan_id;
 use crate::domain::source::InputFile;
@@ -27,8 +27,9 @@ use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
 use crate::settings::Settings;
 
+use super::Outcome;
 use super::lifecycle;
-use super::{Outcome, block_on};
+use super::runtime::block_on;
 
 pub fn run(
     settings: &Settings,
@@ -110,12 +111,12 @@ fn registry_of(analysis: &Analysis) -> Registry {
 /// (`HOST/PATH`), its ECR repository name (`PATH`), and the digest or the written tag. The
 /// registry must be named (ECR is never the default registry).
 fn split_image(text: &str) -> Option<(String, String, String)> {
-    let reference = crate::adapters::registry::parse(text)
+    let reference = crate::adapters::oci::parse(text)
         .ok()
         .filter(|_| text.contains('/'))?;
     let id = reference
         .digest()
-        .or_else(|| crate::adapters::registry::written_tag(text))?
+        .or_else(|| crate::adapters::oci::written_tag(text))?
         .to_owned();
     Some((
         format!("{}/{}", reference.registry(), reference.repository()),
@@ -318,7 +319,7 @@ fn record_event(
         };
         let result = record_once(&recording, &inputs, scores);
         if matches!(&result, Err(error) if error.downcast_ref::<lifecycle::StalePlan>().is_some()) {
-            fresh = Some(super::scan(recording.root, false)?.0);
+            fresh = Some(super::repository::scan(recording.root, false)?.0);
         }
         result
     })
@@ -345,7 +346,7 @@ fn record_once(
     inputs: &[InputFile],
     scores: &[TaskScore],
 ) -> anyhow::Result<(Option<String>, Option<String>)> {
-    let (identity, by) = super::who(recording.root, recording.settings);
+    let (identity, by) = super::repository::who(recording.root, recording.settings);
     let at = time::rfc3339(recording.settings.clock.now());
     let id_basis = format!(
         "{}{}{at}",
@@ -378,7 +379,7 @@ fn record_once(
         inputs,
         &[],
         &[],
-        super::threads(),
+        super::runtime::threads(),
         "recording the deploy",
         |registry| {
             for (task, event) in events {
@@ -428,11 +429,11 @@ pub fn execute(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<DeployOutcome> {
     let root = if args.dry_run {
-        super::root(settings)?
+        super::repository::root(settings)?
     } else {
-        super::root_for_change(settings)?
+        super::repository::root_for_change(settings)?
     };
-    let (inputs, analysis) = super::scan(&root, false)?;
+    let (inputs, analysis) = super::repository::scan(&root, false)?;
     let resolved = resolve(args, &root, &inputs, &analysis)?;
     let mut outcome = DeployOutcome {
         action: DeployAction::Deploy,
@@ -482,7 +483,7 @@ fn resolve(
     // Checked before AWS is asked anything: the record after the rollout needs it.
     super::flags::wait(&args.target.lock_timeout, "lock-timeout")?;
     let config = analysis.config.deploy.clone().unwrap_or_default();
-    let release = super::bundle::release(root, inputs, analysis)?.release_id;
+    let release = super::repository::release(root, inputs, analysis)?.release_id;
     let image = match (
         &args.image,
         args.image_repository
@@ -625,7 +626,7 @@ impl<'a> Deploying<'a> {
                     );
                 }
                 DeployStep::Update { cluster, service } => {
-                    aws.update_service(cluster, service, &registered).await?
+                    aws.update_service(cluster, service, &registered).await?;
                 }
                 DeployStep::Wait { poll, timeout } => {
                     started = Instant::now();
@@ -700,20 +701,15 @@ impl<'a> Deploying<'a> {
             &self.resolved.scores,
             &deploy::previous_scores(&self.resolved.registry, cluster, service),
         );
-        self.outcome.scores = verdicts
-            .iter()
-            .map(|v| ScoreCheck {
-                task: v.task.clone(),
-                ok: v.ok,
-                reason: v.reason.clone(),
-            })
-            .collect();
         let regressed: Vec<&str> = verdicts
             .iter()
             .filter(|v| !v.ok)
             .map(|v| v.reason.as_str())
             .collect();
-        (!regressed.is_empty()).then(|| format!("score check failed: {}", regressed.join("; ")))
+        let failure = (!regressed.is_empty())
+            .then(|| format!("score check failed: {}", regressed.join("; ")));
+        self.outcome.scores = verdicts;
+        failure
     }
 
     /// The rollout's outcome cannot be known: nothing is claimed. The previous revision is
@@ -884,8 +880,8 @@ fn by_hand(
             "e.g. --reason \"answers got worse\"",
         ));
     }
-    let root = super::root_for_change(settings)?;
-    let (inputs, analysis) = super::scan(&root, false)?;
+    let root = super::repository::root_for_change(settings)?;
+    let (inputs, analysis) = super::repository::scan(&root, false)?;
     let Target {
         cluster,
         service,
@@ -1000,8 +996,8 @@ fn by_hand(
 /// `deploy status`: each deployment, its image and release, and the prompt versions the
 /// registry's deploy records give that release.
 fn show(settings: &Settings, args: &DeployStatusArgs) -> anyhow::Result<DeployOutcome> {
-    let root = super::root(settings)?;
-    let (_, analysis) = super::scan(&root, false)?;
+    let root = super::repository::root(settings)?;
+    let (_, analysis) = super::repository::scan(&root, false)?;
     let Target {
         cluster, service, ..
     } = target(&args.target, &analysis)?;

@@ -25,8 +25,8 @@ pub fn run(
 }
 
 pub fn execute(settings: &Settings, args: &HistoryArgs) -> anyhow::Result<HistoryOutcome> {
-    let root = super::root(settings)?;
-    let analysis = super::load(&root, false)?;
+    let root = super::repository::root(settings)?;
+    let analysis = super::repository::load(&root, false)?;
     let RegistryState::Parsed { registry, .. } = &analysis.registry else {
         return Err(UserError::new(
             ExitStatus::Error,

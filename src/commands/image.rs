@@ -1,11 +1,11 @@
 //! `promptops image`: the app image without Docker. The base image's manifest and config are
 //! read from its registry, one deterministic layer holding the release bundle is appended
-//! (`domain::image`), and the image is pushed (`adapters::registry`) or written as an OCI
+//! (`domain::image`), and the image is pushed (`adapters::oci`) or written as an OCI
 //! layout. The same bundle on the same base gives the same digest.
 
 use std::collections::BTreeMap;
 
-use crate::adapters::registry::{self, Login, Registry};
+use crate::adapters::oci::{self, Login, OciRegistry};
 use crate::adapters::{self};
 use crate::cli::{ImageArgs, RegistryAuth};
 use crate::domain::bundle::IMAGE_BUNDLE_DIR;
@@ -31,7 +31,6 @@ fn usage(message: String, hint: &str) -> anyhow::Error {
     UserError::new(ExitStatus::Error, message).hint(hint).into()
 }
 
-/// A registry's error for the user, scrubbed of every form of the credentials it was given.
 /// The largest binary `--runtime-binary` reads (promptops is tens of MiB).
 const MAX_BINARY_BYTES: u64 = 512 << 20;
 
@@ -86,11 +85,11 @@ pub fn execute(
         };
         labels.insert(key.trim().to_owned(), value.to_owned());
     }
-    let base = registry::parse(&args.base)
+    let base = oci::parse(&args.base)
         .map_err(|message| usage(message, "e.g. --base ghcr.io/acme/promptops-runtime:0.1.0"))?;
     let target = match &args.push {
         Some(push) => {
-            let parsed = registry::parse(push).map_err(|message| {
+            let parsed = oci::parse(push).map_err(|message| {
                 usage(
                     message,
                     "e.g. --push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts",
@@ -107,8 +106,8 @@ pub fn execute(
         None => None,
     };
     let login = login(settings, args, target.as_ref())?;
-    let registry = Registry::new(&args.insecure_registry);
-    super::block_on(async {
+    let registry = OciRegistry::new(&args.insecure_registry);
+    super::runtime::block_on(async {
         if let Some(target) = &target {
             registry
                 .login(target, &login)
@@ -180,7 +179,7 @@ pub fn execute(
             let tag = args
                 .push
                 .as_deref()
-                .and_then(registry::written_tag)
+                .and_then(oci::written_tag)
                 .map_or(default_tag, str::to_owned);
             let tagged = oci_client::Reference::with_tag(
                 target.registry().to_owned(),
@@ -288,10 +287,10 @@ fn login(
         RegistryAuth::Anonymous => Login::Anonymous,
         RegistryAuth::Basic => basic()?,
         RegistryAuth::Ecr => Login::Ecr {
-            region: host.as_deref().and_then(registry::ecr_region),
+            region: host.as_deref().and_then(oci::ecr_region),
         },
         RegistryAuth::Auto => {
-            if let Some(region) = host.as_deref().and_then(registry::ecr_region) {
+            if let Some(region) = host.as_deref().and_then(oci::ecr_region) {
                 Login::Ecr {
                     region: Some(region),
                 }

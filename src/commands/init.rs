@@ -90,7 +90,7 @@ pub fn execute(settings: &Settings, args: &InitArgs) -> anyhow::Result<InitOutco
         adapters::fs::write_atomic(&dir.join(path), text.as_bytes())?;
     }
     let gitignore_updated = add_gitignore(&dir)?;
-    let analysis = super::load(&dir, false)?;
+    let analysis = super::repository::load(&dir, false)?;
     let text = registry::render(&analysis.expected_registry);
     adapters::fs::write_atomic(&dir.join(layout::REGISTRY_FILE), text.as_bytes())?;
     let git_initialised = adapters::git::ensure_repository(&dir)?;

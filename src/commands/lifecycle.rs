@@ -103,7 +103,7 @@ pub(super) fn retrying<T>(mut attempt: impl FnMut() -> anyhow::Result<T>) -> any
 /// The files whose content differs now from what `read` holds (eval logs aside: they are
 /// outputs, and an eval may write one at any time).
 fn changed_since_read(root: &Path, read: &[InputFile]) -> anyhow::Result<Vec<String>> {
-    let now = adapters::fs::scan(root, super::threads())?;
+    let now = adapters::fs::scan(root, super::runtime::threads())?;
     let before = fingerprint(read)?;
     let after = fingerprint(&now)?;
     let mut changed: Vec<String> = before
@@ -470,7 +470,7 @@ fn check_journal(root: &Path, journal: &Journal) -> anyhow::Result<()> {
             "it does not match its plan id, so it was changed after promptops wrote it".to_owned(),
         ));
     }
-    let threads = super::threads();
+    let threads = super::runtime::threads();
     let inputs = adapters::fs::scan(root, threads)?;
     let after = analysis::analyze(
         &crate::domain::plan::overlay(&inputs, &writes, &removals, registry.as_ref()),

@@ -32,7 +32,7 @@ pub fn run(
     )
     .map_err(|message| UserError::new(ExitStatus::Error, message))?;
     let stage_timeout = super::flags::duration(&args.stage_timeout, "stage-timeout")?;
-    let root = super::root(settings)?;
+    let root = super::repository::root(settings)?;
     let log_path = root.join(pipeline::LOG_FILE);
     let log = read_log(&log_path, printer)?;
     let mut run = Run {
@@ -64,7 +64,7 @@ pub fn run(
     for stage in stages {
         let (inputs, analysis) = match scanned.take() {
             Some(scan) => scan,
-            None => super::scan(&root, false)?,
+            None => super::repository::scan(&root, false)?,
         };
         let mut line = LogLine {
             run: run_id.clone(),
@@ -303,7 +303,7 @@ impl Run<'_> {
             return Ok(Ended::TimedOut);
         }
         let release = (stage == Stage::Verify)
-            .then(|| super::bundle::release(self.root, inputs, analysis).ok())
+            .then(|| super::repository::release(self.root, inputs, analysis).ok())
             .flatten()
             .map(|bundle| bundle.release_id);
         match pipeline::understand(

@@ -37,9 +37,9 @@ pub fn run(
         return Ok(Outcome::Promote(Box::new(outcome)));
     };
     // Every changed task with a candidate, each promoted (or refused) on its own.
-    let root = super::root(settings)?;
-    let analysis = super::load(&root, false)?;
-    let changed = super::changed_tasks(&root, &analysis, "--changed-since", since)?;
+    let root = super::repository::root(settings)?;
+    let analysis = super::repository::load(&root, false)?;
+    let changed = super::repository::changed_tasks(&root, &analysis, "--changed-since", since)?;
     let tasks: Vec<String> = changed
         .into_iter()
         .filter(|id| {
@@ -111,11 +111,11 @@ fn attempt(
     }
     // A dry run only reads; a promotion finishes an interrupted change first.
     let root = if args.change.dry_run {
-        super::root(settings)?
+        super::repository::root(settings)?
     } else {
-        super::root_for_change(settings)?
+        super::repository::root_for_change(settings)?
     };
-    let threads = super::threads();
+    let threads = super::runtime::threads();
     // Taken before `--bump` rewrites the candidate; refused only when the promotion goes ahead.
     let dirty_paths: Vec<String> = if args.change.dry_run || args.change.allow_dirty {
         Vec::new()
@@ -219,7 +219,7 @@ fn attempt(
         return Ok(base);
     }
     let at = time::rfc3339(settings.clock.now());
-    let (identity, by) = super::who(&root, settings);
+    let (identity, by) = super::repository::who(&root, settings);
     let decision = Decision {
         at: &at,
         by: &by,
@@ -272,7 +272,7 @@ fn refuse_before_paying(
 ) -> anyhow::Result<()> {
     super::lifecycle::refuse_dirty_list(dirty_paths)?;
     super::flags::wait(&args.change.lock_timeout, "lock-timeout")?;
-    let (identity, _) = super::who(root, settings);
+    let (identity, _) = super::repository::who(root, settings);
     let identity = super::lifecycle::committer(identity, args.change.no_commit, "promotion")?;
     let task = files
         .candidate_path
@@ -429,7 +429,7 @@ fn gather(
     id: &str,
 ) -> anyhow::Result<Gathered> {
     let Some(task) = analysis.tasks.get(id) else {
-        return Err(super::unknown_task(id, analysis.tasks.keys()));
+        return Err(super::repository::unknown_task(id, analysis.tasks.keys()));
     };
     let candidate = task.candidate.as_ref().ok_or_else(|| {
         UserError::new(
@@ -468,18 +468,22 @@ fn gather(
         None => None,
         Some(entry) => Some((
             entry.path.clone(),
-            super::file_bytes(root, inputs, &entry.path)?,
+            super::repository::file_bytes(root, inputs, &entry.path)?,
             entry.version().unwrap_or("0.0.0").to_owned(),
         )),
     };
     Ok(Gathered {
-        candidate_bytes: super::file_bytes(root, inputs, &candidate.path)?,
+        candidate_bytes: super::repository::file_bytes(root, inputs, &candidate.path)?,
         candidate_path: candidate.path.clone(),
         candidate_sha256: candidate.sha256.clone(),
         candidate_version: candidate.version().unwrap_or("0.0.0").to_owned(),
         production,
-        metadata_text: String::from_utf8_lossy(&super::file_bytes(root, inputs, &metadata.path)?)
-            .into_owned(),
+        metadata_text: String::from_utf8_lossy(&super::repository::file_bytes(
+            root,
+            inputs,
+            &metadata.path,
+        )?)
+        .into_owned(),
         metadata_path: metadata.path.clone(),
         examples_path: examples.path.clone(),
         examples_sha256: examples.sha256.clone(),

@@ -23,11 +23,11 @@ pub fn run(
 
 pub fn execute(settings: &Settings, args: &RegistryArgs) -> anyhow::Result<RegistryOutcome> {
     let root = if args.check || args.dry_run {
-        super::root(settings)?
+        super::repository::root(settings)?
     } else {
-        super::root_for_change(settings)?
+        super::repository::root_for_change(settings)?
     };
-    let analysis = super::load(&root, false)?;
+    let analysis = super::repository::load(&root, false)?;
     let file = layout::REGISTRY_FILE;
 
     if matches!(analysis.registry, RegistryState::Broken) {
@@ -86,7 +86,7 @@ pub fn execute(settings: &Settings, args: &RegistryArgs) -> anyhow::Result<Regis
     // refusal take no lock: they write nothing).
     let _lock =
         crate::adapters::journal::lock(&root, std::time::Duration::from_mins(1), "registry")?;
-    let analysis = super::load(&root, false)?;
+    let analysis = super::repository::load(&root, false)?;
     let sound = !matches!(analysis.registry, RegistryState::Broken)
         && !analysis.findings.iter().any(|f| {
             f.severity == Severity::Error

@@ -13,7 +13,7 @@ pub fn run(
     args: &RepairArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
-    let root = super::root_as_is(settings)?;
+    let root = super::repository::root_as_is(settings)?;
     let done = if args.undo {
         journal::undo(&root)?
     } else {

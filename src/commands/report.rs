@@ -20,9 +20,9 @@ pub fn pr(
     args: &ReportPrArgs,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<Outcome> {
-    let root = super::root(settings)?;
-    let (_, analysis) = super::scan(&root, false)?;
-    let changed = super::changed_tasks(&root, &analysis, "--base", &args.base)?;
+    let root = super::repository::root(settings)?;
+    let (_, analysis) = super::repository::scan(&root, false)?;
+    let changed = super::repository::changed_tasks(&root, &analysis, "--base", &args.base)?;
     let mut report = PrReport {
         base: args.base.clone(),
         deploy: analysis

@@ -70,14 +70,17 @@ fn execute_once(
         return Err(UserError::new(ExitStatus::Error, "--reason must say why").into());
     }
     let root = if args.change.dry_run {
-        super::root(settings)?
+        super::repository::root(settings)?
     } else {
-        super::root_for_change(settings)?
+        super::repository::root_for_change(settings)?
     };
-    let threads = super::threads();
-    let (inputs, analysis) = super::scan(&root, false)?;
+    let threads = super::runtime::threads();
+    let (inputs, analysis) = super::repository::scan(&root, false)?;
     let Some(task) = analysis.tasks.get(task_id) else {
-        return Err(super::unknown_task(task_id, analysis.tasks.keys()));
+        return Err(super::repository::unknown_task(
+            task_id,
+            analysis.tasks.keys(),
+        ));
     };
     let (Some(production), Some(metadata)) = (&task.production, &task.metadata) else {
         return Err(UserError::new(
@@ -156,10 +159,14 @@ fn execute_once(
         )
         .into());
     };
-    let production_bytes = super::file_bytes(&root, &inputs, &production.path)?;
-    let target_bytes = super::file_bytes(&root, &inputs, &target.path)?;
-    let metadata_text =
-        String::from_utf8_lossy(&super::file_bytes(&root, &inputs, &metadata.path)?).into_owned();
+    let production_bytes = super::repository::file_bytes(&root, &inputs, &production.path)?;
+    let target_bytes = super::repository::file_bytes(&root, &inputs, &target.path)?;
+    let metadata_text = String::from_utf8_lossy(&super::repository::file_bytes(
+        &root,
+        &inputs,
+        &metadata.path,
+    )?)
+    .into_owned();
     let production_version = production.version().unwrap_or("0.0.0").to_owned();
     let plan_input = Rollback {
         task: task_id,
@@ -174,7 +181,7 @@ fn execute_once(
         metadata_text: &metadata_text,
     };
     let at = time::rfc3339(settings.clock.now());
-    let (identity, by) = super::who(&root, settings);
+    let (identity, by) = super::repository::who(&root, settings);
     let (writes, removals) =
         rollback::plan_files(&plan_input, reason, &at, &by).map_err(|problem| {
             UserError::new(
@@ -261,7 +268,7 @@ impl TaskEvidence {
         for entry in &task.archived {
             let (Some(version), Ok(restored)) = (
                 entry.version(),
-                rollback::restored(&super::file_bytes(root, inputs, &entry.path)?),
+                rollback::restored(&super::repository::file_bytes(root, inputs, &entry.path)?),
             ) else {
                 continue;
             };
@@ -316,8 +323,8 @@ impl TaskEvidence {
 /// does better.
 // Long on purpose: one decision per task, each step's figures go into its evidence.
 fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<RegressionOutcome> {
-    let root = super::root(settings)?;
-    let (inputs, analysis) = super::scan(&root, false)?;
+    let root = super::repository::root(settings)?;
+    let (inputs, analysis) = super::repository::scan(&root, false)?;
     let RegistryState::Parsed { registry, .. } = &analysis.registry else {
         return Err(UserError::new(
             ExitStatus::Error,
@@ -396,7 +403,7 @@ fn on_regression(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<Reg
                     crate::domain::lifecycle::archive_path(&id, target),
                 ];
                 super::lifecycle::refuse_dirty(&root, &paths, args.change.allow_dirty)?;
-                let (identity, _) = super::who(&root, settings);
+                let (identity, _) = super::repository::who(&root, settings);
                 super::lifecycle::committer(identity, args.change.no_commit, "rollback")?;
             }
             let run_options = crate::cli::RunOptions {

@@ -110,10 +110,10 @@ pub(crate) fn load_release(
     let bundle = if let Some(dir) = dir {
         read_bundle(&settings.current_dir.join(dir))?
     } else {
-        let root = super::root(settings)?;
-        let _threads = super::threads();
-        let (inputs, analysis) = super::scan(&root, false)?;
-        super::bundle::release(&root, &inputs, &analysis)?
+        let root = super::repository::root(settings)?;
+        let _threads = super::runtime::threads();
+        let (inputs, analysis) = super::repository::scan(&root, false)?;
+        super::repository::release(&root, &inputs, &analysis)?
     };
     match Catalog::load(&bundle) {
         Ok(catalog) => Ok((bundle, catalog)),

@@ -29,8 +29,8 @@ pub fn run(
 // one pass.
 /// With `changed_since`, only the tasks changed since that revision.
 pub fn execute(settings: &Settings, changed_since: Option<&str>) -> anyhow::Result<StatusOutcome> {
-    let root = super::root(settings)?;
-    let analysis = super::load(&root, false)?;
+    let root = super::repository::root(settings)?;
+    let analysis = super::repository::load(&root, false)?;
     let registry = match &analysis.registry {
         RegistryState::Parsed { registry, .. } => Some(registry.as_ref()),
         _ => None,
@@ -117,7 +117,8 @@ pub fn execute(settings: &Settings, changed_since: Option<&str>) -> anyhow::Resu
     let rows = match changed_since {
         None => rows,
         Some(since) => {
-            let touched = super::changed_tasks(&root, &analysis, "--changed-since", since)?;
+            let touched =
+                super::repository::changed_tasks(&root, &analysis, "--changed-since", since)?;
             rows.into_iter()
                 .filter(|row| touched.contains(&row.task))
                 .collect()

@@ -38,16 +38,16 @@ pub fn run(
 
 /// Checks the repository (or the files and folders named) and returns the findings.
 pub fn execute(settings: &Settings, args: &ValidateArgs) -> anyhow::Result<ValidateOutcome> {
-    let root = super::root(settings)?;
+    let root = super::repository::root(settings)?;
     let mut selection = select(&root, &settings.current_dir, &args.paths)?;
-    let analysis = super::load(&root, args.strict)?;
+    let analysis = super::repository::load(&root, args.strict)?;
     if let Some(selection) = &mut selection {
         selection.add_tasks_under_folders(&analysis);
     }
     if let Some(since) = &args.changed_since {
         selection = Some(Selection {
             paths: Vec::new(),
-            tasks: super::changed_tasks(&root, &analysis, "--changed-since", since)?,
+            tasks: super::repository::changed_tasks(&root, &analysis, "--changed-since", since)?,
         });
     }
     let mut sources = analysis.sources.clone();

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::model::{DeploymentRecord, EventKind, HistoryEvent, Registry};
+use super::outcome::ScoreCheck;
 use super::trailers::{self, Trailer};
 
 /// The environment variable that names the release a container serves.
@@ -262,21 +263,13 @@ pub struct TaskScore {
     pub tolerance: f64,
 }
 
-/// The score check of one task.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Verdict {
-    pub task: String,
-    pub ok: bool,
-    pub reason: String,
-}
-
 /// Each task's latest eval must pass its threshold and must not be worse than the score
 /// recorded at the previous deploy of the service by more than the task's tolerance.
-pub fn judge_scores(current: &[TaskScore], previous: &BTreeMap<String, f64>) -> Vec<Verdict> {
+pub fn judge_scores(current: &[TaskScore], previous: &BTreeMap<String, f64>) -> Vec<ScoreCheck> {
     current
         .iter()
         .map(|task| {
-            let verdict = |ok: bool, reason: String| Verdict {
+            let verdict = |ok: bool, reason: String| ScoreCheck {
                 task: task.task.clone(),
                 ok,
                 reason,

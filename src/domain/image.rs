@@ -2,7 +2,7 @@
 //! release bundle, give the app image's config, manifest and digests. The layer is a tar with
 //! sorted entries, fixed times, owners and modes, compressed by gzip with fixed settings, so the
 //! same bundle always gives the same bytes, and the same bundle on the same base the same image
-//! digest. The registry calls live in `adapters::registry`.
+//! digest. The registry calls live in `adapters::oci`.
 
 use std::collections::BTreeMap;
 

@@ -84,7 +84,7 @@ pub struct Prepared {
 }
 
 /// What one example produced for each prompt.
-struct Outcome {
+struct Answered {
     main: ExampleRecord,
     baseline: Option<ExampleRecord>,
     /// A provider error that no later request can avoid (no key, 401…): stop the run.
@@ -139,7 +139,7 @@ pub async fn run(
     stop_signal: &mut (impl std::future::Future<Output = ()> + Unpin),
 ) -> anyhow::Result<Finish> {
     let (stop_sender, stop) = watch::channel(false);
-    let (sender, mut receiver) = mpsc::channel::<Outcome>(engine.concurrency * 2);
+    let (sender, mut receiver) = mpsc::channel::<Answered>(engine.concurrency * 2);
     let file = fs_err::File::open(&prepared.examples_path)?;
     let producer = {
         let engine = Arc::clone(&engine);
@@ -242,7 +242,7 @@ async fn produce(
     prepared: Arc<Prepared>,
     file: fs_err::File,
     skip: HashSet<String>,
-    sender: mpsc::Sender<Outcome>,
+    sender: mpsc::Sender<Answered>,
     stop: watch::Receiver<bool>,
 ) -> Result<Read, String> {
     let permits = Arc::new(Semaphore::new(engine.concurrency));
@@ -309,7 +309,7 @@ async fn produce(
                         ErrorKind::Internal,
                         format!("promptops failed on this example (please report it): {detail}"),
                     );
-                    Outcome {
+                    Answered {
                         baseline: baseline.then(|| record.clone()),
                         main: record,
                         fatal: None,
@@ -334,7 +334,7 @@ async fn produce(
 fn record_outcome(
     finish: &mut Finish,
     sinks: &mut Sinks,
-    outcome: &Outcome,
+    outcome: &Answered,
     prepared: &Prepared,
 ) -> anyhow::Result<()> {
     for summary in std::mem::take(&mut sinks.pending_summaries) {
@@ -389,10 +389,10 @@ fn failed(id: String, line: usize, kind: ErrorKind, message: String) -> ExampleR
     }
 }
 
-async fn evaluate(engine: &Engine, prepared: &Prepared, example: Example, line: usize) -> Outcome {
+async fn evaluate(engine: &Engine, prepared: &Prepared, example: Example, line: usize) -> Answered {
     let (main, fatal) = evaluate_side(engine, prepared, &prepared.main, &example, line).await;
     if fatal.is_some() {
-        return Outcome {
+        return Answered {
             main,
             baseline: None,
             fatal,
@@ -405,7 +405,7 @@ async fn evaluate(engine: &Engine, prepared: &Prepared, example: Example, line: 
         baseline = Some(record);
         fatal = side_fatal;
     }
-    Outcome {
+    Answered {
         main,
         baseline,
         fatal,

@@ -31,7 +31,7 @@ struct ShardRun {
 // Long on purpose: finds and groups the shard runs, merges each group and records the scores:
 // three steps sharing the groups.
 pub fn execute(settings: &Settings, args: &MergeArgs) -> anyhow::Result<(PathBuf, EvalOutcome)> {
-    let root = super::super::root(settings)?;
+    let root = super::super::repository::root(settings)?;
     let mut groups: BTreeMap<GroupKey, Vec<ShardRun>> = BTreeMap::new();
     for dir in &args.dirs {
         let dir = &settings.current_dir.join(dir);

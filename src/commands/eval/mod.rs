@@ -38,7 +38,7 @@ pub fn run(
         render(&root, &outcome, &merge_args.reports, printer)?;
         return Ok(Outcome::Eval(outcome));
     }
-    let root = super::root(settings)?;
+    let root = super::repository::root(settings)?;
     let outcome = execute(settings, &root, &args)?;
     if let Some(path) = &args.record_runs {
         // One line per task: `task<TAB>variant<TAB>run` (the pipeline's record of its evals).
@@ -111,10 +111,10 @@ pub fn execute(
         Variant::Production
     };
     let baseline = args.baseline.is_some();
-    let analysis = super::load(root, false)?;
+    let analysis = super::repository::load(root, false)?;
     let mut selected = prepare::select_tasks(&analysis, &args.tasks, variant)?;
     if let Some(since) = &args.changed_since {
-        let changed = super::changed_tasks(root, &analysis, "--changed-since", since)?;
+        let changed = super::repository::changed_tasks(root, &analysis, "--changed-since", since)?;
         selected.retain(|task| changed.contains(task));
         if selected.is_empty() {
             return Ok(EvalOutcome {
@@ -201,7 +201,7 @@ fn run_prepared(
         notes: Vec::new(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(super::threads().clamp(1, 4))
+        .worker_threads(super::runtime::threads().clamp(1, 4))
         .enable_all()
         .build()?;
     let mut tasks = Vec::new();
@@ -231,7 +231,7 @@ pub fn evaluate_archived(
     version: &str,
     run: &crate::cli::RunOptions,
 ) -> anyhow::Result<TaskOutcome> {
-    let analysis = super::load(root, false)?;
+    let analysis = super::repository::load(root, false)?;
     let entry = analysis
         .tasks
         .get(task)

@@ -69,7 +69,7 @@ pub(crate) fn record_latest<'a>(
                 .to_owned(),
         ));
     }
-    let registry = registry_for_scores(super::super::load(root, false)?, evaluated);
+    let registry = registry_for_scores(super::super::repository::load(root, false)?, evaluated);
     let Some(mut expected) = registry else {
         return Ok(Some(format!(
             "warning: {} cannot be read, so the new scores were not recorded in it",

@@ -12,7 +12,7 @@ use oci_client::{Client, Reference};
 use crate::domain::image::{self, ACCEPTED_MANIFESTS, BaseManifest};
 
 #[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
+pub enum OciError {
     #[error("{reference}: {what}: {source}")]
     Oci {
         reference: String,
@@ -43,13 +43,13 @@ pub enum RegistryError {
     },
 }
 
-impl RegistryError {
+impl OciError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            RegistryError::Ecr(_) => Some(
+            OciError::Ecr(_) => Some(
                 "ECR needs AWS credentials (AWS_ACCESS_KEY_ID…, a profile, or the web identity of GitHub OIDC) and a region",
             ),
-            RegistryError::Oci { source, .. } => match source {
+            OciError::Oci { source, .. } => match source {
                 oci_client::errors::OciDistributionError::AuthenticationFailure(_)
                 | oci_client::errors::OciDistributionError::UnauthorizedError { .. } => Some(
                     "log in: --registry-username with PROMPTOPS_REGISTRY_PASSWORD, or an ECR registry with AWS credentials",
@@ -58,19 +58,19 @@ impl RegistryError {
                     "check the reference and that the registry answers (plain HTTP only with --insecure-registry HOST:PORT)",
                 ),
             },
-            RegistryError::Probe { .. } => Some(
+            OciError::Probe { .. } => Some(
                 "check the reference and that the registry answers (plain HTTP only with --insecure-registry HOST:PORT); to log in: --registry-username with PROMPTOPS_REGISTRY_PASSWORD, or an ECR registry with AWS credentials",
             ),
-            RegistryError::Realm { .. } => Some(
+            OciError::Realm { .. } => Some(
                 "push to a registry whose token service is https (or on its own host); the credentials were kept back",
             ),
-            RegistryError::Redacted { hint, .. } => *hint,
+            OciError::Redacted { hint, .. } => *hint,
             _ => None,
         }
     }
 }
 
-type Result<T> = std::result::Result<T, RegistryError>;
+type Result<T> = std::result::Result<T, OciError>;
 
 /// How to log in to a registry.
 #[derive(Clone, Debug)]
@@ -99,7 +99,7 @@ pub fn ecr_region(host: &str) -> Option<String> {
 }
 
 /// A registry client; hosts named in `insecure` are spoken to over plain HTTP.
-pub struct Registry {
+pub struct OciRegistry {
     client: Client,
     /// Hosts spoken to over plain HTTP.
     insecure: Vec<String>,
@@ -142,8 +142,8 @@ pub fn written_tag(text: &str) -> Option<&str> {
     last.split_once(':').map(|(_, tag)| tag)
 }
 
-impl Registry {
-    pub fn new(insecure: &[String]) -> Registry {
+impl OciRegistry {
+    pub fn new(insecure: &[String]) -> OciRegistry {
         let config = ClientConfig {
             protocol: if insecure.is_empty() {
                 ClientProtocol::Https
@@ -154,7 +154,7 @@ impl Registry {
             read_timeout: Some(Duration::from_mins(2)),
             ..ClientConfig::default()
         };
-        Registry {
+        OciRegistry {
             client: Client::new(config),
             insecure: insecure.to_vec(),
             logins: std::sync::Mutex::new(std::collections::BTreeMap::new()),
@@ -165,8 +165,8 @@ impl Registry {
     /// `text` without any form of the credentials this client logged in with.
     /// `error` as it may be shown: its message with every credential this client knows taken
     /// out (a registry's answer can echo a token), its hint kept.
-    pub fn redacted(&self, error: RegistryError) -> RegistryError {
-        RegistryError::Redacted {
+    pub fn redacted(&self, error: OciError) -> OciError {
+        OciError::Redacted {
             message: self.redact(&error.to_string()),
             hint: error.hint(),
         }
@@ -219,7 +219,7 @@ impl Registry {
     /// https or the registry's own host. The challenge is read with a bounded body and no
     /// redirect.
     async fn check_token_realm(&self, registry: &str) -> Result<()> {
-        let probe = |problem: String| RegistryError::Probe {
+        let probe = |problem: String| OciError::Probe {
             registry: registry.to_owned(),
             problem,
         };
@@ -264,7 +264,7 @@ impl Registry {
         if fits {
             Ok(())
         } else {
-            Err(RegistryError::Realm {
+            Err(OciError::Realm {
                 registry: registry.to_owned(),
                 realm,
             })
@@ -276,7 +276,7 @@ impl Registry {
     /// when the reference names one). No redirect leaves the registry's host.
     async fn manifest_bounded(&self, reference: &Reference) -> Result<(Vec<u8>, String)> {
         let registry = reference.resolve_registry().to_owned();
-        let problem = |text: String| RegistryError::Probe {
+        let problem = |text: String| OciError::Probe {
             registry: registry.clone(),
             problem: format!("{}: {text}", reference.whole()),
         };
@@ -388,12 +388,12 @@ impl Registry {
         let bytes = super::http_body::bounded(answer, image::MAX_MANIFEST_BYTES)
             .await
             .map_err(|text| {
-                RegistryError::Image(image::ImageError::Malformed(format!("manifest: {text}")))
+                OciError::Image(image::ImageError::Malformed(format!("manifest: {text}")))
             })?;
         let digest = image::digest_of(&bytes);
         for claimed in reference.digest().into_iter().chain(announced.as_deref()) {
             if claimed != digest {
-                return Err(RegistryError::Corrupt {
+                return Err(OciError::Corrupt {
                     reference: reference.whole(),
                     digest: claimed.to_owned(),
                     actual: digest,
@@ -433,7 +433,7 @@ impl Registry {
             .as_u64()
             .is_none_or(|size| size > image::MAX_CONFIG_BYTES)
         {
-            return Err(RegistryError::Image(image::ImageError::Malformed(format!(
+            return Err(OciError::Image(image::ImageError::Malformed(format!(
                 "config is announced as {} bytes; at most {} are read",
                 config["size"],
                 image::MAX_CONFIG_BYTES
@@ -459,7 +459,7 @@ impl Registry {
         self.client
             .pull_blob(reference, digest, &mut capped)
             .await
-            .map_err(|source| RegistryError::Oci {
+            .map_err(|source| OciError::Oci {
                 reference: reference.whole(),
                 what: "cannot read a blob",
                 source,
@@ -467,7 +467,7 @@ impl Registry {
         let bytes = capped.bytes;
         let actual = image::digest_of(&bytes);
         if actual != digest {
-            return Err(RegistryError::Corrupt {
+            return Err(OciError::Corrupt {
                 reference: reference.whole(),
                 digest: digest.to_owned(),
                 actual,
@@ -480,7 +480,7 @@ impl Registry {
         self.client
             .blob_exists(target, digest)
             .await
-            .map_err(|source| RegistryError::Oci {
+            .map_err(|source| OciError::Oci {
                 reference: target.whole(),
                 what: "cannot ask for a blob",
                 source,
@@ -516,7 +516,7 @@ impl Registry {
                 continue;
             }
             let size = layer["size"].as_u64().ok_or_else(|| {
-                RegistryError::Image(image::ImageError::Malformed(format!(
+                OciError::Image(image::ImageError::Malformed(format!(
                     "layer {digest} announces no size"
                 )))
             })?;
@@ -544,7 +544,7 @@ impl Registry {
                     image::OCI_MANIFEST.parse().expect("a valid header value"),
                 )
                 .await
-                .map_err(|source| RegistryError::Oci {
+                .map_err(|source| OciError::Oci {
                     reference: target.whole(),
                     what: "cannot push the manifest",
                     source,
@@ -565,7 +565,7 @@ impl Registry {
         self.client
             .push_blob(target, bytes, digest)
             .await
-            .map_err(|source| RegistryError::Oci {
+            .map_err(|source| OciError::Oci {
                 reference: target.whole(),
                 what: "cannot push a blob",
                 source,
@@ -649,20 +649,20 @@ async fn ecr_login(region: Option<&str>) -> Result<(String, String)> {
         .get_authorization_token()
         .send()
         .await
-        .map_err(|error| RegistryError::Ecr(super::aws::describe(&error)))?;
+        .map_err(|error| OciError::Ecr(super::aws::describe(&error)))?;
     let token = answer
         .authorization_data()
         .first()
         .and_then(|data| data.authorization_token())
-        .ok_or_else(|| RegistryError::Ecr("the answer has no authorization token".into()))?;
+        .ok_or_else(|| OciError::Ecr("the answer has no authorization token".into()))?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(token.trim())
-        .map_err(|_| RegistryError::Ecr("the authorization token is not base64".into()))?;
+        .map_err(|_| OciError::Ecr("the authorization token is not base64".into()))?;
     let text = String::from_utf8(decoded)
-        .map_err(|_| RegistryError::Ecr("the authorization token is not text".into()))?;
+        .map_err(|_| OciError::Ecr("the authorization token is not text".into()))?;
     let (username, password) = text
         .split_once(':')
-        .ok_or_else(|| RegistryError::Ecr("the authorization token is not USER:PASSWORD".into()))?;
+        .ok_or_else(|| OciError::Ecr("the authorization token is not USER:PASSWORD".into()))?;
     Ok((username.to_owned(), password.to_owned()))
 }
 
