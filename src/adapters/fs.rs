@@ -83,7 +83,7 @@ pub fn scan(root: &Path, threads: usize) -> Result<Vec<InputFile>> {
     }
     Ok(crate::domain::parallel::map(
         &paths,
-        threads,
+        (threads, &super::threads::Threads),
         || (),
         |(), (relative, path)| InputFile {
             path: relative.clone(),

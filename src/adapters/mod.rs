@@ -11,3 +11,4 @@ pub mod journal;
 pub mod llm;
 pub mod oci;
 pub mod process;
+pub mod threads;

@@ -44,6 +44,7 @@ pub(super) fn checked_registry(
     let options = Options {
         strict: false,
         threads,
+        spawn: &crate::adapters::threads::Threads,
     };
     let first = analysis::analyze(
         &crate::domain::plan::overlay(inputs, writes, removals, None),
@@ -477,6 +478,7 @@ fn check_journal(root: &Path, journal: &Journal) -> anyhow::Result<()> {
         Options {
             strict: false,
             threads,
+            spawn: &crate::adapters::threads::Threads,
         },
     );
     if let Some((count, listed)) = errors_listed(&after) {

@@ -144,6 +144,7 @@ fn attempt(
         Options {
             strict: true,
             threads,
+            spawn: &crate::adapters::threads::Threads,
         },
     );
     let files = gather(&root, &inputs, &before, task)?;
@@ -307,6 +308,7 @@ fn bump_candidate(
         Options {
             strict: false,
             threads,
+            spawn: &crate::adapters::threads::Threads,
         },
     );
     let entry = analysis.tasks.get(task);

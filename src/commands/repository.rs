@@ -127,7 +127,14 @@ pub fn scan(
 ) -> anyhow::Result<(Vec<crate::domain::source::InputFile>, Analysis)> {
     let threads = threads();
     let inputs = adapters::fs::scan(root, threads)?;
-    let analysis = analysis::analyze(&inputs, Options { strict, threads });
+    let analysis = analysis::analyze(
+        &inputs,
+        Options {
+            strict,
+            threads,
+            spawn: &adapters::threads::Threads,
+        },
+    );
     Ok((inputs, analysis))
 }
 

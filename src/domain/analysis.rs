@@ -16,12 +16,24 @@ pub use super::task::{Entry, PromptEntry, Task};
 use super::template;
 use super::yaml::Document;
 
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Options {
+#[derive(Clone, Copy)]
+pub struct Options<'a> {
     /// Report problems of `00-templates/` as errors, not warnings.
     pub strict: bool,
-    /// Worker threads for the per-file checks.
+    /// Worker threads for the per-file checks, and what starts them.
     pub threads: usize,
+    pub spawn: &'a dyn super::parallel::Spawn,
+}
+
+impl Default for Options<'static> {
+    /// Not strict, on this thread alone.
+    fn default() -> Self {
+        Options {
+            strict: false,
+            threads: 1,
+            spawn: &super::parallel::Sequential,
+        }
+    }
 }
 
 /// The registry file as found.
@@ -67,9 +79,9 @@ const NEVER_LENIENT: [&str; 6] = [
 /// Analyses the files of a repository.
 // Long on purpose: the analysis's phases in the order they depend on each other (read, group,
 // cross-check); each phase is a call, and the function is their table of contents.
-pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
+pub fn analyze(inputs: &[InputFile], options: Options<'_>) -> Analysis {
     let validators = Validators::new();
-    let results = check_files(inputs, &validators, options.threads.max(1));
+    let results = check_files(inputs, &validators, (options.threads.max(1), options.spawn));
 
     let mut findings = Vec::new();
     let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
@@ -146,7 +158,7 @@ pub fn analyze(inputs: &[InputFile], options: Options) -> Analysis {
         &tasks,
         &streamed,
         &validators,
-        options.threads.max(1),
+        (options.threads.max(1), options.spawn),
     );
     for ((task, index), result) in streamed.iter().zip(checked) {
         let path = &inputs[*index].path;
@@ -233,7 +245,11 @@ fn prompt_entry(path: String, sha256: String, parsed: Parsed) -> PromptEntry {
     }
 }
 
-fn check_files(inputs: &[InputFile], validators: &Validators, threads: usize) -> Vec<FileResult> {
+fn check_files(
+    inputs: &[InputFile],
+    validators: &Validators,
+    threads: (usize, &dyn super::parallel::Spawn),
+) -> Vec<FileResult> {
     super::parallel::map(
         inputs,
         threads,
@@ -248,7 +264,7 @@ fn check_examples(
     tasks: &BTreeMap<String, Task>,
     streamed: &[(String, usize)],
     validators: &Validators,
-    threads: usize,
+    threads: (usize, &dyn super::parallel::Spawn),
 ) -> Vec<file_checks::StreamedExamples> {
     super::parallel::map(
         streamed,
@@ -693,6 +709,7 @@ mod tests {
             Options {
                 strict: false,
                 threads: 1,
+                spawn: &crate::domain::parallel::Sequential,
             },
         );
         let codes: Vec<(&str, usize)> =
@@ -715,6 +732,7 @@ mod tests {
             Options {
                 strict: false,
                 threads: 4,
+                spawn: &crate::domain::parallel::Sequential,
             },
         );
         assert_eq!(

@@ -758,13 +758,7 @@ mod tests {
                     "deploy:\n  cluster: prod\n  service: api\n",
                 ));
             }
-            analyze(
-                &inputs,
-                AnalysisOptions {
-                    strict: false,
-                    threads: 1,
-                },
-            )
+            analyze(&inputs, AnalysisOptions::default())
         }
 
         fn argv(line: &str) -> Argv {

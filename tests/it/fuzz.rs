@@ -204,6 +204,7 @@ fn fuzz_worker() {
                 Options {
                     strict: case % 2 == 0,
                     threads: 2,
+                    spawn: &promptops::adapters::threads::Threads,
                 },
             );
             for finding in &analysis.findings {

@@ -118,6 +118,7 @@ fn corrupted_files_worker() {
                 Options {
                     strict: seed % 2 == 0,
                     threads: 2,
+                    spawn: &promptops::adapters::threads::Threads,
                 },
             )
         }))

@@ -172,6 +172,7 @@ impl Catalog {
             Options {
                 strict: true,
                 threads: 1,
+                spawn: &crate::domain::parallel::Sequential,
             },
         );
         findings.extend(
