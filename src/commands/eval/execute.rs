@@ -35,6 +35,7 @@ pub struct Engine {
     pub concurrency: usize,
     /// The example schema, for reading each line exactly as `validate` does.
     pub validators: Validators,
+    pub watchdog: Arc<Watchdog>,
 }
 
 impl Engine {
@@ -153,6 +154,10 @@ pub async fn run(
             biased;
             () = &mut *stop_signal => {
                 finish.interrupted = true;
+                break;
+            }
+            message = engine.watchdog.overran() => {
+                finish.fatal = Some(Fatal { message, config: true });
                 break;
             }
             outcome = receiver.recv() => {
@@ -414,73 +419,100 @@ async fn evaluate(engine: &Engine, prepared: &Prepared, example: Example, line: 
 
 use crate::domain::eval::render::RENDER_DEADLINE;
 
-/// Renders in place (no thread handoff: it costs more than the render) while a watchdog
-/// thread watches the clock. A render cannot be stopped from outside, so one that overruns
-/// ends the eval: finished results are on disk, the run's summary says it is incomplete, and
-/// the process exits 2 naming the prompt and the example.
+/// Renders in place (no thread handoff: it costs more than the render) while the engine's
+/// watchdog watches the clock. A render cannot be stopped from outside, so one that overruns
+/// cancels the run: the run stops waiting for it, finished results are on disk, the run's
+/// summary says it is incomplete, and the eval ends with exit 2 naming the prompt and the
+/// example (the stuck render is left behind, not waited for).
 fn render_watched(
+    engine: &Engine,
     side: &Side,
     vars: &serde_json::Map<String, serde_json::Value>,
     what: String,
 ) -> Result<Vec<crate::domain::eval::request::ChatMessage>, String> {
-    let ticket = watchdog::start(what);
+    let ticket = engine.watchdog.start(what);
     let rendered = side.renderer.render(vars);
-    watchdog::finish(ticket);
+    engine.watchdog.finish(ticket);
     rendered
 }
 
-mod watchdog {
-    use std::collections::BTreeMap;
-    use std::sync::{Mutex, Once};
-    use std::time::Instant;
-
+/// The renders in progress of one eval, and the first that overran its deadline.
+pub struct Watchdog {
     /// Renders in progress: when each started, and what it renders.
-    static RUNNING: Mutex<BTreeMap<u64, (Instant, String)>> = Mutex::new(BTreeMap::new());
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    static STARTED: Once = Once::new();
+    running: std::sync::Mutex<std::collections::BTreeMap<u64, (std::time::Instant, String)>>,
+    next: std::sync::atomic::AtomicU64,
+    overrun: watch::Sender<Option<String>>,
+}
 
-    pub(super) fn start(what: String) -> u64 {
-        STARTED.call_once(|| {
-            if let Err(error) = std::thread::Builder::new()
-                .name("render-watchdog".into())
-                .spawn(watch)
-            {
-                tracing::warn!("cannot start the render watchdog: {error}");
-            }
+impl Watchdog {
+    /// A watchdog with its watching thread, which ends when the watchdog is dropped.
+    pub fn new() -> Arc<Watchdog> {
+        let watchdog = Arc::new(Watchdog {
+            running: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            next: std::sync::atomic::AtomicU64::new(0),
+            overrun: watch::channel(None).0,
         });
-        let ticket = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut running = RUNNING
+        let weak = Arc::downgrade(&watchdog);
+        if let Err(error) = std::thread::Builder::new()
+            .name("render-watchdog".into())
+            .spawn(move || Watchdog::watch(&weak))
+        {
+            tracing::warn!("cannot start the render watchdog: {error}");
+        }
+        watchdog
+    }
+
+    fn running(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u64, (std::time::Instant, String)>>
+    {
+        self.running
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        running.insert(ticket, (Instant::now(), what));
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn start(&self, what: String) -> u64 {
+        let ticket = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.running()
+            .insert(ticket, (std::time::Instant::now(), what));
         ticket
     }
 
-    pub(super) fn finish(ticket: u64) {
-        let mut running = RUNNING
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        running.remove(&ticket);
+    fn finish(&self, ticket: u64) {
+        self.running().remove(&ticket);
     }
 
-    fn watch() {
+    /// The message of the first render that overran, once one has (pending until then).
+    pub async fn overran(&self) -> String {
+        let mut overrun = self.overrun.subscribe();
+        match overrun.wait_for(Option::is_some).await {
+            Ok(message) => message.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    fn watch(watchdog: &std::sync::Weak<Watchdog>) {
         loop {
             std::thread::sleep(std::time::Duration::from_millis(100));
-            let overrun = {
-                let running = RUNNING
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                running
-                    .values()
-                    .find(|(started, _)| started.elapsed() > super::RENDER_DEADLINE)
-                    .map(|(_, what)| what.clone())
+            let Some(watchdog) = watchdog.upgrade() else {
+                return;
             };
+            let overrun = watchdog
+                .running()
+                .values()
+                .find(|(started, _)| started.elapsed() > RENDER_DEADLINE)
+                .map(|(_, what)| what.clone());
             if let Some(what) = overrun {
-                eprintln!(
-                    "error: {what}: rendering the messages took more than {} s; a template that loops or grows without bound is refused and the eval stopped (finished results are kept; the run is incomplete)",
-                    super::RENDER_DEADLINE.as_secs()
-                );
-                std::process::exit(i32::from(crate::exit::ExitStatus::Error as u8));
+                watchdog.overrun.send_if_modified(|first| {
+                    let unset = first.is_none();
+                    if unset {
+                        *first = Some(format!(
+                            "{what}: rendering the messages took more than {} s; a template that loops or grows without bound is refused and the eval stopped (finished results are kept; the run is incomplete)",
+                            RENDER_DEADLINE.as_secs()
+                        ));
+                    }
+                    unset
+                });
             }
         }
     }
@@ -531,7 +563,7 @@ async fn evaluate_side(
         "{} for example `{}` ({}:{line})",
         side.prompt_ref.path, example.id, prepared.examples.path
     );
-    let messages = match render_watched(side, &example.vars, what) {
+    let messages = match render_watched(engine, side, &example.vars, what) {
         Ok(messages) => messages,
         Err(error) => {
             return (

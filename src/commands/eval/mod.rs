@@ -189,6 +189,7 @@ fn run_prepared(
         offline: run.offline,
         concurrency,
         validators: crate::domain::schema::Validators::new(),
+        watchdog: execute::Watchdog::new(),
     });
     let commit = adapters::git::head_commit(root);
     let mut context = RunContext {
