@@ -70,9 +70,12 @@ pub fn run_self(
 /// resumed), then SIGKILL if it has not ended within the grace period.
 fn stop(child: &mut std::process::Child) -> std::io::Result<()> {
     const GRACE: Duration = Duration::from_secs(5);
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: kill(2) on our own child, which has not been waited for, so its pid is ours.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+    {
+        // Our own child, not yet waited for: its pid is still ours.
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_child(child),
+            rustix::process::Signal::TERM,
+        );
         let asked = Instant::now();
         while asked.elapsed() < GRACE {
             if child.try_wait()?.is_some() {
@@ -91,17 +94,17 @@ fn stop(child: &mut std::process::Child) -> std::io::Result<()> {
 #[cfg(target_os = "linux")]
 fn end_with_parent(command: &mut Command) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: getpid before the fork; between fork and exec only async-signal-safe calls
-    // (prctl, getppid, _exit), touching no memory of the parent's.
-    let parent = unsafe { libc::getpid() };
+    let parent = rustix::process::getpid();
+    // SAFETY: between fork and exec only async-signal-safe system calls (prctl, getppid),
+    // touching no memory of the parent's; an error ends the child before exec.
     unsafe {
         command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died before the line above: then end now.
-            if libc::getppid() != parent {
-                libc::_exit(143);
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))?;
+            // The parent may have died before the line above: then the child does not start.
+            if rustix::process::getppid() != Some(parent) {
+                return Err(std::io::Error::other(
+                    "the pipeline ended before its stage started",
+                ));
             }
             Ok(())
         });

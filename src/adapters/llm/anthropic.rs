@@ -1,9 +1,10 @@
 //! The Anthropic Messages API.
 
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::{CallError, Provider};
-use crate::domain::eval::request::{ChatRequest, ChatResponse, Usage, parameters_object};
+use crate::domain::eval::request::{ChatRequest, ChatResponse, parameters_object};
 use crate::domain::model::Role;
 
 const VERSION: &str = "2023-06-01";
@@ -58,31 +59,66 @@ pub(super) async fn complete(
     parse(&super::send(call, provider).await?)
 }
 
+/// A Messages API answer, as far as promptops reads it.
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default, deserialize_with = "super::lenient")]
+    content: Option<Vec<Block>>,
+    #[serde(default, deserialize_with = "super::lenient")]
+    usage: Option<super::Tokens>,
+    #[serde(default, deserialize_with = "super::lenient")]
+    stop_reason: Option<String>,
+}
+
+/// A content block; only `text` blocks hold the answer.
+#[derive(Deserialize)]
+struct Block {
+    #[serde(rename = "type", default, deserialize_with = "super::lenient")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "super::lenient")]
+    text: Option<String>,
+}
+
 fn parse(text: &str) -> Result<ChatResponse, CallError> {
-    let value = super::answer_json(text)?;
-    let Some(Value::Array(content)) = value.get("content") else {
+    let answer: Answer = super::answer_json(text)?;
+    let Some(content) = answer.content else {
         return Err(CallError::transient(
             "the answer has no `content` list".to_owned(),
         ));
     };
     let text = content
-        .iter()
-        .filter(|block| block.get("type").and_then(Value::as_str) == Some("text"))
-        .filter_map(|block| block.get("text").and_then(Value::as_str))
+        .into_iter()
+        .filter(|block| block.kind.as_deref() == Some("text"))
+        .filter_map(|block| block.text)
         .collect();
-    let usage = value.get("usage").and_then(|usage| {
-        Some(Usage {
-            input_tokens: usage.get("input_tokens")?.as_u64()?,
-            output_tokens: usage.get("output_tokens")?.as_u64()?,
-        })
-    });
     Ok(ChatResponse {
         text,
-        usage,
+        usage: answer.usage.and_then(super::Tokens::usage),
         latency_ms: 0,
-        finish_reason: value
-            .get("stop_reason")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        finish_reason: answer.stop_reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn text_blocks_make_the_answer_and_a_missing_list_is_said() {
+        let ok = parse(r#"{"content":[{"type":"text","text":"a"},{"type":"tool_use","id":"t"},{"type":"text","text":"b"}],"usage":{"input_tokens":2,"output_tokens":5},"stop_reason":"end_turn"}"#).unwrap();
+        assert_eq!(ok.text, "ab");
+        assert_eq!(
+            ok.usage.map(|u| (u.input_tokens, u.output_tokens)),
+            Some((2, 5))
+        );
+        assert_eq!(ok.finish_reason.as_deref(), Some("end_turn"));
+        for body in [r#"{"content":"x"}"#, "{}"] {
+            let error = parse(body).unwrap_err();
+            assert!(
+                error.message.contains("no `content` list"),
+                "{body}: {}",
+                error.message
+            );
+        }
+    }
 }

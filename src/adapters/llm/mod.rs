@@ -10,6 +10,7 @@ mod exec;
 mod openai;
 mod rate;
 
+use serde::Deserialize as _;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -620,9 +621,41 @@ fn too_large(limit: u64) -> CallError {
 
 /// A successful answer's body as JSON; a body that is not JSON is worth another attempt
 /// (proxies and overloaded servers send HTML error pages with 200).
-fn answer_json(text: &str) -> Result<serde_json::Value, CallError> {
+/// An answer's body as the provider's answer type; a body that is not JSON (a proxy's HTML
+/// page, a cut-off body) is worth asking again.
+fn answer_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, CallError> {
     serde_json::from_str(text)
         .map_err(|error| CallError::transient(format!("the answer is not JSON: {error}")))
+}
+
+/// A field read only when it has the expected shape: token counts and stop reasons are
+/// extras, and a server that writes them oddly still gives its answer.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+/// Token counts, by whatever names a provider gives them.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Tokens {
+    #[serde(alias = "prompt_tokens", default, deserialize_with = "lenient")]
+    input_tokens: Option<u64>,
+    #[serde(alias = "completion_tokens", default, deserialize_with = "lenient")]
+    output_tokens: Option<u64>,
+}
+
+impl Tokens {
+    /// Both counts, or nothing.
+    fn usage(self) -> Option<crate::domain::eval::request::Usage> {
+        Some(crate::domain::eval::request::Usage {
+            input_tokens: self.input_tokens?,
+            output_tokens: self.output_tokens?,
+        })
+    }
 }
 
 /// A transport error: timeouts and connection failures are worth retrying.

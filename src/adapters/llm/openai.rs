@@ -1,10 +1,11 @@
 //! The `OpenAI` Chat Completions API, and every server that speaks it (`Azure OpenAI` behind
 //! a compatible gateway, `vLLM`, Ollama, `LiteLLM`…).
 
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::{CallError, Provider};
-use crate::domain::eval::request::{ChatRequest, ChatResponse, Usage, parameters_object};
+use crate::domain::eval::request::{ChatRequest, ChatResponse, parameters_object};
 use crate::domain::model::MaxTokensParameter;
 
 pub(super) async fn complete(
@@ -40,41 +41,129 @@ pub(super) async fn complete(
     parse(&super::send(call, provider).await?)
 }
 
+/// A Chat Completions answer, as far as promptops reads it.
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default, deserialize_with = "super::lenient")]
+    choices: Option<Vec<Choice>>,
+    #[serde(default, deserialize_with = "super::lenient")]
+    usage: Option<super::Tokens>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    #[serde(default, deserialize_with = "super::lenient")]
+    message: Option<Message>,
+    #[serde(default, deserialize_with = "super::lenient")]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: Content,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(untagged)]
+enum Content {
+    /// No `content` field at all.
+    #[default]
+    #[serde(skip)]
+    Missing,
+    /// `null`: the model said nothing.
+    Null(()),
+    Text(String),
+    /// Some compatible servers answer with content parts.
+    Parts(Vec<Part>),
+    Other(serde::de::IgnoredAny),
+}
+
+/// A content part: its text when it has one.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Part {
+    Text {
+        #[serde(default, deserialize_with = "super::lenient")]
+        text: Option<String>,
+    },
+    Other(serde::de::IgnoredAny),
+}
+
 fn parse(text: &str) -> Result<ChatResponse, CallError> {
-    let value = super::answer_json(text)?;
-    let choice = value
-        .pointer("/choices/0")
-        .ok_or_else(|| CallError::transient("the answer has no `choices[0]`".to_owned()))?;
-    let content = choice.pointer("/message/content").ok_or_else(|| {
-        CallError::transient("the answer has no `choices[0].message.content`".to_owned())
-    })?;
+    let answer: Answer = super::answer_json(text)?;
+    let Some(choice) = answer.choices.into_iter().flatten().next() else {
+        return Err(CallError::transient(
+            "the answer has no `choices[0]`".to_owned(),
+        ));
+    };
+    let content = choice
+        .message
+        .map_or(Content::Missing, |message| message.content);
     let text = match content {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        // Some compatible servers answer with content parts.
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|part| part.get("text").and_then(Value::as_str))
+        Content::Missing => {
+            return Err(CallError::transient(
+                "the answer has no `choices[0].message.content`".to_owned(),
+            ));
+        }
+        Content::Text(text) => text,
+        Content::Null(()) => String::new(),
+        Content::Parts(parts) => parts
+            .into_iter()
+            .filter_map(|part| match part {
+                Part::Text { text } => text,
+                Part::Other(_) => None,
+            })
             .collect(),
-        _ => {
+        Content::Other(_) => {
             return Err(CallError::transient(
                 "`choices[0].message.content` is not text".to_owned(),
             ));
         }
     };
-    let usage = value.get("usage").and_then(|usage| {
-        Some(Usage {
-            input_tokens: usage.get("prompt_tokens")?.as_u64()?,
-            output_tokens: usage.get("completion_tokens")?.as_u64()?,
-        })
-    });
     Ok(ChatResponse {
         text,
-        usage,
+        usage: answer.usage.and_then(super::Tokens::usage),
         latency_ms: 0,
-        finish_reason: choice
-            .get("finish_reason")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        finish_reason: choice.finish_reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn each_shape_of_answer_reads_or_says_what_is_missing() {
+        let ok = parse(r#"{"choices":[{"message":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#).unwrap();
+        assert_eq!(ok.text, "hi");
+        assert_eq!(ok.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(
+            ok.usage.map(|u| (u.input_tokens, u.output_tokens)),
+            Some((3, 1))
+        );
+        let parts = parse(r#"{"choices":[{"message":{"content":[{"text":"a"},7,{"type":"x"},{"text":"b"}]}}],"usage":{"prompt_tokens":"3"}}"#).unwrap();
+        assert_eq!(parts.text, "ab");
+        assert!(parts.usage.is_none());
+        assert_eq!(
+            parse(r#"{"choices":[{"message":{"content":null}}]}"#)
+                .unwrap()
+                .text,
+            ""
+        );
+        for (body, said) in [
+            (r#"{"choices":[]}"#, "no `choices[0]`"),
+            (r#"{"choices":"x"}"#, "no `choices[0]`"),
+            (
+                r#"{"choices":[{"message":{}}]}"#,
+                "no `choices[0].message.content`",
+            ),
+            (r#"{"choices":[{}]}"#, "no `choices[0].message.content`"),
+            (r#"{"choices":[{"message":{"content":5}}]}"#, "is not text"),
+            ("<html>", "not JSON"),
+        ] {
+            let error = parse(body).unwrap_err();
+            assert!(error.message.contains(said), "{body}: {}", error.message);
+        }
+    }
 }

@@ -211,26 +211,6 @@ pub async fn run(
     Ok(finish)
 }
 
-/// A future whose panic becomes a value, so one example's bug fails that example only
-/// (without a task of its own per example, whose hand-over costs more than the work).
-struct CatchUnwind<F>(std::pin::Pin<Box<F>>);
-
-impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
-    type Output = std::thread::Result<F::Output>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        context: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(context))) {
-            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-            Ok(std::task::Poll::Ready(value)) => std::task::Poll::Ready(Ok(value)),
-            Err(panic) => std::task::Poll::Ready(Err(panic)),
-        }
-    }
-}
-
 /// What the producer read: the examples it sent for evaluation and the sha256 of the file's
 /// bytes, which must be those that validation saw.
 struct Read {
@@ -296,7 +276,9 @@ async fn produce(
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let (id, baseline) = (example.id.clone(), prepared.baseline.is_some());
-            let work = CatchUnwind(Box::pin({
+            // A panic becomes a value, so one example's bug fails that example only (without a
+            // task of its own per example, whose hand-over costs more than the work).
+            let work = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe({
                 let prepared = Arc::clone(&prepared);
                 async move { evaluate(&engine, &prepared, example, number).await }
             }));
