@@ -107,6 +107,24 @@ pub(crate) fn log_records(repo: &TestRepo, summary: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// `--concurrency N` is the most requests in flight at once: the loopback server, answering
+/// each after 150 ms, counts them.
+#[test]
+fn concurrency_bounds_the_requests_in_flight() {
+    for concurrency in [1, 4] {
+        let server = LlmServer::start(always_right);
+        server.latency(Duration::from_millis(150));
+        let repo = repo(&server, 16, "");
+        let output = eval(
+            &repo,
+            &["--concurrency", &concurrency.to_string(), "--no-cache"],
+        );
+        assert_eq!(output.code, 0, "{output:?}");
+        assert_eq!(server.count(), 16);
+        assert_eq!(server.peak(), concurrency, "--concurrency {concurrency}");
+    }
+}
+
 #[test]
 fn every_example_is_scored_once_logged_and_recorded_in_the_registry() {
     let server = LlmServer::start(mostly_right);

@@ -5,6 +5,7 @@ mod architecture;
 mod bad_input;
 mod bundle;
 mod checks;
+mod cli;
 mod concurrency;
 mod deploy;
 mod dockerfile;

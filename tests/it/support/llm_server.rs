@@ -79,6 +79,9 @@ struct State {
     /// Once the script is used up: answer, or keep failing with this reply.
     after_script: Reply,
     latency: Duration,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    peak: usize,
 }
 
 pub(crate) struct LlmServer {
@@ -96,6 +99,8 @@ impl LlmServer {
             script: VecDeque::new(),
             after_script: Reply::Answer,
             latency: Duration::ZERO,
+            in_flight: 0,
+            peak: 0,
         }));
         let answer: Arc<Answer> = Arc::new(answer);
         let shared = Arc::clone(&state);
@@ -142,6 +147,11 @@ impl LlmServer {
 
     pub(crate) fn count(&self) -> usize {
         self.state.lock().unwrap().seen.len()
+    }
+
+    /// The most requests that were being answered at once.
+    pub(crate) fn peak(&self) -> usize {
+        self.state.lock().unwrap().peak
     }
 }
 
@@ -190,6 +200,8 @@ fn serve(stream: TcpStream, state: &Mutex<State>, answer: &Answer) {
         let (reply, latency) = {
             let mut state = state.lock().unwrap();
             state.seen.push(seen.clone());
+            state.in_flight += 1;
+            state.peak = state.peak.max(state.in_flight);
             let reply = state
                 .script
                 .pop_front()
@@ -197,6 +209,8 @@ fn serve(stream: TcpStream, state: &Mutex<State>, answer: &Answer) {
             (reply, state.latency)
         };
         std::thread::sleep(latency);
+        // Answered (or dropped) from here on: no longer in flight.
+        state.lock().unwrap().in_flight -= 1;
         let (status, extra, body) = match reply {
             Reply::Answer => (200, String::new(), respond(&seen, &answer(&seen))),
             Reply::Status(code, retry_after) => (

@@ -1,37 +1,34 @@
 //! Real servers for `image`: Debian's `docker-registry` (the CNCF distribution registry) on a
 //! free loopback port with its own config, `moto_server` for ECR's `GetAuthorizationToken`,
 //! and a small base image seeded with `skopeo copy` from an OCI layout written here.
-//! A missing tool is installed once by `.ci/install-tools`, the project's own script.
+//! A missing tool fails the test with the command that installs it (`bash .ci/install-tools`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use super::http::request;
 
-/// Makes sure `docker-registry`, `skopeo`, `moto_server` and `gh` are installed.
+/// The tools these tests talk to: a test that lacks one fails, naming the command that
+/// installs it (the README's test command runs it first). A test never installs anything.
 pub(crate) fn ensure_tools() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let have = |tool: &str| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success())
-        };
-        if ["docker-registry", "skopeo", "moto_server", "gh"]
-            .iter()
-            .all(|tool| have(tool))
-        {
-            return;
-        }
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/install-tools");
-        let status = Command::new("bash").arg(script).status().unwrap();
-        assert!(status.success(), "bash .ci/install-tools failed");
-    });
+    let have = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    let missing: Vec<&str> = ["docker-registry", "skopeo", "moto_server", "gh"]
+        .into_iter()
+        .filter(|tool| !have(tool))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "missing {}: install them with `bash .ci/install-tools` (the README's test command runs it first)",
+        missing.join(", ")
+    );
 }
 
 pub(crate) fn free_port() -> u16 {
