@@ -274,6 +274,8 @@ impl OciRegistry {
     /// A manifest pulled anonymously (with the registry's anonymous token when it asks for
     /// one), read to [`image::MAX_MANIFEST_BYTES`] and no further, with its digest (checked
     /// when the reference names one). No redirect leaves the registry's host.
+    // Long on purpose: one conversation with the registry (ask, read the token challenge, fetch
+    // the token, ask again, follow a same-host redirect), each step bounded.
     async fn manifest_bounded(&self, reference: &Reference) -> Result<(Vec<u8>, String)> {
         let registry = reference.resolve_registry().to_owned();
         let problem = |text: String| OciError::Probe {

@@ -30,6 +30,8 @@ pub fn execute(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<Change
     super::lifecycle::retrying(|| execute_once(settings, args))
 }
 
+// Long on purpose: one attempt reads, plans, checks and applies, as promote and rollback do;
+// each step is a call, the rest hands values from one to the next.
 fn execute_once(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<ChangeOutcome> {
     let reason = args.reason.trim();
     if reason.is_empty() {

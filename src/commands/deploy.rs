@@ -530,6 +530,14 @@ fn resolve(
     })
 }
 
+/// What a deploy that changes the service works from.
+struct Prepared {
+    pinned: String,
+    previous: String,
+    current: crate::adapters::aws::CurrentTaskDefinition,
+    change: deploy::ContainerChange,
+}
+
 /// A deploy under way: what it needs, and the outcome it fills in.
 struct Deploying<'a> {
     aws: &'a Aws,
@@ -543,7 +551,18 @@ struct Deploying<'a> {
 }
 
 impl<'a> Deploying<'a> {
+    // Long on purpose: the plan's steps carried out in order, one arm per `DeployStep`, so what
+    // runs reads like what the dry run printed.
     async fn run(&mut self) -> anyhow::Result<()> {
+        let Some(Prepared {
+            pinned,
+            previous,
+            current,
+            change,
+        }) = self.prepare().await?
+        else {
+            return Ok(());
+        };
         let Resolved {
             target:
                 Target {
@@ -553,35 +572,9 @@ impl<'a> Deploying<'a> {
                     poll,
                 },
             release,
-            image: (repository, name, id),
             ..
         } = self.resolved;
         let aws = self.aws;
-        let digest = aws.image_digest(name, id).await?;
-        let pinned = format!("{repository}@{digest}");
-        self.outcome.image = Some(pinned.clone());
-        let previous = aws.service(cluster, service).await?.task_definition;
-        self.outcome.previous_task_definition = Some(previous.clone());
-        let current = aws.task_definition(&previous).await?;
-        let change = deploy::change_container(
-            &current.containers(),
-            self.resolved.container.as_deref(),
-            &pinned,
-            release,
-        )
-        .map_err(|error| {
-            usage(
-                error.to_string(),
-                "pass --container NAME (or deploy.container in promptops.yaml)",
-            )
-        })?;
-        self.outcome.diff = Some(deploy::diff(&change));
-        if deploy::is_noop(&change, release) {
-            self.outcome.result = DeployResult::NoOp;
-            self.outcome.ok = true;
-            self.outcome.task_definition = Some(previous);
-            return Ok(());
-        }
         let plan = deploy_plan::plan(DeployFacts {
             cluster,
             service,
@@ -682,6 +675,52 @@ impl<'a> Deploying<'a> {
         self.outcome.result = DeployResult::Started;
         self.outcome.ok = true;
         Ok(())
+    }
+
+    /// The image pinned by digest, the revision the service runs, and the change a new
+    /// revision makes; `None` when the release already runs with that image (a no-op, said
+    /// in the outcome).
+    async fn prepare(&mut self) -> anyhow::Result<Option<Prepared>> {
+        let Resolved {
+            target: Target {
+                cluster, service, ..
+            },
+            release,
+            image: (repository, name, id),
+            ..
+        } = self.resolved;
+        let aws = self.aws;
+        let digest = aws.image_digest(name, id).await?;
+        let pinned = format!("{repository}@{digest}");
+        self.outcome.image = Some(pinned.clone());
+        let previous = aws.service(cluster, service).await?.task_definition;
+        self.outcome.previous_task_definition = Some(previous.clone());
+        let current = aws.task_definition(&previous).await?;
+        let change = deploy::change_container(
+            &current.containers(),
+            self.resolved.container.as_deref(),
+            &pinned,
+            release,
+        )
+        .map_err(|error| {
+            usage(
+                error.to_string(),
+                "pass --container NAME (or deploy.container in promptops.yaml)",
+            )
+        })?;
+        self.outcome.diff = Some(deploy::diff(&change));
+        if deploy::is_noop(&change, release) {
+            self.outcome.result = DeployResult::NoOp;
+            self.outcome.ok = true;
+            self.outcome.task_definition = Some(previous);
+            return Ok(None);
+        }
+        Ok(Some(Prepared {
+            pinned,
+            previous,
+            current,
+            change,
+        }))
     }
 
     /// The auto-tag the record would make now: one more than the highest of the service's.
@@ -868,6 +907,8 @@ impl<'a> Deploying<'a> {
 
 /// `deploy rollback`: back to the revision that ran before the current one (as the deploy
 /// history recorded it, else the previous revision of the family) or `--to-revision N`.
+// Long on purpose: deploy rollback's one sequence (find the revision, update, wait, record),
+// a shorter sibling of the deploy's plan.
 fn by_hand(
     settings: &Settings,
     args: &DeployRollbackArgs,

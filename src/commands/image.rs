@@ -34,6 +34,10 @@ fn usage(message: String, hint: &str) -> anyhow::Error {
 /// The largest binary `--runtime-binary` reads (promptops is tens of MiB).
 const MAX_BINARY_BYTES: u64 = 512 << 20;
 
+/// Reads the base from its registry, builds the image on it, and pushes it (or writes it as an
+/// OCI layout). Everything that can refuse (the release, the flags) is checked first.
+// Long on purpose: the registry conversation (log in, pull, build, then push or write) is one
+// async block that owns the connection; the push and the layout are methods of `Built`.
 pub fn execute(
     settings: &Settings,
     args: &ImageArgs,
@@ -65,46 +69,8 @@ pub fn execute(
         .as_ref()
         .map_or_else(String::new, |bundle| bundle.release_id.to_string());
     let (os, architecture) = platform(args.platform.as_deref())?;
-    let mut labels: BTreeMap<String, String> = BTreeMap::new();
-    if bundle.is_some() {
-        labels.insert(RELEASE_LABEL.to_owned(), release_id.clone());
-    }
-    labels.insert(
-        "org.opencontainers.image.title".to_owned(),
-        "promptops prompt loader".to_owned(),
-    );
-    for label in &args.label {
-        let Some((key, value)) = label
-            .split_once('=')
-            .filter(|(key, _)| !key.trim().is_empty())
-        else {
-            return Err(usage(
-                format!("--label {label} is not KEY=VALUE"),
-                "e.g. --label org.opencontainers.image.source=https://github.com/acme/prompts",
-            ));
-        };
-        labels.insert(key.trim().to_owned(), value.to_owned());
-    }
-    let base = oci::parse(&args.base)
-        .map_err(|message| usage(message, "e.g. --base ghcr.io/acme/promptops-runtime:0.1.0"))?;
-    let target = match &args.push {
-        Some(push) => {
-            let parsed = oci::parse(push).map_err(|message| {
-                usage(
-                    message,
-                    "e.g. --push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts",
-                )
-            })?;
-            if parsed.digest().is_some() {
-                return Err(usage(
-                    format!("--push {push} names a digest; push to a repository or a tag"),
-                    "drop the @sha256:… part",
-                ));
-            }
-            Some(parsed)
-        }
-        None => None,
-    };
+    let labels = labels(args, bundle.as_ref().map(|_| release_id.as_str()))?;
+    let (base, target) = references(args)?;
     let login = login(settings, args, target.as_ref())?;
     let registry = OciRegistry::new(&args.insecure_registry);
     super::runtime::block_on(async {
@@ -175,68 +141,162 @@ pub fn execute(
             manifest_pushed: false,
             oci_layout: args.oci_layout.is_some(),
         };
+        let built = Built {
+            registry: &registry,
+            pulled: &pulled,
+            app: &app,
+            default_tag,
+        };
         if let Some(target) = &target {
-            let tag = args
-                .push
-                .as_deref()
-                .and_then(oci::written_tag)
-                .map_or(default_tag, str::to_owned);
-            let tagged = oci_client::Reference::with_tag(
-                target.registry().to_owned(),
-                target.repository().to_owned(),
-                tag.clone(),
-            );
-            let pushed = registry
-                .push(&pulled, &app, &tagged)
-                .await
-                .map_err(|error| registry.redacted(error))?;
-            outcome.reference = format!(
-                "{}/{}@{}",
-                target.registry(),
-                target.repository(),
-                app.manifest.digest
-            );
-            outcome.tag = tag;
-            outcome.bytes_uploaded = pushed.bytes_uploaded;
-            outcome.blobs_uploaded = pushed.blobs_uploaded;
-            outcome.blobs_mounted = pushed.blobs_mounted;
-            outcome.blobs_present = pushed.blobs_present;
-            outcome.manifest_pushed = pushed.manifest_pushed;
+            built.push(target, args, &mut outcome).await?;
         } else if let Some(dir) = &args.oci_layout {
-            let out = settings.current_dir.join(dir);
-            if let Ok(mut entries) = std::fs::read_dir(&out)
-                && entries.next().is_some()
-            {
-                return Err(usage(
-                    format!("{} is not empty; nothing was written", dir.display()),
-                    "write an OCI layout to a new or empty folder",
-                ));
-            }
-            let mut base_blobs = BTreeMap::new();
-            for layer in &app.base_layers {
-                let digest = image::descriptor_digest(layer)
-                    .map_err(|error| usage(error.to_string(), "use another base"))?;
-                let size = layer["size"].as_u64().ok_or_else(|| {
-                    usage(
-                        format!("{}: layer {digest} announces no size", args.base),
-                        "use another base",
-                    )
-                })?;
-                let bytes = registry
-                    .blob(&pulled.reference, digest, size)
-                    .await
-                    .map_err(|error| registry.redacted(error))?;
-                base_blobs.insert(digest.to_owned(), bytes);
-            }
-            let tag = args.tag.clone().unwrap_or(default_tag);
-            for (path, bytes) in image::oci_layout(&app, &tag, &base_blobs) {
-                adapters::fs::write_atomic(&out.join(path), &bytes)?;
-            }
-            outcome.reference = format!("oci:{}:{tag}", dir.display());
-            outcome.tag = tag;
+            built
+                .write_layout(&settings.current_dir, dir, args, &mut outcome)
+                .await?;
         }
         anyhow::Ok(outcome)
     })
+}
+
+/// The image's labels: the release's (when it holds one), its title, and each `--label`.
+fn labels(args: &ImageArgs, release_id: Option<&str>) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut labels: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(release_id) = release_id {
+        labels.insert(RELEASE_LABEL.to_owned(), release_id.to_owned());
+    }
+    labels.insert(
+        "org.opencontainers.image.title".to_owned(),
+        "promptops prompt loader".to_owned(),
+    );
+    for label in &args.label {
+        let Some((key, value)) = label
+            .split_once('=')
+            .filter(|(key, _)| !key.trim().is_empty())
+        else {
+            return Err(usage(
+                format!("--label {label} is not KEY=VALUE"),
+                "e.g. --label org.opencontainers.image.source=https://github.com/acme/prompts",
+            ));
+        };
+        labels.insert(key.trim().to_owned(), value.to_owned());
+    }
+    Ok(labels)
+}
+
+/// `--base`, and `--push` when given (a repository or a tag, never a digest).
+fn references(
+    args: &ImageArgs,
+) -> anyhow::Result<(oci_client::Reference, Option<oci_client::Reference>)> {
+    let base = oci::parse(&args.base)
+        .map_err(|message| usage(message, "e.g. --base ghcr.io/acme/promptops-runtime:0.1.0"))?;
+    let Some(push) = &args.push else {
+        return Ok((base, None));
+    };
+    let parsed = oci::parse(push).map_err(|message| {
+        usage(
+            message,
+            "e.g. --push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/prompts",
+        )
+    })?;
+    if parsed.digest().is_some() {
+        return Err(usage(
+            format!("--push {push} names a digest; push to a repository or a tag"),
+            "drop the @sha256:… part",
+        ));
+    }
+    Ok((base, Some(parsed)))
+}
+
+/// An image built on its base, ready to go out.
+struct Built<'a> {
+    registry: &'a OciRegistry,
+    pulled: &'a oci::Base,
+    app: &'a image::AppImage,
+    /// `release-<12 hex>` (or `runtime-<12 hex>`), unless a tag was written.
+    default_tag: String,
+}
+
+impl Built<'_> {
+    /// Pushes to `target` (blobs it has are skipped, the base's layers mounted).
+    async fn push(
+        self,
+        target: &oci_client::Reference,
+        args: &ImageArgs,
+        outcome: &mut ImageOutcome,
+    ) -> anyhow::Result<()> {
+        let tag = args
+            .push
+            .as_deref()
+            .and_then(oci::written_tag)
+            .map_or(self.default_tag, str::to_owned);
+        let tagged = oci_client::Reference::with_tag(
+            target.registry().to_owned(),
+            target.repository().to_owned(),
+            tag.clone(),
+        );
+        let pushed = self
+            .registry
+            .push(self.pulled, self.app, &tagged)
+            .await
+            .map_err(|error| self.registry.redacted(error))?;
+        outcome.reference = format!(
+            "{}/{}@{}",
+            target.registry(),
+            target.repository(),
+            self.app.manifest.digest
+        );
+        outcome.tag = tag;
+        outcome.bytes_uploaded = pushed.bytes_uploaded;
+        outcome.blobs_uploaded = pushed.blobs_uploaded;
+        outcome.blobs_mounted = pushed.blobs_mounted;
+        outcome.blobs_present = pushed.blobs_present;
+        outcome.manifest_pushed = pushed.manifest_pushed;
+        Ok(())
+    }
+
+    /// Writes the same image as an OCI layout into a new or empty folder (the base's layers
+    /// read from its registry).
+    async fn write_layout(
+        self,
+        current_dir: &std::path::Path,
+        dir: &std::path::Path,
+        args: &ImageArgs,
+        outcome: &mut ImageOutcome,
+    ) -> anyhow::Result<()> {
+        let out = current_dir.join(dir);
+        if let Ok(mut entries) = std::fs::read_dir(&out)
+            && entries.next().is_some()
+        {
+            return Err(usage(
+                format!("{} is not empty; nothing was written", dir.display()),
+                "write an OCI layout to a new or empty folder",
+            ));
+        }
+        let mut base_blobs = BTreeMap::new();
+        for layer in &self.app.base_layers {
+            let digest = image::descriptor_digest(layer)
+                .map_err(|error| usage(error.to_string(), "use another base"))?;
+            let size = layer["size"].as_u64().ok_or_else(|| {
+                usage(
+                    format!("{}: layer {digest} announces no size", args.base),
+                    "use another base",
+                )
+            })?;
+            let bytes = self
+                .registry
+                .blob(&self.pulled.reference, digest, size)
+                .await
+                .map_err(|error| self.registry.redacted(error))?;
+            base_blobs.insert(digest.to_owned(), bytes);
+        }
+        let tag = args.tag.clone().unwrap_or(self.default_tag);
+        for (path, bytes) in image::oci_layout(self.app, &tag, &base_blobs) {
+            adapters::fs::write_atomic(&out.join(path), &bytes)?;
+        }
+        outcome.reference = format!("oci:{}:{tag}", dir.display());
+        outcome.tag = tag;
+        Ok(())
+    }
 }
 
 /// `--platform OS/ARCH`, or linux and this machine's CPU in the names images use.

@@ -285,6 +285,8 @@ pub(super) struct Apply<'a> {
 /// Carries out the plan under the repository lock: the journal first, then every file (the
 /// registry last), then the commit and tag; the journal goes last. A run killed part way is
 /// finished by the next promptops command (`journal::recover`).
+// Long on purpose: the journal's protocol in its order (check, journal, files, registry last,
+// commit, tag, journal gone); the order is the guarantee, so it reads top to bottom.
 pub(super) fn apply(
     root: &Path,
     plan: &Plan,

@@ -20,6 +20,8 @@ use crate::settings::Settings;
 
 use super::Outcome;
 
+// Long on purpose: the run's frame (read the log, run each stage, append its line, print the
+// summary); each stage is `Run::stage`.
 pub fn run(
     settings: &Settings,
     args: &PipelineArgs,

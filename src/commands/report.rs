@@ -15,6 +15,8 @@ use crate::settings::Settings;
 
 use super::Outcome;
 
+// Long on purpose: the report's evidence gathered task by task (the evals as they stand,
+// the gates, the worst examples), each a call into the verbs that own it.
 pub fn pr(
     settings: &Settings,
     args: &ReportPrArgs,

@@ -58,6 +58,8 @@ pub fn execute(
 }
 
 /// One attempt: find the target, plan, check, apply.
+// Long on purpose: one attempt reads, chooses the target, plans, checks and applies, as
+// promote and archive do; each step is a call, the rest hands values from one to the next.
 fn execute_once(
     settings: &Settings,
     args: &RollbackArgs,
@@ -97,57 +99,13 @@ fn execute_once(
         .map_or(1.0, |parsed| parsed.metadata.threshold);
     let evidence = TaskEvidence::read(&root, &inputs, task_id, task)?;
     let now = settings.clock.now();
-    let (target_version, target_evidence) = if let Some(version) = to {
-        let found = evidence
-            .archived
-            .iter()
-            .find(|prompt| prompt.version == version)
-            .and_then(|prompt| rollback::newest_evidence(&evidence.runs, &prompt.sha256s, now));
-        (version, found)
-    } else {
-        let (version, found) =
-            rollback::default_target(&evidence.archived, &evidence.runs, threshold, now)
-                .ok_or_else(|| {
-                    let archived: Vec<&str> = evidence
-                        .archived
-                        .iter()
-                        .map(|prompt| prompt.version.as_str())
-                        .collect();
-                    UserError::new(
-                        ExitStatus::Error,
-                        format!(
-                            "no archived version of `{task_id}` has a complete eval of exactly \
-                             that prompt in prompts/04-evals/ that reaches the threshold {threshold}"
-                        ),
-                    )
-                    .hint(format!(
-                        "name the version with --to (archived: {})",
-                        if archived.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            archived.join(", ")
-                        }
-                    ))
-                })?;
-        (version, Some(found))
-    };
+    let (target_version, target_evidence) = choose_target(&evidence, task_id, to, threshold, now)?;
     // The target's eval files (both halves of its run) go into the rollback's commit, as a
     // promotion's evidence goes into its own.
     let evidence_files: Vec<String> = target_evidence
         .map(|found| evidence.files_of(&root, found))
         .unwrap_or_default();
-    let target_evidence = target_evidence.map(|found| {
-        let path = evidence.path_of(found);
-        (
-            rollback::evidence(found, threshold, &path),
-            LatestEval {
-                score: found.half.score,
-                passed: crate::domain::eval::stats::reaches(found.half.score, threshold),
-                at: found.half.finished_at.clone(),
-                summary: path,
-            },
-        )
-    });
+    let target_evidence = target_evidence.map(|found| evidence.recorded(found, threshold));
     let Some(target) = task
         .archived
         .iter()
@@ -243,6 +201,51 @@ fn execute_once(
     })
 }
 
+/// The version to roll back to, with its newest eval when it has one: `--to VERSION`, else
+/// the newest archived version whose eval reaches the threshold.
+fn choose_target<'a>(
+    evidence: &'a TaskEvidence,
+    task_id: &str,
+    to: Option<String>,
+    threshold: f64,
+    now: i64,
+) -> anyhow::Result<(String, Option<rollback::Found<'a>>)> {
+    if let Some(version) = to {
+        let found = evidence
+            .archived
+            .iter()
+            .find(|prompt| prompt.version == version)
+            .and_then(|prompt| rollback::newest_evidence(&evidence.runs, &prompt.sha256s, now));
+        return Ok((version, found));
+    }
+    let (version, found) =
+        rollback::default_target(&evidence.archived, &evidence.runs, threshold, now).ok_or_else(
+            || {
+                let archived: Vec<&str> = evidence
+                    .archived
+                    .iter()
+                    .map(|prompt| prompt.version.as_str())
+                    .collect();
+                UserError::new(
+                    ExitStatus::Error,
+                    format!(
+                        "no archived version of `{task_id}` has a complete eval of exactly \
+                         that prompt in prompts/04-evals/ that reaches the threshold {threshold}"
+                    ),
+                )
+                .hint(format!(
+                    "name the version with --to (archived: {})",
+                    if archived.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        archived.join(", ")
+                    }
+                ))
+            },
+        )?;
+    Ok((version, Some(found)))
+}
+
 /// A task's eval runs (checked against their logs, newest first) and its archived prompts as
 /// their evals name them.
 struct TaskEvidence {
@@ -302,6 +305,25 @@ impl TaskEvidence {
         }
         files.retain(|file| root.join(file).is_file());
         files
+    }
+
+    /// What the rollback records of the run found: the event's evidence, and the registry's
+    /// `latest_eval` for the restored version.
+    fn recorded(
+        &self,
+        found: rollback::Found<'_>,
+        threshold: f64,
+    ) -> (crate::domain::model::PromotionEvidence, LatestEval) {
+        let path = self.path_of(found);
+        (
+            rollback::evidence(found, threshold, &path),
+            LatestEval {
+                score: found.half.score,
+                passed: crate::domain::eval::stats::reaches(found.half.score, threshold),
+                at: found.half.finished_at.clone(),
+                summary: path,
+            },
+        )
     }
 
     /// The repository-relative summary of the half that was found.

@@ -254,6 +254,8 @@ fn oci_layer_type(media_type: &str) -> &str {
 /// The app image: the base config with the layer's diff id, `env` set (replacing any value of
 /// the same names), `labels` added, and a history entry; the manifest lists the base's layers
 /// then the bundle's (always as an OCI manifest; Docker layer types become their OCI twins).
+// Long on purpose: the config, then the manifest, field by field as the OCI image spec lays
+// them out.
 pub fn app_image(
     base_manifest: &[u8],
     base_digest: &str,

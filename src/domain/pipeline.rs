@@ -261,6 +261,7 @@ pub fn decide(
 }
 
 /// What each stage runs, or why it has nothing to do.
+// Long on purpose: one arm per stage, so the stages' commands read side by side.
 pub fn plan(
     stage: Stage,
     analysis: &Analysis,

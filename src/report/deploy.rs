@@ -4,6 +4,7 @@ use crate::domain::outcome::{DeployAction, DeployOutcome, DeployResult};
 
 use super::{Printer, TableFormat};
 
+// Long on purpose: one text per verb and result, side by side, so they read alike.
 pub fn render(
     outcome: &DeployOutcome,
     format: TableFormat,

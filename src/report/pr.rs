@@ -6,6 +6,7 @@ use crate::domain::outcome::PrReport;
 /// The marker a workflow finds its own comment by.
 pub const MARKER: &str = "<!-- promptops-report -->";
 
+// Long on purpose: the comment top to bottom, section by section, as a reviewer reads it.
 pub fn markdown(report: &PrReport) -> String {
     let mut text = format!("{MARKER}\n## promptops: what this pull request changes\n\n");
     if report.tasks.is_empty() {

@@ -474,3 +474,87 @@ fn the_pre_commit_package_pins_this_versions_wheel() {
     assert!(wheel.lines().any(|line| line == "name = \"promptops-cli\""));
     assert!(wheel.lines().any(|line| line == "bindings = \"bin\""));
 }
+
+/// The lines of each function body from `lines[start]` (its `fn` line) to its closing brace,
+/// counting braces outside strings, characters and comments.
+fn function_length(lines: &[&str], start: usize) -> usize {
+    let strings = regex::Regex::new(r#""(\\.|[^"\\])*"|'(\\.|[^'\\])'"#).unwrap();
+    let mut depth = 0i64;
+    let mut opened = false;
+    for (offset, line) in lines[start..].iter().enumerate() {
+        let code = strings.replace_all(line, "\"\"");
+        let code = code.split("//").next().unwrap_or_default();
+        for c in code.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    opened = true;
+                }
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        if (opened && depth <= 0) || (!opened && code.trim_end().ends_with(';')) {
+            return offset + 1;
+        }
+    }
+    lines.len() - start
+}
+
+/// A function over 100 lines says why it is long (a `// Long on purpose: …` comment above it,
+/// as the long ones do); the others stay short. Test modules are not counted.
+#[test]
+fn a_function_over_100_lines_says_why() {
+    let function = regex::Regex::new(
+        r"^\s*(pub(\([^)]*\))?\s+)?(async\s+)?(const\s+)?(unsafe\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)",
+    )
+    .unwrap();
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut silent = Vec::new();
+    let mut measured = 0;
+    for entry in walkdir::WalkDir::new(&folder) {
+        let path = entry.unwrap().into_path();
+        if path.extension().is_none_or(|extension| extension != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let end = lines
+            .iter()
+            .position(|line| line.starts_with("#[cfg(test)]"))
+            .unwrap_or(lines.len());
+        let mut index = 0;
+        while index < end {
+            let Some(found) = function.captures(lines[index]) else {
+                index += 1;
+                continue;
+            };
+            measured += 1;
+            let length = function_length(&lines, index);
+            let said = lines[..index]
+                .iter()
+                .rev()
+                .take_while(|line| {
+                    let line = line.trim_start();
+                    line.starts_with("//") || line.starts_with("#[")
+                })
+                .any(|line| line.contains("Long on purpose"));
+            if length > 100 && !said {
+                silent.push(format!(
+                    "{}:{}: fn {} is {length} lines",
+                    path.strip_prefix(&folder).unwrap().display(),
+                    index + 1,
+                    &found[6]
+                ));
+            }
+            index += length.max(1);
+        }
+    }
+    assert!(measured > 500, "only {measured} functions measured");
+    assert!(
+        silent.is_empty(),
+        "long functions that do not say why (shrink them, or say why above them with \
+         `// Long on purpose: …`):\n{}",
+        silent.join("\n")
+    );
+}

@@ -307,6 +307,8 @@ impl Client {
     }
 
     /// One answer, with retries. The latency is that of the attempt that succeeded.
+    // Long on purpose: the refusals that need no call, then one attempt (rate limit, time limit,
+    // connection breaker) retried with backoff; the attempt's closure shares their state.
     pub async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, CallError> {
         let Some(provider) = self.providers.get(&request.provider) else {
             return Err(CallError::config(format!(

@@ -141,6 +141,8 @@ pub(super) async fn run_task(
 
 /// Writes the summaries of a run that ended (or removes what a start with no answer left)
 /// and says how it went.
+// Long on purpose: every way a run can end (interrupted, fatal, cut short, nothing answered,
+// complete) settles its summaries here, in one place.
 fn conclude(
     context: &mut RunContext<'_>,
     dir: &Path,

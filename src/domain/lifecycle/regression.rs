@@ -101,6 +101,8 @@ impl Action {
 }
 
 /// Decides one task.
+// Long on purpose: the decision's steps in order, each ending in its action (the table test
+// walks them one by one).
 pub fn decide(facts: &RegressionFacts<'_>) -> Decision {
     let RegressionFacts {
         version,

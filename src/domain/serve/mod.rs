@@ -113,6 +113,8 @@ impl Catalog {
     /// Loads a bundle, checking it as `validate` checks a repository (the same file checks and
     /// cross-checks), plus that each file is the one `release.json` names by hash and version.
     /// The error holds every finding, with the paths of the bundle.
+    // Long on purpose: the bundle's checks in the order they depend on each other (release.json,
+    // each file against it, then the repository's own checks), all into one finding list.
     pub fn load(bundle: &Bundle) -> Result<Catalog, Shown> {
         const REBUILD: &str =
             "rebuild it with `promptops bundle`; a bundle is never edited by hand";
