@@ -24,11 +24,17 @@ const MAX_ENTRY_BYTES: u64 = (1 << 30) + (1 << 20);
 #[derive(Clone, Debug)]
 pub struct Cache {
     dir: PathBuf,
+    repository: std::sync::Arc<super::fs::Repository>,
 }
 
 impl Cache {
-    pub fn new(dir: PathBuf) -> Cache {
-        Cache { dir }
+    /// The cache in `dir`, for the repository at `root` (a cache inside it is written as
+    /// every file there is: no link followed, temp files in `.promptops/tmp`).
+    pub fn new(dir: PathBuf, root: &Path) -> Cache {
+        Cache {
+            dir,
+            repository: std::sync::Arc::new(super::fs::Repository::new(root)),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -62,6 +68,7 @@ impl Cache {
         };
         let mut bytes = serde_json::to_vec_pretty(&entry).map_err(std::io::Error::other)?;
         bytes.push(b'\n');
-        super::fs::write_replace(&self.path(key), &bytes, false)
+        self.repository
+            .write_replace(&self.path(key), &bytes, false)
     }
 }

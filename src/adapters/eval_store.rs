@@ -78,9 +78,13 @@ pub const SUMMARY_SUFFIX: &str = ".summary.json";
 /// `base`, or `base-2`, `base-3`… when a run of that name is already in `dir`; the name is
 /// taken by creating its log, empty, with `O_EXCL`: two evals started in the same second (their
 /// names come from the time) never share a log.
-pub fn reserve_run_name(dir: &Path, base: &str) -> Result<String> {
+pub fn reserve_run_name(
+    repository: &adapters_fs::Repository,
+    dir: &Path,
+    base: &str,
+) -> Result<String> {
     use std::os::unix::fs::OpenOptionsExt;
-    adapters_fs::create_dir_safe(dir)?;
+    repository.create_dir(dir)?;
     let mut name = base.to_owned();
     let mut counter = 2;
     loop {
@@ -123,11 +127,15 @@ pub fn read_summary(path: &Path) -> Result<RunSummary> {
 /// Summaries are a few kilobytes; anything larger is not one.
 const MAX_SUMMARY_BYTES: u64 = 1 << 20;
 
-pub fn write_summary(dir: &Path, summary: &RunSummary) -> Result<PathBuf> {
+pub fn write_summary(
+    repository: &adapters_fs::Repository,
+    dir: &Path,
+    summary: &RunSummary,
+) -> Result<PathBuf> {
     let path = dir.join(format!("{}{SUMMARY_SUFFIX}", summary.run));
     let mut bytes = serde_json::to_vec_pretty(summary).map_err(StoreError::Encode)?;
     bytes.push(b'\n');
-    adapters_fs::write_atomic(&path, &bytes)?;
+    repository.write_atomic(&path, &bytes)?;
     Ok(path)
 }
 
@@ -275,6 +283,7 @@ pub fn read_records(root: &Path, summary: &RunSummary) -> Result<Vec<ExampleReco
 /// Rewrites a run's log to hold exactly `records` (a resumed pair cut back to the examples
 /// both halves finished).
 pub fn rewrite_log<'a>(
+    repository: &adapters_fs::Repository,
     path: &Path,
     records: impl Iterator<Item = &'a ExampleRecord>,
 ) -> Result<()> {
@@ -283,7 +292,7 @@ pub fn rewrite_log<'a>(
         serde_json::to_writer(&mut bytes, record).map_err(StoreError::Encode)?;
         bytes.push(b'\n');
     }
-    Ok(adapters_fs::write_atomic(path, &bytes)?)
+    Ok(repository.write_atomic(path, &bytes)?)
 }
 
 /// What an interrupted run already did: its records' totals and the ids it finished.
@@ -354,14 +363,16 @@ pub fn read_finished(log: &Path, keep_records: bool) -> Result<Finished> {
 /// record being written. The file is created with the first record, so a run that produced
 /// nothing leaves nothing behind; it is never opened through a symbolic link.
 pub struct LogWriter {
+    repository: std::sync::Arc<adapters_fs::Repository>,
     path: PathBuf,
     file: Option<fs_err::File>,
     buffer: Vec<u8>,
 }
 
 impl LogWriter {
-    pub fn open(path: &Path) -> LogWriter {
+    pub fn open(repository: std::sync::Arc<adapters_fs::Repository>, path: &Path) -> LogWriter {
         LogWriter {
+            repository,
             path: path.to_path_buf(),
             file: None,
             buffer: Vec::with_capacity(4096),
@@ -374,9 +385,7 @@ impl LogWriter {
         self.buffer.push(b'\n');
         let file = match &mut self.file {
             Some(file) => file,
-            None => self
-                .file
-                .insert(adapters_fs::open_append_no_follow(&self.path)?),
+            None => self.file.insert(self.repository.open_append(&self.path)?),
         };
         file.write_all(&self.buffer)?;
         Ok(())

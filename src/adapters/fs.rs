@@ -234,19 +234,73 @@ fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
     Ok((file, metadata.len()))
 }
 
-/// The repository root, once a command has found it: writes under it are checked for links
-/// and their temp files kept out of sight (see [`write_replace`]).
-static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-
 /// Where temp files of atomic writes live: a folder that ignores itself in git.
 const TEMP_DIR: &str = ".promptops/tmp";
 
 /// Temp files older than this are left over from a killed run.
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_hours(1);
 
-/// Records the repository root (canonical) for the writes that follow.
-pub fn set_root(root: &Path) {
-    let _ = ROOT.set(root.to_path_buf());
+/// The repository a command writes into, passed to every write under it: such a write
+/// refuses a symbolic link anywhere below the root and keeps its temp file in the root's
+/// `.promptops/tmp/` (which git ignores). A write outside any repository (a `--out` folder,
+/// `$GITHUB_STEP_SUMMARY`) goes through the free functions of this module instead.
+#[derive(Debug)]
+pub struct Repository {
+    /// Canonical.
+    root: PathBuf,
+    /// Folders already checked (thousands of cache writes share a few hundred).
+    checked: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+    /// The temp folder, once made ready (its `.gitignore` written, stale temp files removed).
+    temp_ready: std::sync::Once,
+}
+
+impl Repository {
+    /// The repository at `root` (a canonical path: what `commands::repository::root` finds).
+    pub fn new(root: &Path) -> Repository {
+        Repository {
+            root: root.to_path_buf(),
+            checked: std::sync::Mutex::new(std::collections::BTreeSet::new()),
+            temp_ready: std::sync::Once::new(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates `dir` and its parents, refusing to pass through a symbolic link below the root.
+    pub fn create_dir(&self, dir: &Path) -> Result<()> {
+        let dir = absolute(dir)?;
+        let checked = || {
+            self.checked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if checked().contains(&dir) {
+            return Ok(());
+        }
+        create_dir_checked(Some(&self.root), &dir)?;
+        checked().insert(dir);
+        Ok(())
+    }
+
+    /// [`write_replace`] durably, under the repository.
+    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        write_replace_in(Some(self), path, bytes, true)
+    }
+
+    /// [`write_replace`], under the repository.
+    pub fn write_replace(&self, path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+        write_replace_in(Some(self), path, bytes, durable)
+    }
+
+    /// [`open_append_no_follow`], its folders created under the repository.
+    pub fn open_append(&self, path: &Path) -> Result<fs_err::File> {
+        if let Some(parent) = path.parent() {
+            self.create_dir(parent)?;
+        }
+        open_append_file(path)
+    }
 }
 
 /// Whether `path` is a symbolic link (not followed).
@@ -297,32 +351,16 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Creates `dir` and its parents, refusing to pass through a symbolic link anywhere below the
-/// repository root: data written under the repository stays in it.
+/// Creates `dir` and its parents, outside any repository (see [`Repository::create_dir`]).
 pub fn create_dir_safe(dir: &Path) -> Result<()> {
-    // Folders already checked in this run (thousands of cache writes share a few hundred).
-    static CHECKED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
-        std::sync::Mutex::new(std::collections::BTreeSet::new());
-    let checked = || {
-        CHECKED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
-    let dir = absolute(dir)?;
-    if checked().contains(&dir) {
-        return Ok(());
-    }
-    create_dir_checked(&dir)?;
-    checked().insert(dir);
-    Ok(())
+    create_dir_checked(None, &absolute(dir)?)
 }
 
-fn create_dir_checked(dir: &Path) -> Result<()> {
-    let dir = dir.to_path_buf();
-    if let Some(root) = ROOT.get()
+fn create_dir_checked(root: Option<&Path>, dir: &Path) -> Result<()> {
+    if let Some(root) = root
         && let Ok(relative) = dir.strip_prefix(root)
     {
-        let mut current = root.clone();
+        let mut current = root.to_path_buf();
         for component in relative.components() {
             current.push(component);
             if is_symlink(&current) {
@@ -341,7 +379,7 @@ fn create_dir_checked(dir: &Path) -> Result<()> {
         }
         return Ok(());
     }
-    fs_err::create_dir_all(&dir)?;
+    fs_err::create_dir_all(dir)?;
     Ok(())
 }
 
@@ -353,12 +391,17 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     })
 }
 
-/// Opens a file for appending (creating it), never through a symbolic link.
+/// Opens a file for appending (creating it and its folders), never through a symbolic link;
+/// outside any repository (see [`Repository::open_append`]).
 pub fn open_append_no_follow(path: &Path) -> Result<fs_err::File> {
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(parent) = path.parent() {
         create_dir_safe(parent)?;
     }
+    open_append_file(path)
+}
+
+fn open_append_file(path: &Path) -> Result<fs_err::File> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true).mode(0o666);
     open_no_follow(path, &mut options)
@@ -407,8 +450,9 @@ fn refuse_link(path: &Path, error: std::io::Error) -> FsError {
 
 /// Writes a file by temp file and rename in the same folder, so a reader sees the old bytes
 /// or the new ones, never a mix, and an interruption leaves the old file intact.
+/// Outside any repository (see [`Repository::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_replace(path, bytes, true)
+    write_replace_in(None, path, bytes, true)
 }
 
 /// Temp file + rename; `durable` also syncs the data and the folder (worth it for the registry
@@ -419,17 +463,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// temp file lives in `.promptops/tmp/`, which git ignores, so a kill mid-write leaves nothing
 /// in `git status`; a path that is a link, or whose folder is reached through one, is refused.
 pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+    write_replace_in(None, path, bytes, durable)
+}
+
+fn write_replace_in(
+    within: Option<&Repository>,
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let path = absolute(path)?;
     let folder = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-    create_dir_safe(&folder)?;
+    match within {
+        Some(repository) => repository.create_dir(&folder)?,
+        None => create_dir_checked(None, &folder)?,
+    }
     if is_symlink(&path) {
         return Err(link_refused(&path));
     }
     let existing_mode = std::fs::metadata(&path)
         .ok()
         .map(|metadata| metadata.permissions().mode() & 0o7777);
-    let temp_folder = temp_folder_for(&folder);
+    let temp_folder = within.map_or_else(
+        || folder.clone(),
+        |repository| repository.temp_folder_for(&folder),
+    );
     let mut temporary = tempfile::Builder::new()
         .prefix(".promptops-")
         .permissions(std::fs::Permissions::from_mode(0o666))
@@ -475,34 +534,35 @@ pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     Ok(())
 }
 
-/// The folder for the temp file of a write into `folder`: the repository's hidden temp folder
-/// (on the same filesystem, so the rename stays atomic), else `folder` itself.
-fn temp_folder_for(folder: &Path) -> PathBuf {
-    static PREPARED: std::sync::Once = std::sync::Once::new();
-    let Some(root) = ROOT.get().filter(|root| folder.starts_with(root)) else {
-        return folder.to_path_buf();
-    };
-    let temp = root.join(TEMP_DIR);
-    if create_dir_safe(&temp).is_err() {
-        return folder.to_path_buf();
+impl Repository {
+    /// The folder for the temp file of a write into `folder`: the repository's hidden temp
+    /// folder (on the same filesystem, so the rename stays atomic), else `folder` itself.
+    fn temp_folder_for(&self, folder: &Path) -> PathBuf {
+        if !folder.starts_with(&self.root) {
+            return folder.to_path_buf();
+        }
+        let temp = self.root.join(TEMP_DIR);
+        if self.create_dir(&temp).is_err() {
+            return folder.to_path_buf();
+        }
+        self.temp_ready.call_once(|| {
+            let ignore = temp.join(".gitignore");
+            if !ignore.exists()
+                && let Err(error) = std::fs::write(
+                    &ignore,
+                    "# promptops' temp files; nothing here belongs in git\n*\n",
+                )
+            {
+                tracing::warn!("cannot write {}: {error}", ignore.display());
+            }
+            // Temp files of runs that were killed mid-write, here and (from older versions) at
+            // the root.
+            for dir in [temp.as_path(), self.root.as_path()] {
+                remove_stale_temp_files(dir);
+            }
+        });
+        temp
     }
-    PREPARED.call_once(|| {
-        let ignore = temp.join(".gitignore");
-        if !ignore.exists()
-            && let Err(error) = std::fs::write(
-                &ignore,
-                "# promptops' temp files; nothing here belongs in git\n*\n",
-            )
-        {
-            tracing::warn!("cannot write {}: {error}", ignore.display());
-        }
-        // Temp files of runs that were killed mid-write, here and (from older versions) at
-        // the root.
-        for dir in [temp.as_path(), root.as_path()] {
-            remove_stale_temp_files(dir);
-        }
-    });
-    temp
 }
 
 fn remove_stale_temp_files(dir: &Path) {
@@ -542,8 +602,7 @@ mod tests {
     fn concurrent_creation_of_one_folder_succeeds_for_every_worker() {
         let root = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(root.keep()).unwrap();
-        set_root(&root);
-        let root = ROOT.get().unwrap().clone();
+        let repository = Repository::new(&root);
         for round in 0..50 {
             let dir = root.join(format!("round-{round}/a/b/c"));
             let start = std::sync::Barrier::new(8);
@@ -552,7 +611,7 @@ mod tests {
                     .map(|_| {
                         scope.spawn(|| {
                             start.wait();
-                            create_dir_safe(&dir)
+                            repository.create_dir(&dir)
                         })
                     })
                     .collect();
@@ -567,11 +626,12 @@ mod tests {
     #[test]
     fn a_folder_reached_through_a_link_is_refused() {
         let root = std::fs::canonicalize(tempfile::tempdir().unwrap().keep()).unwrap();
-        set_root(&root);
-        let root = ROOT.get().unwrap().clone();
+        let repository = Repository::new(&root);
         let outside = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), root.join("linked")).unwrap();
-        let error = create_dir_safe(&root.join("linked/inner")).unwrap_err();
+        let error = repository
+            .create_dir(&root.join("linked/inner"))
+            .unwrap_err();
         assert!(error.to_string().contains("symbolic link"), "{error}");
         assert!(!outside.path().join("inner").exists());
     }

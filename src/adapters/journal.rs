@@ -69,7 +69,7 @@ pub struct RepoLock {
 fn open_lock(root: &Path) -> Result<std::fs::File, JournalError> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = root.join(LOCK_FILE);
-    adapters_fs::create_dir_safe(path.parent().unwrap_or(root))?;
+    adapters_fs::Repository::new(root).create_dir(path.parent().unwrap_or(root))?;
     Ok(std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -180,7 +180,7 @@ impl Step {
 /// Writes the journal (before the first change).
 pub fn begin(root: &Path, journal: &Journal) -> Result<(), JournalError> {
     let bytes = serde_json::to_vec(journal).map_err(std::io::Error::other)?;
-    adapters_fs::write_atomic(&root.join(JOURNAL_FILE), &bytes)?;
+    adapters_fs::Repository::new(root).write_atomic(&root.join(JOURNAL_FILE), &bytes)?;
     Ok(())
 }
 
@@ -270,7 +270,7 @@ fn put(root: &Path, path: &Path, encoded: Option<&str>) -> Result<(), JournalErr
             path: root.join(JOURNAL_FILE),
             reason: error.to_string(),
         })?;
-    adapters_fs::write_atomic(path, &bytes)?;
+    adapters_fs::Repository::new(root).write_atomic(path, &bytes)?;
     Ok(())
 }
 

@@ -36,8 +36,10 @@ pub fn execute(settings: &Settings, args: &BundleArgs) -> anyhow::Result<BundleO
         .hint("write a bundle to a new or empty folder")
         .into());
     }
+    // A bundle written inside the repository is written as its files are (no link followed).
+    let repository = adapters::fs::Repository::new(&root);
     for (path, bytes) in &built.files {
-        adapters::fs::write_atomic(&out.join(path), bytes)?;
+        repository.write_atomic(&out.join(path), bytes)?;
     }
     Ok(BundleOutcome {
         release_id: built.release_id,

@@ -1,6 +1,6 @@
 //! `promptops init [DIR]`: scaffold a prompt repository that validates clean.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::adapters;
 use crate::cli::InitArgs;
@@ -86,13 +86,15 @@ pub fn execute(settings: &Settings, args: &InitArgs) -> anyhow::Result<InitOutco
         .hint("run `promptops init` in an empty folder or a repository without prompts/")
         .into());
     }
+    // The new repository: its files are written as any repository's are (no link followed).
+    let repository = adapters::fs::Repository::new(&dir);
     for (path, text) in &files {
-        adapters::fs::write_atomic(&dir.join(path), text.as_bytes())?;
+        repository.write_atomic(&dir.join(path), text.as_bytes())?;
     }
-    let gitignore_updated = add_gitignore(&dir)?;
+    let gitignore_updated = add_gitignore(&repository)?;
     let analysis = super::repository::load(&dir, false)?;
     let text = registry::render(&analysis.expected_registry);
-    adapters::fs::write_atomic(&dir.join(layout::REGISTRY_FILE), text.as_bytes())?;
+    repository.write_atomic(&dir.join(layout::REGISTRY_FILE), text.as_bytes())?;
     let git_initialised = adapters::git::ensure_repository(&dir)?;
     Ok(InitOutcome {
         dir: shown_dir(args, settings).display().to_string(),
@@ -117,9 +119,9 @@ fn shown_dir(args: &InitArgs, settings: &Settings) -> PathBuf {
 
 /// Writes `.gitignore`, or adds promptops' lines to an existing one; false when it already has
 /// them.
-fn add_gitignore(dir: &Path) -> anyhow::Result<bool> {
+fn add_gitignore(repository: &adapters::fs::Repository) -> anyhow::Result<bool> {
     const LINES: &str = include_str!("init_files/gitignore");
-    let path = dir.join(".gitignore");
+    let path = repository.root().join(".gitignore");
     let existing = match fs_err::read_to_string(&path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -136,6 +138,6 @@ fn add_gitignore(dir: &Path) -> anyhow::Result<bool> {
         text.push('\n');
     }
     text.push_str(LINES);
-    adapters::fs::write_atomic(&path, text.as_bytes())?;
+    repository.write_atomic(&path, text.as_bytes())?;
     Ok(true)
 }

@@ -90,7 +90,7 @@ pub fn run(
         if !args.dry_run {
             let mut text = serde_json::to_string(&line)?;
             text.push('\n');
-            let mut file = adapters::fs::open_append_no_follow(&log_path)?;
+            let mut file = adapters::fs::Repository::new(&root).open_append(&log_path)?;
             std::io::Write::write_all(&mut file, text.as_bytes())?;
         }
         if !wrote {

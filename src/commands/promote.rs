@@ -359,7 +359,8 @@ fn bump_candidate(
         UserError::new(ExitStatus::Error, format!("{}: {problem}", candidate.path))
     })?;
     if write {
-        adapters::fs::write_atomic(&root.join(&candidate.path), bumped.as_bytes())?;
+        adapters::fs::Repository::new(root)
+            .write_atomic(&root.join(&candidate.path), bumped.as_bytes())?;
     }
     input.content = FileContent::Bytes(bumped.into_bytes());
     Ok(())

@@ -103,6 +103,7 @@ pub fn execute(settings: &Settings, args: &RegistryArgs) -> anyhow::Result<Regis
     }
     let expected = analysis.expected_registry;
     let tasks = expected.tasks.len();
-    adapters::fs::write_atomic(&root.join(file), registry::render(&expected).as_bytes())?;
+    adapters::fs::Repository::new(&root)
+        .write_atomic(&root.join(file), registry::render(&expected).as_bytes())?;
     Ok(RegistryOutcome::Written { tasks })
 }

@@ -135,7 +135,8 @@ pub fn pr(
     }
     let text = report::pr::markdown(&report);
     if let Some(out) = &args.out {
-        adapters::fs::write_atomic(&settings.current_dir.join(out), text.as_bytes())?;
+        adapters::fs::Repository::new(&root)
+            .write_atomic(&settings.current_dir.join(out), text.as_bytes())?;
     } else if let Some(summary) = &settings.github_step_summary {
         adapters::fs::append(summary, text.as_bytes())?;
     } else {

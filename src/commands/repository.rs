@@ -83,9 +83,7 @@ pub fn root_for_change(settings: &Settings) -> anyhow::Result<PathBuf> {
 
 /// The root, with an interrupted plan left as it is (for `repair`).
 pub fn root_as_is(settings: &Settings) -> anyhow::Result<PathBuf> {
-    let root = find_root(settings)?;
-    adapters::fs::set_root(&root);
-    Ok(root)
+    find_root(settings)
 }
 
 fn find_root(settings: &Settings) -> anyhow::Result<PathBuf> {

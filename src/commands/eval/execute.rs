@@ -125,6 +125,7 @@ impl Finish {
 pub struct Sinks {
     pub main: LogWriter,
     pub baseline: Option<LogWriter>,
+    pub repository: Arc<crate::adapters::fs::Repository>,
     /// The run's folder, and the summaries to write with the first record.
     pub dir: PathBuf,
     pub pending_summaries: Vec<crate::domain::eval::record::RunSummary>,
@@ -325,7 +326,7 @@ fn record_outcome(
     prepared: &Prepared,
 ) -> anyhow::Result<()> {
     for summary in std::mem::take(&mut sinks.pending_summaries) {
-        crate::adapters::eval_store::write_summary(&sinks.dir, &summary)?;
+        crate::adapters::eval_store::write_summary(&sinks.repository, &sinks.dir, &summary)?;
     }
     finish.answered += u64::from(outcome.main.output.is_some());
     sinks.main.write(&outcome.main)?;

@@ -225,15 +225,20 @@ fn merge_group(
         }
     }
     let dir = logs::task_dir(root, task);
-    adapters::fs::create_dir_safe(&dir)?;
+    let repository = adapters::fs::Repository::new(root);
+    repository.create_dir(&dir)?;
     let stamp = time::compact(clock.now());
-    let name = logs::reserve_run_name(&dir, &format!("{stamp}-{}-merged", variant.as_str()))?;
+    let name = logs::reserve_run_name(
+        &repository,
+        &dir,
+        &format!("{stamp}-{}-merged", variant.as_str()),
+    )?;
     let baseline_name = format!("{name}.baseline");
 
     let main_halves: Vec<(&PathBuf, &RunSummary)> =
         shards.iter().map(|s| (&s.path, &s.summary)).collect();
     let (mut summary, main_scores) = merge_half(
-        &dir,
+        (&repository, &dir),
         &name,
         &main_halves,
         paired.then_some(baseline_name.as_str()),
@@ -245,8 +250,13 @@ fn merge_group(
             .iter()
             .filter_map(|s| s.baseline.as_ref().map(|(path, summary)| (path, summary)))
             .collect();
-        let (baseline_summary, baseline_scores) =
-            merge_half(&dir, &baseline_name, &halves, Some(&name), &problem)?;
+        let (baseline_summary, baseline_scores) = merge_half(
+            (&repository, &dir),
+            &baseline_name,
+            &halves,
+            Some(&name),
+            &problem,
+        )?;
         let pairs: Vec<record::Pair> = main_scores
             .iter()
             .filter_map(|(id, scored)| {
@@ -267,10 +277,10 @@ fn merge_group(
             record::BOOTSTRAP_RESAMPLES,
             record::BOOTSTRAP_SEED,
         ));
-        logs::write_summary(&dir, &baseline_summary)?;
+        logs::write_summary(&repository, &dir, &baseline_summary)?;
         baseline = Some(baseline_summary);
     }
-    let path = logs::write_summary(&dir, &summary)?;
+    let path = logs::write_summary(&repository, &dir, &summary)?;
     let relative = adapters::fs::relative_path(root, &path);
     Ok(TaskOutcome::finished(summary, relative, baseline))
 }
@@ -279,7 +289,7 @@ fn merge_group(
 /// a summary (not yet written); returns it with each example's (score, pass) by id.
 #[allow(clippy::type_complexity)]
 fn merge_half(
-    dir: &Path,
+    (repository, dir): (&adapters::fs::Repository, &Path),
     name: &str,
     halves: &[(&PathBuf, &RunSummary)],
     paired_with: Option<&str>,
@@ -332,7 +342,7 @@ fn merge_half(
         totals.merge(&shard_totals);
     }
     let log_name = format!("{name}.jsonl");
-    adapters::fs::write_atomic(&dir.join(&log_name), &bytes)?;
+    repository.write_atomic(&dir.join(&log_name), &bytes)?;
     let first = halves[0].1;
     let mut summary = RunSummary {
         run: name.to_owned(),

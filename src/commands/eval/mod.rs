@@ -80,10 +80,10 @@ pub(super) fn render(
             .map(|task| eval_store::read_records(root, &task.summary))
             .collect::<Result<Vec<_>, _>>()?;
         let xml = report::eval::junit(&ran, &records, options.junit_examples_fail)?;
-        adapters::fs::write_atomic(path, &xml)?;
+        adapters::fs::Repository::new(root).write_atomic(path, &xml)?;
     }
     if let Some(path) = &options.summary_md {
-        adapters::fs::write_atomic(
+        adapters::fs::Repository::new(root).write_atomic(
             path,
             report::eval::markdown(&ran, &outcome.notes).as_bytes(),
         )?;
@@ -185,7 +185,7 @@ fn run_prepared(
     let engine = Arc::new(Engine {
         client,
         cache: (!run.no_cache)
-            .then(|| Cache::new(settings.cache_dir(run.cache_dir.as_deref(), root))),
+            .then(|| Cache::new(settings.cache_dir(run.cache_dir.as_deref(), root), root)),
         offline: run.offline,
         concurrency,
         validators: crate::domain::schema::Validators::new(),
@@ -194,6 +194,7 @@ fn run_prepared(
     let commit = adapters::git::head_commit(root);
     let mut context = RunContext {
         root,
+        repository: Arc::new(adapters::fs::Repository::new(root)),
         engine: &engine,
         resume,
         commit: commit.as_deref(),

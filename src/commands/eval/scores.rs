@@ -89,6 +89,7 @@ pub(crate) fn record_latest<'a>(
         }
     }
     let text = registry::render(&expected);
-    adapters::fs::write_atomic(&root.join(layout::REGISTRY_FILE), text.as_bytes())?;
+    adapters::fs::Repository::new(root)
+        .write_atomic(&root.join(layout::REGISTRY_FILE), text.as_bytes())?;
     Ok(None)
 }

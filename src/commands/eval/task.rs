@@ -20,6 +20,8 @@ use super::progress::Progress;
 /// What every task's run shares.
 pub(super) struct RunContext<'a> {
     pub root: &'a Path,
+    /// Every eval file is written through it.
+    pub repository: Arc<adapters::fs::Repository>,
     pub engine: &'a Arc<Engine>,
     pub resume: bool,
     pub commit: Option<&'a str>,
@@ -48,7 +50,7 @@ pub(super) async fn run_task(
 ) -> anyhow::Result<TaskOutcome> {
     let (variant, shard) = (prepared.variant, prepared.shard);
     let dir = eval_store::task_dir(context.root, &prepared.task);
-    adapters::fs::create_dir_safe(&dir)?;
+    context.repository.create_dir(&dir)?;
     let started = Instant::now();
     let previous = match start(context, &dir, &prepared)? {
         Start::Done(outcome) => return Ok(outcome),
@@ -59,7 +61,11 @@ pub(super) async fn run_task(
         summary.run.clone()
     } else {
         let stamp = time::compact(context.clock.now());
-        eval_store::reserve_run_name(&dir, &run_label(&stamp, variant, shard))?
+        eval_store::reserve_run_name(
+            &context.repository,
+            &dir,
+            &run_label(&stamp, variant, shard),
+        )?
     };
     let files = RunFiles::new(&dir, &run_name);
 
@@ -67,6 +73,7 @@ pub(super) async fn run_task(
     let mut skip = HashSet::new();
     if previous.is_some() && files.log.exists() {
         skip = finished_before(
+            &context.repository,
             &mut finish,
             &files.log,
             prepared
@@ -108,7 +115,12 @@ pub(super) async fn run_task(
             .chain(baseline_summary.clone())
             .collect()
     };
-    let sinks = files.sinks(dir.clone(), prepared.baseline.is_some(), pending);
+    let sinks = files.sinks(
+        &context.repository,
+        dir.clone(),
+        prepared.baseline.is_some(),
+        pending,
+    );
     let label = format!(
         "{} {} {}",
         prepared.task,
@@ -160,9 +172,9 @@ fn conclude(
         && finish.cut_short.is_none()
         && !finish.interrupted;
     if empty_shard {
-        adapters::fs::write_atomic(&files.log, b"")?;
+        context.repository.write_atomic(&files.log, b"")?;
         if baseline_summary.is_some() {
-            adapters::fs::write_atomic(&files.baseline_log, b"")?;
+            context.repository.write_atomic(&files.baseline_log, b"")?;
         }
         context.notes.push(format!(
             "{}: no example falls in shard {}; an empty run is recorded for the merge",
@@ -227,9 +239,9 @@ fn conclude(
     summary.log_sha256 = eval_store::log_sha256(&files.log)?;
     if let Some(baseline) = &mut baseline_summary {
         baseline.log_sha256 = eval_store::log_sha256(&files.baseline_log)?;
-        eval_store::write_summary(dir, baseline)?;
+        eval_store::write_summary(&context.repository, dir, baseline)?;
     }
-    let path = eval_store::write_summary(dir, &summary)?;
+    let path = eval_store::write_summary(&context.repository, dir, &summary)?;
     if finish.interrupted {
         context.notes.push(format!(
             "{}: interrupted after {} examples; continue with `promptops eval {} --resume`",
@@ -377,10 +389,18 @@ impl RunFiles {
     }
 
     /// Where the run's records and first summaries go.
-    fn sinks(&self, dir: PathBuf, paired: bool, pending_summaries: Vec<RunSummary>) -> Sinks {
+    fn sinks(
+        &self,
+        repository: &Arc<adapters::fs::Repository>,
+        dir: PathBuf,
+        paired: bool,
+        pending_summaries: Vec<RunSummary>,
+    ) -> Sinks {
         Sinks {
-            main: eval_store::LogWriter::open(&self.log),
-            baseline: paired.then(|| eval_store::LogWriter::open(&self.baseline_log)),
+            main: eval_store::LogWriter::open(Arc::clone(repository), &self.log),
+            baseline: paired
+                .then(|| eval_store::LogWriter::open(Arc::clone(repository), &self.baseline_log)),
+            repository: Arc::clone(repository),
             dir,
             pending_summaries,
         }
@@ -496,6 +516,7 @@ pub(super) fn run_label(stamp: &str, variant: Variant, shard: Option<Shard>) -> 
 /// Takes in what an interrupted run finished and returns the ids not to run again. With a
 /// baseline only examples both halves finished count, and both logs are cut back to those.
 fn finished_before(
+    repository: &adapters::fs::Repository,
     finish: &mut Finish,
     log: &Path,
     baseline_log: Option<&Path>,
@@ -527,7 +548,15 @@ fn finished_before(
     }
     finish.main = main_totals;
     finish.baseline = Some(base_totals);
-    eval_store::rewrite_log(log, main.iter().filter(|r| done.contains(&r.id)))?;
-    eval_store::rewrite_log(baseline_log, base.iter().filter(|r| done.contains(&r.id)))?;
+    eval_store::rewrite_log(
+        repository,
+        log,
+        main.iter().filter(|r| done.contains(&r.id)),
+    )?;
+    eval_store::rewrite_log(
+        repository,
+        baseline_log,
+        base.iter().filter(|r| done.contains(&r.id)),
+    )?;
     Ok(done)
 }
