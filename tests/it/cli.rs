@@ -55,3 +55,65 @@ fn the_finding_codes_are_a_snapshot() {
         .collect();
     insta::assert_snapshot!("finding-codes", codes.join("\n"));
 }
+
+/// The help a user reads: no Markdown backticks, no command that does not exist yet, the
+/// global options apart, examples; completions and a man page from the same definition.
+#[test]
+fn help_completions_and_man_page_describe_the_real_cli() {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut helps = vec![run_binary(here, &["--help"])];
+    for command in [
+        "validate",
+        "registry",
+        "status",
+        "eval",
+        "init",
+        "promote",
+        "archive",
+        "rollback",
+        "repair",
+        "history",
+        "bundle",
+        "serve",
+        "healthcheck",
+        "image",
+        "deploy",
+        "pipeline",
+        "completions",
+    ] {
+        helps.push(run_binary(here, &[command, "--help"]));
+    }
+    for help in &helps {
+        assert_eq!(help.code, 0, "{help:?}");
+        assert!(
+            !help.stdout.contains('`'),
+            "backticks in help:\n{}",
+            help.stdout
+        );
+    }
+    assert!(
+        helps[1].stdout.contains("Global options:"),
+        "{}",
+        helps[1].stdout
+    );
+    assert!(helps[1].stdout.contains("Examples:"), "{}", helps[1].stdout);
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let output = run_binary(here, &["completions", shell]);
+        assert_eq!(output.code, 0, "{output:?}");
+        assert!(
+            output.stdout.contains("validate") && output.stdout.contains("--candidate"),
+            "{shell}: {}",
+            output.stdout
+        );
+    }
+    let man = run_binary(here, &["man"]);
+    assert_eq!(man.code, 0, "{man:?}");
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH promptops"),
+        "{}",
+        &man.stdout[..200.min(man.stdout.len())]
+    );
+    assert!(man.stdout.contains("validate"));
+    let bad = run_binary(here, &["completions", "tcsh"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+}

@@ -983,3 +983,377 @@ fn a_cached_rerun_that_changes_nothing_writes_no_new_run() {
     );
     assert_eq!(gates.code, 0, "{gates:?}");
 }
+
+/// A second task whose files the tests break, beside `summarize`.
+pub(crate) fn add_second_task(repo: &TestRepo) {
+    for (layer, ext) in [
+        ("02-production", "yaml"),
+        ("03-metadata", "yaml"),
+        ("01-examples", "jsonl"),
+    ] {
+        let from = format!("prompts/{layer}/summarize.{ext}");
+        let text = repo.read(&from).replace("id: summarize", "id: other");
+        repo.write(&format!("prompts/{layer}/other.{ext}"), &text);
+    }
+    let output = repo.run(&["registry"]);
+    assert_eq!(output.code, 0, "{output:?}");
+}
+
+/// Regression (defect 7): eval rewrote the whole registry from the files; another task with an
+/// error lost its production entry.
+#[test]
+fn recording_a_score_changes_only_the_evaluated_tasks_entries() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 3, "");
+    add_second_task(&repo);
+    let before = repo.read("prompt_registry.yaml");
+    assert!(before.contains("  other:"), "{before}");
+    repo.edit(
+        "prompts/02-production/other.yaml",
+        "version: 1.0.0",
+        "version: [broken",
+    );
+    let output = eval(&repo, &["summarize"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let after = repo.read("prompt_registry.yaml");
+    assert!(after.contains("latest_eval"), "{after}");
+    let other = |text: &str| {
+        let start = text.find("  other:").unwrap();
+        let end = text[start..]
+            .find("\n  summarize:")
+            .map_or(text.len(), |i| start + i);
+        text[start..end].to_owned()
+    };
+    assert_eq!(other(&before), other(&after));
+}
+
+/// Regression (defects 8 and 10): `--resume` cut the log at the first unreadable line, and
+/// started new runs for tasks that had completed.
+#[test]
+fn resume_keeps_every_valid_result_and_leaves_complete_runs_alone() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 6, "");
+    assert_eq!(eval(&repo, &[]).code, 0);
+    let sent = server.count();
+    // A complete run is left alone: no new run, no request.
+    let again = eval(&repo, &["--resume"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stderr.contains("already complete"), "{again:?}");
+    assert_eq!(summaries(&repo).len(), 1);
+    assert_eq!(server.count(), sent);
+
+    // An interrupted run with a damaged line in the middle: an error naming it, nothing cut.
+    let summary = only_summary(&repo);
+    let name = format!("{}.summary.json", summary["run"].as_str().unwrap());
+    let mut interrupted = summary.clone();
+    interrupted["complete"] = Value::Bool(false);
+    repo.write(
+        &format!("{EVALS}/{name}"),
+        &serde_json::to_string_pretty(&interrupted).unwrap(),
+    );
+    let log = format!("{EVALS}/{}", summary["log"].as_str().unwrap());
+    let mut lines: Vec<String> = repo.read(&log).lines().map(str::to_owned).collect();
+    lines[2] = "{\"id\": \"garbage".to_owned();
+    let text = lines.join("\n") + "\n";
+    repo.write(&log, &text);
+    let output = eval(&repo, &["--resume"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output.stderr.contains(":3 is not an eval record"),
+        "{output:?}"
+    );
+    assert_eq!(repo.read(&log), text, "the log is untouched");
+
+    // Only a last line cut short is dropped, and the run resumes from the rest.
+    let mut good: Vec<String> = repo.read(&log).lines().map(str::to_owned).collect();
+    good.remove(2);
+    let cut = format!("{}\n{{\"id\": \"ex-", good.join("\n"));
+    repo.write(&log, &cut);
+    let output = eval(&repo, &["--resume", "--no-cache"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let resumed = only_summary(&repo);
+    assert_eq!(resumed["complete"], true);
+    assert_eq!(resumed["n"], 6);
+    assert_eq!(
+        server.count(),
+        sent + 1,
+        "only the damaged example went out again"
+    );
+}
+
+/// Regression (defect 9): a run that ended early was written `complete: true` and its partial
+/// score went into the registry; the examples file is checked against what validation saw.
+#[test]
+fn examples_edited_during_the_run_make_it_incomplete() {
+    let server = LlmServer::start(always_right);
+    server.latency(Duration::from_millis(150));
+    let repo = repo(&server, 6, "");
+    let registry = repo.read("prompt_registry.yaml");
+    let child = repo
+        .command(
+            &["eval", "--concurrency", "1", "--no-cache"],
+            &[("TEST_LLM_KEY", KEY)],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.count() < 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let examples = repo.read("prompts/01-examples/summarize.jsonl");
+    repo.write(
+        "prompts/01-examples/summarize.jsonl",
+        &examples.replace("ticket 5", "ticket five"),
+    );
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("changed while the eval ran")
+            || stderr.contains("the file changed after validation"),
+        "{stderr}"
+    );
+    let summary = only_summary(&repo);
+    assert_eq!(summary["complete"], false);
+    assert_eq!(summary["passed"], false);
+    assert_eq!(
+        repo.read("prompt_registry.yaml"),
+        registry,
+        "no score recorded"
+    );
+}
+
+/// Regression (defect 13): a shard run gated on its own partial score, so a weak shard
+/// stopped a CI matrix before its merge job.
+#[test]
+fn a_completed_shard_exits_0_and_leaves_the_gate_to_the_merge() {
+    let server = LlmServer::start(mostly_right);
+    let repo = repo(&server, 12, "");
+    for shard in ["1/3", "2/3", "3/3"] {
+        let output = eval(&repo, &["--shard", shard]);
+        assert_eq!(output.code, 0, "{output:?}");
+        assert!(
+            output.stderr.contains("decided when the shards are merged"),
+            "{output:?}"
+        );
+    }
+    let merged = repo.run(&["eval", "merge", EVALS]);
+    assert_eq!(
+        merged.code, 1,
+        "3 of 12 wrong: the merged run fails its gate: {merged:?}"
+    );
+}
+
+/// Regression (defect 12): merging a paired sharded run pointed at shard 1's runs and lost the
+/// comparison; the merged pair equals the unsharded pair.
+#[test]
+fn paired_shards_merge_into_a_paired_result_with_its_comparison() {
+    let server = LlmServer::start(mostly_right);
+    let repo = repo(&server, 16, "");
+    crate::eval::write_candidate(&repo, " Be brief.");
+    let args = ["--candidate", "--baseline", "production"];
+    let output = eval(&repo, &[&args[..], &["--format", "json"]].concat());
+    // Every fourth answer is wrong: 0.75 and a little, below the threshold of 0.8.
+    assert_eq!(output.code, 1, "{output:?}");
+    let whole: Value = serde_json::from_str(&output.stdout).unwrap();
+    let whole = whole["runs"][0]["summary"]["comparison"].clone();
+    assert!(whole.is_object(), "{whole}");
+    let artifacts = tempfile::tempdir().unwrap();
+    for shard in ["1/2", "2/2"] {
+        let output = eval(&repo, &[&args[..], &["--shard", shard]].concat());
+        assert_eq!(output.code, 0, "{output:?}");
+    }
+    for (name, summary) in summaries(&repo) {
+        if summary["shard"].is_object() {
+            for file in [name.as_str(), summary["log"].as_str().unwrap()] {
+                std::fs::copy(
+                    repo.path().join(EVALS).join(file),
+                    artifacts.path().join(file),
+                )
+                .unwrap();
+            }
+        }
+    }
+    let merged = repo.run(&[
+        "eval",
+        "merge",
+        artifacts.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        merged.code, 1,
+        "the merged run gates like the whole one: {merged:?}"
+    );
+    let merged: Value = serde_json::from_str(&merged.stdout).unwrap();
+    let run = &merged["runs"][0];
+    assert_eq!(run["summary"]["variant"], "candidate");
+    assert_eq!(run["summary"]["comparison"], whole);
+    let baseline = run["baseline"]["run"].as_str().unwrap();
+    assert_eq!(run["summary"]["paired_with"], baseline);
+    assert_eq!(run["baseline"]["paired_with"], run["summary"]["run"]);
+    assert!(
+        repo.path()
+            .join(EVALS)
+            .join(format!("{baseline}.jsonl"))
+            .is_file()
+    );
+}
+
+/// Regression (defect 24): the JUnit report counted failing examples as failures while the gate
+/// passed, and had no test case for the threshold.
+#[test]
+fn the_junit_report_agrees_with_the_gate() {
+    let server = LlmServer::start(mostly_right);
+    let repo = repo(&server, 8, "");
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "threshold: 0.8",
+        "threshold: 0.5",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    let output = eval(&repo, &["--junit", "junit.xml"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let xml = repo.read("junit.xml");
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+    assert!(xml.contains("name=\"gate: score"), "{xml}");
+    assert!(
+        xml.contains("file=\"prompts/01-examples/summarize.jsonl\" line=\"4\""),
+        "{xml}"
+    );
+    assert!(xml.contains("<system-out>score"), "{xml}");
+    let output = eval(&repo, &["--junit", "strict.xml", "--junit-examples-fail"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(repo.read("strict.xml").contains("failures=\"2\""));
+    // The gate failing is the suite failing.
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "threshold: 0.5",
+        "threshold: 0.9",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    let output = eval(&repo, &["--junit", "failing.xml"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    let xml = repo.read("failing.xml");
+    assert!(
+        xml.contains("failures=\"1\"") && xml.contains("below the threshold"),
+        "{xml}"
+    );
+}
+
+/// Regression (defect 20): `llm_judge` ignored its threshold whenever the verdict had `pass`.
+#[test]
+fn the_judge_threshold_decides_even_when_the_verdict_says_pass() {
+    let server = LlmServer::start(|seen: &crate::support::llm_server::Seen| {
+        if seen.body["model"] == "judge-model" {
+            r#"{"score": 0.6, "pass": true, "reason": "fine"}"#.to_owned()
+        } else {
+            "an answer".to_owned()
+        }
+    });
+    let repo = repo(&server, 1, "");
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "  - name: similarity\n    weight: 1\n",
+        "  - name: llm_judge\n    options:\n      rubric: Good.\n      model: judge-model\n      threshold: 0.7\n",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    let output = eval(&repo, &[]);
+    assert_eq!(output.code, 1, "{output:?}");
+    let records = crate::eval::log_records(&repo, &only_summary(&repo));
+    assert_eq!(records[0]["pass"], false, "{records:?}");
+    assert!(
+        records[0]["scores"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("below the threshold 0.7")
+    );
+}
+
+/// Regression (defect 3): fuel did not bound repeated list doubling; the render ran for minutes
+/// with growing memory. A render runs against a deadline, and the eval stops on a runaway one.
+#[test]
+fn a_runaway_template_stops_the_eval_quickly() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 3, "");
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "content: \"Ticket: {{ ticket }}\"",
+        "content: \"{% set ns = namespace(s=[1]) %}{% for i in range(33) %}{% set ns.s = ns.s + ns.s %}{% endfor %}Ticket: {{ ticket }}\"",
+    );
+    repo.rebuild_registry();
+    let started = std::time::Instant::now();
+    let output = eval(&repo, &[]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("took more than 2 s"), "{output:?}");
+    assert!(
+        output
+            .stderr
+            .contains("prompts/02-production/summarize.yaml for example `ex-"),
+        "{output:?}"
+    );
+    assert_eq!(server.count(), 0);
+}
+
+/// `PROMPTOPS_NOW` fixes the clock: run names and times are reproducible.
+#[test]
+fn a_fixed_clock_names_the_run_and_times_its_summary() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 3, "");
+    let output = repo.run_env(
+        &["eval"],
+        &[
+            ("TEST_LLM_KEY", crate::eval::KEY),
+            ("PROMPTOPS_RETRY_DELAY_SCALE", "0"),
+            ("PROMPTOPS_NOW", "2026-01-02T03:04:05Z"),
+        ],
+    );
+    assert_eq!(output.code, 0, "{output:?}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &repo.read("prompts/04-evals/summarize/20260102T030405Z-production.summary.json"),
+    )
+    .unwrap();
+    assert_eq!(summary["started_at"], "2026-01-02T03:04:05Z");
+    assert_eq!(summary["finished_at"], "2026-01-02T03:04:05Z");
+    let bad = repo.run_env(&["status"], &[("PROMPTOPS_NOW", "tomorrow")]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(
+        bad.stderr.contains("PROMPTOPS_NOW=tomorrow is not a time"),
+        "{bad:?}"
+    );
+}
+
+/// A summary that cannot be read is skipped with a warning, not silently: the warning goes
+/// through the log, whose filter is `PROMPTOPS_LOG` (default `warn`).
+#[test]
+fn a_skipped_summary_is_logged_under_the_log_filter() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 2, "");
+    repo.write(
+        "prompts/04-evals/summarize/20200101T000000Z-production.summary.json",
+        "{not json",
+    );
+    let output = eval(&repo, &["--resume"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output.stderr.contains("skipped") && output.stderr.contains("is not an eval summary"),
+        "{output:?}"
+    );
+    let quiet = repo.run_env(
+        &["eval", "--resume"],
+        &[
+            ("TEST_LLM_KEY", crate::eval::KEY),
+            ("PROMPTOPS_RETRY_DELAY_SCALE", "0"),
+            ("PROMPTOPS_LOG", "error"),
+        ],
+    );
+    assert_eq!(quiet.code, 0, "{quiet:?}");
+    assert!(!quiet.stderr.contains("skipped"), "{quiet:?}");
+}

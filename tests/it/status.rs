@@ -71,3 +71,30 @@ fn last_change_is_the_newest_commit_even_within_one_second() {
         .to_owned();
     assert!(last.ends_with("second, same second"), "{last}");
 }
+
+/// `status` fits 100 columns: a long commit subject is cut, not wrapped.
+#[test]
+fn status_fits_one_hundred_columns() {
+    let repo = TestRepo::sample();
+    repo.commit(
+        &format!("A change whose subject goes on {}", "and on ".repeat(30)),
+        1_795_437_296,
+    );
+    let output = repo.run(&["status"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    for line in output.stdout.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(output.stdout.contains('…'), "{output:?}");
+    // The JSON keeps the whole subject.
+    let json = repo.run(&["status", "--format", "json"]);
+    assert!(
+        json.stdout
+            .contains(&"and on ".repeat(30).trim_end().to_owned()),
+        "{json:?}"
+    );
+}

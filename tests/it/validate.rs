@@ -1,5 +1,8 @@
-//! `validate`: output formats, exit codes, repository discovery, path selection.
+//! `validate`: output formats, exit codes, repository discovery, path selection, the checks
+//! of settings, scorers and template callables, and reading examples exactly as eval does.
 
+use crate::eval::{add_second_task, always_right, eval, only_summary, repo};
+use crate::support::llm_server::LlmServer;
 use crate::support::{TestRepo, expect_finding, findings, run_binary, run_binary_with};
 
 fn plant_two_problems(repo: &TestRepo) {
@@ -193,4 +196,189 @@ fn the_bundled_example_is_clean() {
     assert_eq!(output.code, 0, "{output:?}");
     let output = run_binary(repo.path(), &["registry", "--check"]);
     assert_eq!(output.code, 0, "{output:?}");
+}
+
+/// Regression (defect 17): a BOM and a duplicate key passed validate and failed in eval.
+#[test]
+fn validate_and_eval_read_examples_alike() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 1, "");
+    repo.write_bytes(
+        "prompts/01-examples/summarize.jsonl",
+        b"\xEF\xBB\xBF{\"id\": \"ex-0\", \"vars\": {\"ticket\": \"ticket 0\"}, \"expected\": \"summary 0\"}\n",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 0);
+    assert_eq!(repo.run(&["validate"]).code, 0);
+    let output = eval(&repo, &[]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert_eq!(only_summary(&repo)["n"], 1);
+
+    repo.write(
+        "prompts/01-examples/summarize.jsonl",
+        "{\"id\": \"ex-0\", \"vars\": {\"ticket\": \"a\", \"ticket\": \"b\"}, \"expected\": \"x\"}\n",
+    );
+    let output = repo.run(&["validate", "--format", "json"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    expect_finding(
+        &output,
+        "examples-json",
+        "prompts/01-examples/summarize.jsonl",
+        1,
+    );
+    assert!(
+        output.stdout.contains("duplicate key `ticket`"),
+        "{output:?}"
+    );
+}
+
+/// Regression (defect 23): `validate nonexistent.yaml` exited 0 claiming every file.
+#[test]
+fn validate_refuses_a_missing_path_and_counts_what_it_checked() {
+    let repo = TestRepo::sample();
+    add_second_task(&repo);
+    let output = repo.run(&["validate", "nonexistent.yaml"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(
+        output
+            .stderr
+            .contains("nonexistent.yaml: no such file or folder"),
+        "{output:?}"
+    );
+    let output = repo.run(&["validate", "prompts/02-production/summarize.yaml"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output.stderr.contains("validated 3 files (1 task)"),
+        "{output:?}"
+    );
+    let output = repo.run(&["validate"]);
+    assert!(
+        output.stderr.contains("validated 7 files (2 tasks)"),
+        "{output:?}"
+    );
+}
+
+/// Regression (defect 4): `requests_per_second: 1e-19` passed validate and panicked every
+/// worker; weights of 1e308 made scores NaN (`null` in the log).
+#[test]
+fn every_numeric_setting_has_a_range_that_validate_checks() {
+    let repo = TestRepo::sample();
+    repo.write(
+        "promptops.yaml",
+        "providers:\n  openai:\n    kind: openai\n    requests_per_second: 1e-19\n    timeout_seconds: 1e300\n",
+    );
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "    weight: 1\n",
+        "    weight: 1e308\n",
+    );
+    let output = repo.run(&["validate", "--format", "json"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    for (file, line) in [
+        ("promptops.yaml", 4),
+        ("promptops.yaml", 5),
+        ("prompts/03-metadata/summarize.yaml", 12),
+    ] {
+        expect_finding(&output, "invalid-value", file, line);
+    }
+}
+
+/// Regression (defect 19): `values: []` and `scorers: []` passed every example with score 0.
+#[test]
+fn empty_scorer_and_value_lists_are_errors() {
+    let repo = TestRepo::sample();
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "  - name: similarity\n    weight: 1\n",
+        "  - name: contains\n    options:\n      values: []\n",
+    );
+    repo.write(
+        "prompts/01-examples/summarize.jsonl",
+        "{\"id\": \"a\", \"vars\": {\"ticket\": \"t\"}, \"expected\": \"x\", \"scorers\": []}\n",
+    );
+    let output = repo.run(&["validate", "--format", "json"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    expect_finding(
+        &output,
+        "invalid-scorer-options",
+        "prompts/03-metadata/summarize.yaml",
+        13,
+    );
+    expect_finding(
+        &output,
+        "invalid-value",
+        "prompts/01-examples/summarize.jsonl",
+        1,
+    );
+    assert!(
+        output.stdout.contains("needs at least 1 item"),
+        "{output:?}"
+    );
+}
+
+/// Regression (defect 18): a filter the engine does not have (`{{ x | dump }}`) passed validate,
+/// then every example failed.
+#[test]
+fn validate_checks_filters_tests_and_functions_against_the_engine() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 2, "");
+    repo.edit(
+        "prompts/02-production/summarize.yaml",
+        "content: \"Ticket: {{ ticket }}\"",
+        "content: \"Ticket: {{ ticket | dump }}\"",
+    );
+    assert_eq!(repo.run(&["registry"]).code, 1);
+    let output = repo.run(&["validate", "--format", "json"]);
+    assert_eq!(output.code, 1, "{output:?}");
+    expect_finding(
+        &output,
+        "unknown-template-callable",
+        "prompts/02-production/summarize.yaml",
+        16,
+    );
+    assert!(output.stdout.contains("the filter `dump`"), "{output:?}");
+    let output = eval(&repo, &[]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert_eq!(server.count(), 0, "nothing was sent");
+}
+
+/// `validate` as a function: the findings come back as a value, nothing is printed, and the
+/// exit status is a pure function of the outcome.
+#[test]
+fn validate_runs_as_a_function_that_returns_its_findings() {
+    let repo = TestRepo::sample();
+    repo.edit(
+        "prompts/03-metadata/summarize.yaml",
+        "threshold: 0.8",
+        "threshold: 1.8",
+    );
+    let global = promptops::cli::GlobalArgs {
+        repo: Some(repo.path().to_path_buf()),
+        ..Default::default()
+    };
+    let settings = promptops::settings::Settings::resolve(
+        &global,
+        promptops::settings::Environment::from_pairs([]),
+    )
+    .unwrap();
+    let args = promptops::cli::ValidateArgs {
+        paths: Vec::new(),
+        strict: false,
+        changed_since: None,
+        format: promptops::cli::FindingsFormat::Json,
+    };
+    let outcome = promptops::commands::validate::execute(&settings, &args).unwrap();
+    assert_eq!(outcome.errors(), 1, "{:?}", outcome.shown.findings);
+    assert_eq!(
+        outcome.shown.findings[0].file,
+        "prompts/03-metadata/summarize.yaml"
+    );
+    // The source line the finding points at travels with it, for the human report.
+    assert!(
+        outcome
+            .shown
+            .sources
+            .contains_key("prompts/03-metadata/summarize.yaml")
+    );
+    let status = promptops::exit::status(&promptops::commands::Outcome::Validate(outcome));
+    assert_eq!(status, promptops::ExitStatus::Failure);
 }
