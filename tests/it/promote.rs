@@ -82,22 +82,21 @@ fn a_candidate_that_passes_every_gate_is_promoted_committed_and_tagged() {
     }
     // The files: candidate → production, old production → archive with its note, metadata
     // version follows.
-    assert_eq!(repo.read("prompts/02-production/summarize.yaml"), candidate);
-    assert!(
-        !repo
-            .path()
-            .join("prompts/00-templates/summarize.yaml")
-            .exists()
+    expect_files(
+        &repo,
+        &Files {
+            production_bytes: Some(&candidate),
+            no_candidate: true,
+            archived: &["1.0.0"],
+            metadata: Some("1.1.0"),
+            ..Files::default()
+        },
     );
     let archived = repo.read("prompts/99-archive/summarize/1.0.0.yaml");
     assert!(archived.starts_with(&production_before), "{archived}");
     assert!(
         archived.ends_with("archived:\n  reason: superseded by 1.1.0\n  at: \"2026-12-02T10:00:00Z\"\n  by: \"Pat Doe <pat@example.com>\"\n"),
         "{archived}"
-    );
-    assert!(
-        repo.read("prompts/03-metadata/summarize.yaml")
-            .contains("\nversion: 1.1.0\n")
     );
     // The registry: the promote event with its evidence, latest_eval at the candidate's eval.
     let registry = repo.read("prompt_registry.yaml");
@@ -519,11 +518,13 @@ fn archive_retires_a_candidate_or_the_production_prompt_with_its_note() {
         ],
     );
     assert_eq!(output.code, 0, "{output:?}");
-    assert!(
-        !repo
-            .path()
-            .join("prompts/00-templates/summarize.yaml")
-            .exists()
+    expect_files(
+        &repo,
+        &Files {
+            no_candidate: true,
+            archived: &["1.1.0"],
+            ..Files::default()
+        },
     );
     let archived = repo.read("prompts/99-archive/summarize/1.1.0.yaml");
     assert!(archived.starts_with(&candidate));
@@ -564,10 +565,12 @@ fn archive_retires_a_candidate_or_the_production_prompt_with_its_note() {
         &["archive", "summarize", "--reason", "feature removed"],
     );
     assert_eq!(output.code, 0, "{output:?}");
-    assert!(
-        repo.path()
-            .join("prompts/99-archive/summarize/1.0.0.yaml")
-            .exists()
+    expect_files(
+        &repo,
+        &Files {
+            archived: &["1.0.0"],
+            ..Files::default()
+        },
     );
     assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
     let status = run(&repo, &["status", "--format", "json"]);
@@ -646,22 +649,21 @@ fn rollback_restores_an_archived_version_and_archives_production() {
     );
     assert_eq!(output.code, 0, "{output:?}");
     // Production is byte for byte what it was; 1.1.0 is archived with the reason.
-    assert_eq!(repo.read("prompts/02-production/summarize.yaml"), original);
-    assert!(
-        !repo
-            .path()
-            .join("prompts/99-archive/summarize/1.0.0.yaml")
-            .exists()
+    expect_files(
+        &repo,
+        &Files {
+            production_bytes: Some(&original),
+            archived: &["1.1.0"],
+            not_archived: &["1.0.0"],
+            metadata: Some("1.0.0"),
+            ..Files::default()
+        },
     );
     let archived = repo.read("prompts/99-archive/summarize/1.1.0.yaml");
     assert!(archived.starts_with(&promoted), "{archived}");
     assert!(
         archived.contains("reason: \"rolled back: worse in production\""),
         "{archived}"
-    );
-    assert!(
-        repo.read("prompts/03-metadata/summarize.yaml")
-            .contains("\nversion: 1.0.0\n")
     );
     assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
     assert_eq!(git_status(&repo), Vec::<String>::new());
@@ -767,16 +769,13 @@ fn a_promotion_killed_at_any_step_is_finished_by_the_next_command() {
             !repo.path().join(".promptops/journal.json").exists(),
             "{point}"
         );
-        assert!(
-            !repo
-                .path()
-                .join("prompts/00-templates/summarize.yaml")
-                .exists()
-        );
-        assert!(
-            repo.path()
-                .join("prompts/99-archive/summarize/1.0.0.yaml")
-                .exists()
+        expect_files(
+            &repo,
+            &Files {
+                no_candidate: true,
+                archived: &["1.0.0"],
+                ..Files::default()
+            },
         );
         assert_eq!(run(&repo, &["validate", "--strict"]).code, 0, "{point}");
         assert_eq!(git_status(&repo), Vec::<String>::new(), "{point}");
@@ -844,13 +843,13 @@ fn bump_raises_the_candidate_from_productions_version() {
         &["promote", "summarize", "--bump", "major", "--eval"],
     );
     assert_eq!(output.code, 0, "{output:?}");
-    assert!(
-        repo.read("prompts/02-production/summarize.yaml")
-            .contains("\nversion: 2.0.0\n")
-    );
-    assert!(
-        repo.read("prompts/03-metadata/summarize.yaml")
-            .contains("\nversion: 2.0.0\n")
+    expect_files(
+        &repo,
+        &Files {
+            production: Some("2.0.0"),
+            metadata: Some("2.0.0"),
+            ..Files::default()
+        },
     );
     let repository = git2::Repository::open(repo.path()).unwrap();
     assert!(
@@ -1079,14 +1078,13 @@ fn a_score_regression_rolls_back_to_a_target_that_does_better() {
         "{output:?}"
     );
     assert!(output.stdout.contains("rolled back to 1.1.0"), "{output:?}");
-    assert!(
-        repo.read("prompts/02-production/summarize.yaml")
-            .contains("version: 1.1.0")
-    );
-    assert!(
-        repo.path()
-            .join("prompts/99-archive/summarize/1.2.0.yaml")
-            .exists()
+    expect_files(
+        &repo,
+        &Files {
+            production: Some("1.1.0"),
+            archived: &["1.2.0"],
+            ..Files::default()
+        },
     );
     assert_eq!(run(&repo, &["validate", "--strict"]).code, 0);
     let history = run(&repo, &["history", "summarize", "--format", "json"]);
@@ -1381,4 +1379,54 @@ fn a_journal_is_data_and_never_writes_outside_the_repository() {
     let output = run(&repo, &["archive", "summarize", "--reason", "r"]);
     assert_eq!(output.code, 2, "{output:?}");
     assert!(output.stderr.contains("tracked by git"), "{output:?}");
+}
+
+/// The task's prompt files after a lifecycle change, as far as a test cares to say.
+#[derive(Default)]
+struct Files<'a> {
+    /// Production's version, and (when given) its exact bytes.
+    production: Option<&'a str>,
+    production_bytes: Option<&'a str>,
+    /// The candidate is gone from `00-templates/`.
+    no_candidate: bool,
+    /// Versions in `99-archive/summarize/`, and versions that must not be there.
+    archived: &'a [&'a str],
+    not_archived: &'a [&'a str],
+    /// The metadata's version.
+    metadata: Option<&'a str>,
+}
+
+/// The one assertion of what a promote, archive or rollback left in the files of `summarize`.
+fn expect_files(repo: &TestRepo, files: &Files<'_>) {
+    let production = "prompts/02-production/summarize.yaml";
+    if let Some(version) = files.production {
+        let text = repo.read(production);
+        assert!(text.contains(&format!("\nversion: {version}\n")), "{text}");
+    }
+    if let Some(bytes) = files.production_bytes {
+        assert_eq!(repo.read(production), bytes);
+    }
+    if files.no_candidate {
+        assert!(
+            !repo
+                .path()
+                .join("prompts/00-templates/summarize.yaml")
+                .exists(),
+            "the candidate is still in 00-templates/"
+        );
+    }
+    let archive = |version: &str| {
+        repo.path()
+            .join(format!("prompts/99-archive/summarize/{version}.yaml"))
+    };
+    for version in files.archived {
+        assert!(archive(version).exists(), "{version} is not archived");
+    }
+    for version in files.not_archived {
+        assert!(!archive(version).exists(), "{version} is archived");
+    }
+    if let Some(version) = files.metadata {
+        let text = repo.read("prompts/03-metadata/summarize.yaml");
+        assert!(text.contains(&format!("\nversion: {version}\n")), "{text}");
+    }
 }
