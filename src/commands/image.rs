@@ -290,7 +290,9 @@ impl Built<'_> {
             base_blobs.insert(digest.to_owned(), bytes);
         }
         let tag = args.tag.clone().unwrap_or(self.default_tag);
-        for (path, bytes) in image::oci_layout(self.app, &tag, &base_blobs) {
+        let layout = image::oci_layout(self.app, &tag, &base_blobs)
+            .map_err(|error| usage(error.to_string(), "use another base"))?;
+        for (path, bytes) in layout {
             adapters::fs::write_atomic(&out.join(path), &bytes)?;
         }
         outcome.reference = format!("oci:{}:{tag}", dir.display());

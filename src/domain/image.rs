@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use oci_spec::image::{Descriptor, ImageIndexBuilder, ImageManifestBuilder, MediaType};
 use serde_json::{Map, Value, json};
 
 use super::bundle::Bundle;
@@ -242,6 +243,52 @@ pub struct AppImage {
     pub base_layers: Vec<Value>,
 }
 
+/// JSON bytes of a value built here (serialising one cannot fail; said as an error all the
+/// same rather than a panic).
+fn to_json(value: &impl serde::Serialize) -> Result<Vec<u8>, ImageError> {
+    serde_json::to_vec(value).map_err(|error| ImageError::Malformed(error.to_string()))
+}
+
+/// A descriptor of one of our own blobs.
+fn descriptor(media_type: MediaType, blob: &Blob) -> Result<Descriptor, ImageError> {
+    let digest: oci_spec::image::Digest = blob
+        .digest
+        .parse()
+        .map_err(|error: oci_spec::OciSpecError| ImageError::Malformed(error.to_string()))?;
+    Ok(Descriptor::new(media_type, blob.bytes.len() as u64, digest))
+}
+
+/// The image manifest (always OCI): the config, the base's layers (Docker layer types become
+/// their OCI twins, same bytes), then ours, and the base's digest as an annotation.
+fn manifest(
+    config: &Blob,
+    base_layers: &[Value],
+    layer: &Layer,
+    base_digest: &str,
+) -> Result<Blob, ImageError> {
+    let mut layers = Vec::with_capacity(base_layers.len() + 1);
+    for base in base_layers {
+        let mut descriptor: Descriptor = serde_json::from_value(base.clone())
+            .map_err(|error| ImageError::Malformed(format!("layer descriptor: {error}")))?;
+        let converted = oci_layer_type(descriptor.media_type().as_ref()).to_owned();
+        descriptor.set_media_type(MediaType::from(converted.as_str()));
+        layers.push(descriptor);
+    }
+    layers.push(descriptor(MediaType::ImageLayerGzip, &layer.blob)?);
+    let manifest = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(descriptor(MediaType::ImageConfig, config)?)
+        .layers(layers)
+        .annotations(std::collections::HashMap::from([(
+            "org.opencontainers.image.base.digest".to_owned(),
+            base_digest.to_owned(),
+        )]))
+        .build()
+        .map_err(|error| ImageError::Malformed(error.to_string()))?;
+    Ok(Blob::new(to_json(&manifest)?))
+}
+
 /// The OCI media type of a layer the base lists with a Docker media type (same bytes).
 fn oci_layer_type(media_type: &str) -> &str {
     match media_type {
@@ -325,37 +372,9 @@ pub fn app_image(
             "created_by": "promptops image",
             "comment": labels.get(RELEASE_LABEL).map_or(String::new(), |release| format!("release {release}")),
         }));
-    let config = Blob::new(serde_json::to_vec(&config).expect("a config serialises"));
-    let mut layers: Vec<Value> = base_layers
-        .iter()
-        .map(|descriptor| {
-            let mut descriptor = descriptor.clone();
-            let converted =
-                oci_layer_type(descriptor["mediaType"].as_str().unwrap_or("")).to_owned();
-            descriptor["mediaType"] = json!(converted);
-            descriptor
-        })
-        .collect();
-    layers.push(json!({
-        "mediaType": OCI_LAYER_GZIP,
-        "digest": layer.blob.digest,
-        "size": layer.blob.bytes.len(),
-    }));
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {
-            "mediaType": OCI_CONFIG,
-            "digest": config.digest,
-            "size": config.bytes.len(),
-        },
-        "layers": layers,
-        "annotations": {
-            "org.opencontainers.image.base.digest": base_digest,
-        },
-    });
+    let config = Blob::new(to_json(&config)?);
     Ok(AppImage {
-        manifest: Blob::new(serde_json::to_vec(&manifest).expect("a manifest serialises")),
+        manifest: manifest(&config, &base_layers, &layer, base_digest)?,
         config,
         layer,
         base_layers,
@@ -392,13 +411,9 @@ pub fn runtime_image(
     runtime["ExposedPorts"] = json!({"8080/tcp": {}});
     runtime["User"] = json!("65532");
     runtime["Healthcheck"] = json!({"Test": ["CMD", "promptops", "healthcheck"]});
-    let config = Blob::new(serde_json::to_vec(&config).expect("a config serialises"));
-    let mut manifest: Value = serde_json::from_slice(&app.manifest.bytes)
-        .map_err(|error| ImageError::Malformed(format!("manifest is not JSON: {error}")))?;
-    manifest["config"]["digest"] = json!(config.digest);
-    manifest["config"]["size"] = json!(config.bytes.len());
+    let config = Blob::new(to_json(&config)?);
     Ok(AppImage {
-        manifest: Blob::new(serde_json::to_vec(&manifest).expect("a manifest serialises")),
+        manifest: manifest(&config, &app.base_layers, &app.layer, base_digest)?,
         config,
         ..app
     })
@@ -415,7 +430,7 @@ pub fn oci_layout(
     image: &AppImage,
     tag: &str,
     base_blobs: &BTreeMap<String, Vec<u8>>,
-) -> BTreeMap<String, Vec<u8>> {
+) -> Result<BTreeMap<String, Vec<u8>>, ImageError> {
     let mut files = BTreeMap::new();
     let mut blob = |digest: &str, bytes: &[u8]| {
         files.insert(
@@ -433,21 +448,26 @@ pub fn oci_layout(
         "oci-layout".into(),
         br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
     );
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [{
-            "mediaType": OCI_MANIFEST,
-            "digest": image.manifest.digest,
-            "size": image.manifest.bytes.len(),
-            "annotations": {"org.opencontainers.image.ref.name": tag},
-        }],
+    let entry = descriptor(MediaType::ImageManifest, &image.manifest).map(|mut entry| {
+        entry.set_annotations(Some(std::collections::HashMap::from([(
+            "org.opencontainers.image.ref.name".to_owned(),
+            tag.to_owned(),
+        )])));
+        entry
+    });
+    let index = entry.and_then(|entry| {
+        ImageIndexBuilder::default()
+            .schema_version(2u32)
+            .media_type(MediaType::ImageIndex)
+            .manifests(vec![entry])
+            .build()
+            .map_err(|error| ImageError::Malformed(error.to_string()))
     });
     files.insert(
         "index.json".into(),
-        serde_json::to_vec(&index).expect("an index serialises"),
+        index.and_then(|index| to_json(&index))?,
     );
-    files
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -379,7 +379,6 @@ fn the_domain_does_not_touch_the_world() {
         "axum",
         "http::",
         "oci_client",
-        "oci_spec",
         "git2::",
         "aws_sdk",
         "aws_config",
