@@ -5,8 +5,7 @@ use crate::adapters::git;
 use crate::cli::HistoryArgs;
 use crate::domain::analysis::RegistryState;
 use crate::domain::layout;
-use crate::domain::model::EventKind;
-use crate::domain::outcome::{HistoryOutcome, HistoryRow, HistoryRowKind};
+use crate::domain::outcome::HistoryOutcome;
 use crate::exit::{ExitStatus, UserError};
 use crate::report::{self, Printer};
 use crate::settings::Settings;
@@ -52,46 +51,11 @@ pub fn execute(settings: &Settings, args: &HistoryArgs) -> anyhow::Result<Histor
         tracing::warn!("cannot read the commits of the history: {error}");
         std::collections::HashMap::new()
     });
-    let mut rows: Vec<HistoryRow> = entry
-        .history
-        .iter()
-        .map(|event| HistoryRow {
-            version: event.version.clone(),
-            event: HistoryRowKind::Event(event.event),
-            at: event.at.clone(),
-            by: Some(event.by.clone()),
-            from: event.from.clone(),
-            score: event.evidence.as_ref().map(|evidence| evidence.score),
-            reason: event.reason.clone(),
-            commit: event
-                .plan
-                .as_ref()
-                .and_then(|plan| commits.get(plan))
-                .map(|commit| commit.id[..12.min(commit.id.len())].to_owned())
-                .or_else(|| event.commit.clone()),
-        })
+    let commits: std::collections::HashMap<String, String> = commits
+        .into_iter()
+        .map(|(plan, commit)| (plan, commit.id))
         .collect();
-    // Versions archived before promptops recorded decisions still belong to the story.
-    for archived in &entry.archived {
-        let recorded = rows.iter().any(|row| {
-            row.from.as_deref() == Some(archived.version.as_str())
-                || (row.event == HistoryRowKind::Event(EventKind::Archive)
-                    && row.version == archived.version)
-        });
-        if !recorded {
-            rows.push(HistoryRow {
-                version: archived.version.clone(),
-                event: HistoryRowKind::Archived,
-                at: archived.at.clone(),
-                by: None,
-                from: None,
-                score: None,
-                reason: Some(archived.reason.clone()),
-                commit: None,
-            });
-        }
-    }
-    rows.sort_by(|a, b| a.at.cmp(&b.at));
+    let rows = crate::domain::history::rows(entry, &commits);
     Ok(HistoryOutcome {
         task: args.task.clone(),
         rows,

@@ -11,6 +11,7 @@ pub mod deploy_plan;
 pub mod diagnostic;
 pub mod eval;
 pub mod file_checks;
+pub mod history;
 pub mod image;
 pub mod json;
 pub mod layout;
