@@ -289,46 +289,18 @@ pub fn plan(
             }
             StagePlan::Run(commands)
         }
-        Stage::Gate => {
-            let tasks = candidates(analysis);
-            if tasks.is_empty() {
-                return StagePlan::Skip("no task has a candidate".to_owned());
-            }
-            StagePlan::Run(
-                tasks
-                    .into_iter()
-                    .map(|task| {
-                        let mut command = vec!["promote".to_owned(), task.clone()];
-                        command.extend(evidence_options(carried, &task));
-                        command.push("--dry-run".to_owned());
-                        command
-                    })
-                    .collect(),
-            )
-        }
+        // The gates are a promotion's dry run, on this run's evals.
+        Stage::Gate => each_candidate(analysis, |task| promote(&task, carried, true)),
         // A dry run whose evals did not run shows every candidate as `would run` (each goes
         // ahead only if its gates pass after the evals).
         Stage::Promote if options.dry_run && carried.evals_not_run => {
-            let tasks = candidates(analysis);
-            if tasks.is_empty() {
-                return StagePlan::Skip("no task has a candidate".to_owned());
-            }
-            StagePlan::Run(
-                tasks
-                    .into_iter()
-                    .map(|task| vec!["promote".to_owned(), task])
-                    .collect(),
-            )
+            each_candidate(analysis, |task| vec!["promote".to_owned(), task])
         }
         Stage::Promote => plan_promote(analysis, carried).map_or_else(StagePlan::Skip, |tasks| {
             StagePlan::Run(
                 tasks
                     .into_iter()
-                    .map(|task| {
-                        let mut command = vec!["promote".to_owned(), task.clone()];
-                        command.extend(evidence_options(carried, &task));
-                        dry(command)
-                    })
+                    .map(|task| promote(&task, carried, options.dry_run))
                     .collect(),
             )
         }),
@@ -374,6 +346,25 @@ pub fn plan(
             StagePlan::Run(vec![words(&["deploy", "status", "--format", "json"])])
         }
     }
+}
+
+/// One command per task with a candidate, or a skip when none has one.
+fn each_candidate(analysis: &Analysis, command: impl Fn(String) -> Argv) -> StagePlan {
+    let tasks = candidates(analysis);
+    if tasks.is_empty() {
+        return StagePlan::Skip("no task has a candidate".to_owned());
+    }
+    StagePlan::Run(tasks.into_iter().map(command).collect())
+}
+
+/// `promote TASK` on the runs this invocation made of its candidate.
+fn promote(task: &str, carried: &Carried, dry_run: bool) -> Argv {
+    let mut command = vec!["promote".to_owned(), task.to_owned()];
+    command.extend(evidence_options(carried, task));
+    if dry_run {
+        command.push("--dry-run".to_owned());
+    }
+    command
 }
 
 /// The tasks the promote stage promotes, or why none: only candidates this run's own eval
