@@ -141,11 +141,16 @@ def run(binary, folder, args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    # `--sizes 1000 10000` and `--sizes 1000,10000` alike.
+    parser.add_argument("--sizes", nargs="+", default=["1000", "10000"])
     parser.add_argument("--latency", type=float, default=0.050)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--shard", help="evaluate only this shard, e.g. 1/100 (memory of a CI matrix job)")
     options = parser.parse_args()
+    try:
+        options.sizes = [int(size) for word in options.sizes for size in word.split(",") if size]
+    except ValueError:
+        parser.error("--sizes takes whole numbers, e.g. --sizes 1000 10000 or --sizes 1000,10000")
     binary = options.binary
     if not binary:
         subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)

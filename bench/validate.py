@@ -86,16 +86,20 @@ def generate(folder, tasks):
     open(marker, "w").write(str(tasks))
 
 
-def add_history(folder, commits):
+def add_history(folder, commits, tasks):
     git = ["git", "-C", folder, "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
     if subprocess.run(["git", "-C", folder, "rev-parse", "--verify", "-q", "HEAD"], stdout=subprocess.DEVNULL).returncode == 0:
         return
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "generated"], check=True)
+    # Each commit adds an example to one task: production is locked (an edit in place is an
+    # error), and a bench that broke its own repository could not run twice on it.
     for n in range(1, commits + 1):
-        path = os.path.join(folder, "prompts/02-production", f"task-{n * 7:05d}.yaml")
-        text = open(path).read().replace("Normalise product titles", f"Normalise ({n}) product titles", 1)
-        open(path, "w").write(text)
+        task = f"task-{(n * 7) % tasks:05d}"
+        path = os.path.join(folder, "prompts/01-examples", task + ".jsonl")
+        line = {"id": f"ex-history-{n}", "vars": {"raw_title": f"TI LM358DR OPAMP history {n}"}, "expected": f"Texas Instruments LM358DR Op-Amp history {n}"}
+        with open(path, "a") as f:
+            f.write(json.dumps(line) + "\n")
         subprocess.run([*git, "commit", "-qam", f"change {n}"], check=True)
 
 
@@ -141,7 +145,7 @@ def main():
     subprocess.run([binary, "--repo", folder, "registry"], check=True, stderr=subprocess.DEVNULL)
     fastest, median, rss = measure(binary, folder, options.runs, ["registry", "--check"])
     print(f"registry --check, {options.tasks} tasks: min {fastest * 1000:.0f} ms, median {median * 1000:.0f} ms, peak RSS {rss:.0f} MiB")
-    add_history(folder, min(100, options.tasks // 7))
+    add_history(folder, min(100, options.tasks // 7), options.tasks)
     fastest, median, rss = measure(binary, folder, options.runs, ["status"])
     print(f"status, {options.tasks} tasks, 101 commits: min {fastest * 1000:.0f} ms, median {median * 1000:.0f} ms, peak RSS {rss:.0f} MiB")
 

@@ -197,14 +197,14 @@ impl Settings {
     /// The response cache folder: `--cache-dir`, `PROMPTOPS_CACHE_DIR`, else
     /// `.promptops/cache`; a relative one is under the repository root.
     pub fn cache_dir(&self, flag: Option<&Path>, root: &Path) -> PathBuf {
-        let dir = flag
+        // A folder a person names (the flag, the variable) is from where they typed it; the
+        // default lives in the repository.
+        match flag
             .map(Path::to_path_buf)
             .or_else(|| self.cache_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE_DIR));
-        if dir.is_absolute() {
-            dir
-        } else {
-            root.join(dir)
+        {
+            Some(named) => self.current_dir.join(named),
+            None => root.join(DEFAULT_CACHE_DIR),
         }
     }
 
@@ -307,9 +307,14 @@ mod tests {
             settings.cache_dir(None, Path::new("/repo")),
             PathBuf::from("/tmp/c")
         );
+        // A relative folder a person names is from the folder they typed it in.
         assert_eq!(
             settings.cache_dir(Some(Path::new("here")), Path::new("/repo")),
-            PathBuf::from("/repo/here")
+            settings.current_dir.join("here")
+        );
+        assert_eq!(
+            settings.cache_dir(Some(Path::new("/abs")), Path::new("/repo")),
+            PathBuf::from("/abs")
         );
     }
 

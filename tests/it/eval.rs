@@ -107,6 +107,32 @@ pub(crate) fn log_records(repo: &TestRepo, summary: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// A relative `--cache-dir` is from the folder the person typed it in, not the repository's:
+/// run from elsewhere with `--repo`, the answers land where the person said.
+#[test]
+fn a_relative_cache_dir_is_from_where_it_was_typed() {
+    let server = LlmServer::start(always_right);
+    let repo = repo(&server, 2, "");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let repo_path = repo.path().display().to_string();
+    let mut command = repo.command(
+        &["--repo", &repo_path, "eval", "--cache-dir", "answers"],
+        &[("TEST_LLM_KEY", KEY)],
+    );
+    command.current_dir(elsewhere.path());
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stored = |dir: &std::path::Path| {
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_type().is_file())
+            .count()
+    };
+    assert_eq!(stored(&elsewhere.path().join("answers")), 2);
+    assert!(!repo.path().join("answers").exists());
+}
+
 /// `--concurrency N` is the most requests in flight at once: the loopback server, answering
 /// each after 150 ms, counts them.
 #[test]
