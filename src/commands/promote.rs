@@ -78,37 +78,7 @@ fn attempt(
     task: &str,
     evaluated: &mut Option<crate::domain::eval::outcome::EvalOutcome>,
 ) -> anyhow::Result<PromoteOutcome> {
-    let reason = args.reason.as_deref().map(str::trim);
-    if args.force && reason.is_none_or(str::is_empty) {
-        return Err(UserError::new(ExitStatus::Error, "--force needs a --reason that says why")
-            .hint("e.g. --force --reason \"hotfix for the outage of 2 December; re-evaluated by hand\"")
-            .into());
-    }
-    let run = &args.run;
-    if !args.eval
-        && (run.offline || run.no_cache || run.concurrency.is_some() || run.cache_dir.is_some())
-    {
-        return Err(UserError::new(
-            ExitStatus::Error,
-            "--offline, --no-cache, --concurrency and --cache-dir go with --eval",
-        )
-        .hint("add --eval to evaluate the candidate now, or drop them")
-        .into());
-    }
-    if let Some(name) = args
-        .evidence
-        .iter()
-        .find(|name| !crate::domain::eval::record::is_run_name(name))
-    {
-        return Err(UserError::new(
-            ExitStatus::Error,
-            format!("--evidence {name:?} is not a run name"),
-        )
-        .hint(
-            "name a run as its files are named under prompts/04-evals/TASK/, without .summary.json",
-        )
-        .into());
-    }
+    let reason = check_flags(args)?;
     // A dry run only reads; a promotion finishes an interrupted change first.
     let root = if args.change.dry_run {
         super::repository::root(settings)?
@@ -117,17 +87,7 @@ fn attempt(
     };
     let threads = super::runtime::threads();
     // Taken before `--bump` rewrites the candidate; refused only when the promotion goes ahead.
-    let dirty_paths: Vec<String> = if args.change.dry_run || args.change.allow_dirty {
-        Vec::new()
-    } else {
-        // The registry is not checked: it is derived (an eval rewrites its latest scores),
-        // and the plan rewrites it from the files and its history.
-        let mut paths = Vec::new();
-        for layer in [layout::TEMPLATES, layout::PRODUCTION, layout::METADATA] {
-            paths.push(format!("{}/{layer}/{task}.yaml", layout::PROMPTS_DIR));
-        }
-        git::dirty(&root, &paths)?
-    };
+    let dirty_paths = dirty_before(&root, args, task)?;
     let mut inputs = adapters::fs::scan(&root, threads)?;
     if let Some(bump) = args.bump {
         bump_candidate(
@@ -165,19 +125,7 @@ fn attempt(
     } else {
         None
     };
-    // The runs that may decide: the one `--eval` just made, or those named by `--evidence`.
-    let decide_on: Option<Vec<String>> = match &eval {
-        Some(outcome) => Some(
-            outcome
-                .tasks
-                .iter()
-                .filter(|task| task.ran)
-                .map(|task| task.summary.run.clone())
-                .collect(),
-        ),
-        None if !args.evidence.is_empty() => Some(args.evidence.clone()),
-        None => None,
-    };
+    let decide_on = decide_on(eval.as_ref(), args);
     let candidate_sha256 = files.candidate_sha256.clone();
     let found = super::evidence::checked_runs(
         &root,
@@ -261,6 +209,77 @@ fn attempt(
         plan: Some(plan),
         ..base
     })
+}
+
+/// The flags that go together (`--force` with a reason, the run options with `--eval`, run
+/// names for `--evidence`), checked before anything is read; the reason, trimmed.
+fn check_flags(args: &PromoteArgs) -> anyhow::Result<Option<&str>> {
+    let reason = args.reason.as_deref().map(str::trim);
+    if args.force && reason.is_none_or(str::is_empty) {
+        return Err(UserError::new(ExitStatus::Error, "--force needs a --reason that says why")
+            .hint("e.g. --force --reason \"hotfix for the outage of 2 December; re-evaluated by hand\"")
+            .into());
+    }
+    let run = &args.run;
+    if !args.eval
+        && (run.offline || run.no_cache || run.concurrency.is_some() || run.cache_dir.is_some())
+    {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            "--offline, --no-cache, --concurrency and --cache-dir go with --eval",
+        )
+        .hint("add --eval to evaluate the candidate now, or drop them")
+        .into());
+    }
+    if let Some(name) = args
+        .evidence
+        .iter()
+        .find(|name| !crate::domain::eval::record::is_run_name(name))
+    {
+        return Err(UserError::new(
+            ExitStatus::Error,
+            format!("--evidence {name:?} is not a run name"),
+        )
+        .hint(
+            "name a run as its files are named under prompts/04-evals/TASK/, without .summary.json",
+        )
+        .into());
+    }
+    Ok(reason)
+}
+
+/// The promotion's files that hold uncommitted work (none to check for a dry run or with
+/// `--allow-dirty`). The registry is not checked: it is derived (an eval rewrites its latest
+/// scores), and the plan rewrites it from the files and its history.
+fn dirty_before(root: &Path, args: &PromoteArgs, task: &str) -> anyhow::Result<Vec<String>> {
+    if args.change.dry_run || args.change.allow_dirty {
+        return Ok(Vec::new());
+    }
+    let paths: Vec<String> = [layout::TEMPLATES, layout::PRODUCTION, layout::METADATA]
+        .into_iter()
+        .map(|layer| format!("{}/{layer}/{task}.yaml", layout::PROMPTS_DIR))
+        .collect();
+    Ok(git::dirty(root, &paths)?)
+}
+
+/// The runs that may decide: the ones `--eval` just made, or those named by `--evidence`
+/// (`None`: any run that is evidence).
+fn decide_on(
+    eval: Option<&crate::domain::eval::outcome::EvalOutcome>,
+    args: &PromoteArgs,
+) -> Option<Vec<String>> {
+    match eval {
+        Some(outcome) => Some(
+            outcome
+                .tasks
+                .iter()
+                .filter(|task| task.ran)
+                .map(|task| task.summary.run.clone())
+                .collect(),
+        ),
+        None if !args.evidence.is_empty() => Some(args.evidence.clone()),
+        None => None,
+    }
 }
 
 /// The refusals `--eval` checks before it spends a model call.
