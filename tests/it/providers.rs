@@ -162,3 +162,21 @@ fn openai_gets_max_completion_tokens_and_validate_knows_reasoning_models() {
 fn repo_with(server: &LlmServer, settings: &str) -> TestRepo {
     repo(server, 1, settings)
 }
+
+/// A provider's rate limit refuses requests (429 with `Retry-After`), and every example is
+/// still scored: a 429 makes the whole provider wait, with jitter, and is not an error of the
+/// example, so it never uses up the example's retries (one here); only its deadline would.
+#[test]
+fn a_rate_limit_costs_time_not_examples() {
+    let server = LlmServer::start(always_right);
+    server.token_bucket(100.0, 4);
+    let repo = repo(&server, 60, "    max_retries: 1\n");
+    let output = eval(&repo, &["--concurrency", "16"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let summary = only_summary(&repo);
+    assert_eq!(summary["n"], 60);
+    assert_eq!(summary["errors"], 0, "{summary}");
+    assert_eq!(summary["score"], 1.0);
+    assert!(server.limited() > 0, "the limit was never reached");
+    assert_eq!(server.count(), 60 + server.limited());
+}

@@ -1,7 +1,9 @@
 //! LLM providers: one client per provider with its timeout, retry budget and request rate.
 //!
-//! Retries use exponential backoff with jitter on 429, 5xx, timeouts, connection errors and
-//! unreadable bodies, and take the delay from `Retry-After` when the server gives one. API
+//! A 429 holds the whole provider for what it asked (with jitter) and does not use up the
+//! example's retries; retries use exponential backoff with jitter on 5xx, timeouts,
+//! connection errors and unreadable bodies, and take the delay from `Retry-After` when the
+//! server gives one. API
 //! keys live only in request headers; every message that leaves this module is passed through
 //! [`Secrets::redact`] so a server echoing a key cannot leak it into logs or eval files.
 
@@ -30,6 +32,8 @@ pub struct CallError {
     pub retry_after: Option<Duration>,
     /// The connection could not be made (refused, no such host): nothing reached the server.
     pub connect: bool,
+    /// A 429: the provider's rate limit, not an error of this request.
+    pub rate_limited: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +56,7 @@ impl CallError {
             message: message.into(),
             retry_after: None,
             connect: false,
+            rate_limited: false,
         }
     }
 
@@ -83,6 +88,7 @@ impl CallError {
         match status.as_u16() {
             408 | 409 | 425 | 429 | 500..=599 => CallError {
                 retry_after: retry_after(headers),
+                rate_limited: status.as_u16() == 429,
                 ..CallError::transient(message)
             },
             401 | 403 => CallError::fatal(format!("{message} (check the API key in ${key_env})")),
@@ -92,8 +98,19 @@ impl CallError {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date, capped at five minutes.
+/// `retry-after-ms` (OpenAI's, in milliseconds), else `Retry-After` as seconds or an HTTP
+/// date; capped at five minutes.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    if let Some(milliseconds) = headers
+        .get("retry-after-ms")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .filter(|milliseconds| milliseconds.is_finite())
+    {
+        return Duration::try_from_secs_f64(milliseconds.max(0.0) / 1000.0)
+            .ok()
+            .map(|delay| delay.min(Duration::from_mins(5)));
+    }
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
@@ -348,48 +365,68 @@ impl Client {
             .with_max_delay(Duration::from_secs(30))
             .with_max_times(provider.max_retries)
             .with_jitter();
-        let attempt = || async {
-            provider.limiter.wait().await;
-            let started = Instant::now();
-            let result = tokio::time::timeout(provider.timeout, self.attempt(provider, request))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(CallError::transient(format!(
-                        "no answer within {} s",
-                        provider.timeout.as_secs_f64()
-                    )))
-                });
-            let result = match result {
-                Err(error) if error.connect && provider.kind != ProviderKind::Exec => {
-                    let failures = provider
-                        .unreachable
-                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-                        + 1;
-                    if failures >= CONNECT_FAILURES_BEFORE_STOP
-                        && !provider.reached.load(std::sync::atomic::Ordering::SeqCst)
-                    {
-                        Err(unreachable())
-                    } else {
-                        Err(error)
-                    }
-                }
-                other => {
-                    provider
-                        .reached
-                        .store(true, std::sync::atomic::Ordering::SeqCst);
-                    other
-                }
-            };
-            result.map(|mut response| {
-                response.latency_ms =
-                    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                response
-            })
-        };
-        let mut attempts = 0u32;
         // One deadline across every attempt and wait: `Retry-After` is capped per retry, but
         // many of them must not hold one example for many minutes.
         let deadline = tokio::time::Instant::now() + provider.deadline;
+        let attempt = || async {
+            let mut absorbed = 0u32;
+            loop {
+                provider.limiter.wait().await;
+                let started = Instant::now();
+                let result =
+                    tokio::time::timeout(provider.timeout, self.attempt(provider, request))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(CallError::transient(format!(
+                                "no answer within {} s",
+                                provider.timeout.as_secs_f64()
+                            )))
+                        });
+                let result = match result {
+                    Err(error) if error.connect && provider.kind != ProviderKind::Exec => {
+                        let failures = provider
+                            .unreachable
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                            + 1;
+                        if failures >= CONNECT_FAILURES_BEFORE_STOP
+                            && !provider.reached.load(std::sync::atomic::Ordering::SeqCst)
+                        {
+                            Err(unreachable())
+                        } else {
+                            Err(error)
+                        }
+                    }
+                    other => {
+                        provider
+                            .reached
+                            .store(true, std::sync::atomic::Ordering::SeqCst);
+                        other
+                    }
+                };
+                let result = result.map(|mut response| {
+                    response.latency_ms =
+                        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    response
+                });
+                match result {
+                    // A 429 is the provider's limit, not this request's fault: the whole
+                    // provider waits (with jitter, so the waiting requests do not all return
+                    // at once), and the example's retry budget is kept for errors. Only the
+                    // example's deadline ends the waiting.
+                    Err(error) if error.rate_limited => {
+                        let wait =
+                            rate::limited_wait(error.retry_after, absorbed).mul_f64(scale.max(0.0));
+                        if tokio::time::Instant::now() + wait >= deadline {
+                            return Err(error);
+                        }
+                        absorbed += 1;
+                        provider.limiter.hold(tokio::time::Instant::now() + wait);
+                    }
+                    other => return other,
+                }
+            }
+        };
+        let mut attempts = 0u32;
         let retried = attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)

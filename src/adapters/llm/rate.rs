@@ -1,4 +1,5 @@
-//! A bounded request rate per provider: calls are spaced at least 1/rate apart.
+//! A bounded request rate per provider: calls are spaced at least 1/rate apart, and after a
+//! 429 every call to the provider waits until the provider said it may be asked again.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -9,6 +10,8 @@ use tokio::time::Instant;
 pub(super) struct Limiter {
     interval: Option<Duration>,
     next: Mutex<Option<Instant>>,
+    /// No call before this (a 429 asked the whole provider to wait).
+    paused: Mutex<Option<Instant>>,
 }
 
 impl Limiter {
@@ -21,11 +24,28 @@ impl Limiter {
                 // overflowing the clock.
                 .map(|interval| interval.min(Duration::from_mins(2))),
             next: Mutex::new(None),
+            paused: Mutex::new(None),
         }
+    }
+
+    /// No call to the provider before `until` (the latest hold wins).
+    pub(super) fn hold(&self, until: Instant) {
+        let mut paused = self
+            .paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *paused = Some(paused.map_or(until, |paused| paused.max(until)));
     }
 
     /// Waits for this call's slot.
     pub(super) async fn wait(&self) {
+        let paused = *self
+            .paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(until) = paused {
+            tokio::time::sleep_until(until).await;
+        }
         let Some(interval) = self.interval else {
             return;
         };
@@ -40,5 +60,47 @@ impl Limiter {
             slot
         };
         tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// How long the provider waits after a 429: what it asked for (`Retry-After`), else a backoff
+/// that doubles from half a second to at most 30 s; plus up to half again as jitter, so the
+/// requests that were refused together do not come back together.
+pub(super) fn limited_wait(asked: Option<Duration>, absorbed: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let base = asked.unwrap_or_else(|| {
+        Duration::from_millis(500)
+            .saturating_mul(1 << absorbed.min(6))
+            .min(Duration::from_secs(30))
+    });
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(absorbed);
+    let fraction = (hasher.finish() % 1000) as f64 / 2000.0;
+    base.mul_f64(1.0 + fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limited_wait_is_what_was_asked_plus_jitter_else_a_doubling_backoff() {
+        for _ in 0..50 {
+            let wait = limited_wait(Some(Duration::from_secs(2)), 0);
+            assert!(
+                wait >= Duration::from_secs(2) && wait < Duration::from_secs(3),
+                "{wait:?}"
+            );
+        }
+        let first = limited_wait(None, 0);
+        assert!(first >= Duration::from_millis(500) && first < Duration::from_millis(750));
+        let later = limited_wait(None, 3);
+        assert!(later >= Duration::from_secs(4) && later < Duration::from_secs(6));
+        assert!(limited_wait(None, 40) < Duration::from_secs(45));
+        // Jitter: waits asked together do not all end together.
+        let waits: std::collections::BTreeSet<Duration> = (0..20)
+            .map(|_| limited_wait(Some(Duration::from_secs(1)), 0))
+            .collect();
+        assert!(waits.len() > 1, "{waits:?}");
     }
 }

@@ -82,6 +82,11 @@ struct State {
     /// Requests being answered now, and the most there ever were at once.
     in_flight: usize,
     peak: usize,
+    /// A token bucket (rate per second, burst, tokens, last refill): a request that finds it
+    /// empty is answered 429 with `Retry-After: 1`, as a provider's rate limit does.
+    bucket: Option<(f64, f64, f64, Instant)>,
+    /// Requests answered 429 by the bucket.
+    limited: usize,
 }
 
 pub(crate) struct LlmServer {
@@ -101,6 +106,8 @@ impl LlmServer {
             latency: Duration::ZERO,
             in_flight: 0,
             peak: 0,
+            bucket: None,
+            limited: 0,
         }));
         let answer: Arc<Answer> = Arc::new(answer);
         let shared = Arc::clone(&state);
@@ -147,6 +154,17 @@ impl LlmServer {
 
     pub(crate) fn count(&self) -> usize {
         self.state.lock().unwrap().seen.len()
+    }
+
+    /// A rate limit: `per_second` requests, `burst` at once; beyond it, 429.
+    pub(crate) fn token_bucket(&self, per_second: f64, burst: u32) {
+        let burst = f64::from(burst);
+        self.state.lock().unwrap().bucket = Some((per_second, burst, burst, Instant::now()));
+    }
+
+    /// Requests the token bucket refused.
+    pub(crate) fn limited(&self) -> usize {
+        self.state.lock().unwrap().limited
     }
 
     /// The most requests that were being answered at once.
@@ -202,10 +220,30 @@ fn serve(stream: TcpStream, state: &Mutex<State>, answer: &Answer) {
             state.seen.push(seen.clone());
             state.in_flight += 1;
             state.peak = state.peak.max(state.in_flight);
-            let reply = state
-                .script
-                .pop_front()
-                .unwrap_or_else(|| state.after_script.clone());
+            let refused = match &mut state.bucket {
+                Some((rate, burst, tokens, last)) => {
+                    let now = Instant::now();
+                    *tokens =
+                        (*tokens + now.duration_since(*last).as_secs_f64() * *rate).min(*burst);
+                    *last = now;
+                    if *tokens >= 1.0 {
+                        *tokens -= 1.0;
+                        false
+                    } else {
+                        true
+                    }
+                }
+                None => false,
+            };
+            let reply = if refused {
+                state.limited += 1;
+                Reply::Status(429, Some("1"))
+            } else {
+                state
+                    .script
+                    .pop_front()
+                    .unwrap_or_else(|| state.after_script.clone())
+            };
             (reply, state.latency)
         };
         std::thread::sleep(latency);
