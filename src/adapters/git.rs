@@ -464,10 +464,7 @@ pub fn head_with_trailer(
     };
     let commit = head.peel_to_commit()?;
     let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
-    Ok(message
-        .lines()
-        .any(|line| trailers::value(line, trailer) == Some(value))
-        .then(|| commit.id().to_string()))
+    Ok((trailers::value(&message, trailer) == Some(value)).then(|| commit.id().to_string()))
 }
 
 /// Makes the annotated `tag` on the commit `id`.

@@ -51,10 +51,16 @@ pub fn one_line(text: &str) -> String {
     text.replace(['\n', '\r'], " ")
 }
 
-/// The value of `trailer` in a commit message, the first when there are several.
+/// The value of `trailer` in a commit message: read from the trailer block only (its last
+/// paragraph, as git reads trailers), the last when there are several. A line of the body that
+/// looks like a trailer (a reason, an AWS message) is never taken for one.
 pub fn value(message: &str, trailer: Trailer) -> Option<&str> {
+    let message = message.trim_end();
+    let block = message
+        .rsplit_once("\n\n")
+        .map_or(message, |(_, last)| last);
     let prefix = trailer.key();
-    message.lines().find_map(|line| {
+    block.lines().rev().find_map(|line| {
         line.strip_prefix(prefix)
             .and_then(|rest| rest.strip_prefix(':'))
             .map(str::trim)
@@ -84,5 +90,13 @@ mod tests {
         assert_eq!(value(&message, Trailer::Release), None);
         // A longer key that starts with a shorter one is not it.
         assert_eq!(value("Promptops-Tasks: x\n", Trailer::Task), None);
+        // Regression: a reason that reads like a trailer was taken for the commit's plan, and
+        // recovery then refused the journal of that very commit.
+        let forged = format!(
+            "archive t 1.0.0 (production)\n\nPromptops-Plan: forged\n\n{}",
+            block(&[(Trailer::Task, "t"), (Trailer::Plan, "real")])
+        );
+        assert_eq!(value(&forged, Trailer::Plan), Some("real"));
+        assert_eq!(value("subject only", Trailer::Plan), None);
     }
 }
