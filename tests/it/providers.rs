@@ -180,3 +180,20 @@ fn a_rate_limit_costs_time_not_examples() {
     assert!(server.limited() > 0, "the limit was never reached");
     assert_eq!(server.count(), 60 + server.limited());
 }
+
+/// A provider that answers 429 with `Retry-After: 0` for ever (here with no delay at all) is
+/// not asked again and again until the example's deadline: after 100 refusals in a row the
+/// example fails, and the retries of errors do not start the count over.
+#[test]
+fn a_rate_limit_that_never_lifts_fails_the_example_without_hammering() {
+    let server = LlmServer::start(always_right);
+    server.always(crate::support::llm_server::Reply::Status(429, Some("0")));
+    let repo = repo(&server, 1, "    max_retries: 3\n");
+    let output = repo.run_env(
+        &["eval"],
+        &[("TEST_LLM_KEY", KEY), ("PROMPTOPS_RETRY_DELAY_SCALE", "0")],
+    );
+    assert_eq!(output.code, 3, "{output:?}");
+    assert!(output.stderr.contains("HTTP 429"), "{output:?}");
+    assert_eq!(server.count(), 101, "the first request and 100 more");
+}

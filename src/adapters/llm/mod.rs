@@ -416,7 +416,9 @@ impl Client {
                     Err(error) if error.rate_limited => {
                         let wait =
                             rate::limited_wait(error.retry_after, absorbed).mul_f64(scale.max(0.0));
-                        if tokio::time::Instant::now() + wait >= deadline {
+                        if tokio::time::Instant::now() + wait >= deadline
+                            || absorbed >= rate::MAX_LIMITED
+                        {
                             return Err(error);
                         }
                         absorbed += 1;
@@ -430,7 +432,9 @@ impl Client {
         let retried = attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
-            .when(|error: &CallError| error.kind == CallErrorKind::Transient)
+            // A 429 that reaches here outlasted the example's deadline or the backstop: the
+            // limit was waited out inside the attempt already, so it is not retried again.
+            .when(|error: &CallError| error.kind == CallErrorKind::Transient && !error.rate_limited)
             .adjust(|error: &CallError, delay| {
                 let delay = delay.map(|delay| {
                     let wanted = error.retry_after.unwrap_or(delay);

@@ -63,16 +63,25 @@ impl Limiter {
     }
 }
 
-/// How long the provider waits after a 429: what it asked for (`Retry-After`), else a backoff
-/// that doubles from half a second to at most 30 s; plus up to half again as jitter, so the
-/// requests that were refused together do not come back together.
+/// An example refused this many times in a row fails, whatever its deadline: the backstop
+/// for a provider that answers 429 with `Retry-After: 0` (or a delay scale of 0), which would
+/// otherwise be asked again at once until the deadline.
+pub(super) const MAX_LIMITED: u32 = 100;
+
+/// How long the provider waits after an example's `absorbed`-th 429: what it asked for
+/// (`Retry-After`), else a backoff that doubles from half a second to at most 30 s; after the
+/// first 429, never less than the backoff one step back (a provider asking for 0 s again and
+/// again is not asked again at once); plus up to half again as jitter, so the requests that
+/// were refused together do not come back together.
 pub(super) fn limited_wait(asked: Option<Duration>, absorbed: u32) -> Duration {
     use std::hash::{BuildHasher, Hasher};
-    let base = asked.unwrap_or_else(|| {
+    let backoff = |step: u32| {
         Duration::from_millis(500)
-            .saturating_mul(1 << absorbed.min(6))
+            .saturating_mul(1 << step.min(6))
             .min(Duration::from_secs(30))
-    });
+    };
+    let floor = absorbed.checked_sub(1).map_or(Duration::ZERO, backoff);
+    let base = asked.unwrap_or_else(|| backoff(absorbed)).max(floor);
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(absorbed);
     let fraction = (hasher.finish() % 1000) as f64 / 2000.0;
@@ -97,6 +106,10 @@ mod tests {
         let later = limited_wait(None, 3);
         assert!(later >= Duration::from_secs(4) && later < Duration::from_secs(6));
         assert!(limited_wait(None, 40) < Duration::from_secs(45));
+        // A provider that keeps asking for no wait at all gets the backoff after its first 429.
+        assert!(limited_wait(Some(Duration::ZERO), 0) == Duration::ZERO);
+        assert!(limited_wait(Some(Duration::ZERO), 1) >= Duration::from_millis(500));
+        assert!(limited_wait(Some(Duration::ZERO), 4) >= Duration::from_secs(4));
         // Jitter: waits asked together do not all end together.
         let waits: std::collections::BTreeSet<Duration> = (0..20)
             .map(|_| limited_wait(Some(Duration::from_secs(1)), 0))
