@@ -150,6 +150,9 @@ pub async fn run(
         tokio::spawn(produce(engine, prepared, file, skip, sender, stop))
     };
     let mut results = 0u64;
+    // Made once, not per result: the loop takes a result per example.
+    let overran = engine.watchdog.overran();
+    tokio::pin!(overran);
     loop {
         tokio::select! {
             biased;
@@ -157,7 +160,7 @@ pub async fn run(
                 finish.interrupted = true;
                 break;
             }
-            message = engine.watchdog.overran() => {
+            message = &mut overran => {
                 finish.fatal = Some(Fatal { message, config: true });
                 break;
             }
