@@ -200,6 +200,8 @@ pub fn carry_out(
     journal: &Journal,
     fail: &dyn Fn(&str),
 ) -> Result<Option<String>, JournalError> {
+    // One handle for every step: its folder checks and temp-file setup are done once.
+    let repository = adapters_fs::Repository::new(root);
     for (index, step) in journal.steps.iter().enumerate() {
         let path = root.join(&step.path);
         let current = match adapters_fs::read_regular(&path, 1 << 30) {
@@ -221,7 +223,7 @@ pub fn carry_out(
                 path: step.path.clone(),
             });
         }
-        put(root, &path, step.new.as_deref())?;
+        put(&repository, &path, step.new.as_deref())?;
         fail(&format!("step-{}", index + 1));
     }
     let Some(commit) = &journal.commit else {
@@ -259,7 +261,11 @@ pub fn carry_out(
 }
 
 /// Gives the file at `path` the journal's bytes (base64), or removes it when there are none.
-fn put(root: &Path, path: &Path, encoded: Option<&str>) -> Result<(), JournalError> {
+fn put(
+    repository: &adapters_fs::Repository,
+    path: &Path,
+    encoded: Option<&str>,
+) -> Result<(), JournalError> {
     let Some(encoded) = encoded else {
         std::fs::remove_file(path)?;
         return Ok(());
@@ -267,10 +273,10 @@ fn put(root: &Path, path: &Path, encoded: Option<&str>) -> Result<(), JournalErr
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .map_err(|error| JournalError::Unreadable {
-            path: root.join(JOURNAL_FILE),
+            path: repository.root().join(JOURNAL_FILE),
             reason: error.to_string(),
         })?;
-    adapters_fs::Repository::new(root).write_atomic(path, &bytes)?;
+    repository.write_atomic(path, &bytes)?;
     Ok(())
 }
 
@@ -358,12 +364,13 @@ pub fn undo(root: &Path) -> Result<Option<String>, JournalError> {
             });
         }
     }
+    let repository = adapters_fs::Repository::new(root);
     for step in journal.steps.iter().rev() {
         let path = root.join(&step.path);
         if current_sha(&path)? == step.old_sha256 {
             continue;
         }
-        put(root, &path, step.old.as_deref())?;
+        put(&repository, &path, step.old.as_deref())?;
     }
     git::unstage(root, &journal.stage)?;
     end(root)?;
