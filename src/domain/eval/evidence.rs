@@ -104,15 +104,6 @@ pub struct CheckedRun {
     pub problems: Vec<Problem>,
 }
 
-impl CheckedRun {
-    /// Whether the run is dated after `now` (beyond the clock skew): no evidence of anything.
-    pub fn is_from_the_future(&self, now: i64) -> bool {
-        self.summary
-            .recorded_at()
-            .is_some_and(|at| at > now + CLOCK_SKEW_SECONDS)
-    }
-}
-
 /// Why one half of a run is not evidence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NotEvidence {
@@ -681,7 +672,13 @@ mod tests {
             ]
         );
         let now = crate::domain::time::parse_rfc3339("2026-12-07T00:00:00Z").unwrap();
-        assert!(runs[0].is_from_the_future(now));
-        assert!(!runs[1].is_from_the_future(now));
+        assert!(matches!(
+            why_not(&runs[0].summary, &[], None, now),
+            Some(NotEvidence::FromTheFuture(_))
+        ));
+        assert!(!matches!(
+            why_not(&runs[1].summary, &[], None, now),
+            Some(NotEvidence::FromTheFuture(_))
+        ));
     }
 }

@@ -312,11 +312,6 @@ impl RunSummary {
         self.variant == Variant::Production && self.paired_with.is_some()
     }
 
-    /// Whether every example was answered and scored: a score worth recording.
-    pub fn fully_scored(&self) -> bool {
-        self.complete && self.errors == 0
-    }
-
     /// What the run says about its gate, the one rule behind `eval`'s and `eval merge`'s exit
     /// status and the JUnit report. Examples that failed for bad input come first, then
     /// provider failures; a shard that completed cleanly leaves the decision to the merge.
